@@ -1,0 +1,186 @@
+"""Settings: one frozen value, read once from ``WALLETPASS_*`` environment variables by the shell.
+
+Nothing else in walletpass reads the environment. Tests build Settings with :meth:`Settings.for_tests`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from walletpass.errors import ConfigurationError
+
+PREFIX = "WALLETPASS_"
+
+#: name → (attribute, help text). Drives from_env, the README table and `walletpass config`.
+ENV_VARS: dict[str, tuple[str, str]] = {
+    "INSTANCE": ("instance_path", "instance folder: secret key, SQLite database (default ./instance)"),
+    "DATABASE_URL": ("database_url", "SQLAlchemy URL; default sqlite:///<instance>/walletpass.db; "
+                     "postgresql://user@host/db for PostgreSQL"),
+    "BROKER_URL": ("broker_url", "Redis URL of the Celery broker; unset = embedded worker thread"),
+    "BASE_URL": ("base_url", "public base URL (default http://127.0.0.1:8000); passes get webServiceURL=<base>/"),
+    "SECRET_KEY": ("secret_key", "secret for signed tokens; default: generated into <instance>/secret_key"),
+    "TEAM_ID": ("team_id", "Apple Team ID (the OU of your Pass Type ID certificate)"),
+    "MEMBER_PASS_TYPE_ID": ("member_pass_type_id", "Pass Type ID of member cards (storeCard)"),
+    "COUPON_PASS_TYPE_ID": ("coupon_pass_type_id", "Pass Type ID of coupons"),
+    "CERTS_DIR": ("certs_dir", "folder of <passTypeId>.pem/.key, wwdr-ca.pem, google-service-account.json "
+                  "(default ./certs/dev)"),
+    "WWDR_CERT_FILE": ("wwdr_cert_file", "WWDR intermediate to embed in signatures (default <certs>/wwdr-ca.pem)"),
+    "KEY_PASSWORD": ("key_password", "password of encrypted pass-type keys, if any"),
+    "APNS_URL": ("apns_url", "APNs base URL (default https://api.push.apple.com)"),
+    "APNS_CA_FILE": ("apns_ca_file", "extra CA bundle to trust for the APNs server (default: the system's)"),
+    "GOOGLE_ISSUER_ID": ("google_issuer_id", "Google Wallet issuer id (numeric)"),
+    "GOOGLE_SERVICE_ACCOUNT_FILE": ("google_service_account_file",
+                                    "service-account key JSON (default <certs>/google-service-account.json)"),
+    "GOOGLE_API_URL": ("google_api_url", "Wallet REST base URL (default https://walletobjects.googleapis.com)"),
+    "GOOGLE_TOKEN_URL": ("google_token_url", "OAuth token URL (default https://oauth2.googleapis.com/token)"),
+    "GOOGLE_CALLBACK_KEYS_URL": ("google_callback_keys_url",
+                                 "Google's callback root keys (default https://pay.google.com/gp/m/issuer/keys)"),
+    "GOOGLE_RATE_LIMIT": ("google_rate_limit", "requests/s to the Wallet REST API (default 20; 0 = unlimited)"),
+    "EMBEDDED_WORKER": ("embedded_worker", "1/0: run the job worker inside `walletpass serve` (default 1 "
+                        "unless BROKER_URL is set)"),
+    "PUSH_COALESCE_SECONDS": ("push_coalesce_seconds", "changes to one pass within this window become one push"),
+    "MAX_BODY_BYTES": ("max_body_bytes", "largest accepted request body (default 1048576)"),
+    "MAX_IMAGE_BYTES": ("max_image_bytes", "largest accepted image upload (default 2097152)"),
+    "LOG_LEVEL": ("log_level", "logging level (default INFO)"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything configurable about one walletpass instance."""
+
+    instance_path: Path
+    database_url: str
+    certs_dir: Path
+    base_url: str = "http://127.0.0.1:8000"
+    broker_url: str | None = None
+    secret_key: str | None = None
+    team_id: str = "DEVTEAM001"
+    member_pass_type_id: str = "pass.dev.walletpass.member"
+    coupon_pass_type_id: str = "pass.dev.walletpass.coupon"
+    wwdr_cert_file: Path | None = None
+    key_password: str | None = None
+    apns_url: str = "https://api.push.apple.com"
+    apns_ca_file: Path | None = None
+    google_issuer_id: str = "3388000000000000001"
+    google_service_account_file: Path | None = None
+    google_api_url: str = "https://walletobjects.googleapis.com"
+    google_token_url: str = "https://oauth2.googleapis.com/token"
+    google_callback_keys_url: str = "https://pay.google.com/gp/m/issuer/keys"
+    google_rate_limit: float = 20.0
+    embedded_worker: bool = True
+    push_coalesce_seconds: float = 2.0
+    max_body_bytes: int = 1_048_576
+    max_image_bytes: int = 2_097_152
+    log_level: str = "INFO"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    # -- derived -----------------------------------------------------------------------------
+    @property
+    def pass_type_ids(self) -> tuple[str, ...]:
+        return (self.member_pass_type_id, self.coupon_pass_type_id)
+
+    @property
+    def web_service_url(self) -> str:
+        """The ``webServiceURL`` put in every pass: devices call ``<this>v1/...``."""
+        return self.base_url.rstrip("/") + "/"
+
+    @property
+    def wwdr_path(self) -> Path:
+        return self.wwdr_cert_file or self.certs_dir / "wwdr-ca.pem"
+
+    @property
+    def google_key_path(self) -> Path:
+        return self.google_service_account_file or self.certs_dir / "google-service-account.json"
+
+    def cert_path(self, pass_type_id: str) -> Path:
+        return self.certs_dir / f"{pass_type_id}.pem"
+
+    def key_path(self, pass_type_id: str) -> Path:
+        return self.certs_dir / f"{pass_type_id}.key"
+
+    @property
+    def base_url_is_loopback(self) -> bool:
+        host = urlsplit(self.base_url).hostname or ""
+        return host in {"localhost", "::1"} or host.startswith("127.")
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    # -- constructors ------------------------------------------------------------------------
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], *, cwd: Path | None = None) -> Settings:
+        """Parse ``WALLETPASS_*`` variables; relative paths are taken from *cwd*."""
+        cwd = cwd or Path.cwd()
+        raw = {name: env[PREFIX + name] for name in ENV_VARS if env.get(PREFIX + name, "") != ""}
+        instance = _path(raw.pop("INSTANCE", "instance"), cwd)
+        certs = _path(raw.pop("CERTS_DIR", "certs/dev"), cwd)
+        kwargs: dict[str, object] = {}
+        for name, value in raw.items():
+            attr = ENV_VARS[name][0]
+            kwargs[attr] = _coerce(cls, attr, name, value, cwd)
+        kwargs.setdefault("database_url", f"sqlite:///{instance / 'walletpass.db'}")
+        if "embedded_worker" not in kwargs:
+            kwargs["embedded_worker"] = not kwargs.get("broker_url")
+        settings = cls(instance_path=instance, certs_dir=certs, **kwargs)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    @classmethod
+    def for_tests(cls, tmp_path: Path, **overrides: object) -> Settings:
+        """Settings for a test: everything under *tmp_path*; SQLite unless overridden."""
+        values: dict[str, object] = {
+            "instance_path": tmp_path / "instance",
+            "database_url": f"sqlite:///{tmp_path / 'instance' / 'walletpass.db'}",
+            "certs_dir": tmp_path / "certs",
+            "secret_key": "test-secret-key-0123456789abcdef",
+            "embedded_worker": False,
+            "push_coalesce_seconds": 0.0,
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def check(self) -> None:
+        """Raise ConfigurationError for settings that cannot work."""
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ConfigurationError(f"WALLETPASS_BASE_URL must be an http(s) URL, got {self.base_url!r}")
+        if parts.scheme == "http" and not self.base_url_is_loopback:
+            raise ConfigurationError(
+                "WALLETPASS_BASE_URL must use https (Wallet only calls an https webServiceURL); "
+                "http is allowed for a loopback address only"
+            )
+        if not self.google_issuer_id.isdigit():
+            raise ConfigurationError("WALLETPASS_GOOGLE_ISSUER_ID must be the numeric issuer id from the Pay & Wallet Console")
+        for ptid in self.pass_type_ids:
+            if not ptid or "/" in ptid:
+                raise ConfigurationError(f"invalid pass type id {ptid!r}")
+
+
+def _path(value: str, cwd: Path) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (cwd / p)
+
+
+def _coerce(cls: type, attr: str, name: str, value: str, cwd: Path) -> object:
+    hint = str(cls.__dataclass_fields__[attr].type)  # type: ignore[attr-defined]
+    try:
+        if "Path" in hint:
+            return _path(value, cwd)
+        if hint == "bool":
+            if value.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if value.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(value)
+        if hint == "int":
+            return int(value)
+        if hint == "float":
+            return float(value)
+    except ValueError:
+        raise ConfigurationError(f"{PREFIX}{name}: cannot read {value!r} as {hint}") from None
+    return value

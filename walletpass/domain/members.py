@@ -1,0 +1,40 @@
+"""Members and their points: the ledger rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from walletpass.errors import Conflict, InvalidInput
+
+#: Largest balance or single transaction we accept (fits a 32-bit int: Google's balance.int is int32).
+MAX_POINTS = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: int
+    program_id: int
+    name: str
+    member_number: str
+    points: int = 0
+    tier: str | None = None
+    email: str | None = None
+    external_id: str | None = None
+    created_at: datetime | None = None
+
+
+def apply_points(balance: int, delta: int) -> int:
+    """Return the new balance after *delta*; a spend beyond the balance is a Conflict (409)."""
+    if isinstance(delta, bool) or not isinstance(delta, int):
+        raise InvalidInput("points", "must be an integer")
+    if delta == 0:
+        raise InvalidInput("points", "must not be 0")
+    if abs(delta) > MAX_POINTS:
+        raise InvalidInput("points", f"must be between -{MAX_POINTS} and {MAX_POINTS}")
+    new = balance + delta
+    if new < 0:
+        raise Conflict(f"insufficient points: balance is {balance}, cannot spend {-delta}")
+    if new > MAX_POINTS:
+        raise InvalidInput("points", f"balance would exceed {MAX_POINTS}")
+    return new

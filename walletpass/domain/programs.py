@@ -1,0 +1,114 @@
+"""Loyalty programs: design (colours, tiers, texts in several locales) and its rules."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from walletpass.errors import InvalidInput
+
+SUPPORTED_LOCALES = ("en", "zh-Hant", "zh-Hans")
+
+_RGB = re.compile(r"^rgb\(\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*\)$")
+_HEX = re.compile(r"^#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
+
+
+def parse_color(value: object, field_name: str = "color") -> str:
+    """Return *value* as Apple's ``rgb(r, g, b)``; accepts ``rgb(...)`` or ``#rrggbb``/``#rgb``."""
+    if not isinstance(value, str):
+        raise InvalidInput(field_name, "must be a string like 'rgb(23, 187, 82)' or '#17bb52'")
+    text = value.strip()
+    m = _RGB.match(text)
+    if m:
+        parts = [int(g) for g in m.groups()]
+        if any(p > 255 for p in parts):
+            raise InvalidInput(field_name, f"{value!r}: each of r, g, b must be 0–255")
+        return "rgb({}, {}, {})".format(*parts)
+    m = _HEX.match(text)
+    if m:
+        h = m.group(1)
+        if len(h) == 3:
+            h = "".join(c * 2 for c in h)
+        return "rgb({}, {}, {})".format(int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
+    raise InvalidInput(field_name, f"{value!r} is not a colour; use 'rgb(r, g, b)' or '#rrggbb'")
+
+
+def color_to_hex(rgb: str) -> str:
+    """``rgb(1, 2, 3)`` → ``#010203`` (Google's ``hexBackgroundColor``)."""
+    m = _RGB.match(rgb)
+    if not m:
+        raise InvalidInput("color", f"{rgb!r} is not rgb(r, g, b)")
+    return "#" + "".join(f"{int(g):02x}" for g in m.groups())
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """A tier reached at ``min_points``; optional colours override the program's."""
+
+    name: str
+    min_points: int
+    background_color: str | None = None
+    foreground_color: str | None = None
+    label_color: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """A loyalty program as designed by the marketer.
+
+    ``texts`` maps a locale to translations of the program's own strings
+    (``organization_name``, ``name``, ``points_label``, ``terms``, tier names as ``tier.<name>``).
+    """
+
+    id: int
+    name: str
+    organization_name: str
+    background_color: str = "rgb(60, 65, 76)"
+    foreground_color: str = "rgb(255, 255, 255)"
+    label_color: str = "rgb(200, 200, 200)"
+    points_label: str = "Points"
+    tiers: tuple[Tier, ...] = ()
+    locales: tuple[str, ...] = ("en",)
+    terms: str = ""
+    texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    updated_at: datetime | None = None
+    version: int = 1
+
+    def tier_for(self, points: int) -> Tier | None:
+        """The highest tier whose threshold *points* reaches, or None."""
+        best: Tier | None = None
+        for tier in sorted(self.tiers, key=lambda t: t.min_points):
+            if points >= tier.min_points:
+                best = tier
+        return best
+
+    def colors_for(self, tier_name: str | None) -> tuple[str, str, str]:
+        """(background, foreground, label) colours for a member of *tier_name*."""
+        tier = next((t for t in self.tiers if t.name == tier_name), None)
+        return (
+            (tier and tier.background_color) or self.background_color,
+            (tier and tier.foreground_color) or self.foreground_color,
+            (tier and tier.label_color) or self.label_color,
+        )
+
+    def text(self, locale: str, key: str, default: str) -> str:
+        """The *locale* translation of a program string, falling back to *default*."""
+        return self.texts.get(locale, {}).get(key, default)
+
+
+def validate_tiers(raw: Sequence[Tier]) -> tuple[Tier, ...]:
+    """Tiers sorted by threshold; names unique, thresholds unique and ≥ 0."""
+    names: set[str] = set()
+    thresholds: set[int] = set()
+    for i, t in enumerate(raw):
+        if t.name in names:
+            raise InvalidInput(f"tiers[{i}].name", f"tier {t.name!r} appears twice")
+        if t.min_points in thresholds:
+            raise InvalidInput(f"tiers[{i}].min_points", f"two tiers start at {t.min_points} points")
+        if t.min_points < 0:
+            raise InvalidInput(f"tiers[{i}].min_points", "must be 0 or more")
+        names.add(t.name)
+        thresholds.add(t.min_points)
+    return tuple(sorted(raw, key=lambda t: t.min_points))

@@ -1,0 +1,281 @@
+"""The schema in one place: SQLAlchemy 2 mapped classes (SQLite and PostgreSQL).
+
+Alembic migrations under ``storage/migrations`` create exactly these tables; a test compares them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite so autoincrement works there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ProgramRow(Base):
+    __tablename__ = "programs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    organization_name: Mapped[str] = mapped_column(String(200))
+    background_color: Mapped[str] = mapped_column(String(32))
+    foreground_color: Mapped[str] = mapped_column(String(32))
+    label_color: Mapped[str] = mapped_column(String(32))
+    points_label: Mapped[str] = mapped_column(String(64))
+    tiers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    locales: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    texts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    terms: Mapped[str] = mapped_column(Text, default="")
+    member_template: Mapped[str] = mapped_column(String(64), default="member-card")
+    coupon_template: Mapped[str] = mapped_column(String(64), default="coupon")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    google_class_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ProgramImageRow(Base):
+    """One source image of a program (``icon``, ``logo``, ``strip``, ``hero``), already checked by Pillow."""
+
+    __tablename__ = "program_images"
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"), primary_key=True)
+    slot: Mapped[str] = mapped_column(String(16), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+
+
+class MemberRow(Base):
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("program_id", "external_id", name="uq_members_program_external"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    member_number: Mapped[str] = mapped_column(String(32), unique=True)
+    points: Mapped[int] = mapped_column(Integer, default=0)
+    tier: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    source: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class OfferRow(Base):
+    __tablename__ = "offers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    discount: Mapped[str] = mapped_column(String(64), default="")
+    valid_from: Mapped[datetime | None] = mapped_column(nullable=True)
+    valid_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    terms: Mapped[str] = mapped_column(Text, default="")
+    google_class_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CouponRow(Base):
+    __tablename__ = "coupons"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), nullable=True, index=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="issued")
+    redeemed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PassRow(Base):
+    """A pass as Apple and Google see it: serial, tokens, update tag, Google object state."""
+
+    __tablename__ = "passes"
+    __table_args__ = (UniqueConstraint("pass_type_id", "serial_number", name="uq_passes_type_serial"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    serial_number: Mapped[str] = mapped_column(String(64))
+    pass_type_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), nullable=True, index=True)
+    coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"), nullable=True, index=True)
+    authentication_token: Mapped[str] = mapped_column(String(64))
+    public_token: Mapped[str] = mapped_column(String(64), unique=True)
+    update_tag: Mapped[int] = mapped_column(BigInteger, index=True)
+    voided: Mapped[bool] = mapped_column(Boolean, default=False)
+    google_object_id: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
+    google_state: Mapped[str | None] = mapped_column(String(16), nullable=True)  # None | inserted | saved | deleted
+    google_synced_tag: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CounterRow(Base):
+    """Named monotonic counters; ``pass_tag`` orders pass changes (locked row, so commit order = tag order)."""
+
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class DeviceRow(Base):
+    __tablename__ = "devices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_library_identifier: Mapped[str] = mapped_column(String(128), unique=True)
+    push_token: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class RegistrationRow(Base):
+    __tablename__ = "registrations"
+    __table_args__ = (UniqueConstraint("device_id", "pass_id", name="uq_registrations_device_pass"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    pass_id: Mapped[int] = mapped_column(ForeignKey("passes.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    last_pushed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    pushed_tag: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_fetched_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    fetched_tag: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class OutboxRow(Base):
+    """A job recorded in the same transaction as the change that needs it (transactional outbox)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "available_at", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    pass_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    available_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    locked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class LedgerEntryRow(Base):
+    """A points transaction: the source of truth of a member's balance."""
+
+    __tablename__ = "ledger_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    points: Mapped[int] = mapped_column(Integer)
+    balance: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200))
+    api_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime]
+
+
+class ApiKeyRow(Base):
+    """An API key: only a prefix (for lookup) and a hash are stored."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(24), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(255))
+    scopes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class IdempotencyKeyRow(Base):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("api_key_id", "key", name="uq_idempotency_keys_api_key_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+
+
+class PassEventRow(Base):
+    """Funnel events for stats: visit, enrol, apple_install, google_save, uninstall (by source and day)."""
+
+    __tablename__ = "pass_events"
+    __table_args__ = (Index("ix_pass_events_program_day", "program_id", "day"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    program_id: Mapped[int] = mapped_column(Integer)
+    pass_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    day: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD (UTC)
+    at: Mapped[datetime]
+
+
+class GoogleCallbackNonceRow(Base):
+    __tablename__ = "google_callback_nonces"
+    nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
+    received_at: Mapped[datetime]
+
+
+class GoogleMessageRow(Base):
+    """Messages sent to a Google object, to keep under 3 notifying messages per pass per 24 h."""
+
+    __tablename__ = "google_messages"
+    __table_args__ = (Index("ix_google_messages_pass_sent", "pass_id", "sent_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pass_id: Mapped[int] = mapped_column(ForeignKey("passes.id", ondelete="CASCADE"))
+    notify: Mapped[bool] = mapped_column(Boolean)
+    sent_at: Mapped[datetime]
