@@ -1,0 +1,268 @@
+"""Map programs, members, offers and coupons to Google Wallet class/object JSON (PURE: no I/O, no clock).
+
+Every body built here validates against Google's walletobjects v1 discovery schema in strict mode
+(:mod:`walletpass.google.schema`): no deprecated fields or enum aliases, no read-only fields.
+
+Choices (google.md §2):
+
+- **One class per program** (``<issuer>.program-<id>``) and one per offer (``<issuer>.offer-<id>``); objects are
+  ``<issuer>.<serial_number>`` with anything outside ``[A-Za-z0-9._-]`` replaced by ``_``.
+- **Tier is text, not points.** ``LoyaltyClass.rewardsTier`` is class-level, so it cannot differ per member, and
+  ``secondaryLoyaltyPoints`` would show a tier name as a "balance". The tier therefore goes into an object text
+  module ``tier`` (localized header + localized tier name). Tier colours are not shown on Google:
+  ``hexBackgroundColor`` exists on classes only (never on Loyalty/Offer objects), and it carries the program colour.
+- **Coupon states**: issued → ``ACTIVE``; redeemed → ``COMPLETED`` (DISCO: "Object has completed its lifecycle" —
+  a used coupon is done, not invalid; ``INACTIVE`` means "no longer valid" and fits a *voided* coupon);
+  voided → ``INACTIVE``; expired → ``EXPIRED``. A voided pass (``PassRef.voided``) is ``INACTIVE`` whatever its state.
+- **Localized strings** carry ``defaultValue`` in the program's first locale and ``translatedValues`` for its other
+  locales (``en``, ``zh-Hant``, ``zh-Hans``): program strings from ``Program.texts``, our own labels from
+  :data:`LABELS`. Without other locales no ``translatedValues`` is sent.
+- Images are ``{sourceUri: {uri}, contentDescription}``; the URLs come from the caller (slot → URL), since the
+  asset URL scheme is decided elsewhere. Slots: ``"logo"`` (required for loyalty classes) and ``"hero"``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from walletpass.domain.members import Member
+from walletpass.domain.offers import EXPIRED, ISSUED, REDEEMED, VOIDED, Coupon, Offer
+from walletpass.domain.passes import PassRef
+from walletpass.domain.programs import SUPPORTED_LOCALES, Program, color_to_hex
+from walletpass.errors import InvalidInput
+
+Kind = Literal["loyalty", "offer"]
+Json = dict[str, Any]
+#: slot ("logo", "hero") → public URL or None; a plain mapping works too.
+ImageSource = Mapping[str, str] | Callable[[str], str | None]
+
+#: Our own labels in every supported locale (program strings come from Program.texts).
+LABELS: Mapping[str, Mapping[str, str]] = {
+    "member": {"en": "Member", "zh-Hant": "會員", "zh-Hans": "会员"},
+    "member_no": {"en": "Member no.", "zh-Hant": "會員編號", "zh-Hans": "会员编号"},
+    "tier": {"en": "Tier", "zh-Hant": "等級", "zh-Hans": "等级"},
+    "terms": {"en": "Terms", "zh-Hant": "條款", "zh-Hans": "条款"},
+    "discount": {"en": "Discount", "zh-Hant": "優惠", "zh-Hans": "优惠"},
+    "logo": {"en": "Logo", "zh-Hant": "標誌", "zh-Hans": "标志"},
+}
+
+COUPON_STATES = {ISSUED: "ACTIVE", REDEEMED: "COMPLETED", VOIDED: "INACTIVE", EXPIRED: "EXPIRED"}
+POINTS_LABEL_MAX = 9  # LoyaltyPoints.label: "Recommended maximum length is 9 characters"
+NOTIFY_LIMIT, NOTIFY_WINDOW = 3, timedelta(hours=24)  # google.md §3.5
+TEXT, TEXT_AND_NOTIFY = "TEXT", "TEXT_AND_NOTIFY"
+REDEMPTION_CHANNELS = ("INSTORE", "ONLINE", "BOTH", "TEMPORARY_PRICE_REDUCTION")
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+# -- ids ----------------------------------------------------------------------------------------
+def object_id(issuer_id: str, serial_number: str) -> str:
+    """``<issuer>.<serial>`` with characters outside ``[A-Za-z0-9._-]`` replaced by ``_`` (DISCO ``id``)."""
+    return f"{issuer_id}.{_UNSAFE.sub('_', serial_number)}"
+
+
+def program_class_id(issuer_id: str, program_id: int) -> str:
+    """The LoyaltyClass id of a program."""
+    return f"{issuer_id}.program-{program_id}"
+
+
+def offer_class_id(issuer_id: str, offer_id: int) -> str:
+    """The OfferClass id of an offer."""
+    return f"{issuer_id}.offer-{offer_id}"
+
+
+# -- localization -------------------------------------------------------------------------------
+def _languages(program: Program) -> tuple[str, ...]:
+    langs = tuple(dict.fromkeys(loc for loc in program.locales if loc in SUPPORTED_LOCALES))
+    return langs or ("en",)
+
+
+def _localized(langs: Sequence[str], values: Mapping[str, str]) -> Json:
+    default = langs[0]
+    out: Json = {"defaultValue": {"language": default, "value": values[default]}}
+    extra = [{"language": lang, "value": values[lang]} for lang in langs[1:] if values.get(lang)]
+    if extra:
+        out["translatedValues"] = extra
+    return out
+
+
+def _program_text(program: Program, key: str, base: str, langs: Sequence[str], limit: int = 0) -> tuple[str, Json]:
+    """(default value, LocalizedString) of a program string; a locale without a translation is left out."""
+    values = {langs[0]: program.text(langs[0], key, base)}
+    values.update({lang: program.texts[lang][key] for lang in langs[1:] if key in program.texts.get(lang, {})})
+    if limit:
+        values = {lang: v[:limit] for lang, v in values.items()}
+    return values[langs[0]], _localized(langs, values)
+
+
+def _label(name: str, langs: Sequence[str]) -> tuple[str, Json]:
+    values = {lang: LABELS[name].get(lang, LABELS[name]["en"]) for lang in langs}
+    return values[langs[0]], _localized(langs, values)
+
+
+# -- building blocks ----------------------------------------------------------------------------
+def _image_url(images: ImageSource, slot: str) -> str | None:
+    return images.get(slot) if isinstance(images, Mapping) else images(slot)
+
+
+def _image(url: str, description: Json) -> Json:
+    return {"sourceUri": {"uri": url}, "contentDescription": description}
+
+
+def _text_module(module_id: str, header: tuple[str, Json], body: tuple[str, Json | None]) -> Json:
+    out = {"id": module_id, "header": header[0], "localizedHeader": header[1], "body": body[0]}
+    if body[1] is not None:
+        out["localizedBody"] = body[1]
+    return out
+
+
+def _qr(value: str) -> Json:
+    return {"type": "QR_CODE", "value": value, "alternateText": value}
+
+
+def _date(value: datetime) -> Json:
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return {"date": aware.isoformat(timespec="seconds")}
+
+
+def _interval(start: datetime | None, end: datetime | None) -> Json | None:
+    out: Json = {}
+    if start is not None:
+        out["start"] = _date(start)
+    if end is not None:
+        out["end"] = _date(end)
+    return out or None
+
+
+def _branding(program: Program, images: ImageSource, langs: Sequence[str], logo_key: str,
+              *, logo_required: bool) -> Json:
+    """Issuer name, colour, logo and hero shared by loyalty and offer classes."""
+    issuer, localized_issuer = _program_text(program, "organization_name", program.organization_name, langs)
+    out: Json = {"issuerName": issuer, "localizedIssuerName": localized_issuer,
+                 "hexBackgroundColor": color_to_hex(program.background_color)}
+    logo = _image_url(images, "logo")
+    if logo:
+        out[logo_key] = _image(logo, localized_issuer)
+    elif logo_required:
+        raise InvalidInput("logo", "a program logo URL is required for Google Wallet (LoyaltyClass.programLogo)")
+    hero = _image_url(images, "hero")
+    if hero:
+        out["heroImage"] = _image(hero, localized_issuer)
+    return out
+
+
+# -- loyalty ------------------------------------------------------------------------------------
+def loyalty_class(program: Program, *, issuer_id: str, images: ImageSource, callback_url: str | None = None) -> Json:
+    """Return the LoyaltyClass of *program* (``reviewStatus: UNDER_REVIEW``, as Google asks on every write)."""
+    langs = _languages(program)
+    name, localized_name = _program_text(program, "name", program.name, langs)
+    body: Json = {"id": program_class_id(issuer_id, program.id), "reviewStatus": "UNDER_REVIEW",
+                  "programName": name, "localizedProgramName": localized_name}
+    body.update(_branding(program, images, langs, "programLogo", logo_required=True))
+    member_label, member_no_label = _label("member", langs), _label("member_no", langs)
+    body.update({"accountNameLabel": member_label[0], "localizedAccountNameLabel": member_label[1],
+                 "accountIdLabel": member_no_label[0], "localizedAccountIdLabel": member_no_label[1]})
+    if program.terms:
+        body["textModulesData"] = [_text_module("terms", _label("terms", langs),
+                                                _program_text(program, "terms", program.terms, langs))]
+    if callback_url:
+        body["callbackOptions"] = {"url": callback_url}
+    return body
+
+
+def loyalty_object(program: Program, member: Member, ref: PassRef, *, issuer_id: str) -> Json:
+    """Return the LoyaltyObject of *member*'s card: points balance, tier text module, QR with the member number."""
+    langs = _languages(program)
+    label, localized_label = _program_text(program, "points_label", program.points_label, langs, POINTS_LABEL_MAX)
+    body: Json = {
+        "id": object_id(issuer_id, ref.serial_number),
+        "classId": program_class_id(issuer_id, program.id),
+        "state": "INACTIVE" if ref.voided else "ACTIVE",
+        "accountId": member.member_number,
+        "accountName": member.name,
+        "loyaltyPoints": {"label": label, "localizedLabel": localized_label, "balance": {"int": member.points}},
+        "barcode": _qr(member.member_number),
+    }
+    if member.tier:
+        tier_name = _program_text(program, f"tier.{member.tier}", member.tier, langs)
+        body["textModulesData"] = [_text_module("tier", _label("tier", langs), tier_name)]
+    return body
+
+
+# -- offers -------------------------------------------------------------------------------------
+def offer_class(offer: Offer, program: Program, *, issuer_id: str, images: ImageSource,
+                redemption_channel: str = "INSTORE", callback_url: str | None = None) -> Json:
+    """Return the OfferClass of *offer*: title, provider (the organization), details, fine print (terms)."""
+    if redemption_channel not in REDEMPTION_CHANNELS:
+        raise InvalidInput("redemption_channel", f"must be one of {', '.join(REDEMPTION_CHANNELS)}")
+    langs = _languages(program)
+    body: Json = {"id": offer_class_id(issuer_id, offer.id), "reviewStatus": "UNDER_REVIEW",
+                  "title": offer.title, "redemptionChannel": redemption_channel}
+    body.update(_branding(program, images, langs, "titleImage", logo_required=False))
+    body["provider"], body["localizedProvider"] = body["issuerName"], body["localizedIssuerName"]
+    if offer.description:
+        body["details"] = offer.description
+    terms = offer.terms or program.terms
+    if terms:
+        body["finePrint"] = terms
+    if offer.discount:
+        body["textModulesData"] = [_text_module("discount", _label("discount", langs),
+                                                (offer.discount, None))]
+    if callback_url:
+        body["callbackOptions"] = {"url": callback_url}
+    return body
+
+
+def coupon_state(coupon: Coupon, offer: Offer, ref: PassRef, now: datetime) -> str:
+    """The OfferObject ``state`` for *coupon* as of *now* (see the module docstring for the mapping)."""
+    if ref.voided:
+        return "INACTIVE"
+    return COUPON_STATES[coupon.effective_state(offer, now)]
+
+
+def offer_object(coupon: Coupon, offer: Offer, ref: PassRef, *, issuer_id: str, now: datetime) -> Json:
+    """Return the OfferObject of *coupon*: state as of *now*, QR with the code, validity window of the offer."""
+    body: Json = {
+        "id": object_id(issuer_id, ref.serial_number),
+        "classId": offer_class_id(issuer_id, offer.id),
+        "state": coupon_state(coupon, offer, ref, now),
+        "barcode": _qr(coupon.code),
+    }
+    interval = _interval(offer.valid_from, offer.valid_until)
+    if interval:
+        body["validTimeInterval"] = interval
+    return body
+
+
+# -- messages -----------------------------------------------------------------------------------
+def message_type_for(recent_notify_times: Sequence[datetime], now: datetime) -> str:
+    """Return ``TEXT_AND_NOTIFY`` unless 3 notifying messages went to this pass in the last 24 h, else ``TEXT``.
+
+    Google allows at most 3 push-notifying messages per pass per 24 h (google.md §3.5) and answers the 4th with
+    QuotaExceededException; deciding before sending keeps the message and drops only the buzz.
+    """
+    since = now - NOTIFY_WINDOW
+    recent = sum(1 for t in recent_notify_times if since < t <= now)
+    return TEXT if recent >= NOTIFY_LIMIT else TEXT_AND_NOTIFY
+
+
+def message(header: str, body: str, *, notify: bool, message_id: str | None = None,
+            display_until: datetime | None = None, now: datetime | None = None) -> Json:
+    """Return a ``Message`` (``messageType`` TEXT_AND_NOTIFY when *notify*, else TEXT)."""
+    out: Json = {"header": header, "body": body, "messageType": TEXT_AND_NOTIFY if notify else TEXT}
+    if message_id:
+        out["id"] = _UNSAFE.sub("_", message_id)
+    interval = _interval(now, display_until) if display_until else None
+    if interval:
+        out["displayInterval"] = interval
+    return out
+
+
+def payload_key(kind: Kind, what: Literal["class", "object"]) -> str:
+    """The JWT payload array name, e.g. ``loyaltyObjects`` (DISCO ``Resources``)."""
+    if kind not in ("loyalty", "offer"):
+        raise ValueError(f"unknown pass kind {kind!r}")
+    return f"{kind}{'Classes' if what == 'class' else 'Objects'}"
