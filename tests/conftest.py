@@ -1,12 +1,23 @@
-"""Shared fixtures. DB/app fixtures live in tests/fixtures_db.py (imported below)."""
+"""Shared fixtures: env isolation, PKI, settings/services/app on SQLite and PostgreSQL, API keys."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from tests.pki import TestPki, make_test_pki
+from walletpass.bootstrap import Services, bootstrap
+from walletpass.config import Settings
+from walletpass.storage.db import make_engine, upgrade
+from walletpass.storage.tables import Base
+
+PG_URL = os.environ.get("WALLETPASS_TEST_DATABASE_URL", "")
+REDIS_URL = os.environ.get("WALLETPASS_TEST_REDIS_URL", "")
 
 
 @pytest.fixture(autouse=True)
@@ -21,3 +32,91 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
     """The dev PKI (walletpass.devpki) and a TLS CA for fake servers, made once per session."""
     return make_test_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def pg_url(worker_id: str) -> str:
+    """A migrated PostgreSQL database of this xdist worker's own (skipped when not configured)."""
+    if not PG_URL:
+        pytest.skip("WALLETPASS_TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
+    base = make_url(PG_URL)
+    name = f"{base.database}_wp_{worker_id}"
+    admin = create_engine(base.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = base.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def _truncate(url: str) -> None:
+    engine = make_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        conn.execute(text("INSERT INTO counters (name, value) VALUES ('pass_tag', 0)"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, migrated database: a SQLite file per test, or the worker's PostgreSQL database truncated."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'instance' / 'walletpass.db'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        return url
+    url = request.getfixturevalue("pg_url")
+    _truncate(url)
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, pki: TestPki, db_url: str) -> Settings:
+    return Settings.for_tests(tmp_path, database_url=db_url, certs_dir=pki.certs_dir)
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    svc = bootstrap(settings)
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def app(services: Services):  # type: ignore[no-untyped-def]
+    from api import create_app
+
+    app = create_app(services=services)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@pytest.fixture
+def api_key(services: Services) -> str:
+    from walletpass.services.api_keys import create_api_key
+
+    return create_api_key(services.uow(), services.clock, "test admin", ["admin"])
+
+
+@pytest.fixture
+def auth(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"}
+
+
+try:  # pytest-xdist provides worker_id; without it, one worker called "master"
+    import xdist  # noqa: F401
+except ImportError:  # pragma: no cover
+    @pytest.fixture(scope="session")
+    def worker_id() -> str:
+        return "master"

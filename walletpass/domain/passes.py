@@ -23,3 +23,17 @@ class PassRef:
     update_tag: int
     updated_at: datetime
     voided: bool = False
+
+
+def next_last_modified(previous: datetime | None, now: datetime) -> datetime:
+    """The Last-Modified time for a change at *now*: whole seconds, strictly after *previous*.
+
+    HTTP dates have one-second resolution; two changes in the same second would otherwise share a
+    Last-Modified and the second would be answered 304 to a device that fetched the first.
+    """
+    candidate = now.replace(microsecond=0)
+    if previous is not None and candidate <= previous:
+        from datetime import timedelta
+
+        candidate = previous.replace(microsecond=0) + timedelta(seconds=1)
+    return candidate

@@ -1,0 +1,39 @@
+"""The Flask shell: parse → call a service → serialize. ``create_app`` is the factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask
+
+from walletpass.bootstrap import Services, bootstrap
+from walletpass.config import Settings
+from walletpass.instance import load_secret_key
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
+    """Build the app for *settings* (default: from ``WALLETPASS_*`` environment variables)."""
+    if services is None:
+        settings = settings or Settings.from_env(os.environ)
+        services = bootstrap(settings)
+    settings = services.settings
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(
+        SECRET_KEY=settings.secret_key or load_secret_key(settings.instance_path),
+        MAX_CONTENT_LENGTH=max(settings.max_body_bytes, settings.max_image_bytes),
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["walletpass"] = services
+
+    from api import ops, problems
+    from api.admin import bp as admin_bp
+    from api.public import bp as public_bp
+
+    problems.init_app(app)
+    ops.init_app(app)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(public_bp)
+    return app

@@ -1,0 +1,53 @@
+"""/api/v1/programs/{id}/members, /api/v1/members/{id}[/transactions]"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, jsonify, request, url_for
+
+from api import schemas
+from api.admin import bp
+from api.auth import current_principal, require_key
+from api.context import services
+from api.validation import json_body
+from walletpass.errors import InvalidInput
+from walletpass.ids import sha256_hex
+from walletpass.services import enrolment, points
+
+
+@bp.post("/programs/<int:program_id>/members")
+@require_key("members")
+def create_member(program_id: int) -> tuple[Response, int, dict[str, str]]:
+    s = services()
+    data = json_body(schemas.MEMBER, max_bytes=s.settings.max_body_bytes)
+    view = enrolment.enrol_member(s.uow(), s.clock, s.settings, program_id, data, source="api")
+    return jsonify(view), 201, {"Location": url_for("admin.get_member", member_id=view["id"])}
+
+
+@bp.get("/members/<int:member_id>")
+@require_key("members")
+def get_member(member_id: int) -> Response:
+    s = services()
+    return jsonify(enrolment.member_view(s.uow(), member_id, settings=s.settings))
+
+
+@bp.post("/members/<int:member_id>/transactions")
+@require_key("points")
+def add_transaction(member_id: int) -> tuple[Response, int, dict[str, str]]:
+    s = services()
+    data = json_body(schemas.TRANSACTION, max_bytes=s.settings.max_body_bytes)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (1 <= len(key) <= 255 and key.isprintable()):
+        raise InvalidInput("Idempotency-Key", "must be 1–255 printable characters")
+    request_hash = sha256_hex(f"{member_id}\n" + json.dumps(data, sort_keys=True, separators=(",", ":")))
+    status, body = points.add_transaction(
+        s.uow(), s.clock, s.settings, member_id, data["points"], data["reason"],
+        api_key_id=current_principal().api_key_id, idempotency_key=key, request_hash=request_hash)
+    return jsonify(body), status, {"Location": url_for("admin.list_transactions", member_id=member_id)}
+
+
+@bp.get("/members/<int:member_id>/transactions")
+@require_key("points")
+def list_transactions(member_id: int) -> Response:
+    return jsonify({"transactions": points.ledger_view(services().uow(), member_id)})

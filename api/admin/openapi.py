@@ -1,0 +1,65 @@
+"""/api/v1/openapi.json: the OpenAPI 3.1 document of the marketer API, built from the request schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify
+
+from api import schemas
+from api.admin import bp
+
+_problem = {"description": "problem", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+def _op(summary: str, body: dict[str, Any] | None = None, ok: str = "200", extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "security": [{"bearer": []}],
+                          "responses": {ok: {"description": "success"}, "401": _problem, "404": _problem,
+                                        "422": _problem, **(extra or {})}}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return op
+
+
+def document() -> dict[str, Any]:
+    pid = [{"name": "program_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    mid = [{"name": "member_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    idem = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "walletpass marketer API", "version": "1"},
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Problem": {"type": "object", "properties": {
+                    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                    "detail": {"type": "string"},
+                    "errors": {"type": "array", "items": {"type": "object", "properties": {
+                        "field": {"type": "string"}, "detail": {"type": "string"}}}}}},
+                "Program": schemas.PROGRAM, "Member": schemas.MEMBER, "Transaction": schemas.TRANSACTION,
+            },
+        },
+        "paths": {
+            "/programs": {"post": _op("Create a loyalty program", {"$ref": "#/components/schemas/Program"}, "201")},
+            "/programs/{program_id}": {"parameters": pid, "get": _op("Get a program")},
+            "/programs/{program_id}/images/{slot}": {
+                "parameters": pid + [{"name": "slot", "in": "path", "required": True,
+                                      "schema": {"enum": ["icon", "logo", "strip", "hero"]}}],
+                "put": {**_op("Upload a PNG/JPEG source image", None, "204"),
+                        "requestBody": {"content": {"image/png": {}, "image/jpeg": {}}}}},
+            "/programs/{program_id}/members": {"parameters": pid, "post": _op(
+                "Enrol a member (creates their pass)", {"$ref": "#/components/schemas/Member"}, "201")},
+            "/members/{member_id}": {"parameters": mid, "get": _op("Get a member, their links and devices")},
+            "/members/{member_id}/transactions": {
+                "parameters": mid,
+                "post": {**_op("Add or spend points", {"$ref": "#/components/schemas/Transaction"}, "201",
+                               {"409": _problem}), "parameters": [idem]},
+                "get": _op("List a member's transactions")},
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(document())

@@ -1,0 +1,47 @@
+"""/api/v1/programs"""
+
+from __future__ import annotations
+
+from flask import Response, jsonify, request, url_for
+
+from api import schemas
+from api.admin import bp
+from api.auth import require_key
+from api.context import services
+from api.validation import json_body
+from walletpass.errors import MalformedRequest, PayloadTooLarge
+from walletpass.services import programs as svc
+
+
+@bp.post("/programs")
+@require_key("programs")
+def create_program() -> tuple[Response, int, dict[str, str]]:
+    s = services()
+    data = json_body(schemas.PROGRAM, max_bytes=s.settings.max_body_bytes)
+    program_id = svc.create_program(s.uow(), s.clock, data)
+    return jsonify({"id": program_id}), 201, {"Location": url_for("admin.get_program", program_id=program_id)}
+
+
+@bp.get("/programs/<int:program_id>")
+@require_key("programs")
+def get_program(program_id: int) -> Response:
+    return jsonify(svc.program_view(services().uow(), program_id))
+
+
+@bp.put("/programs/<int:program_id>/images/<slot>")
+@require_key("programs")
+def put_image(program_id: int, slot: str) -> tuple[str, int]:
+    """Upload a PNG or JPEG source image (raw body); icon/logo/strip for Apple, logo/hero for Google."""
+    from walletpass.pkpass.images import check_image
+
+    s = services()
+    cap = s.settings.max_image_bytes
+    if request.content_length is not None and request.content_length > cap:
+        raise PayloadTooLarge("image", f"images may be at most {cap} bytes")
+    data = request.get_data(cache=False)
+    if not data:
+        raise MalformedRequest("image", "send the image bytes as the request body (Content-Type image/png or image/jpeg)")
+    content_type = check_image(data, field="image", max_bytes=cap)
+    svc.set_program_image(s.uow(), s.clock, program_id, slot, data, content_type,
+                          coalesce_seconds=s.settings.push_coalesce_seconds)
+    return "", 204

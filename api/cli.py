@@ -1,0 +1,231 @@
+"""The ``walletpass`` command: init, serve, worker, apikey, certs, pass build, db upgrade.
+
+Errors print one readable line on stderr and exit non-zero; never a stack trace.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from walletpass.config import Settings
+from walletpass.errors import CredentialError, InvalidInput, WalletpassError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _settings() -> Settings:
+    return Settings.from_env(os.environ)
+
+
+def _friendly(fn: F) -> F:
+    """Turn our errors (and unexpected ones) into one line on stderr and an exit code."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except WalletpassError as exc:
+            click.echo(f"error: {exc.detail}", err=True)
+            sys.exit(2)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - last line of defence for the operator
+            click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+def main() -> None:
+    """walletpass: Apple Wallet and Google Wallet passes for loyalty programs."""
+
+
+@main.command()
+@click.option("--force", is_flag=True, help="regenerate the dev PKI and the secret key")
+@_friendly
+def init(force: bool) -> None:
+    """Create the instance: secret key, database, dev PKI, demo program, and one admin API key."""
+    from walletpass.bootstrap import bootstrap
+    from walletpass.demo import DEMO_MEMBER, DEMO_PROGRAM
+    from walletpass.devpki import ensure_dev_pki
+    from walletpass.instance import load_secret_key
+    from walletpass.services import enrolment, programs
+    from walletpass.services.api_keys import create_api_key
+
+    s = _settings()
+    s.instance_path.mkdir(parents=True, exist_ok=True)
+    if force:
+        (s.instance_path / "secret_key").unlink(missing_ok=True)
+    load_secret_key(s.instance_path)
+    svc = bootstrap(s, migrate=True)
+    now = svc.clock.now()
+    written = ensure_dev_pki(s.certs_dir, s.team_id, s.pass_type_ids, s.google_token_url, now, force=force)
+    for path in written:
+        click.echo(f"wrote {path}", err=True)
+    with svc.uow() as uow:
+        fresh = not uow.programs()
+        has_keys = bool(uow.api_keys())
+    if fresh:
+        program_id = programs.create_program(svc.uow(), svc.clock, DEMO_PROGRAM)
+        member = enrolment.enrol_member(svc.uow(), svc.clock, s, program_id, DEMO_MEMBER, source="demo")
+        click.echo(f"demo program {program_id}: {DEMO_PROGRAM['organization_name']}", err=True)
+        click.echo(f"demo member's pass page: {member['links']['page']}", err=True)
+    if not has_keys or force:
+        key = create_api_key(svc.uow(), svc.clock, "admin (walletpass init)", ["admin"])
+        click.echo("admin API key (shown once; keep it safe):", err=True)
+        click.echo(key)
+    else:
+        click.echo("instance already initialised: data, keys and PKI kept "
+                   "(new key: walletpass apikey create --name NAME)", err=True)
+    svc.close()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+@click.option("--threads", default=8, show_default=True, type=int, help="threads per worker")
+@_friendly
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Run the web app under gunicorn (and the embedded job worker unless a broker is configured)."""
+    from api.server import run
+
+    run(_settings(), host=host, port=port, workers=workers, threads=threads)
+
+
+@main.group()
+def apikey() -> None:
+    """Manage API keys."""
+
+
+@apikey.command("create")
+@click.option("--name", required=True, help="who or what uses the key, e.g. 'pos-taipei-1'")
+@click.option("--scope", "scopes", multiple=True, default=("admin",), show_default=True,
+              help="admin, programs, members, points, offers, campaigns, stats (repeat for several)")
+@_friendly
+def apikey_create(name: str, scopes: tuple[str, ...]) -> None:
+    """Create an API key and print it (alone, once) on stdout."""
+    from walletpass.bootstrap import bootstrap
+    from walletpass.services.api_keys import create_api_key
+
+    svc = bootstrap(_settings(), migrate=True)
+    click.echo(create_api_key(svc.uow(), svc.clock, name, scopes))
+    svc.close()
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@_friendly
+def db_upgrade() -> None:
+    """Apply Alembic migrations up to the newest schema."""
+    from walletpass.bootstrap import bootstrap
+
+    bootstrap(_settings(), migrate=True).close()
+    click.echo("database is up to date", err=True)
+
+
+@main.group()
+def certs() -> None:
+    """Apple certificates."""
+
+
+@certs.command("import-p12")
+@click.argument("p12_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="file holding the .p12 password (else you are asked, without echo)")
+@_friendly
+def certs_import_p12(p12_file: Path, password_file: Path | None) -> None:
+    """Import a Pass Type ID certificate exported from Keychain (.p12) into the certs folder."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    from walletpass.credentials import load_p12
+    from walletpass.devpki import _write
+
+    s = _settings()
+    if password_file is not None:
+        password = password_file.read_bytes().rstrip(b"\r\n")
+    elif sys.stdin.isatty():
+        password = click.prompt("password of the .p12", hide_input=True, default="", show_default=False).encode()
+    else:
+        password = sys.stdin.buffer.readline().rstrip(b"\r\n")
+    cert_pem, key_pem = load_p12(p12_file.read_bytes(), password or None)
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    uids = cert.subject.get_attributes_for_oid(NameOID.USER_ID)
+    if not uids:
+        raise CredentialError("this certificate has no UID: it is not a Pass Type ID certificate")
+    ptid = str(uids[0].value)
+    _write(s.cert_path(ptid), cert_pem, secret=False)
+    _write(s.key_path(ptid), key_pem, secret=True)
+    click.echo(f"imported {ptid} into {s.certs_dir}", err=True)
+    if ptid not in s.pass_type_ids:
+        click.echo(f"note: {ptid} is not a configured pass type; set WALLETPASS_MEMBER_PASS_TYPE_ID or "
+                   "WALLETPASS_COUPON_PASS_TYPE_ID to use it", err=True)
+
+
+@certs.command("check")
+@_friendly
+def certs_check() -> None:
+    """Check each configured pass certificate: subject, pass type, team, issuer, days to expiry."""
+    from datetime import UTC, datetime
+
+    from walletpass.credentials import check_certificate
+
+    s = _settings()
+    now = datetime.now(UTC)
+    wwdr = s.wwdr_path.read_bytes() if s.wwdr_path.exists() else None
+    failed = False
+    for ptid in s.pass_type_ids:
+        path = s.cert_path(ptid)
+        if not path.exists():
+            click.echo(f"{ptid}: ERROR missing certificate {path}")
+            failed = True
+            continue
+        key = s.key_path(ptid)
+        report = check_certificate(path.read_bytes(), wwdr, now, s.pass_type_ids, s.team_id,
+                                   key_pem=key.read_bytes() if key.exists() else None,
+                                   key_password=s.key_password.encode() if s.key_password else None)
+        click.echo(report.summary())
+        failed = failed or bool(report.errors)
+    sys.exit(1 if failed else 0)
+
+
+@main.group(name="pass")
+def pass_() -> None:
+    """Passes."""
+
+
+@pass_.command("build")
+@click.option("--member", "member_id", type=int, help="build the member card of this member id")
+@click.option("--serial", help="build the pass with this serial number")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@_friendly
+def pass_build(member_id: int | None, serial: str | None, output: Path) -> None:
+    """Build and sign a pass offline, to a file."""
+    from walletpass.bootstrap import bootstrap
+    from walletpass.services.passes import build_pass, pass_id_for_serial
+
+    if (member_id is None) == (serial is None):
+        raise InvalidInput("--member/--serial", "give exactly one of --member ID or --serial SERIAL")
+    svc = bootstrap(_settings())
+    pass_id = pass_id_for_serial(svc.uow(), member_id=member_id, serial=serial)
+    built = build_pass(svc.uow(), svc.pass_builder, pass_id)
+    output.write_bytes(built.data)
+    click.echo(f"wrote {output} ({len(built.data)} bytes, serial {built.serial_number})", err=True)
+    svc.close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,73 @@
+"""WalletpassError → application/problem+json (RFC 9457), one status table."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json
+from werkzeug.exceptions import HTTPException
+
+from walletpass import errors as e
+
+log = logging.getLogger("walletpass.api")
+
+#: Most specific class first.
+STATUS: list[tuple[type[e.WalletpassError], int]] = [
+    (e.PayloadTooLarge, 413),
+    (e.MalformedRequest, 400),
+    (e.IdempotencyMismatch, 422),
+    (e.InvalidInput, 422),
+    (e.NotFound, 404),
+    (e.Conflict, 409),
+    (e.Unauthorized, 401),
+    (e.Forbidden, 403),
+    (e.CredentialError, 503),
+    (e.ConfigurationError, 503),
+    (e.RemoteError, 503),
+    (e.WalletpassError, 400),
+]
+
+
+def status_for(exc: e.WalletpassError) -> int:
+    return next(code for cls, code in STATUS if isinstance(exc, cls))
+
+
+def problem(status: int, title: str, detail: str, *, type_: str = "about:blank",
+            errors: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None) -> Response:
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    resp = Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def from_error(exc: e.WalletpassError) -> Response:
+    status = status_for(exc)
+    headers = {"WWW-Authenticate": 'Bearer realm="walletpass"'} if status == 401 else None
+    return problem(status, exc.title, exc.detail, type_=f"https://walletpass.dev/problems/{exc.code}",
+                   errors=[{"field": fe.field, "detail": fe.detail} for fe in exc.errors] or None, headers=headers)
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(e.WalletpassError)
+    def _walletpass_error(exc: e.WalletpassError) -> Response:
+        return from_error(exc)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        detail = exc.description or exc.name
+        if status == 413:
+            detail = f"request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
+        resp = problem(status, exc.name, detail)
+        if status == 405 and exc.get_response().headers.get("Allow"):
+            resp.headers["Allow"] = exc.get_response().headers["Allow"]
+        return resp
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem(500, "Internal Server Error", "an unexpected error occurred; it has been logged")

@@ -1,0 +1,125 @@
+"""Marketer API: programs and members, the fixed fields of PRODUCT.md, and bad input → problem+json."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from walletpass.demo import DEMO_PROGRAM
+
+
+def _post(client, url, body, auth, **kw):  # type: ignore[no-untyped-def]
+    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return client.post(url, data=data, headers={**auth, **kw.pop("headers", {})},
+                       content_type=kw.pop("content_type", "application/json"), **kw)
+
+
+def _count(services, table: str) -> int:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    with services.engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def test_create_program_and_member(client, auth, services) -> None:  # type: ignore[no-untyped-def]
+    r = _post(client, "/api/v1/programs", DEMO_PROGRAM, auth)
+    assert r.status_code == 201, r.json
+    pid = r.json["id"]
+    assert r.headers["Location"].endswith(f"/api/v1/programs/{pid}")
+    r = _post(client, f"/api/v1/programs/{pid}/members", {"name": "Lin Mei", "email": "mei@example.com",
+                                                          "external_id": "crm-1", "points": 600}, auth)
+    assert r.status_code == 201, r.json
+    m = r.json
+    assert {"id", "serial_number", "points", "tier", "links"} <= set(m)
+    assert m["points"] == 600 and m["tier"] == "Silver"
+    assert set(m["links"]) == {"page", "pkpass", "google_save"}
+    token = m["links"]["pkpass"].split("/")[-2]
+    assert token not in (m["serial_number"], str(m["id"])) and len(token) >= 32  # unguessable, not an id
+    assert r.headers["Location"].endswith(f"/api/v1/members/{m['id']}")
+    got = client.get(f"/api/v1/members/{m['id']}", headers=auth)
+    assert got.status_code == 200
+    assert got.json["serial_number"] == m["serial_number"] and got.json["links"] == m["links"]
+
+
+def test_colours_are_normalised(client, auth) -> None:  # type: ignore[no-untyped-def]
+    r = _post(client, "/api/v1/programs", {"name": "P", "organization_name": "O", "background_color": "#ff8000"},
+              auth)
+    assert r.status_code == 201
+    got = client.get(f"/api/v1/programs/{r.json['id']}", headers=auth).json
+    assert got["background_color"] == "rgb(255, 128, 0)"
+
+
+@pytest.mark.parametrize(("body", "status", "field", "needle"), [
+    (b"{not json", 400, None, "malformed JSON"),
+    (b"[1, 2]", 400, None, "must be a JSON object"),
+    (b'{"name": "a", "name": "b", "organization_name": "o"}', 400, None, "appears twice"),
+    ({"organization_name": "O"}, 422, "name", "is required"),
+    ({"name": 5, "organization_name": "O"}, 422, "name", "must be of type string"),
+    ({"name": "P", "organization_name": "O", "colour": "red"}, 422, "colour", "unknown field"),
+    ({"name": "P", "organization_name": "O", "background_color": "rgb(255-255-255)"}, 422, "background_color",
+     "is not a colour"),
+    ({"name": "P", "organization_name": "O", "background_color": "rgb(300, 0, 0)"}, 422, "background_color",
+     "0–255"),
+    ({"name": "P", "organization_name": "O", "tiers": [{"name": "Gold", "min_points": 1.5}]}, 422,
+     "tiers[0].min_points", "integer"),
+    ({"name": "P", "organization_name": "O", "tiers": [{"name": "A", "min_points": 0},
+                                                       {"name": "A", "min_points": 5}]}, 422, "tiers[1].name",
+     "appears twice"),
+    ({"name": "P", "organization_name": "O", "locales": ["fr"]}, 422, "locales[0]", "must be one of"),
+    ({"name": "   ", "organization_name": "O"}, 422, "name", "blank"),
+])
+def test_bad_program_input_is_rejected_and_nothing_saved(client, auth, services, body, status, field,
+                                                         needle) -> None:  # type: ignore[no-untyped-def]
+    r = _post(client, "/api/v1/programs", body, auth)
+    assert r.status_code == status, r.json
+    assert r.mimetype == "application/problem+json"
+    assert needle in r.json["detail"]
+    if field:
+        assert r.json["errors"][0]["field"] == field
+    assert _count(services, "programs") == 0
+
+
+def test_wrong_content_type_and_oversized_body(client, auth, services) -> None:  # type: ignore[no-untyped-def]
+    r = _post(client, "/api/v1/programs", "name=x", auth, content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 400 and "application/json" in r.json["detail"]
+    big = {"name": "P", "organization_name": "O", "terms": "x" * 1_100_000}
+    r = _post(client, "/api/v1/programs", big, auth)
+    assert r.status_code == 413 and r.mimetype == "application/problem+json"
+    assert _count(services, "programs") == 0
+
+
+@pytest.mark.parametrize(("body", "field", "needle"), [
+    ({}, "name", "is required"),
+    ({"name": "A", "points": "100"}, "points", "integer"),
+    ({"name": "A", "points": 10.0}, "points", "integer"),
+    ({"name": "A", "points": -5}, "points", "≥ 0"),
+    ({"name": "A", "points": 10**12}, "points", "≤"),
+    ({"name": "A", "email": "not-an-email"}, "email", "does not match"),
+    ({"name": "A", "tier": "Gold"}, "tier", "unknown field"),
+])
+def test_bad_member_input(client, auth, services, body, field, needle) -> None:  # type: ignore[no-untyped-def]
+    pid = _post(client, "/api/v1/programs", DEMO_PROGRAM, auth).json["id"]
+    r = _post(client, f"/api/v1/programs/{pid}/members", body, auth)
+    assert r.status_code == 422 and r.mimetype == "application/problem+json"
+    assert r.json["errors"][0]["field"] == field and needle in r.json["errors"][0]["detail"]
+    assert _count(services, "members") == 0 and _count(services, "passes") == 0
+
+
+def test_unknown_program_and_member_are_404(client, auth) -> None:  # type: ignore[no-untyped-def]
+    r = _post(client, "/api/v1/programs/999/members", {"name": "A"}, auth)
+    assert r.status_code == 404 and r.mimetype == "application/problem+json"
+    assert client.get("/api/v1/members/999", headers=auth).status_code == 404
+    assert client.get("/api/v1/members/abc", headers=auth).status_code == 404
+
+
+def test_duplicate_external_id_is_409(client, auth) -> None:  # type: ignore[no-untyped-def]
+    pid = _post(client, "/api/v1/programs", DEMO_PROGRAM, auth).json["id"]
+    assert _post(client, f"/api/v1/programs/{pid}/members", {"name": "A", "external_id": "x"}, auth).status_code == 201
+    r = _post(client, f"/api/v1/programs/{pid}/members", {"name": "B", "external_id": "x"}, auth)
+    assert r.status_code == 409 and "external_id" in r.json["detail"]
+
+
+def test_openapi_document(client) -> None:  # type: ignore[no-untyped-def]
+    doc = client.get("/api/v1/openapi.json").json
+    assert doc["openapi"].startswith("3.") and "/programs/{program_id}/members" in doc["paths"]

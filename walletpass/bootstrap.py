@@ -1,0 +1,59 @@
+"""Composition root: Settings → Services (engine, unit of work, signers, gateways). Nothing else picks adapters."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from walletpass.config import Settings
+from walletpass.ports import Clock, SystemClock
+from walletpass.services.api_keys import ApiKeyVerifier
+from walletpass.storage.db import make_engine, upgrade
+from walletpass.storage.uow import SqlUnitOfWork, uow_factory
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = PROJECT_ROOT / "templates" / "passes"
+
+
+@dataclass
+class Services:
+    """Everything a request, a CLI command or a worker needs, built once per process."""
+
+    settings: Settings
+    engine: Engine
+    uow: Callable[[], SqlUnitOfWork]
+    clock: Clock
+    api_keys: ApiKeyVerifier = field(default_factory=ApiKeyVerifier)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @cached_property
+    def pass_builder(self) -> Any:
+        """The Apple pass builder: certificates and keys parsed once per process, templates read once."""
+        from walletpass.credentials import load_signer
+        from walletpass.pass_templates import load_template
+        from walletpass.pkpass.builder import PassBuilder
+
+        s = self.settings
+        signers = {ptid: load_signer(s.cert_path(ptid), s.key_path(ptid), s.wwdr_path,
+                                     s.key_password.encode() if s.key_password else None)
+                   for ptid in s.pass_type_ids}
+        templates = {name: load_template(TEMPLATES_DIR / name) for name in ("member-card", "coupon")}
+        return PassBuilder(signers=signers, templates=templates, team_id=s.team_id,
+                           web_service_url=s.web_service_url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool = False) -> Services:
+    """Build the services for *settings*; with *migrate*, bring the database schema up to date first."""
+    engine = make_engine(settings.database_url)
+    if migrate:
+        upgrade(engine)
+    return Services(settings=settings, engine=engine, uow=uow_factory(engine), clock=clock or SystemClock())

@@ -1,0 +1,37 @@
+"""The demo program created by ``walletpass init``: the "晨光 Morning Light" coffee shop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEMO_PROGRAM: dict[str, Any] = {
+    "name": "Morning Light Rewards",
+    "organization_name": "晨光 Morning Light",
+    "points_label": "Points",
+    "locales": ["en", "zh-Hant", "zh-Hans"],
+    "background_color": "rgb(120, 72, 40)",
+    "foreground_color": "rgb(255, 255, 255)",
+    "label_color": "rgb(250, 220, 180)",
+    "tiers": [
+        {"name": "Bronze", "min_points": 0},
+        {"name": "Silver", "min_points": 500, "background_color": "rgb(110, 117, 125)"},
+        {"name": "Gold", "min_points": 2000, "background_color": "rgb(176, 132, 30)"},
+        {"name": "Diamond", "min_points": 5000, "background_color": "rgb(30, 60, 110)"},
+    ],
+    "terms": "1 point per NT$1 spent. 200 points = a free coffee. Points expire 12 months after they are earned.",
+    "texts": {
+        "zh-Hant": {
+            "organization_name": "晨光咖啡", "name": "晨光會員", "points_label": "點數",
+            "terms": "每消費 NT$1 累積 1 點。200 點可兌換一杯免費咖啡。點數自獲得起 12 個月內有效。",
+            "tier.Bronze": "銅卡", "tier.Silver": "銀卡", "tier.Gold": "金卡", "tier.Diamond": "鑽石卡",
+        },
+        "zh-Hans": {
+            "organization_name": "晨光咖啡", "name": "晨光会员", "points_label": "积分",
+            "terms": "每消费 NT$1 累积 1 分。200 积分可兑换一杯免费咖啡。积分自获得起 12 个月内有效。",
+            "tier.Bronze": "铜卡", "tier.Silver": "银卡", "tier.Gold": "金卡", "tier.Diamond": "钻石卡",
+        },
+    },
+}
+
+DEMO_MEMBER: dict[str, Any] = {"name": "Lin Mei", "email": "mei@example.com", "external_id": "demo-1",
+                               "points": 1250}

@@ -1,0 +1,59 @@
+"""Identifiers and secrets: serials, tokens, API keys, member numbers, coupon codes; constant-time compares."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a till
+
+
+def new_token(nbytes: int = 24) -> str:
+    """A URL-safe random token (``nbytes`` of entropy; 24 → 32 characters)."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def new_serial() -> str:
+    """A pass serial number: 26 random base32 characters, unique per pass type."""
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(26))
+
+
+def new_member_number() -> str:
+    """A 12-digit member number shown on the card and in the barcode."""
+    return "".join(secrets.choice("0123456789") for _ in range(12))
+
+
+def new_coupon_code() -> str:
+    """A coupon code like ``K7QX-M2PA-9TRE`` (60 bits)."""
+    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(12))
+    return f"{raw[0:4]}-{raw[4:8]}-{raw[8:12]}"
+
+
+def same(a: str | bytes, b: str | bytes) -> bool:
+    """Compare two secrets in constant time."""
+    if isinstance(a, str):
+        a = a.encode()
+    if isinstance(b, str):
+        b = b.encode()
+    return hmac.compare_digest(a, b)
+
+
+def sha256_hex(data: bytes | str) -> str:
+    if isinstance(data, str):
+        data = data.encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+def new_api_key() -> tuple[str, str]:
+    """Return (key, prefix): ``wp_<prefix>_<secret>``; the prefix finds the row, the secret is hashed."""
+    prefix = secrets.token_hex(6)
+    return f"wp_{prefix}_{secrets.token_urlsafe(32)}", prefix
+
+
+def api_key_prefix(key: str) -> str | None:
+    """The lookup prefix of an API key, or None if it is not shaped like one of ours."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "wp" or len(parts[1]) != 12 or not parts[2]:
+        return None
+    return parts[1]

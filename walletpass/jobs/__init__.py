@@ -1,0 +1,1 @@
+"""Jobs: the transactional outbox, its handlers and the workers that run them."""

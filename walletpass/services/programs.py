@@ -1,0 +1,101 @@
+"""Create and design loyalty programs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from walletpass.domain.programs import SUPPORTED_LOCALES, Tier, parse_color, validate_tiers
+from walletpass.errors import InvalidInput
+from walletpass.ids import sha256_hex
+from walletpass.ports import Clock
+from walletpass.storage.uow import SqlUnitOfWork
+
+IMAGE_SLOTS = ("icon", "logo", "strip", "hero")
+
+_TRANSLATABLE = {"organization_name", "name", "points_label", "terms", "description"}
+
+
+def _tiers(raw: Sequence[Mapping[str, Any]]) -> tuple[Tier, ...]:
+    tiers = []
+    for i, t in enumerate(raw):
+        colors = {k: parse_color(t[k], f"tiers[{i}].{k}") for k in
+                  ("background_color", "foreground_color", "label_color") if t.get(k) is not None}
+        tiers.append(Tier(name=t["name"], min_points=t["min_points"], **colors))
+    return validate_tiers(tiers)
+
+
+def _texts(raw: Mapping[str, Mapping[str, str]], locales: Sequence[str], tiers: Sequence[Tier]) -> dict:
+    allowed = _TRANSLATABLE | {f"tier.{t.name}" for t in tiers}
+    for locale, entries in raw.items():
+        if locale not in locales:
+            raise InvalidInput(f"texts.{locale}", f"locale {locale!r} is not in the program's locales {list(locales)}")
+        for key in entries:
+            if key not in allowed:
+                raise InvalidInput(f"texts.{locale}.{key}",
+                                   f"unknown text key; translatable keys are {sorted(allowed)}")
+    return {k: dict(v) for k, v in raw.items()}
+
+
+def create_program(uow: SqlUnitOfWork, clock: Clock, data: Mapping[str, Any]) -> int:
+    """Create a program from validated API data; return its id."""
+    locales = list(dict.fromkeys(data.get("locales") or ["en"]))
+    for i, loc in enumerate(locales):
+        if loc not in SUPPORTED_LOCALES:
+            raise InvalidInput(f"locales[{i}]", f"{loc!r} is not supported; use some of {list(SUPPORTED_LOCALES)}")
+    tiers = _tiers(data.get("tiers") or [])
+    texts = _texts(data.get("texts") or {}, locales, tiers)
+    now = clock.now()
+    values = {
+        "name": data["name"].strip(),
+        "organization_name": data["organization_name"].strip(),
+        "background_color": parse_color(data.get("background_color", "rgb(60, 65, 76)"), "background_color"),
+        "foreground_color": parse_color(data.get("foreground_color", "rgb(255, 255, 255)"), "foreground_color"),
+        "label_color": parse_color(data.get("label_color", "rgb(200, 200, 200)"), "label_color"),
+        "points_label": data.get("points_label") or "Points",
+        "tiers": [_tier_json(t) for t in tiers],
+        "locales": locales,
+        "texts": texts,
+        "terms": data.get("terms") or "",
+    }
+    for key in ("name", "organization_name"):
+        if not values[key]:
+            raise InvalidInput(key, "must not be blank")
+    with uow:
+        row = uow.add_program(**values, version=1, created_at=now, updated_at=now)
+        uow.commit()
+        return row.id
+
+
+def _tier_json(t: Tier) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": t.name, "min_points": t.min_points}
+    for k in ("background_color", "foreground_color", "label_color"):
+        if getattr(t, k):
+            out[k] = getattr(t, k)
+    return out
+
+
+def program_view(uow: SqlUnitOfWork, program_id: int) -> dict[str, Any]:
+    with uow:
+        row = uow.program(program_id)
+        return {"id": row.id, "name": row.name, "organization_name": row.organization_name,
+                "tiers": row.tiers, "points_label": row.points_label, "locales": row.locales,
+                "background_color": row.background_color, "foreground_color": row.foreground_color,
+                "label_color": row.label_color, "terms": row.terms, "texts": row.texts,
+                "version": row.version}
+
+
+def set_program_image(uow: SqlUnitOfWork, clock: Clock, program_id: int, slot: str, data: bytes,
+                      content_type: str, *, coalesce_seconds: float = 0.0) -> None:
+    """Store a checked source image; every pass of the program changes (new design reaches phones)."""
+    if slot not in IMAGE_SLOTS:
+        raise InvalidInput("slot", f"unknown image slot {slot!r}; use one of {list(IMAGE_SLOTS)}")
+    now = clock.now()
+    with uow:
+        program = uow.program(program_id)
+        uow.put_program_image(program_id, slot, content_type, data, sha256_hex(data), now)
+        program.version += 1
+        program.updated_at = now
+        uow.touch_passes(uow.program_passes(program_id), now, reason="design",
+                         coalesce_seconds=coalesce_seconds)
+        uow.commit()

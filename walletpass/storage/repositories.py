@@ -1,0 +1,320 @@
+"""Repositories: every query walletpass makes, returning mapped rows or domain values.
+
+Services reach the database only through these methods (via the unit of work).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from walletpass.domain.members import Member
+from walletpass.domain.offers import Coupon, Offer
+from walletpass.domain.passes import PassRef, next_last_modified
+from walletpass.domain.programs import Program, Tier
+from walletpass.errors import NotFound
+from walletpass.storage.tables import (
+    ApiKeyRow,
+    CounterRow,
+    CouponRow,
+    DeviceRow,
+    GoogleCallbackNonceRow,
+    GoogleMessageRow,
+    IdempotencyKeyRow,
+    LedgerEntryRow,
+    MemberRow,
+    OfferRow,
+    OutboxRow,
+    PassEventRow,
+    PassRow,
+    ProgramImageRow,
+    ProgramRow,
+    RegistrationRow,
+)
+
+
+# -- row → domain -----------------------------------------------------------------------------
+def to_program(row: ProgramRow) -> Program:
+    return Program(
+        id=row.id, name=row.name, organization_name=row.organization_name,
+        background_color=row.background_color, foreground_color=row.foreground_color,
+        label_color=row.label_color, points_label=row.points_label,
+        tiers=tuple(Tier(**t) for t in row.tiers), locales=tuple(row.locales), terms=row.terms,
+        texts=row.texts, updated_at=row.updated_at, version=row.version,
+    )
+
+
+def to_member(row: MemberRow) -> Member:
+    return Member(id=row.id, program_id=row.program_id, name=row.name, member_number=row.member_number,
+                  points=row.points, tier=row.tier, email=row.email, external_id=row.external_id,
+                  created_at=row.created_at)
+
+
+def to_offer(row: OfferRow) -> Offer:
+    return Offer(id=row.id, program_id=row.program_id, title=row.title, description=row.description,
+                 discount=row.discount, valid_from=row.valid_from, valid_until=row.valid_until, terms=row.terms)
+
+
+def to_coupon(row: CouponRow) -> Coupon:
+    return Coupon(id=row.id, offer_id=row.offer_id, code=row.code, state=row.state, member_id=row.member_id,
+                  redeemed_at=row.redeemed_at)
+
+
+def to_pass_ref(row: PassRow) -> PassRef:
+    return PassRef(serial_number=row.serial_number, pass_type_id=row.pass_type_id,
+                   authentication_token=row.authentication_token, kind=row.kind,
+                   update_tag=row.update_tag, updated_at=row.updated_at, voided=row.voided)
+
+
+class Repositories:
+    """All queries over one session."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    # -- generic --------------------------------------------------------------------------------
+    def add(self, row: Any) -> Any:
+        self._s.add(row)
+        self._s.flush()
+        return row
+
+    def _get(self, cls: type, ident: int, what: str, *, for_update: bool = False) -> Any:
+        if not isinstance(ident, int) or isinstance(ident, bool):
+            raise NotFound(f"{what} {ident!r} not found")
+        stmt = select(cls).where(cls.id == ident)  # type: ignore[attr-defined]
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self._s.scalars(stmt).first()
+        if row is None:
+            raise NotFound(f"{what} {ident} not found")
+        return row
+
+    # -- creation -------------------------------------------------------------------------------
+    def add_program(self, **values: Any) -> ProgramRow:
+        return self.add(ProgramRow(**values))
+
+    def add_member(self, **values: Any) -> MemberRow:
+        return self.add(MemberRow(**values))
+
+    def add_offer(self, **values: Any) -> OfferRow:
+        return self.add(OfferRow(**values))
+
+    def add_coupon(self, **values: Any) -> CouponRow:
+        return self.add(CouponRow(**values))
+
+    def add_pass(self, **values: Any) -> PassRow:
+        return self.add(PassRow(**values))
+
+    def add_api_key(self, **values: Any) -> ApiKeyRow:
+        return self.add(ApiKeyRow(**values))
+
+    def save_idempotency(self, api_key_id: int, key: str, request_hash: str, status: int,
+                         response: dict[str, Any], now: datetime) -> None:
+        self.add(IdempotencyKeyRow(api_key_id=api_key_id, key=key, request_hash=request_hash, status=status,
+                                   response=response, created_at=now))
+
+    # -- counters / tags --------------------------------------------------------------------------
+    def next_tag(self) -> int:
+        """Take the next pass update tag; the counter row stays locked until commit, so tags commit in order."""
+        return int(self._s.execute(
+            update(CounterRow).where(CounterRow.name == "pass_tag")
+            .values(value=CounterRow.value + 1).returning(CounterRow.value)
+        ).scalar_one())
+
+    def current_tag(self) -> int:
+        return int(self._s.scalar(select(CounterRow.value).where(CounterRow.name == "pass_tag")) or 0)
+
+    # -- programs --------------------------------------------------------------------------------
+    def program(self, program_id: int) -> ProgramRow:
+        return self._get(ProgramRow, program_id, "program")
+
+    def programs(self) -> Sequence[ProgramRow]:
+        return self._s.scalars(select(ProgramRow).order_by(ProgramRow.id)).all()
+
+    def program_images(self, program_id: int) -> tuple[dict[str, bytes], str]:
+        """The program's uploaded source images by slot, and a cache key that changes with them."""
+        rows = self._s.scalars(select(ProgramImageRow).where(ProgramImageRow.program_id == program_id)
+                               .order_by(ProgramImageRow.slot)).all()
+        return {r.slot: r.data for r in rows}, ",".join(f"{r.slot}:{r.sha256[:16]}" for r in rows)
+
+    def program_image(self, program_id: int, slot: str) -> ProgramImageRow | None:
+        return self._s.get(ProgramImageRow, (program_id, slot))
+
+    def put_program_image(self, program_id: int, slot: str, content_type: str, data: bytes, sha256: str,
+                          now: datetime) -> None:
+        row = self._s.get(ProgramImageRow, (program_id, slot))
+        if row is None:
+            self._s.add(ProgramImageRow(program_id=program_id, slot=slot, content_type=content_type, data=data,
+                                        sha256=sha256, updated_at=now))
+        else:
+            row.content_type, row.data, row.sha256, row.updated_at = content_type, data, sha256, now
+        self._s.flush()
+
+    # -- members ----------------------------------------------------------------------------------
+    def member(self, member_id: int, *, for_update: bool = False) -> MemberRow:
+        return self._get(MemberRow, member_id, "member", for_update=for_update)
+
+    def member_by_external_id(self, program_id: int, external_id: str) -> MemberRow | None:
+        return self._s.scalars(select(MemberRow).where(MemberRow.program_id == program_id,
+                                                       MemberRow.external_id == external_id)).first()
+
+    def member_number_taken(self, number: str) -> bool:
+        return self._s.scalar(select(func.count()).where(MemberRow.member_number == number)) > 0
+
+    # -- offers / coupons --------------------------------------------------------------------------
+    def offer(self, offer_id: int) -> OfferRow:
+        return self._get(OfferRow, offer_id, "offer")
+
+    def coupon(self, coupon_id: int, *, for_update: bool = False) -> CouponRow:
+        return self._get(CouponRow, coupon_id, "coupon", for_update=for_update)
+
+    # -- passes ------------------------------------------------------------------------------------
+    def pass_(self, pass_id: int) -> PassRow:
+        return self._get(PassRow, pass_id, "pass")
+
+    def pass_by_public_token(self, token: str) -> PassRow | None:
+        return self._s.scalars(select(PassRow).where(PassRow.public_token == token)).first()
+
+    def pass_by_serial(self, pass_type_id: str, serial: str) -> PassRow | None:
+        return self._s.scalars(select(PassRow).where(PassRow.pass_type_id == pass_type_id,
+                                                     PassRow.serial_number == serial)).first()
+
+    def pass_by_serial_any(self, serial: str) -> PassRow | None:
+        return self._s.scalars(select(PassRow).where(PassRow.serial_number == serial)).first()
+
+    def pass_by_google_object(self, object_id: str) -> PassRow | None:
+        return self._s.scalars(select(PassRow).where(PassRow.google_object_id == object_id)).first()
+
+    def member_passes(self, member_id: int) -> Sequence[PassRow]:
+        return self._s.scalars(select(PassRow).where(PassRow.member_id == member_id).order_by(PassRow.id)).all()
+
+    def coupon_passes(self, coupon_id: int) -> Sequence[PassRow]:
+        return self._s.scalars(select(PassRow).where(PassRow.coupon_id == coupon_id)).all()
+
+    def program_passes(self, program_id: int) -> Sequence[PassRow]:
+        return self._s.scalars(select(PassRow).where(PassRow.program_id == program_id).order_by(PassRow.id)).all()
+
+    def touch_passes(self, rows: Iterable[PassRow], now: datetime, *, reason: str,
+                     coalesce_seconds: float = 0.0) -> int:
+        """Mark *rows* changed: one new tag, a strictly later Last-Modified, and an outbox job each.
+
+        The job is written in this same transaction (the caller commits), so a change that commits
+        always has its push recorded.
+        """
+        rows = list(rows)
+        if not rows:
+            return self.current_tag()
+        tag = self.next_tag()
+        for row in rows:
+            row.update_tag = tag
+            row.updated_at = next_last_modified(row.updated_at, now)
+            self.enqueue_pass_update(row.id, now, reason=reason, coalesce_seconds=coalesce_seconds)
+        self._s.flush()
+        return tag
+
+    # -- outbox --------------------------------------------------------------------------------------
+    def enqueue(self, kind: str, payload: dict[str, Any], now: datetime, *, pass_id: int | None = None,
+                delay_seconds: float = 0.0) -> OutboxRow:
+        row = OutboxRow(kind=kind, pass_id=pass_id, payload=payload, attempts=0, created_at=now,
+                        available_at=now + timedelta(seconds=delay_seconds))
+        self._s.add(row)
+        return row
+
+    def enqueue_pass_update(self, pass_id: int, now: datetime, *, reason: str, coalesce_seconds: float) -> None:
+        """Record that *pass_id* changed. A pending, unclaimed job for the same pass absorbs this one
+        (several changes within the window become one push)."""
+        pending = self._s.scalars(
+            select(OutboxRow).where(OutboxRow.kind == "pass_changed", OutboxRow.pass_id == pass_id,
+                                    OutboxRow.locked_until.is_(None)).limit(1)
+        ).first()
+        if pending is not None:
+            reasons = list(pending.payload.get("reasons", []))
+            if reason not in reasons:
+                pending.payload = {**pending.payload, "reasons": [*reasons, reason][-10:]}
+            return
+        self.enqueue("pass_changed", {"reasons": [reason]}, now, pass_id=pass_id, delay_seconds=coalesce_seconds)
+
+    def outbox_backlog(self) -> int:
+        return int(self._s.scalar(select(func.count()).select_from(OutboxRow)) or 0)
+
+    def oldest_outbox(self) -> datetime | None:
+        return self._s.scalar(select(func.min(OutboxRow.created_at)))
+
+    # -- ledger, idempotency, api keys, events -------------------------------------------------------
+    def add_ledger_entry(self, member_id: int, points: int, balance: int, reason: str, api_key_id: int | None,
+                         now: datetime) -> LedgerEntryRow:
+        return self.add(LedgerEntryRow(member_id=member_id, points=points, balance=balance, reason=reason,
+                                       api_key_id=api_key_id, created_at=now))
+
+    def ledger(self, member_id: int) -> Sequence[LedgerEntryRow]:
+        return self._s.scalars(select(LedgerEntryRow).where(LedgerEntryRow.member_id == member_id)
+                               .order_by(LedgerEntryRow.id)).all()
+
+    def idempotency(self, api_key_id: int, key: str) -> IdempotencyKeyRow | None:
+        return self._s.scalars(select(IdempotencyKeyRow).where(IdempotencyKeyRow.api_key_id == api_key_id,
+                                                               IdempotencyKeyRow.key == key)).first()
+
+    def api_key_by_prefix(self, prefix: str) -> ApiKeyRow | None:
+        return self._s.scalars(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix)).first()
+
+    def api_keys(self) -> Sequence[ApiKeyRow]:
+        return self._s.scalars(select(ApiKeyRow).order_by(ApiKeyRow.id)).all()
+
+    def record_event(self, program_id: int, kind: str, now: datetime, *, pass_id: int | None = None,
+                     source: str | None = None) -> None:
+        self._s.add(PassEventRow(program_id=program_id, pass_id=pass_id, kind=kind, source=source,
+                                 day=now.date().isoformat(), at=now))
+
+    def event_counts(self, program_id: int) -> Sequence[tuple[str, str | None, str, int]]:
+        """(day, source, kind, count) rows for a program's funnel."""
+        stmt = (select(PassEventRow.day, PassEventRow.source, PassEventRow.kind, func.count())
+                .where(PassEventRow.program_id == program_id)
+                .group_by(PassEventRow.day, PassEventRow.source, PassEventRow.kind)
+                .order_by(PassEventRow.day, PassEventRow.source, PassEventRow.kind))
+        return [(d, s, k, int(n)) for d, s, k, n in self._s.execute(stmt).all()]
+
+    # -- devices / registrations (Apple web service) ------------------------------------------------
+    def device(self, device_library_identifier: str) -> DeviceRow | None:
+        return self._s.scalars(select(DeviceRow).where(
+            DeviceRow.device_library_identifier == device_library_identifier)).first()
+
+    def registration(self, device_id: int, pass_id: int) -> RegistrationRow | None:
+        return self._s.scalars(select(RegistrationRow).where(RegistrationRow.device_id == device_id,
+                                                             RegistrationRow.pass_id == pass_id)).first()
+
+    def delete_registration(self, reg: RegistrationRow) -> None:
+        device_id = reg.device_id
+        self._s.delete(reg)
+        self._s.flush()
+        left = self._s.scalar(select(func.count()).where(RegistrationRow.device_id == device_id))
+        if not left:
+            self._s.execute(delete(DeviceRow).where(DeviceRow.id == device_id))
+
+    def pass_devices(self, pass_id: int) -> Sequence[tuple[RegistrationRow, DeviceRow]]:
+        stmt = (select(RegistrationRow, DeviceRow).join(DeviceRow, DeviceRow.id == RegistrationRow.device_id)
+                .where(RegistrationRow.pass_id == pass_id).order_by(RegistrationRow.id))
+        return [(r, d) for r, d in self._s.execute(stmt).all()]
+
+    def registration_count(self) -> int:
+        return int(self._s.scalar(select(func.count()).select_from(RegistrationRow)) or 0)
+
+    # -- Google -------------------------------------------------------------------------------------
+    def claim_callback_nonce(self, nonce: str, now: datetime) -> bool:
+        """True the first time *nonce* is seen (the caller commits); False for a replay."""
+        if self._s.get(GoogleCallbackNonceRow, nonce) is not None:
+            return False
+        self._s.add(GoogleCallbackNonceRow(nonce=nonce, received_at=now))
+        self._s.flush()
+        return True
+
+    def notifying_messages_since(self, pass_id: int, since: datetime) -> list[datetime]:
+        return list(self._s.scalars(select(GoogleMessageRow.sent_at).where(
+            GoogleMessageRow.pass_id == pass_id, GoogleMessageRow.notify.is_(True),
+            GoogleMessageRow.sent_at >= since)).all())
+
+    def record_google_message(self, pass_id: int, notify: bool, now: datetime) -> None:
+        self._s.add(GoogleMessageRow(pass_id=pass_id, notify=notify, sent_at=now))

@@ -1,0 +1,70 @@
+"""Unit of work: one SQLAlchemy session and its repositories; ``with uow:`` … ``uow.commit()``.
+
+Leaving the block without commit rolls back. Database errors are translated at this boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from walletpass.errors import Conflict, RemoteError
+from walletpass.storage.repositories import Repositories
+
+
+class SqlUnitOfWork(Repositories):
+    """Repositories over one session; ``commit()`` makes everything (changes + outbox rows) durable at once."""
+
+    def __init__(self, session_factory: Callable[[], Session]) -> None:
+        self._factory = session_factory
+        self.session: Session | None = None
+
+    def __enter__(self) -> SqlUnitOfWork:
+        self.session = self._factory()
+        super().__init__(self.session)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        assert self.session is not None
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+            self.session = None
+
+    def flush(self) -> None:
+        assert self.session is not None
+        try:
+            self.session.flush()
+        except IntegrityError as exc:
+            raise Conflict("conflicts with existing data: " + _constraint(exc)) from exc
+
+    def commit(self) -> None:
+        assert self.session is not None
+        try:
+            self.session.commit()
+        except IntegrityError as exc:
+            self.session.rollback()
+            raise Conflict("conflicts with existing data: " + _constraint(exc)) from exc
+        except OperationalError as exc:
+            self.session.rollback()
+            raise RemoteError("the database is unavailable; try again") from exc
+
+    def rollback(self) -> None:
+        assert self.session is not None
+        self.session.rollback()
+
+
+def _constraint(exc: IntegrityError) -> str:
+    text = str(exc.orig).splitlines()[0] if exc.orig is not None else "integrity error"
+    return text[:200]
+
+
+def uow_factory(engine: Engine) -> Callable[[], SqlUnitOfWork]:
+    maker = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+    return lambda: SqlUnitOfWork(maker)
