@@ -16,7 +16,8 @@ Choices (google.md §2):
   voided → ``INACTIVE``; expired → ``EXPIRED``. A voided pass (``PassRef.voided``) is ``INACTIVE`` whatever its state.
 - **Localized strings** carry ``defaultValue`` in the program's first locale and ``translatedValues`` for its other
   locales (``en``, ``zh-Hant``, ``zh-Hans``): program strings from ``Program.texts``, our own labels from
-  :data:`LABELS`. Without other locales no ``translatedValues`` is sent.
+  :data:`LABELS`. A string with no translation gets no ``localized*`` field at all — the plain field already says
+  it, and every byte counts against the 1,800-character save link.
 - Images are ``{sourceUri: {uri}, contentDescription}``; the URLs come from the caller (slot → URL), since the
   asset URL scheme is decided elsewhere. Slots: ``"logo"`` (required for loyalty classes) and ``"hero"``.
 """
@@ -80,16 +81,17 @@ def _languages(program: Program) -> tuple[str, ...]:
     return langs or ("en",)
 
 
-def _localized(langs: Sequence[str], values: Mapping[str, str]) -> Json:
-    default = langs[0]
-    out: Json = {"defaultValue": {"language": default, "value": values[default]}}
+def _localized(langs: Sequence[str], values: Mapping[str, str]) -> Json | None:
+    """A LocalizedString, or None when there is nothing to translate (the plain field says it all, and the
+    save JWT stays short)."""
     extra = [{"language": lang, "value": values[lang]} for lang in langs[1:] if values.get(lang)]
-    if extra:
-        out["translatedValues"] = extra
-    return out
+    if not extra:
+        return None
+    return {"defaultValue": {"language": langs[0], "value": values[langs[0]]}, "translatedValues": extra}
 
 
-def _program_text(program: Program, key: str, base: str, langs: Sequence[str], limit: int = 0) -> tuple[str, Json]:
+def _program_text(program: Program, key: str, base: str, langs: Sequence[str],
+                  limit: int = 0) -> tuple[str, Json | None]:
     """(default value, LocalizedString) of a program string; a locale without a translation is left out."""
     values = {langs[0]: program.text(langs[0], key, base)}
     values.update({lang: program.texts[lang][key] for lang in langs[1:] if key in program.texts.get(lang, {})})
@@ -98,25 +100,32 @@ def _program_text(program: Program, key: str, base: str, langs: Sequence[str], l
     return values[langs[0]], _localized(langs, values)
 
 
-def _label(name: str, langs: Sequence[str]) -> tuple[str, Json]:
+def _label(name: str, langs: Sequence[str]) -> tuple[str, Json | None]:
     values = {lang: LABELS[name].get(lang, LABELS[name]["en"]) for lang in langs}
     return values[langs[0]], _localized(langs, values)
 
 
 # -- building blocks ----------------------------------------------------------------------------
+def _clean(value: Any) -> Any:
+    """Drop None-valued keys everywhere (absent LocalizedStrings, optional parts)."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
 def _image_url(images: ImageSource, slot: str) -> str | None:
     return images.get(slot) if isinstance(images, Mapping) else images(slot)
 
 
-def _image(url: str, description: Json) -> Json:
+def _image(url: str, description: Json | None) -> Json:
     return {"sourceUri": {"uri": url}, "contentDescription": description}
 
 
-def _text_module(module_id: str, header: tuple[str, Json], body: tuple[str, Json | None]) -> Json:
-    out = {"id": module_id, "header": header[0], "localizedHeader": header[1], "body": body[0]}
-    if body[1] is not None:
-        out["localizedBody"] = body[1]
-    return out
+def _text_module(module_id: str, header: tuple[str, Json | None], body: tuple[str, Json | None]) -> Json:
+    return {"id": module_id, "header": header[0], "localizedHeader": header[1],
+            "body": body[0], "localizedBody": body[1]}
 
 
 def _qr(value: str) -> Json:
@@ -170,7 +179,7 @@ def loyalty_class(program: Program, *, issuer_id: str, images: ImageSource, call
                                                 _program_text(program, "terms", program.terms, langs))]
     if callback_url:
         body["callbackOptions"] = {"url": callback_url}
-    return body
+    return _clean(body)
 
 
 def loyalty_object(program: Program, member: Member, ref: PassRef, *, issuer_id: str) -> Json:
@@ -189,7 +198,7 @@ def loyalty_object(program: Program, member: Member, ref: PassRef, *, issuer_id:
     if member.tier:
         tier_name = _program_text(program, f"tier.{member.tier}", member.tier, langs)
         body["textModulesData"] = [_text_module("tier", _label("tier", langs), tier_name)]
-    return body
+    return _clean(body)
 
 
 # -- offers -------------------------------------------------------------------------------------
@@ -213,7 +222,7 @@ def offer_class(offer: Offer, program: Program, *, issuer_id: str, images: Image
                                                 (offer.discount, None))]
     if callback_url:
         body["callbackOptions"] = {"url": callback_url}
-    return body
+    return _clean(body)
 
 
 def coupon_state(coupon: Coupon, offer: Offer, ref: PassRef, now: datetime) -> str:
@@ -234,7 +243,7 @@ def offer_object(coupon: Coupon, offer: Offer, ref: PassRef, *, issuer_id: str, 
     interval = _interval(offer.valid_from, offer.valid_until)
     if interval:
         body["validTimeInterval"] = interval
-    return body
+    return _clean(body)
 
 
 # -- messages -----------------------------------------------------------------------------------

@@ -1,0 +1,280 @@
+"""A real Google Wallet stand-in: werkzeug HTTP server on 127.0.0.1 in a thread.
+
+Routes:
+
+- ``POST /token`` — OAuth 2 JWT-bearer grant: the assertion must be RS256-signed by the dev service-account key
+  (checked with PyJWT against the public key of the key file), ``aud`` = this token URL, ``scope`` present.
+- ``/walletobjects/v1/{loyaltyClass,loyaltyObject,offerClass,offerObject}`` — insert (POST), get (GET),
+  patch (PATCH), update (PUT), addMessage (POST ``…/{id}/addMessage``). Bearer token required. Every body is
+  validated against Google's own discovery document (:mod:`walletpass.google.schema`, Google-lenient mode:
+  deprecated fields allowed, unknown fields/types/enums rejected, "Required." enforced except on PATCH) plus the
+  cross-field rules; a violation gets **400** in Google's error shape. Duplicate insert → 409, unknown id → 404,
+  object whose class is missing → 404.
+- Notification quota: a 4th ``TEXT_AND_NOTIFY`` message to one object within 24 h gets **429**
+  ``RESOURCE_EXHAUSTED`` with reason ``quotaExceeded`` ("QuotaExceededException", google.md §3.3/§3.5; Google does
+  not document the status, 429 is what gRPC's RESOURCE_EXHAUSTED maps to).
+- ``GET /gp/m/issuer/keys`` — callback root keys (set with :meth:`FakeGoogle.set_callback_keys`), fetches counted.
+
+Usage::
+
+    with FakeGoogle(pki.certs_dir / "google-service-account.json") as google:
+        settings = Settings.for_tests(tmp, google_api_url=google.url, google_token_url=google.token_url)
+        google.fail_next(429, times=2)       # next 2 API requests answer 429
+        google.requests                      # [Recorded(method, path, body, status, at, client_port), ...]
+        google.tokens_issued, google.store, google.notify_count(object_id)
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt as pyjwt
+from cryptography.hazmat.primitives import serialization
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from walletpass.google import schema
+
+SCOPE = "https://www.googleapis.com/auth/wallet_object.issuer"
+RESOURCES = {"loyaltyClass": "LoyaltyClass", "loyaltyObject": "LoyaltyObject",
+             "offerClass": "OfferClass", "offerObject": "OfferObject"}
+STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 409: "ALREADY_EXISTS",
+                429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+REASONS = {400: "invalid", 401: "authError", 404: "notFound", 409: "duplicate", 429: "rateLimitExceeded",
+           500: "backendError", 503: "backendError"}
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str
+    body: Any
+    status: int
+    at: float          # time.monotonic() when the request arrived
+    client_port: int   # distinct ports = distinct TCP connections
+
+
+class GoogleError(Exception):
+    def __init__(self, status: int, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.reason = status, message, reason or REASONS.get(status, "error")
+
+    def response(self) -> Response:
+        doc = {"error": {"code": self.status, "message": self.message, "status": STATUS_NAMES.get(self.status, "UNKNOWN"),
+                         "errors": [{"message": self.message, "domain": "global", "reason": self.reason}]}}
+        return Response(json.dumps(doc), status=self.status, content_type="application/json; charset=UTF-8")
+
+
+class FakeGoogle:
+    """Token endpoint + walletobjects v1 + callback keys, validating like Google (see module docstring)."""
+
+    def __init__(self, key_file: Path, *, clock: Callable[[], float] = time.time) -> None:
+        info = json.loads(Path(key_file).read_text())
+        private = serialization.load_pem_private_key(info["private_key"].encode(), None)
+        self._public_pem = private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.client_email = info["client_email"]
+        self.clock = clock
+        self.store: dict[tuple[str, str], dict[str, Any]] = {}
+        self.requests: list[Recorded] = []
+        self.tokens_issued = 0
+        self.token_errors: list[str] = []
+        self.keys_fetches = 0
+        self._keys_doc: bytes = b'{"keys": []}'
+        self._tokens: set[str] = set()
+        self._failures: list[tuple[int, str | None, float | None]] = []
+        self._notifies: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+        self._map = Map([
+            Rule("/token", endpoint="token", methods=["POST"]),
+            Rule("/gp/m/issuer/keys", endpoint="keys", methods=["GET"]),
+            Rule("/walletobjects/v1/<resource>", endpoint="collection", methods=["POST"]),
+            Rule("/walletobjects/v1/<resource>/<rid>", endpoint="item", methods=["GET", "PATCH", "PUT"]),
+            Rule("/walletobjects/v1/<resource>/<rid>/addMessage", endpoint="add_message", methods=["POST"]),
+        ])
+        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self.token_url = self.url + "/token"
+        self.keys_url = self.url + "/gp/m/issuer/keys"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # -- control --------------------------------------------------------------------------------
+    def __enter__(self) -> FakeGoogle:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def fail_next(self, status: int, times: int = 1, *, reason: str | None = None,
+                  retry_after: float | None = None) -> None:
+        """Answer the next *times* API requests with *status* (Google's error shape)."""
+        with self._lock:
+            self._failures.extend([(status, reason, retry_after)] * times)
+
+    def set_callback_keys(self, doc: dict[str, Any]) -> None:
+        self._keys_doc = json.dumps(doc).encode()
+
+    def notify_count(self, object_id: str) -> int:
+        return len(self._notifies.get(object_id, []))
+
+    def api_requests(self, method: str | None = None) -> list[Recorded]:
+        return [r for r in self.requests if r.path.startswith("/walletobjects/")
+                and (method is None or r.method == method)]
+
+    # -- WSGI -----------------------------------------------------------------------------------
+    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        arrived = time.monotonic()
+        body: Any = None
+        try:
+            endpoint, args = self._map.bind_to_environ(environ).match()
+            if endpoint == "token":
+                response = self._token(request)
+            elif endpoint == "keys":
+                self.keys_fetches += 1
+                response = Response(self._keys_doc, content_type="application/json")
+            else:
+                self._check_bearer(request)
+                body = self._json(request)
+                response = self._api(endpoint, request.method, args, body)
+        except GoogleError as exc:
+            response = exc.response()
+        except Exception as exc:  # werkzeug routing errors (404/405) and anything unexpected
+            status = getattr(exc, "code", 500) or 500
+            response = GoogleError(status, f"{type(exc).__name__}: {exc}").response()
+        with self._lock:
+            self.requests.append(Recorded(request.method, request.path, body, response.status_code, arrived,
+                                          int(environ.get("REMOTE_PORT", 0))))
+        return response(environ, start_response)
+
+    def _token(self, request: Request) -> Response:
+        form = request.form
+        try:
+            if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+                raise ValueError(f"unsupported grant_type {form.get('grant_type')!r}")
+            claims = pyjwt.decode(form.get("assertion", ""), self._public_pem, algorithms=["RS256"],
+                                  audience=self.token_url, options={"require": ["iss", "aud", "iat", "exp"]})
+            if claims["iss"] != self.client_email:
+                raise ValueError("iss is not the service account")
+            if SCOPE not in str(claims.get("scope", "")).split():
+                raise ValueError("scope missing")
+        except (ValueError, pyjwt.PyJWTError) as exc:
+            self.token_errors.append(str(exc))
+            return Response(json.dumps({"error": "invalid_grant", "error_description": str(exc)}), status=400,
+                            content_type="application/json")
+        token = secrets.token_urlsafe(24)
+        with self._lock:
+            self._tokens.add(token)
+            self.tokens_issued += 1
+        return Response(json.dumps({"access_token": token, "expires_in": 3599, "token_type": "Bearer"}),
+                        content_type="application/json")
+
+    def _check_bearer(self, request: Request) -> None:
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or auth[7:] not in self._tokens:
+            raise GoogleError(401, "Request had invalid authentication credentials.")
+
+    @staticmethod
+    def _json(request: Request) -> Any:
+        if request.method in ("GET", "DELETE") or not request.get_data():
+            return None
+        try:
+            return json.loads(request.get_data())
+        except ValueError as exc:
+            raise GoogleError(400, f"Invalid JSON payload received. {exc}") from None
+
+    # -- walletobjects --------------------------------------------------------------------------
+    def _api(self, endpoint: str, method: str, args: dict[str, str], body: Any) -> Response:
+        with self._lock:
+            failure = self._failures.pop(0) if self._failures else None
+        if failure:
+            status, reason, retry_after = failure
+            response = GoogleError(status, f"Scripted failure {status}", reason).response()
+            if retry_after is not None:
+                response.headers["Retry-After"] = str(retry_after)
+            return response
+        resource = args["resource"]
+        if resource not in RESOURCES:
+            raise GoogleError(404, f"Unknown resource {resource}")
+        with self._lock:
+            if endpoint == "collection":
+                return _ok(self._insert(resource, body))
+            if endpoint == "add_message":
+                return _ok({"resource": self._add_message(resource, args["rid"], body)})
+            if method == "GET":
+                return _ok(self._get(resource, args["rid"]))
+            return _ok(self._update(resource, args["rid"], body, partial=(method == "PATCH")))
+
+    def _validate(self, name: str, body: Any, *, partial: bool = False) -> None:
+        problems = schema.errors(name, body, partial=partial)
+        if not problems and isinstance(body, dict):
+            problems = schema.lint(name, body)
+        if problems:
+            raise GoogleError(400, f"Request contains an invalid argument. {problems[0]}")
+
+    def _get(self, resource: str, rid: str) -> dict[str, Any]:
+        try:
+            return self.store[(resource, rid)]
+        except KeyError:
+            what = "Wallet Object Class" if resource.endswith("Class") else "Wallet Object"
+            raise GoogleError(404, f"{what} {rid} not found.") from None
+
+    def _insert(self, resource: str, body: Any) -> dict[str, Any]:
+        self._validate(RESOURCES[resource], body)
+        rid = body["id"]
+        if (resource, rid) in self.store:
+            what = "Wallet Object Class" if resource.endswith("Class") else "Wallet Object"
+            raise GoogleError(409, f"{what} {rid} already exists.")
+        if resource.endswith("Object"):
+            class_resource = resource.replace("Object", "Class")
+            if (class_resource, body["classId"]) not in self.store:
+                raise GoogleError(404, f"Wallet Object Class {body['classId']} not found.")
+        stored = {k: v for k, v in body.items() if k != "notifyPreference"}
+        if stored.get("reviewStatus") == "UNDER_REVIEW":
+            stored["reviewStatus"] = "APPROVED"  # "The platform will automatically set this field to approved"
+        self.store[(resource, rid)] = stored
+        return stored
+
+    def _update(self, resource: str, rid: str, body: Any, *, partial: bool) -> dict[str, Any]:
+        self._validate(RESOURCES[resource], body, partial=partial)
+        current = self._get(resource, rid)
+        if "id" in body and body["id"] != rid:
+            raise GoogleError(400, f"Request contains an invalid argument. id {body['id']} differs from {rid}")
+        changes = {k: v for k, v in body.items() if k != "notifyPreference"}
+        new = {**current, **changes} if partial else {**changes, "id": rid}  # patch: arrays replaced wholesale
+        if new.get("reviewStatus") == "UNDER_REVIEW":
+            new["reviewStatus"] = "APPROVED"
+        self.store[(resource, rid)] = new
+        return new
+
+    def _add_message(self, resource: str, rid: str, body: Any) -> dict[str, Any]:
+        self._validate("AddMessageRequest", body)
+        current = self._get(resource, rid)
+        msg = (body or {}).get("message")
+        if not isinstance(msg, dict):
+            raise GoogleError(400, "Request contains an invalid argument. message is required")
+        if msg.get("messageType") == "TEXT_AND_NOTIFY":
+            now = self.clock()
+            recent = [t for t in self._notifies.get(rid, []) if t > now - 86400]
+            if len(recent) >= 3:
+                raise GoogleError(429, f"QuotaExceededException: more than 3 notifying messages in 24 hours "
+                                       f"for object {rid}", "quotaExceeded")
+            self._notifies[rid] = recent + [now]
+        messages = [*current.get("messages", []), msg][-10:]
+        self.store[(resource, rid)] = {**current, "messages": messages}
+        return self.store[(resource, rid)]
+
+
+def _ok(doc: dict[str, Any]) -> Response:
+    return Response(json.dumps(doc), content_type="application/json; charset=UTF-8")

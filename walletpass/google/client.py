@@ -1,0 +1,257 @@
+"""Google Wallet REST client (ADAPTER): OAuth service account, one kept-alive session, rate limit, retries.
+
+- Auth: google-auth service-account credentials (scope ``wallet_object.issuer``, token URL from Settings) inside a
+  ``requests`` :class:`~google.auth.transport.requests.AuthorizedSession` — the token is fetched once, reused until
+  it nears expiry, and refreshed on a 401. One session = one connection pool kept open (see BENCHMARKS.md "google"
+  for requests vs httpx on this path).
+- Rate: a :class:`TokenBucket` paces calls to ``settings.google_rate_limit`` per second (Google's project limit
+  is 20 requests/s, google.md §3.4); 0 switches it off.
+- Retries: 429 and 5xx and connection failures are retried with capped exponential backoff and full jitter,
+  honouring ``Retry-After``; a 429 whose reason is ``quotaExceeded`` (the per-pass notification quota) is final.
+- Errors: every failure leaves as :class:`walletpass.errors.GoogleApiError` with Google's ``error.message``,
+  the HTTP status and ``error.errors[0].reason`` (or ``error.status``).
+- Nothing is ever deleted (Google has no DELETE): :meth:`GoogleWalletClient.expire_object` PATCHes ``EXPIRED``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import requests
+from google.auth import exceptions as google_auth_exceptions
+from google.auth.transport.requests import AuthorizedSession
+from google.oauth2 import service_account
+
+from walletpass.config import Settings
+from walletpass.errors import CredentialError, GoogleApiError
+from walletpass.google.objects import Json, Kind, message
+
+SCOPE = "https://www.googleapis.com/auth/wallet_object.issuer"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: 429 reasons that retrying cannot fix (the 3-per-24 h notification quota, google.md §3.5).
+FINAL_REASONS = frozenset({"quotaExceeded", "QuotaExceededException"})
+_RESOURCES = {("loyalty", "class"): "loyaltyClass", ("loyalty", "object"): "loyaltyObject",
+              ("offer", "class"): "offerClass", ("offer", "object"): "offerObject"}
+
+
+class TokenBucket:
+    """Thread-safe token bucket: at most *rate* acquisitions per second after a burst of *burst*.
+
+    Each caller reserves a token (the count may go negative) and sleeps outside the lock until it is due, so
+    concurrent callers are served in order. ``rate <= 0`` disables it.
+    """
+
+    def __init__(self, rate: float, burst: float = 1.0, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.rate = rate
+        self.burst = max(burst, 1.0)
+        self._tokens = self.burst
+        self._clock, self._sleep = clock, sleep
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take one token, sleeping until it is available; return the seconds waited."""
+        if self.rate <= 0:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            self._tokens -= 1.0
+            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """At most *attempts* tries; the n-th retry waits uniform(0, min(cap, base·2ⁿ)) ("full jitter")."""
+
+    attempts: int = 5
+    base: float = 0.5
+    cap: float = 8.0
+
+    def delay(self, retry: int, retry_after: float | None = None, rand: Callable[[], float] = random.random) -> float:
+        """Seconds to wait before retry number *retry* (0-based); a server's Retry-After wins, capped."""
+        if retry_after is not None:
+            return min(self.cap, max(0.0, retry_after))
+        return rand() * min(self.cap, self.base * (2 ** retry))
+
+
+def _google_error(status: int, raw: bytes) -> GoogleApiError:
+    """Build a GoogleApiError from Google's ``{"error": {code, message, status, errors: [{reason}]}}``."""
+    try:
+        err = json.loads(raw)["error"]
+        detail = str(err.get("message") or f"HTTP {status}")
+        errors = err.get("errors") or [{}]
+        reason = str(errors[0].get("reason") or err.get("status") or "")
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+        text = raw[:200].decode("utf-8", "replace").strip()
+        detail, reason = f"HTTP {status}" + (f": {text}" if text else ""), ""
+    return GoogleApiError(detail, status=status, reason=reason)
+
+
+def _json_body(resp: requests.Response) -> Json:
+    if not resp.content:
+        return {}
+    try:
+        answer = resp.json()
+    except ValueError as exc:
+        raise GoogleApiError(f"Google Wallet API answered {resp.status_code} with a body that is not JSON",
+                             status=resp.status_code, reason="bad_response") from exc
+    return answer if isinstance(answer, dict) else {"resources": answer}
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    try:
+        return float(headers["Retry-After"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _contains(have: Any, want: Any) -> bool:
+    """True when every field of *want* has the same value in *have* (Google may add fields such as ``kind``)."""
+    if isinstance(want, Mapping):
+        return isinstance(have, Mapping) and all(k in have and _contains(have[k], v) for k, v in want.items())
+    if isinstance(want, list):
+        return isinstance(have, list) and len(have) == len(want) and all(map(_contains, have, want))
+    return have == want or str(have) == str(want) and isinstance(want, int) and not isinstance(want, bool)
+
+
+class GoogleWalletClient:
+    """Talk to the Wallet REST API (``{settings.google_api_url}/walletobjects/v1/...``) as the issuer.
+
+    Args:
+        settings: API and token URLs, rate limit.
+        service_account_info: the parsed service-account key JSON.
+        timeout: per-request timeout in seconds (Google suggests 10 s, google.md §3.4).
+        retry: retry policy for 429/5xx/connection errors.
+    """
+
+    def __init__(self, settings: Settings, service_account_info: Mapping[str, Any], *, timeout: float = 10.0,
+                 retry: RetryPolicy = RetryPolicy(), burst: float = 1.0) -> None:
+        try:
+            credentials = service_account.Credentials.from_service_account_info(
+                dict(service_account_info), scopes=[SCOPE], token_uri=settings.google_token_url)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise CredentialError(f"cannot use the Google service-account key: {exc}") from exc
+        self._session = AuthorizedSession(credentials)
+        self._base = settings.google_api_url.rstrip("/") + "/walletobjects/v1"
+        self._timeout = timeout
+        self._retry = retry
+        self.bucket = TokenBucket(settings.google_rate_limit, burst)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> GoogleWalletClient:
+        """Build from the key file at ``settings.google_key_path``."""
+        path = Path(settings.google_key_path)
+        try:
+            info = json.loads(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise CredentialError(f"cannot read the Google service-account key {path}: {exc}") from exc
+        return cls(settings, info, **kwargs)
+
+    def close(self) -> None:
+        """Close the kept-alive connections."""
+        self._session.close()
+
+    def __enter__(self) -> GoogleWalletClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- resources ------------------------------------------------------------------------------
+    def insert_class(self, kind: Kind, body: Json) -> Json:
+        """Insert a class; if it exists (409), GET it and PATCH it unless it already matches."""
+        return self._upsert(kind, "class", body)
+
+    def insert_object(self, kind: Kind, body: Json) -> Json:
+        """Insert an object; if it exists (409), GET it and PATCH it unless it already matches."""
+        return self._upsert(kind, "object", body)
+
+    def get_class(self, kind: Kind, class_id: str) -> Json:
+        return self._call("GET", self._url(kind, "class", class_id))
+
+    def get_object(self, kind: Kind, object_id: str) -> Json:
+        return self._call("GET", self._url(kind, "object", object_id))
+
+    def patch_class(self, kind: Kind, class_id: str, body: Json) -> Json:
+        """PATCH a class (arrays in *body* replace the stored ones wholesale)."""
+        return self._call("PATCH", self._url(kind, "class", class_id), body)
+
+    def patch_object(self, kind: Kind, object_id: str, body: Json, *, notify: bool = False) -> Json:
+        """PATCH an object; *notify* adds ``notifyPreference: NOTIFY_ON_UPDATE`` (ephemeral, per request),
+        so a change to an allow-listed field (points balance, tier) buzzes the phone."""
+        if notify:
+            body = {**body, "notifyPreference": "NOTIFY_ON_UPDATE"}
+        return self._call("PATCH", self._url(kind, "object", object_id), body)
+
+    def add_message(self, kind: Kind, object_id: str, header: str, body: str, notify: bool, *,
+                    message_id: str | None = None) -> Json:
+        """Add a message to an object (``TEXT_AND_NOTIFY`` when *notify*, else ``TEXT``); return the object.
+
+        Decide *notify* with :func:`walletpass.google.objects.message_type_for` first: Google refuses a 4th
+        notifying message within 24 h.
+        """
+        msg = message(header, body, notify=notify, message_id=message_id)
+        answer = self._call("POST", self._url(kind, "object", object_id) + "/addMessage", {"message": msg})
+        return answer.get("resource", answer)
+
+    def expire_object(self, kind: Kind, object_id: str) -> Json:
+        """Move an object to "Expired passes" (PATCH ``state: EXPIRED``; Google cannot delete)."""
+        return self._call("PATCH", self._url(kind, "object", object_id), {"state": "EXPIRED"})
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _url(self, kind: Kind, what: Literal["class", "object"], resource_id: str | None = None) -> str:
+        try:
+            url = f"{self._base}/{_RESOURCES[(kind, what)]}"
+        except KeyError:
+            raise ValueError(f"unknown pass kind {kind!r}") from None
+        return f"{url}/{resource_id}" if resource_id else url
+
+    def _upsert(self, kind: Kind, what: Literal["class", "object"], body: Json) -> Json:
+        try:
+            return self._call("POST", self._url(kind, what), body)
+        except GoogleApiError as exc:
+            if exc.status != 409:
+                raise
+        url = self._url(kind, what, body["id"])
+        current = self._call("GET", url)
+        wanted = {k: v for k, v in body.items() if k != "reviewStatus"}
+        if _contains(current, wanted):
+            return current
+        return self._call("PATCH", url, body)
+
+    def _call(self, method: str, url: str, body: Json | None = None) -> Json:
+        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode() if body is not None else None
+        headers = {"Content-Type": "application/json; charset=utf-8"} if data is not None else {}
+        for attempt in range(self._retry.attempts):
+            last = attempt == self._retry.attempts - 1
+            self.bucket.acquire()
+            try:
+                resp = self._session.request(method, url, data=data, headers=headers, timeout=self._timeout)
+            except google_auth_exceptions.RefreshError as exc:
+                raise GoogleApiError(f"Google OAuth token request failed: {exc}", status=401,
+                                     reason="token_refresh_failed") from exc
+            except (requests.RequestException, google_auth_exceptions.TransportError) as exc:
+                if last:
+                    raise GoogleApiError(f"cannot reach Google Wallet API: {exc}", reason="unreachable") from exc
+                time.sleep(self._retry.delay(attempt))
+                continue
+            if resp.status_code < 400:
+                return _json_body(resp)
+            error = _google_error(resp.status_code, resp.content)
+            if resp.status_code not in RETRY_STATUSES or error.reason in FINAL_REASONS or last:
+                raise error
+            time.sleep(self._retry.delay(attempt, _retry_after(resp.headers)))
+        raise AssertionError("unreachable")  # pragma: no cover
