@@ -1,0 +1,413 @@
+"""A real APNs stand-in: HTTP/2 (h2 library) over TLS on 127.0.0.1 that demands a client certificate.
+
+It checks requests the way apple.md §4 describes APNs (``POST /3/device/<hex token>``, ``apns-topic`` equal to the
+client certificate's UID, ``apns-push-type: background`` with ``apns-priority: 5``, body ``{}``), records every
+request, and answers per-token scripts (410, 400, 429 then 200, 403, …). It can send GOAWAY on demand.
+
+Usage::
+
+    with FakeApns(pki) as apns:            # pki: tests.pki.TestPki
+        apns.script(token, [429, 200])     # statuses (or (status, reason)) used in order, then 200
+        client = ApnsClient(apns.url, pki.cert(), pki.key(), ca_file=pki.tls_ca_file)
+        ...
+        apns.pushes                         # [RecordedPush, ...] in answer order
+        apns.connections                    # TLS+HTTP/2 connections accepted
+        apns.rejected_handshakes            # TLS handshakes refused (no/unknown client certificate)
+
+Threads: one accept thread plus one thread per connection (blocking ssl sockets with a short timeout, so that
+``goaway()`` and shutdown are noticed).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import ssl
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h2.config
+import h2.connection
+import h2.errors
+import h2.events
+import h2.exceptions
+import h2.settings
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+#: Reason sent when a script gives only a status.
+DEFAULT_REASONS = {
+    400: "BadDeviceToken",
+    403: "BadCertificate",
+    404: "BadPath",
+    405: "MethodNotAllowed",
+    410: "Unregistered",
+    413: "PayloadTooLarge",
+    429: "TooManyRequests",
+    500: "InternalServerError",
+    503: "ServiceUnavailable",
+}
+_HEX_TOKEN = re.compile(r"[0-9a-fA-F]+")
+_POLL = 0.05  # seconds a connection thread blocks in recv before checking for goaway()/shutdown
+
+
+@dataclass(frozen=True)
+class RecordedPush:
+    """One request the fake answered."""
+
+    token: str
+    topic: str | None
+    headers: dict[str, str]
+    body: bytes
+    status: int
+    reason: str
+    apns_id: str
+    connection: int       # 1-based number of the TLS connection it came on
+    stream_id: int
+    at: float             # time.monotonic() when answered
+
+
+@dataclass
+class _Request:
+    headers: dict[str, str]
+    body: bytearray = field(default_factory=bytearray)
+
+
+Script = Iterable[int | tuple[int, str]]
+
+
+class FakeApns:
+    """HTTP/2 TLS server on a random loopback port speaking enough APNs for walletpass' adapter."""
+
+    def __init__(self, pki: Any, *, max_concurrent_streams: int = 1000, trust_files: Iterable[Path] | None = None,
+                 host: str = "127.0.0.1") -> None:
+        self._ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._ctx.load_cert_chain(str(pki.server_cert_file), str(pki.server_key_file))
+        self._ctx.verify_mode = ssl.CERT_REQUIRED
+        for path in trust_files or (pki.certs_dir / "apple-root-ca.pem", pki.certs_dir / "wwdr-ca.pem"):
+            self._ctx.load_verify_locations(cafile=str(path))
+        self._ctx.set_alpn_protocols(["h2"])
+        self.max_concurrent_streams = max_concurrent_streams
+        self._host = host
+        self._lock = threading.Lock()
+        self._scripts: dict[str, deque[tuple[int, str]]] = {}
+        self._pushes: list[RecordedPush] = []
+        self._goaway_countdown: int | None = None
+        self._sessions: list[_Session] = []
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        self.connections = 0
+        self.rejected_handshakes = 0
+        self.handshake_errors: list[str] = []
+        self._listener: socket.socket | None = None
+        self.port = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def start(self) -> FakeApns:
+        listener = socket.create_server((self._host, 0), backlog=128)
+        listener.settimeout(_POLL)
+        self._listener = listener
+        self.port = listener.getsockname()[1]
+        self._spawn(self._accept_loop, "fake-apns-accept")
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for thread in list(self._threads):
+            thread.join(timeout=5)
+        if self._listener is not None:
+            self._listener.close()
+
+    def __enter__(self) -> FakeApns:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"https://{self._host}:{self.port}"
+
+    # -- test controls --------------------------------------------------------------------------------
+    def script(self, token: str, responses: Script) -> None:
+        """Answer the next requests for *token* with *responses* in order (status or (status, reason)), then 200."""
+        steps = deque((r, DEFAULT_REASONS.get(r, "")) if isinstance(r, int) else (r[0], r[1]) for r in responses)
+        with self._lock:
+            self._scripts[token] = steps
+
+    def goaway_after(self, n: int) -> None:
+        """After answering *n* more requests, send GOAWAY (last stream = that request) and close the connection."""
+        with self._lock:
+            self._goaway_countdown = n
+
+    def goaway(self) -> None:
+        """Ask every open connection to send GOAWAY now and close."""
+        with self._lock:
+            sessions = list(self._sessions)
+        for session in sessions:
+            session.goaway_requested.set()
+
+    @property
+    def pushes(self) -> list[RecordedPush]:
+        with self._lock:
+            return list(self._pushes)
+
+    def delivered(self) -> list[str]:
+        """Tokens answered 200, in answer order."""
+        return [p.token for p in self.pushes if p.status == 200]
+
+    def requests_for(self, token: str) -> list[RecordedPush]:
+        return [p for p in self.pushes if p.token == token]
+
+    # -- internals ------------------------------------------------------------------------------------
+    def _spawn(self, target: Any, name: str, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        with self._lock:
+            self._threads.append(thread)
+        thread.start()
+
+    def _accept_loop(self) -> None:
+        assert self._listener is not None
+        while not self._stopping.is_set():
+            try:
+                raw, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._spawn(self._serve, "fake-apns-conn", raw)
+
+    def _serve(self, raw: socket.socket) -> None:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        raw.settimeout(5)
+        try:
+            tls = self._ctx.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
+            tls.do_handshake()
+            if tls.selected_alpn_protocol() != "h2":
+                raise ssl.SSLError("client did not negotiate h2 via ALPN")
+            der = tls.getpeercert(binary_form=True)
+            cert = x509.load_der_x509_certificate(der) if der else None
+            uids = cert.subject.get_attributes_for_oid(NameOID.USER_ID) if cert else []
+        except (ssl.SSLError, OSError) as exc:
+            with self._lock:
+                self.rejected_handshakes += 1
+                self.handshake_errors.append(str(exc))
+            raw.close()
+            return
+        with self._lock:
+            self.connections += 1
+            session = _Session(self, tls, self.connections, str(uids[0].value) if uids else None)
+            self._sessions.append(session)
+        try:
+            session.run()
+        finally:
+            with self._lock:
+                self._sessions.remove(session)
+            tls.close()
+
+    def _judge(self, req: _Request, cert_uid: str | None) -> tuple[str, str | None, int, str]:
+        """Return (token, topic, status, reason) for one complete request, as APNs would answer it."""
+        h = req.headers
+        path = h.get(":path", "")
+        token = path[len("/3/device/"):] if path.startswith("/3/device/") else ""
+        topic = h.get("apns-topic")
+        if h.get(":method") != "POST":
+            return token, topic, 405, "MethodNotAllowed"
+        if not path.startswith("/3/device/"):
+            return token, topic, 404, "BadPath"
+        if not token:
+            return token, topic, 400, "MissingDeviceToken"
+        if not _HEX_TOKEN.fullmatch(token):
+            return token, topic, 400, "BadDeviceToken"
+        if not topic:
+            return token, topic, 400, "MissingTopic"
+        if topic != cert_uid:
+            return token, topic, 400, "BadTopic"
+        if h.get("apns-push-type") != "background":
+            return token, topic, 400, "InvalidPushType"
+        if h.get("apns-priority", "10") != "5":  # background pushes must use priority 5 (apple.md §4)
+            return token, topic, 400, "BadPriority"
+        expiration = h.get("apns-expiration")
+        if expiration is not None and not expiration.isdigit():
+            return token, topic, 400, "BadExpirationDate"
+        if "apns-id" in h and not _is_uuid(h["apns-id"]):
+            return token, topic, 400, "BadMessageId"
+        if not req.body:
+            return token, topic, 400, "PayloadEmpty"
+        try:
+            payload = json.loads(req.body)
+        except ValueError:
+            payload = None
+        if payload != {}:
+            return token, topic, 400, "BadPayload"  # fake-only reason: Wallet pushes must be exactly {}
+        with self._lock:
+            steps = self._scripts.get(token)
+            if steps:
+                status, reason = steps.popleft()
+                return token, topic, status, reason
+        return token, topic, 200, ""
+
+    def _record(self, push: RecordedPush) -> bool:
+        """Store *push*; return True if the connection must now send GOAWAY (``goaway_after``)."""
+        with self._lock:
+            self._pushes.append(push)
+            if self._goaway_countdown is None:
+                return False
+            self._goaway_countdown -= 1
+            if self._goaway_countdown > 0:
+                return False
+            self._goaway_countdown = None
+            return True
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+class _Session:
+    """One HTTP/2 connection: feeds bytes to h2, answers complete requests, respects flow control."""
+
+    def __init__(self, server: FakeApns, tls: ssl.SSLSocket, number: int, cert_uid: str | None) -> None:
+        self.server = server
+        self.tls = tls
+        self.number = number
+        self.cert_uid = cert_uid
+        self.goaway_requested = threading.Event()
+        config = h2.config.H2Configuration(client_side=False, header_encoding=None)
+        self.conn = h2.connection.H2Connection(config=config)
+        self.conn.local_settings = h2.settings.Settings(
+            client=False,
+            initial_values={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: server.max_concurrent_streams,
+                            h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: 65536},
+        )
+        self.requests: dict[int, _Request] = {}
+        self.pending: dict[int, bytes] = {}  # response bodies waiting for flow-control window
+        self.last_answered = 0
+
+    def run(self) -> None:
+        self.tls.settimeout(_POLL)
+        self.conn.initiate_connection()
+        # Room for many streams' request bodies before the client has to wait for WINDOW_UPDATE.
+        self.conn.increment_flow_control_window(2**24)
+        self._flush()
+        while not self.server._stopping.is_set():
+            if self.goaway_requested.is_set():
+                self._goaway()
+                return
+            try:
+                data = self.tls.recv(65536)
+            except TimeoutError:
+                continue
+            except (ssl.SSLError, OSError):
+                return
+            if not data:
+                return
+            try:
+                events = self.conn.receive_data(data)
+            except h2.exceptions.ProtocolError:
+                self._flush()
+                return
+            if self._handle(events):
+                self._goaway()
+                return
+            self._flush()
+
+    def _handle(self, events: list[h2.events.Event]) -> bool:
+        """Process *events*; return True when the connection must go away now."""
+        for event in events:
+            if isinstance(event, h2.events.RequestReceived):
+                headers = {k.decode(): v.decode() for k, v in event.headers}  # type: ignore[union-attr]
+                self.requests[event.stream_id] = _Request(headers)
+            elif isinstance(event, h2.events.DataReceived):
+                req = self.requests.get(event.stream_id)
+                if req is not None:
+                    req.body += event.data
+                self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            elif isinstance(event, h2.events.StreamEnded):
+                if self._answer(event.stream_id):
+                    return True
+            elif isinstance(event, h2.events.StreamReset):
+                self.requests.pop(event.stream_id, None)
+                self.pending.pop(event.stream_id, None)
+            elif isinstance(event, h2.events.WindowUpdated):
+                for stream_id in list(self.pending) if event.stream_id == 0 else [event.stream_id]:
+                    self._send_body(stream_id)
+            elif isinstance(event, h2.events.ConnectionTerminated):
+                return False
+        return False
+
+    def _answer(self, stream_id: int) -> bool:
+        req = self.requests.pop(stream_id, None)
+        if req is None:
+            return False
+        token, topic, status, reason = self.server._judge(req, self.cert_uid)
+        apns_id = req.headers.get("apns-id") or str(uuid.uuid4())
+        headers = [(":status", str(status)), ("apns-id", apns_id)]
+        body = b""
+        if status != 200:
+            doc: dict[str, object] = {"reason": reason}
+            if status == 410:
+                doc["timestamp"] = int(time.time() * 1000)
+            body = json.dumps(doc).encode()
+            headers += [("content-type", "application/json"), ("content-length", str(len(body)))]
+        try:
+            self.conn.send_headers(stream_id, headers, end_stream=not body)
+        except h2.exceptions.StreamClosedError:
+            return False
+        if body:
+            self.pending[stream_id] = body
+            self._send_body(stream_id)
+        self.last_answered = max(self.last_answered, stream_id)
+        return self.server._record(RecordedPush(token, topic, dict(req.headers), bytes(req.body), status, reason,
+                                                apns_id, self.number, stream_id, time.monotonic()))
+
+    def _send_body(self, stream_id: int) -> None:
+        data = self.pending.get(stream_id)
+        if data is None:
+            return
+        try:
+            while data:
+                size = min(len(data), self.conn.local_flow_control_window(stream_id), self.conn.max_outbound_frame_size)
+                if size <= 0:
+                    self.pending[stream_id] = data
+                    return
+                self.conn.send_data(stream_id, data[:size])
+                data = data[size:]
+            self.conn.end_stream(stream_id)
+        except h2.exceptions.StreamClosedError:
+            pass
+        self.pending.pop(stream_id, None)
+
+    def _flush(self) -> None:
+        out = self.conn.data_to_send()
+        if out:
+            try:
+                self.tls.sendall(out)
+            except (ssl.SSLError, OSError):
+                pass
+
+    def _goaway(self) -> None:
+        """Send GOAWAY naming the last answered stream, then linger so the client reads it before we close."""
+        self.conn.close_connection(error_code=h2.errors.ErrorCodes.NO_ERROR, last_stream_id=self.last_answered,
+                                   additional_data=b'{"reason":"Shutdown"}')
+        self._flush()
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:  # discard what the client still sends until it closes
+            try:
+                if not self.tls.recv(65536):
+                    break
+            except TimeoutError:
+                continue
+            except (ssl.SSLError, OSError):
+                break

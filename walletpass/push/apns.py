@@ -1,0 +1,359 @@
+"""APNs adapter: pass-update pushes over one long-lived HTTP/2 connection with many concurrent streams.
+
+ADAPTER (STYLE.md §4): owns pycurl and translates its errors into :mod:`walletpass.errors`.
+
+Why pycurl: on this machine one process pushing to a local nginx HTTP/2 server reached ~650 pushes/s with httpx,
+~4,000/s with aioapns, ~8,700/s with asyncio+h2 and ~40,000/s with libcurl multiplexing (figures and the
+re-measurement in BENCHMARKS.md, "push"). libcurl does HTTP/2, HPACK, flow control and connection reuse in C;
+Python only hands it URLs and reads statuses.
+
+What is sent (apple.md §4): ``POST /3/device/<token>`` with ``apns-topic: <passTypeIdentifier>``,
+``apns-push-type: background``, ``apns-priority: 5`` (background requires 5), optionally ``apns-expiration``, and
+the body ``{}``. The TLS client identity is the pass type certificate and key that also sign the passes.
+
+Threads: a client is meant to be used by one worker thread. Calls from several threads are safe but are serialized
+by an internal lock (the pycurl handles must never be driven by two threads at once).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import pycurl
+
+from walletpass.errors import ConfigurationError, CredentialError, PushUnavailable
+from walletpass.push.policy import (
+    DEFAULT_BASE,
+    DEFAULT_CAP,
+    Outcome,
+    PushOutcome,
+    RandomSource,
+    backoff_delay,
+    parse_error_body,
+    short_token,
+    should_retry,
+)
+
+log = logging.getLogger(__name__)
+
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+#: libcurl errors that mean our own files are unusable, not that APNs is unreachable. libcurl 8 reports a key it
+#: cannot decrypt as CURLE_BAD_FUNCTION_ARGUMENT ("unable to set private key file"), older ones as CERTPROBLEM.
+_CREDENTIAL_ERRORS = {pycurl.E_SSL_CERTPROBLEM, pycurl.E_BAD_FUNCTION_ARGUMENT}
+_CA_FILE_ERRORS = {pycurl.E_SSL_CACERT_BADFILE}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Stream:
+    """One reusable easy handle plus the buffers its callbacks fill (C-level callbacks: no Python per call)."""
+
+    __slots__ = ("curl", "body", "headers", "index", "header_key")
+
+    def __init__(self, client: ApnsClient) -> None:
+        self.body = bytearray()
+        self.headers: list[bytes] = []
+        self.index = -1
+        self.header_key: object = None
+        c = self.curl = pycurl.Curl()
+        c.setopt(pycurl.NOSIGNAL, 1)
+        c.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTPS)
+        # HTTP/2 via ALPN over TLS (prior knowledge is for cleartext only).
+        c.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_2TLS)
+        # Wait for the one connection to say whether it multiplexes instead of opening a second one.
+        c.setopt(pycurl.PIPEWAIT, 1)
+        c.setopt(pycurl.SSLCERT, client.cert_file)
+        c.setopt(pycurl.SSLKEY, client.key_file)
+        if client.key_password is not None:
+            c.setopt(pycurl.KEYPASSWD, client.key_password)
+        if client.ca_file is not None:
+            c.setopt(pycurl.CAINFO, client.ca_file)
+        c.setopt(pycurl.SSL_VERIFYPEER, 1)
+        c.setopt(pycurl.SSL_VERIFYHOST, 2)
+        c.setopt(pycurl.POST, 1)
+        c.setopt(pycurl.POSTFIELDS, b"{}")
+        c.setopt(pycurl.TIMEOUT_MS, client.timeout_ms)
+        c.setopt(pycurl.CONNECTTIMEOUT_MS, client.connect_timeout_ms)
+        c.setopt(pycurl.TCP_KEEPALIVE, 1)
+        # APNs wants connections kept for hours (apple.md §4); libcurl's default drops idle ones after 118 s.
+        c.setopt(pycurl.MAXAGE_CONN, 24 * 3600)
+        c.setopt(pycurl.WRITEFUNCTION, self.body.extend)
+        c.setopt(pycurl.HEADERFUNCTION, self.headers.append)
+
+    def prepare(self, index: int, url: str, header_key: object, header_list: list[str]) -> None:
+        self.index = index
+        self.curl.setopt(pycurl.URL, url)
+        if header_key is not self.header_key:
+            self.curl.setopt(pycurl.HTTPHEADER, header_list)
+            self.header_key = header_key
+
+    def reset_buffers(self) -> None:
+        del self.body[:]
+        self.headers.clear()
+
+    def apns_id(self) -> str | None:
+        for line in self.headers:
+            if line[:8].lower() == b"apns-id:":
+                return line[8:].strip().decode("ascii", "replace")
+        return None
+
+
+class ApnsClient:
+    """Send pass-update pushes for one pass type through one multiplexed HTTP/2 connection.
+
+    Args:
+        base_url: ``https://api.push.apple.com`` (Settings.apns_url), or a fake's URL in tests.
+        cert_file, key_file: the pass type certificate and key (PEM): the TLS client identity.
+        key_password: password of an encrypted key.
+        ca_file: extra CA bundle to trust for the server (Settings.apns_ca_file); None = the system's.
+        max_streams: most requests in flight at once on the connection (the server's SETTINGS may lower it).
+        timeout: seconds one request may take from being queued to its answer.
+        connect_timeout: seconds for TCP + TLS set-up.
+        now: clock for the health timestamps.
+
+    Raises:
+        ConfigurationError: *base_url* is not an https URL.
+        CredentialError: the certificate or key file cannot be read.
+
+    Health state: ``counters`` (answers by :class:`Outcome` value, plus ``connects``), ``last_forbidden`` and
+    ``last_error`` (``(reason, when)`` of the latest 403 / other-4xx answer, or None).
+    """
+
+    def __init__(self, base_url: str, cert_file: str | Path, key_file: str | Path, key_password: str | None = None,
+                 ca_file: str | Path | None = None, *, max_streams: int = 500, timeout: float = 10.0,
+                 connect_timeout: float = 10.0, now: Callable[[], datetime] = _utcnow) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ConfigurationError(f"the APNs URL must be https://host[:port], got {base_url!r}")
+        for label, path in (("certificate", cert_file), ("private key", key_file)):
+            if not Path(path).is_file():
+                raise CredentialError(f"APNs client {label} file {str(path)!r} does not exist or is not a file")
+        if ca_file is not None and not Path(ca_file).is_file():
+            raise ConfigurationError(f"APNs CA file {str(ca_file)!r} does not exist")
+        if max_streams < 1:
+            raise ConfigurationError(f"max_streams must be at least 1, got {max_streams}")
+        self.base_url = base_url.rstrip("/")
+        self.cert_file = str(cert_file)
+        self.key_file = str(key_file)
+        self.key_password = key_password
+        self.ca_file = None if ca_file is None else str(ca_file)
+        self.max_streams = max_streams
+        self.timeout_ms = int(timeout * 1000)
+        self.connect_timeout_ms = int(connect_timeout * 1000)
+        self._now = now
+        self._lock = threading.Lock()
+        self._multi: pycurl.CurlMulti | None = pycurl.CurlMulti()
+        self._multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
+        self._multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, 1)  # one connection, many streams
+        self._multi.setopt(pycurl.M_MAX_CONCURRENT_STREAMS, max_streams)
+        self._idle: list[_Stream] = []
+        self._all: list[_Stream] = []
+        self._headers: dict[tuple[str, int | None], list[str]] = {}
+        self.counters: dict[str, int] = {kind.value: 0 for kind in Outcome} | {"connects": 0}
+        self.last_forbidden: tuple[str, datetime] | None = None
+        self.last_error: tuple[str, datetime] | None = None
+
+    # -- public API -----------------------------------------------------------------------------------
+    def send(self, tokens: Sequence[str], topic: str, *, expiration: int | None = None) -> list[PushOutcome]:
+        """Push ``{}`` to every token for *topic* (the passTypeIdentifier); return one outcome per token, in order.
+
+        *expiration* sets ``apns-expiration`` (UNIX seconds; 0 = deliver now or never); None leaves it out.
+        Per-token transport failures (reset stream, GOAWAY, timeout) become ``retry`` outcomes (status 0).
+
+        Raises:
+            PushUnavailable: no token got an answer: APNs unreachable, TLS refused, or the client is closed.
+            CredentialError: libcurl cannot use the certificate/key (wrong format or password).
+        """
+        if not topic or any(ch in topic for ch in "\r\n:"):
+            raise ConfigurationError(f"invalid apns-topic {topic!r}: use the passTypeIdentifier")
+        if not tokens:
+            return []
+        with self._lock:
+            if self._multi is None:
+                raise PushUnavailable("the APNs client is closed")
+            header_list = self._header_list(topic, expiration)
+            with _translate_pycurl_errors():
+                outcomes, failure = self._run(tokens, header_list)
+        self._account(outcomes)
+        if failure is not None and all(o.status == 0 for o in outcomes):
+            errno, message = failure.args
+            if errno in _CREDENTIAL_ERRORS and ("key" in message or "cert" in message):
+                raise CredentialError(f"libcurl cannot use the APNs client certificate/key "
+                                      f"({self.cert_file}, {self.key_file}): {message}") from failure
+            if errno in _CA_FILE_ERRORS:
+                raise ConfigurationError(f"cannot read the APNs CA file {self.ca_file}: {message}") from failure
+            raise PushUnavailable(f"no answer from APNs at {self.base_url} for {len(tokens)} push(es): "
+                                  f"{message} (curl error {errno})") from failure
+        return outcomes
+
+    def send_with_retry(self, tokens: Sequence[str], topic: str, *, max_attempts: int = 5,
+                        sleep: Callable[[float], None] = time.sleep, rng: RandomSource | None = None,
+                        base: float = DEFAULT_BASE, cap: float = DEFAULT_CAP,
+                        expiration: int | None = None) -> list[PushOutcome]:
+        """Like :meth:`send`, then re-send only ``retry`` outcomes with jittered backoff; return the final ones.
+
+        403 and other 4xx are never retried, so a bad certificate cannot loop. If the first round gets no answer
+        at all, PushUnavailable propagates (nothing happened; the caller's job can run again later). If a later
+        round gets none, retrying stops and those tokens keep their ``retry`` outcome for the caller to reschedule.
+        """
+        rng = rng if rng is not None else random.Random()
+        final = self.send(tokens, topic, expiration=expiration)
+        attempt = 1
+        while True:
+            todo = [i for i, o in enumerate(final) if should_retry(o, attempt, max_attempts)]
+            if not todo:
+                return final
+            delay = backoff_delay(attempt, base=base, cap=cap, rng=rng)
+            log.info("APNs: retrying %d push(es) for %s in %.2fs (attempt %d of %d)",
+                     len(todo), topic, delay, attempt + 1, max_attempts)
+            sleep(delay)
+            attempt += 1
+            try:
+                again = self.send([final[i].token for i in todo], topic, expiration=expiration)
+            except PushUnavailable as exc:
+                log.warning("APNs: retry round %d got no answer (%s); %d push(es) left for later",
+                            attempt, exc, len(todo))
+                return final
+            for i, outcome in zip(todo, again, strict=True):
+                final[i] = outcome
+
+    def close(self) -> None:
+        """Close the connection and free the libcurl handles; later sends raise PushUnavailable."""
+        with self._lock:
+            if self._multi is None:
+                return
+            for stream in self._all:
+                stream.curl.close()
+            self._multi.close()
+            self._multi = None
+            self._all.clear()
+            self._idle.clear()
+
+    def __enter__(self) -> ApnsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals ------------------------------------------------------------------------------------
+    def _header_list(self, topic: str, expiration: int | None) -> list[str]:
+        key = (topic, expiration)
+        found = self._headers.get(key)
+        if found is None:
+            found = [f"apns-topic: {topic}", "apns-push-type: background", "apns-priority: 5",
+                     "Accept:", "Content-Type: application/json"]
+            if expiration is not None:
+                found.append(f"apns-expiration: {int(expiration)}")
+            self._headers[key] = found
+        return found
+
+    def _url(self, token: str) -> str:
+        # Device tokens are hex; anything else is quoted so it stays one path segment (APNs: BadDeviceToken).
+        return f"{self.base_url}/3/device/{token if _HEX.fullmatch(token) else quote(token, safe='')}"
+
+    def _run(self, tokens: Sequence[str], header_list: list[str]) -> tuple[list[PushOutcome], pycurl.error | None]:
+        """Drive all transfers to completion; return outcomes in token order and the last transport error."""
+        multi = self._multi
+        assert multi is not None
+        n = len(tokens)
+        results: list[PushOutcome | None] = [None] * n
+        failure: pycurl.error | None = None
+        by_handle: dict[pycurl.Curl, _Stream] = {}
+        next_index = 0
+        active = 0
+        while next_index < n or active:
+            while next_index < n and active < self.max_streams:
+                stream = self._idle.pop() if self._idle else self._new_stream()
+                stream.prepare(next_index, self._url(tokens[next_index]), header_list, header_list)
+                multi.add_handle(stream.curl)
+                by_handle[stream.curl] = stream
+                next_index += 1
+                active += 1
+            ret = pycurl.E_CALL_MULTI_PERFORM
+            while ret == pycurl.E_CALL_MULTI_PERFORM:
+                ret, _running = multi.perform()
+            finished = 0
+            while True:
+                queued, ok_list, err_list = multi.info_read()
+                for curl in ok_list:
+                    stream = by_handle.pop(curl)
+                    results[stream.index] = self._answer(stream, tokens[stream.index])
+                    self._release(stream)
+                for curl, errno, message in err_list:
+                    stream = by_handle.pop(curl)
+                    failure = pycurl.error(errno, message)
+                    results[stream.index] = PushOutcome.transport_failure(
+                        tokens[stream.index], f"curl error {errno}: {message}")
+                    self._release(stream)
+                finished += len(ok_list) + len(err_list)
+                if not queued:
+                    break
+            active -= finished
+            if active and not finished:
+                wait = multi.timeout()
+                multi.select(1.0 if wait < 0 else min(wait, 1000) / 1000.0)
+        return results, failure  # type: ignore[return-value]
+
+    def _new_stream(self) -> _Stream:
+        stream = _Stream(self)
+        self._all.append(stream)
+        return stream
+
+    def _release(self, stream: _Stream) -> None:
+        assert self._multi is not None
+        self.counters["connects"] += stream.curl.getinfo(pycurl.NUM_CONNECTS)
+        self._multi.remove_handle(stream.curl)
+        stream.reset_buffers()
+        self._idle.append(stream)
+
+    def _answer(self, stream: _Stream, token: str) -> PushOutcome:
+        status = stream.curl.getinfo(pycurl.RESPONSE_CODE)
+        if status == 200:
+            return PushOutcome(token, 200, "", stream.apns_id())
+        reason, timestamp = parse_error_body(bytes(stream.body))
+        return PushOutcome(token, status, reason, stream.apns_id(), timestamp)
+
+    def _account(self, outcomes: list[PushOutcome]) -> None:
+        counters = self.counters
+        for outcome in outcomes:
+            kind = outcome.kind
+            counters[kind.value] += 1
+            if kind is Outcome.OK:
+                continue
+            if kind is Outcome.FORBIDDEN:
+                self.last_forbidden = (outcome.reason, self._now())
+                log.error("APNs refused %s with 403 %s: fix the pass type certificate; not retrying",
+                          short_token(outcome.token), outcome.reason)
+            elif kind is Outcome.ERROR:
+                self.last_error = (f"{outcome.status} {outcome.reason}".strip(), self._now())
+                log.error("APNs rejected the push to %s: %d %s (configuration bug; not retrying)",
+                          short_token(outcome.token), outcome.status, outcome.reason)
+            elif kind is Outcome.UNREGISTERED:
+                log.info("APNs: token %s is no longer valid (%d %s)",
+                         short_token(outcome.token), outcome.status, outcome.reason)
+            else:
+                log.debug("APNs: push to %s will be retried (%d %s)",
+                          short_token(outcome.token), outcome.status, outcome.reason)
+
+
+@contextmanager
+def _translate_pycurl_errors() -> Iterator[None]:
+    """Turn a pycurl.error that escapes the multi interface into PushUnavailable, chained."""
+    try:
+        yield
+    except pycurl.error as exc:
+        raise PushUnavailable(f"libcurl failed while talking to APNs: {exc}") from exc
+
+
+__all__ = ["ApnsClient"]
