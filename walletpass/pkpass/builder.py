@@ -1,0 +1,165 @@
+"""PassBuilder: render, validate, hash, sign and zip a pass — pure (no file or database I/O).
+
+Made once per process with the signers (one per pass type id) and the templates. A program's files that
+do not change from one pass to the next — its 1x/@2x/@3x images and its pass.strings — are prepared once
+per (template, program id, program version, program updated_at, images key) and kept with their SHA-1s and
+encoded ZIP records; a pass then costs one pass.json, one manifest, one signature and a join of bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from walletpass.domain.members import Member
+from walletpass.domain.offers import Coupon, Offer
+from walletpass.domain.passes import PassRef
+from walletpass.domain.programs import Program
+from walletpass.errors import ConfigurationError, InvalidInput
+from walletpass.pkpass import images as _images
+from walletpass.pkpass import passjson
+from walletpass.pkpass.manifest import build_manifest
+from walletpass.pkpass.package import Entry, make_entry, write_zip
+from walletpass.pkpass.signing import PassSigner
+from walletpass.pkpass.strings import encode_strings
+from walletpass.render.passes import RenderContext, coupon_pass_json, member_pass_json
+from walletpass.render.template import COUPON, MEMBER, PassTemplate
+from walletpass.render.texts import localized_strings
+
+DEFAULT_TEMPLATES = {MEMBER: "member-card", COUPON: "coupon"}
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedAssets:
+    """A program's static files of one template: encoded entries, their digests, the strings tables."""
+
+    entries: tuple[Entry, ...]
+    digests: Mapping[str, str]
+    strings: Mapping[str, Mapping[str, str]]
+
+
+def prepare_assets(template: PassTemplate, program: Program, images: Mapping[str, bytes] | None = None,
+                   *, max_image_bytes: int = _images.DEFAULT_MAX_BYTES) -> PreparedAssets:
+    """Render images (program uploads override the template's, per slot) and pass.strings for *program*."""
+    sources = {**template.images, **(images or {})}
+    files = _images.render_images(sources, style=template.style, max_bytes=max_image_bytes)
+    passjson.check_files(files)
+    strings = localized_strings(template, program)
+    passjson.check_localizations(strings)
+    entries = [make_entry(name, data) for name, data in files.items()]
+    entries += [make_entry(f"{locale}.lproj/pass.strings", encode_strings(table)) for locale, table in strings.items()]
+    entries.sort(key=lambda e: e.name)
+    return PreparedAssets(tuple(entries), {e.name: e.sha1 for e in entries}, strings)
+
+
+def images_fingerprint(images: Mapping[str, bytes]) -> str:
+    """A cache key for uploaded images when the caller gives none."""
+    h = hashlib.sha256()
+    for slot in sorted(images):
+        h.update(slot.encode() + b"\0" + hashlib.sha256(images[slot]).digest())
+    return h.hexdigest()
+
+
+class PassBuilder:
+    """Build signed .pkpass bytes for member cards and coupons.
+
+    Args:
+        signers: pass type id → PassSigner (made once per process by ``credentials.load_signer``).
+        templates: template name → PassTemplate (``pass_templates.load_templates``).
+        team_id: the Apple team id written into every pass (must be the certificates' OU).
+        web_service_url: ``webServiceURL`` of every pass (``Settings.web_service_url``).
+        default_templates: kind (``member``/``coupon``) → template name used when a call names none.
+        cache_size: how many prepared (template, program, images) sets to keep.
+    """
+
+    def __init__(self, *, signers: Mapping[str, PassSigner], templates: Mapping[str, PassTemplate], team_id: str,
+                 web_service_url: str, default_templates: Mapping[str, str] | None = None,
+                 cache_size: int = 256, max_image_bytes: int = _images.DEFAULT_MAX_BYTES) -> None:
+        self._signers = dict(signers)
+        self._templates = dict(templates)
+        self._context = RenderContext(team_id=team_id, web_service_url=web_service_url)
+        self._defaults = {**DEFAULT_TEMPLATES, **(default_templates or {})}
+        self._cache: OrderedDict[tuple[Any, ...], PreparedAssets] = OrderedDict()
+        self._cache_size = cache_size
+        self._max_image_bytes = max_image_bytes
+        self._lock = threading.Lock()
+
+    @property
+    def context(self) -> RenderContext:
+        return self._context
+
+    def template(self, kind: str, name: str | None = None) -> PassTemplate:
+        """The template *name*, or the default one for *kind*."""
+        name = name or self._defaults[kind]
+        try:
+            tpl = self._templates[name]
+        except KeyError:
+            raise ConfigurationError(f"no pass template {name!r}; add templates/passes/{name}/") from None
+        if tpl.kind != kind:
+            raise ConfigurationError(f"pass template {name!r} is for {tpl.kind} passes, not {kind} passes")
+        return tpl
+
+    def signer(self, pass_type_id: str) -> PassSigner:
+        try:
+            return self._signers[pass_type_id]
+        except KeyError:
+            raise ConfigurationError(f"no signing certificate for pass type {pass_type_id!r}; put "
+                                     f"{pass_type_id}.pem and .key in the certs folder") from None
+
+    def assets(self, template: PassTemplate, program: Program, images: Mapping[str, bytes] | None = None,
+               images_key: str = "") -> PreparedAssets:
+        """The prepared images + strings of *program* for *template* (cached)."""
+        if images and not images_key:
+            images_key = images_fingerprint(images)
+        key = (template.name, template.version, program.id, program.version, program.updated_at, images_key)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        prepared = prepare_assets(template, program, images, max_image_bytes=self._max_image_bytes)
+        with self._lock:
+            self._cache[key] = prepared
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return prepared
+
+    def package(self, pass_json: Mapping[str, Any], assets: PreparedAssets) -> bytes:
+        """Validate *pass_json*, then hash, sign and zip it with *assets*."""
+        signer = self.signer(pass_json.get("passTypeIdentifier", ""))  # type: ignore[arg-type]
+        passjson.validate(pass_json, signer=signer, files=assets.digests, strings=assets.strings)
+        pass_entry = make_entry("pass.json", passjson.dump(pass_json))
+        manifest = build_manifest({**assets.digests, "pass.json": pass_entry.sha1})
+        signature = signer.sign(manifest)
+        return write_zip((*assets.entries, pass_entry, make_entry("manifest.json", manifest),
+                          make_entry("signature", signature, compress=False)))
+
+    def build_member_pass(self, program: Program, member: Member, pass_ref: PassRef, *,
+                          images: Mapping[str, bytes] | None = None, images_key: str = "",
+                          template: str | None = None) -> bytes:
+        """Signed .pkpass bytes of *member*'s card.
+
+        *images* are the program's uploaded source images per slot (``icon``, ``logo``, ``strip``),
+        overriding the template's; *images_key* identifies them for the cache (e.g. their SHA-256).
+        """
+        if member.program_id != program.id:
+            raise InvalidInput("member", f"member {member.id} belongs to program {member.program_id}, not {program.id}")
+        tpl = self.template(MEMBER, template)
+        assets = self.assets(tpl, program, images, images_key)
+        return self.package(member_pass_json(tpl, program, member, pass_ref, self._context), assets)
+
+    def build_coupon_pass(self, program: Program, offer: Offer, coupon: Coupon, member: Member | None,
+                          pass_ref: PassRef, *, images: Mapping[str, bytes] | None = None, images_key: str = "",
+                          template: str | None = None) -> bytes:
+        """Signed .pkpass bytes of *coupon* (of *offer*), issued to *member* or to nobody in particular."""
+        if offer.program_id != program.id:
+            raise InvalidInput("offer", f"offer {offer.id} belongs to program {offer.program_id}, not {program.id}")
+        if coupon.offer_id != offer.id:
+            raise InvalidInput("coupon", f"coupon {coupon.id} belongs to offer {coupon.offer_id}, not {offer.id}")
+        tpl = self.template(COUPON, template)
+        assets = self.assets(tpl, program, images, images_key)
+        return self.package(coupon_pass_json(tpl, program, offer, coupon, member, pass_ref, self._context), assets)

@@ -1,0 +1,313 @@
+"""pass.json: serialise, and check everything Wallet would refuse *before* signing (apple.md §2, §5.6).
+
+Every rule raises :class:`~walletpass.errors.InvalidPass` (or :class:`~walletpass.errors.DuplicateFieldKey`)
+whose ``field`` is the JSON path of the offending key and whose detail says what to change. Nothing is
+dropped or merely warned about: a pass that would not open in Wallet is never signed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from walletpass.errors import DuplicateFieldKey, InvalidPass
+
+STYLES = ("boardingPass", "coupon", "eventTicket", "generic", "storeCard")
+FIELD_GROUPS = ("headerFields", "primaryFields", "secondaryFields", "auxiliaryFields", "backFields",
+                "additionalInfoFields")
+BARCODE_FORMATS = ("PKBarcodeFormatQR", "PKBarcodeFormatPDF417", "PKBarcodeFormatAztec", "PKBarcodeFormatCode128")
+_SQUARE_BARCODES = ("PKBarcodeFormatQR", "PKBarcodeFormatAztec")
+TRANSIT_TYPES = ("PKTransitTypeAir", "PKTransitTypeBoat", "PKTransitTypeBus", "PKTransitTypeGeneric",
+                 "PKTransitTypeTrain")
+COLOR_KEYS = ("backgroundColor", "foregroundColor", "labelColor")
+REQUIRED_STRINGS = ("passTypeIdentifier", "serialNumber", "teamIdentifier", "organizationName", "description")
+MIN_TOKEN_LENGTH = 16
+MAX_LOCATIONS = 10
+MAX_BEACONS = 10
+REQUIRED_IMAGES = ("icon.png", "icon@2x.png")
+
+_RGB = re.compile(r"^rgb\(\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*\)$")
+_W3C_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
+#: Front-of-pass limits (apple.md §2.2): group → (default, boardingPass).
+_GROUP_LIMITS = {"headerFields": (3, 3), "primaryFields": (1, 2), "secondaryFields": (4, 4),
+                 "auxiliaryFields": (4, 5)}
+_DATE_HINT = "use an ISO 8601 date and time with a zone, e.g. '2026-05-01T18:00:00+08:00' or '…Z'"
+
+
+class Certified(Protocol):
+    """What validation needs from the signer: the ids in its certificate (PassSigner has them)."""
+
+    pass_type_identifier: str
+    team_identifier: str
+
+
+def dump(pass_json: Mapping[str, Any]) -> bytes:
+    """Serialise *pass_json*: UTF-8 without BOM, keys sorted, compact — the same dict gives the same bytes."""
+    return json.dumps(pass_json, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _fail(field: str, detail: str) -> InvalidPass:
+    return InvalidPass(field, detail)
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def check_date(value: object, field: str) -> None:
+    """Raise unless *value* is a W3C timestamp with hours, minutes and a zone (apple.md §2.1)."""
+    if not isinstance(value, str) or not _W3C_DATE.match(value):
+        raise _fail(field, f"{value!r} is not a date Wallet accepts; {_DATE_HINT}")
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail(field, f"{value!r} is not a real date; {_DATE_HINT}") from None
+
+
+def check_color(value: object, field: str) -> None:
+    """Raise unless *value* is ``rgb(r, g, b)`` with each part 0–255."""
+    m = _RGB.match(value) if isinstance(value, str) else None
+    if not m or any(int(p) > 255 for p in m.groups()):
+        raise _fail(field, f"{value!r} is not a colour Wallet accepts; write 'rgb(r, g, b)' with r, g, b "
+                           "from 0 to 255, e.g. 'rgb(23, 187, 82)'")
+
+
+def _check_required(p: Mapping[str, Any]) -> None:
+    if "formatVersion" not in p:
+        raise _fail("formatVersion", "missing; set formatVersion to 1")
+    if p["formatVersion"] != 1 or isinstance(p["formatVersion"], bool):
+        raise _fail("formatVersion", f"is {p['formatVersion']!r}; it must be the number 1")
+    for key in REQUIRED_STRINGS:
+        value = p.get(key)
+        if value is None:
+            raise _fail(key, f"missing; every pass needs {key}")
+        if not isinstance(value, str) or not value.strip():
+            raise _fail(key, f"must be a non-empty string, got {value!r}")
+
+
+def _check_style(p: Mapping[str, Any]) -> str:
+    present = [s for s in STYLES if s in p]
+    if len(present) != 1:
+        found = ", ".join(present) or "none"
+        raise _fail("style", f"a pass needs exactly one style key of {', '.join(STYLES)}; found {found}")
+    style = present[0]
+    if not isinstance(p[style], Mapping):
+        raise _fail(style, "must be an object of field groups (headerFields, primaryFields, …)")
+    if style == "boardingPass" and p[style].get("transitType") not in TRANSIT_TYPES:
+        raise _fail("boardingPass.transitType", f"required; use one of {', '.join(TRANSIT_TYPES)}")
+    return style
+
+
+def _check_field(f: object, path: str, seen: set[str]) -> None:
+    if not isinstance(f, Mapping):
+        raise _fail(path, "each field must be an object with key and value")
+    key = f.get("key")
+    if not isinstance(key, str) or not key:
+        raise _fail(f"{path}.key", "every field needs a non-empty string key")
+    if key in seen:
+        raise DuplicateFieldKey(key)
+    seen.add(key)
+    value = f.get("value")
+    if not isinstance(value, str) and not _is_number(value):
+        raise _fail(f"{path}.value", f"field {key!r} needs a string, number or date value, got {value!r}")
+    if "dateStyle" in f or "timeStyle" in f:
+        check_date(value, f"{path}.value")
+    for text_key in ("label", "attributedValue"):
+        if text_key in f and not isinstance(f[text_key], str):
+            raise _fail(f"{path}.{text_key}", f"must be a string, got {f[text_key]!r}")
+    if "changeMessage" in f and not isinstance(f["changeMessage"], str):
+        raise _fail(f"{path}.changeMessage", f"must be a string, got {f['changeMessage']!r}")
+
+
+def _check_fields(p: Mapping[str, Any], style: str, square_barcode: bool,
+                  strings: Mapping[str, Mapping[str, str]] | None) -> None:
+    groups = p[style]
+    seen: set[str] = set()
+    for name, fields in groups.items():
+        if name == "transitType" and style == "boardingPass":
+            continue
+        if name not in FIELD_GROUPS:
+            raise _fail(f"{style}.{name}", f"unknown field group; use {', '.join(FIELD_GROUPS)}")
+        if not isinstance(fields, list):
+            raise _fail(f"{style}.{name}", "must be a list of fields")
+        limit = _GROUP_LIMITS.get(name)
+        if limit is not None:
+            most = limit[1] if style == "boardingPass" else limit[0]
+            if len(fields) > most:
+                raise _fail(f"{style}.{name}", f"has {len(fields)} fields; {style} shows at most {most}")
+        for i, f in enumerate(fields):
+            _check_field(f, f"{style}.{name}[{i}]", seen)
+            if "changeMessage" in f:
+                _check_change_message(f["changeMessage"], f"{style}.{name}[{i}].changeMessage", strings)
+    if square_barcode and style in ("coupon", "storeCard", "generic"):
+        n = len(groups.get("secondaryFields", [])) + len(groups.get("auxiliaryFields", []))
+        if n > 4:
+            raise _fail(f"{style}.auxiliaryFields", f"{n} secondary + auxiliary fields; with a square barcode "
+                                                    f"a {style} shows at most 4 together — move some to backFields")
+
+
+def _check_change_message(msg: str, path: str, strings: Mapping[str, Mapping[str, str]] | None) -> None:
+    """A changeMessage must contain %@ itself, or be a pass.strings key whose every text contains %@."""
+    if "%@" in msg:
+        return
+    texts = [(locale, table[msg]) for locale, table in sorted((strings or {}).items()) if msg in table]
+    if not texts:
+        raise _fail(path, f"{msg!r} has no %@; write a message containing %@ (the new value), or a "
+                          "pass.strings key whose texts contain %@")
+    for locale, text in texts:
+        if "%@" not in text:
+            raise _fail(path, f"{locale}.lproj/pass.strings gives {msg!r} = {text!r}; the text must contain %@")
+
+
+def _check_barcodes(p: Mapping[str, Any]) -> bool:
+    """Check ``barcodes`` (and the deprecated ``barcode``); return True when the first one is square."""
+    entries: list[tuple[str, object]] = []
+    if "barcodes" in p:
+        if not isinstance(p["barcodes"], list) or not p["barcodes"]:
+            raise _fail("barcodes", "must be a non-empty list of barcode objects; or leave barcodes out")
+        entries += [(f"barcodes[{i}]", b) for i, b in enumerate(p["barcodes"])]
+    if "barcode" in p:
+        entries.append(("barcode", p["barcode"]))
+    for path, b in entries:
+        if not isinstance(b, Mapping):
+            raise _fail(path, "must be an object with format, message and messageEncoding")
+        if b.get("format") not in BARCODE_FORMATS:
+            raise _fail(f"{path}.format", f"{b.get('format')!r} is not supported; use one of "
+                                          f"{', '.join(BARCODE_FORMATS)}")
+        msg, enc = b.get("message"), b.get("messageEncoding")
+        if not isinstance(msg, str) or not msg:
+            raise _fail(f"{path}.message", "required: the text the barcode encodes")
+        if not isinstance(enc, str) or not enc:
+            raise _fail(f"{path}.messageEncoding", "required: an IANA charset name such as 'iso-8859-1'")
+        try:
+            msg.encode(enc)
+        except LookupError:
+            raise _fail(f"{path}.messageEncoding", f"unknown charset {enc!r}; use 'iso-8859-1' or 'utf-8'") from None
+        except UnicodeEncodeError:
+            raise _fail(f"{path}.message", f"{msg!r} cannot be encoded as {enc}; use messageEncoding 'utf-8' "
+                                           "or an ASCII message") from None
+        if "altText" in b and not isinstance(b["altText"], str):
+            raise _fail(f"{path}.altText", "must be a string")
+    return bool(entries) and entries[0][1].get("format") in _SQUARE_BARCODES  # type: ignore[union-attr]
+
+
+def _check_web_service(p: Mapping[str, Any]) -> None:
+    url, token = p.get("webServiceURL"), p.get("authenticationToken")
+    if url is None and token is None:
+        return
+    if url is None:
+        raise _fail("webServiceURL", "authenticationToken is set but webServiceURL is not; set both or neither")
+    if token is None:
+        raise _fail("authenticationToken", "webServiceURL is set but authenticationToken is not; set both or neither")
+    if not isinstance(token, str) or len(token) < MIN_TOKEN_LENGTH:
+        raise _fail("authenticationToken", f"must be a string of at least {MIN_TOKEN_LENGTH} characters")
+    parts = urlsplit(url) if isinstance(url, str) else None
+    host = (parts.hostname or "") if parts else ""
+    if parts is None or parts.scheme not in ("https", "http") or not host:
+        raise _fail("webServiceURL", f"{url!r} is not an https URL; use e.g. 'https://passes.example.com/'")
+    if parts.scheme == "http" and not (host in ("localhost", "::1") or host.startswith("127.")):
+        raise _fail("webServiceURL", f"{url!r} uses http; Wallet needs https (http only for a loopback host "
+                                     "while testing)")
+
+
+def _check_relevance(p: Mapping[str, Any]) -> None:
+    for key, most in (("locations", MAX_LOCATIONS), ("beacons", MAX_BEACONS)):
+        items = p.get(key)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            raise _fail(key, "must be a list")
+        if len(items) > most:
+            raise _fail(key, f"has {len(items)} entries; Wallet uses at most {most} — keep the {most} most useful")
+        for i, item in enumerate(items):
+            if not isinstance(item, Mapping):
+                raise _fail(f"{key}[{i}]", "must be an object")
+            needed = ("latitude", "longitude") if key == "locations" else ()
+            for k in needed:
+                if not _is_number(item.get(k)):
+                    raise _fail(f"{key}[{i}].{k}", "required: a number in degrees")
+            if key == "beacons" and not isinstance(item.get("proximityUUID"), str):
+                raise _fail(f"{key}[{i}].proximityUUID", "required: the beacon's UUID string")
+    for key in ("expirationDate", "relevantDate"):
+        if key in p:
+            check_date(p[key], key)
+    dates = p.get("relevantDates")
+    if dates is not None:
+        if not isinstance(dates, list):
+            raise _fail("relevantDates", "must be a list of {date} or {startDate, endDate} objects")
+        for i, entry in enumerate(dates):
+            for k in ("date", "startDate", "endDate"):
+                if isinstance(entry, Mapping) and k in entry:
+                    check_date(entry[k], f"relevantDates[{i}].{k}")
+
+
+def _check_flags(p: Mapping[str, Any]) -> None:
+    for key in ("voided", "sharingProhibited", "suppressStripShine"):
+        if key in p and not isinstance(p[key], bool):
+            raise _fail(key, f"must be true or false, got {p[key]!r}")
+    for key in COLOR_KEYS:
+        if key in p:
+            check_color(p[key], key)
+
+
+def check_certificate_match(p: Mapping[str, Any], signer: Certified) -> None:
+    """Raise unless the pass's ids are the ones in the signing certificate (apple.md §1.4, §5.6 #1)."""
+    if p.get("passTypeIdentifier") != signer.pass_type_identifier:
+        raise _fail("passTypeIdentifier", f"{p.get('passTypeIdentifier')!r} does not match the signing "
+                                          f"certificate's UID {signer.pass_type_identifier!r}; sign with the "
+                                          "certificate of this pass type")
+    if p.get("teamIdentifier") != signer.team_identifier:
+        raise _fail("teamIdentifier", f"{p.get('teamIdentifier')!r} does not match the signing certificate's "
+                                      f"OU {signer.team_identifier!r}; set WALLETPASS_TEAM_ID to the certificate's team")
+
+
+def check_files(files: Collection[str]) -> None:
+    """Raise unless the required images are among *files* (apple.md §2.9: no icon, no pass)."""
+    for name in REQUIRED_IMAGES:
+        if name not in files:
+            raise _fail(name, f"missing; every pass needs {', '.join(REQUIRED_IMAGES)} (give the template or "
+                              "program an icon image)")
+
+
+def check_localizations(strings: Mapping[str, Mapping[str, str]]) -> None:
+    """Raise unless every ``<locale>.lproj/pass.strings`` has the same keys (apple.md §2.10)."""
+    tables = sorted(strings.items())
+    if not tables:
+        return
+    first_locale, first = tables[0]
+    keys = set(first)
+    for locale, table in tables[1:]:
+        other = set(table)
+        if other != keys:
+            missing = sorted(keys - other) or sorted(other - keys)
+            where = locale if keys - other else first_locale
+            raise _fail(f"{where}.lproj/pass.strings", f"lacks the keys {', '.join(missing)}; every "
+                                                       "pass.strings must have the same keys")
+
+
+def validate(pass_json: Mapping[str, Any], *, signer: Certified | None = None, files: Collection[str] | None = None,
+             strings: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    """Raise InvalidPass for the first problem that would stop Wallet opening the pass.
+
+    *signer* checks the ids against its certificate, *files* checks the required images, *strings*
+    (locale → pass.strings table) checks that every locale has the same keys.
+    """
+    if not isinstance(pass_json, Mapping):
+        raise _fail("pass.json", "must be a JSON object")
+    _check_required(pass_json)
+    style = _check_style(pass_json)
+    square = _check_barcodes(pass_json)
+    _check_fields(pass_json, style, square, strings)
+    _check_flags(pass_json)
+    _check_web_service(pass_json)
+    _check_relevance(pass_json)
+    if signer is not None:
+        check_certificate_match(pass_json, signer)
+    if files is not None:
+        check_files(files)
+    if strings is not None:
+        check_localizations(strings)

@@ -1,0 +1,142 @@
+"""Render a member card (storeCard) or a coupon into a pass.json dict — pure and deterministic.
+
+The renderer owns the keys Wallet uses to identify, update and trust a pass (ids, web service, colours,
+barcode, expiry, voided); the template owns the field layout. Time never comes from the clock: the pass
+record's ``updated_at`` is the "now" of a render (it decides whether a coupon has expired).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from walletpass.domain.members import Member
+from walletpass.domain.offers import EXPIRED, REDEEMED, VOIDED, Coupon, Offer
+from walletpass.domain.passes import PassRef
+from walletpass.domain.programs import Program
+from walletpass.errors import InvalidInput
+from walletpass.render.template import COUPON, MEMBER, PassTemplate, substitute
+from walletpass.render.texts import localized_strings, tier_key
+
+BARCODE_FORMAT = "PKBarcodeFormatQR"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderContext:
+    """Values of the installation, not of a pass: the Apple team and where devices call back."""
+
+    team_id: str
+    web_service_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPass:
+    """pass.json as a dict plus locale → pass.strings entries."""
+
+    pass_json: dict[str, Any]
+    strings: dict[str, dict[str, str]]
+
+
+def w3c_date(value: datetime) -> str:
+    """An ISO 8601 timestamp with zone, in UTC; a naive datetime is taken as UTC (as SQLite returns it)."""
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return aware.replace(microsecond=0).isoformat()
+
+
+def _barcode(message: str) -> list[dict[str, str]]:
+    try:
+        message.encode("iso-8859-1")
+        encoding = "iso-8859-1"
+    except UnicodeEncodeError:
+        encoding = "utf-8"
+    return [{"format": BARCODE_FORMAT, "message": message, "messageEncoding": encoding, "altText": message}]
+
+
+def _check_kind(template: PassTemplate, pass_ref: PassRef, kind: str) -> None:
+    if template.kind != kind:
+        raise InvalidInput("template", f"template {template.name!r} is for {template.kind} passes, not {kind}")
+    if pass_ref.kind != kind:
+        raise InvalidInput("pass_ref.kind", f"the pass record is a {pass_ref.kind!r} pass, not a {kind!r} pass")
+
+
+def _base(template: PassTemplate, values: dict[str, Any], pass_ref: PassRef, ctx: RenderContext,
+          colors: tuple[str, str, str], barcode_message: str) -> dict[str, Any]:
+    p: dict[str, Any] = substitute(template.skeleton, values)
+    p.setdefault("description", "description")
+    p.update({
+        "formatVersion": 1,
+        "passTypeIdentifier": pass_ref.pass_type_id,
+        "serialNumber": pass_ref.serial_number,
+        "teamIdentifier": ctx.team_id,
+        "organizationName": "organization_name",
+        "webServiceURL": ctx.web_service_url,
+        "authenticationToken": pass_ref.authentication_token,
+        "backgroundColor": colors[0],
+        "foregroundColor": colors[1],
+        "labelColor": colors[2],
+        "barcodes": _barcode(barcode_message),
+    })
+    return p
+
+
+def member_pass_json(template: PassTemplate, program: Program, member: Member, pass_ref: PassRef,
+                     ctx: RenderContext) -> dict[str, Any]:
+    """pass.json (storeCard) for *member* of *program*."""
+    _check_kind(template, pass_ref, MEMBER)
+    values = {
+        "member.name": member.name,
+        "member.number": member.member_number,
+        "member.points": member.points,
+        "member.tier_key": tier_key(member.tier),
+        "member.email": member.email,
+        "pass.serial_number": pass_ref.serial_number,
+    }
+    p = _base(template, values, pass_ref, ctx, program.colors_for(member.tier), member.member_number)
+    if pass_ref.voided:
+        p["voided"] = True
+    return p
+
+
+def coupon_voided(coupon: Coupon, offer: Offer, pass_ref: PassRef) -> bool:
+    """True when the coupon can no longer be used as of the pass record's ``updated_at``."""
+    return pass_ref.voided or coupon.effective_state(offer, pass_ref.updated_at) in (REDEEMED, VOIDED, EXPIRED)
+
+
+def coupon_pass_json(template: PassTemplate, program: Program, offer: Offer, coupon: Coupon, member: Member | None,
+                     pass_ref: PassRef, ctx: RenderContext) -> dict[str, Any]:
+    """pass.json (coupon) for *coupon* of *offer*, optionally issued to *member*."""
+    _check_kind(template, pass_ref, COUPON)
+    values = {
+        "coupon.code": coupon.code,
+        "offer.title": offer.title,
+        "offer.description": offer.description or None,
+        "offer.discount": offer.discount or None,
+        "offer.terms": offer.terms or None,
+        "offer.valid_from": w3c_date(offer.valid_from) if offer.valid_from else None,
+        "offer.valid_until": w3c_date(offer.valid_until) if offer.valid_until else None,
+        "member.name": member.name if member else None,
+        "member.number": member.member_number if member else None,
+        "pass.serial_number": pass_ref.serial_number,
+    }
+    colors = program.colors_for(member.tier if member else None)
+    p = _base(template, values, pass_ref, ctx, colors, coupon.code)
+    if offer.valid_until is not None:
+        p["expirationDate"] = w3c_date(offer.valid_until)
+    if coupon_voided(coupon, offer, pass_ref):
+        p["voided"] = True
+    return p
+
+
+def render_member(template: PassTemplate, program: Program, member: Member, pass_ref: PassRef,
+                  ctx: RenderContext) -> RenderedPass:
+    """pass.json and localized strings of a member card."""
+    return RenderedPass(member_pass_json(template, program, member, pass_ref, ctx),
+                        localized_strings(template, program))
+
+
+def render_coupon(template: PassTemplate, program: Program, offer: Offer, coupon: Coupon, member: Member | None,
+                  pass_ref: PassRef, ctx: RenderContext) -> RenderedPass:
+    """pass.json and localized strings of a coupon."""
+    return RenderedPass(coupon_pass_json(template, program, offer, coupon, member, pass_ref, ctx),
+                        localized_strings(template, program))
