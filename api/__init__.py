@@ -30,10 +30,12 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     from api import ops, problems
     from api.admin import bp as admin_bp
+    from api.apple import bp as apple_bp
     from api.public import bp as public_bp
 
     problems.init_app(app)
     ops.init_app(app)
     app.register_blueprint(admin_bp)
     app.register_blueprint(public_bp)
+    app.register_blueprint(apple_bp)
     return app

@@ -101,6 +101,20 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     run(_settings(), host=host, port=port, workers=workers, threads=threads)
 
 
+@main.command()
+@_friendly
+def worker() -> None:
+    """Run a job worker (pushes to devices) in the foreground until SIGTERM."""
+    from walletpass.bootstrap import bootstrap
+    from walletpass.jobs.worker import run_worker_process
+
+    svc = bootstrap(_settings())
+    try:
+        run_worker_process(svc)
+    finally:
+        svc.close()
+
+
 @main.group()
 def apikey() -> None:
     """Manage API keys."""

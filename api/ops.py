@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify
@@ -36,20 +37,23 @@ class _DbCollector:
         with s.uow() as uow:
             backlog = uow.outbox_backlog()
             regs = uow.registration_count()
+            stale = uow.stale_registrations(s.clock.now() - timedelta(hours=1))
         g = GaugeMetricFamily("walletpass_outbox_backlog", "jobs waiting in the outbox")
         g.add_metric([], backlog)
         yield g
         r = GaugeMetricFamily("walletpass_registrations", "Apple device registrations")
         r.add_metric([], regs)
         yield r
-        hook = getattr(s, "metrics_collectors", None)
-        if callable(hook):
-            yield from hook()
+        st = GaugeMetricFamily("walletpass_stale_devices",
+                               "registrations pushed over an hour ago whose device has not fetched that version")
+        st.add_metric([], stale)
+        yield st
 
 
 def init_app(app: Flask) -> None:
-    registry = CollectorRegistry(auto_describe=True)
+    registry: CollectorRegistry = app.extensions["walletpass"].registry
     registry.register(_DbCollector(app))
+    _ = app.extensions["walletpass"].metrics  # push counters exist (at 0) before the first push
     app.extensions["walletpass.metrics"] = registry
 
     @app.get("/metrics")

@@ -9,9 +9,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from walletpass.config import Settings
+from walletpass.jobs.metrics import PushMetrics
 from walletpass.ports import Clock, SystemClock
 from walletpass.services.api_keys import ApiKeyVerifier
 from walletpass.storage.db import make_engine, upgrade
@@ -30,7 +32,46 @@ class Services:
     uow: Callable[[], SqlUnitOfWork]
     clock: Clock
     api_keys: ApiKeyVerifier = field(default_factory=ApiKeyVerifier)
+    registry: CollectorRegistry = field(default_factory=lambda: CollectorRegistry(auto_describe=True))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _apns: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def metrics(self) -> PushMetrics:
+        return PushMetrics(self.registry)
+
+    @cached_property
+    def job_handlers(self) -> dict[str, Callable[[list[Any]], None]]:
+        from walletpass.jobs.worker import default_handlers
+
+        return default_handlers(self)
+
+    def apns(self, pass_type_id: str) -> Any:
+        """The APNs client of *pass_type_id* (its certificate is the TLS identity); one per process, kept open."""
+        with self._lock:
+            client = self._apns.get(pass_type_id)
+            if client is None:
+                from walletpass.push.apns import ApnsClient
+
+                s = self.settings
+                client = self._apns[pass_type_id] = ApnsClient(
+                    s.apns_url, s.cert_path(pass_type_id), s.key_path(pass_type_id), s.key_password,
+                    s.apns_ca_file, now=self.clock.now)
+            return client
+
+    def health_checks(self) -> dict[str, dict[str, Any]]:
+        """APNs credential state: a 403 from APNs makes /healthz unhealthy until the certificate is fixed."""
+        checks: dict[str, dict[str, Any]] = {}
+        with self._lock:
+            clients = dict(self._apns)
+        for ptid, client in clients.items():
+            if client.last_forbidden is not None:
+                reason, when = client.last_forbidden
+                checks[f"apns:{ptid}"] = {"status": "error", "detail": f"APNs answered 403 {reason}",
+                                         "at": when.isoformat()}
+            else:
+                checks[f"apns:{ptid}"] = {"status": "ok", "counters": dict(client.counters)}
+        return checks
 
     @cached_property
     def pass_builder(self) -> Any:
@@ -48,6 +89,10 @@ class Services:
                            web_service_url=s.web_service_url)
 
     def close(self) -> None:
+        with self._lock:
+            clients, self._apns = list(self._apns.values()), {}
+        for client in clients:
+            client.close()
         self.engine.dispose()
 
 

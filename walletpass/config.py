@@ -43,6 +43,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "EMBEDDED_WORKER": ("embedded_worker", "1/0: run the job worker inside `walletpass serve` (default 1 "
                         "unless BROKER_URL is set)"),
     "PUSH_COALESCE_SECONDS": ("push_coalesce_seconds", "changes to one pass within this window become one push"),
+    "JOB_LEASE_SECONDS": ("job_lease_seconds", "how long a worker holds claimed jobs before another may take "
+                          "them (default 60)"),
     "MAX_BODY_BYTES": ("max_body_bytes", "largest accepted request body (default 1048576)"),
     "MAX_IMAGE_BYTES": ("max_image_bytes", "largest accepted image upload (default 2097152)"),
     "LOG_LEVEL": ("log_level", "logging level (default INFO)"),
@@ -74,6 +76,7 @@ class Settings:
     google_rate_limit: float = 20.0
     embedded_worker: bool = True
     push_coalesce_seconds: float = 2.0
+    job_lease_seconds: float = 60.0
     max_body_bytes: int = 1_048_576
     max_image_bytes: int = 2_097_152
     log_level: str = "INFO"

@@ -1,10 +1,88 @@
-"""Job workers. (Delivery of outbox jobs is completed by the push pipeline.)"""
+"""Job workers: the embedded thread of ``walletpass serve`` and the ``walletpass worker`` process."""
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import threading
+import time
+from collections import defaultdict
 from typing import Any
 
+from walletpass.jobs.handlers import push_pass_updates
+from walletpass.jobs.outbox import Outbox
 
-def start_embedded_worker(services: Any) -> None:
-    """Start the in-process worker thread (single-box mode)."""
-    return None
+log = logging.getLogger("walletpass.worker")
+
+
+class Worker:
+    """Claims due outbox jobs and delivers them; safe to run in several processes at once."""
+
+    def __init__(self, services: Any, *, batch: int = 500, idle_sleep: float = 0.25) -> None:
+        self.services = services
+        self.outbox = Outbox(services.engine)
+        self.batch = batch
+        self.idle_sleep = idle_sleep
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+        self._stop = threading.Event()
+
+    def run_once(self) -> int:
+        """Claim and handle one batch; return how many jobs were handled."""
+        s = self.services
+        jobs = self.outbox.claim(self.worker_id, s.clock.now(), limit=self.batch,
+                                 lease_seconds=s.settings.job_lease_seconds)
+        if not jobs:
+            return 0
+        by_kind: dict[str, list[Any]] = defaultdict(list)
+        for job in jobs:
+            by_kind[job.kind].append(job)
+        for kind, group in by_kind.items():
+            handler = s.job_handlers.get(kind)
+            if handler is None:
+                log.error("no handler for job kind %r; leaving %d job(s) for a newer worker", kind, len(group))
+                continue
+            handler(group)
+        return len(jobs)
+
+    def run_forever(self) -> None:
+        log.info("worker %s started", self.worker_id)
+        while not self._stop.is_set():
+            try:
+                handled = self.run_once()
+            except Exception:  # noqa: BLE001 - a worker must survive a bad batch; the lease brings it back
+                log.exception("worker batch failed; retrying shortly")
+                handled = 0
+            if not handled:
+                self._stop.wait(self.idle_sleep)
+        log.info("worker %s stopped", self.worker_id)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def default_handlers(services: Any) -> dict[str, Any]:
+    def pass_changed(jobs: list[Any]) -> None:
+        push_pass_updates(jobs, uow=services.uow, outbox=Outbox(services.engine), sender_for=services.apns,
+                          now=services.clock.now, observer=services.metrics)
+
+    return {"pass_changed": pass_changed}
+
+
+def start_embedded_worker(services: Any) -> Worker:
+    """Start the worker as a daemon thread of this process (single-box mode)."""
+    worker = Worker(services)
+    thread = threading.Thread(target=worker.run_forever, name="walletpass-worker", daemon=True)
+    thread.start()
+    return worker
+
+
+def run_worker_process(services: Any) -> None:
+    """``walletpass worker``: run until SIGTERM/SIGINT."""
+    import signal
+
+    worker = Worker(services)
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    signal.signal(signal.SIGINT, lambda *_: worker.stop())
+    worker.run_forever()
+    time.sleep(0)

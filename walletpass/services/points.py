@@ -28,11 +28,11 @@ def add_transaction(uow: SqlUnitOfWork, clock: Clock, settings: Settings, member
         # A concurrent request with the same key committed first: answer what it answered.
         with uow:
             prior = uow.idempotency(api_key_id, idempotency_key)
-        if prior is None:
-            raise
-        if prior.request_hash != request_hash:
-            raise IdempotencyMismatch("this Idempotency-Key was used with a different request body") from None
-        return prior.status, prior.response
+            if prior is None:
+                raise
+            if prior.request_hash != request_hash:
+                raise IdempotencyMismatch("this Idempotency-Key was used with a different request body") from None
+            return prior.status, dict(prior.response)
 
 
 def _apply(uow: SqlUnitOfWork, clock: Clock, settings: Settings, member_id: int, points: int, reason: str,
@@ -44,7 +44,7 @@ def _apply(uow: SqlUnitOfWork, clock: Clock, settings: Settings, member_id: int,
             if prior is not None:
                 if prior.request_hash != request_hash:
                     raise IdempotencyMismatch("this Idempotency-Key was used with a different request body")
-                return prior.status, prior.response
+                return prior.status, dict(prior.response)
         now = clock.now()
         balance = apply_points(member.points, points)
         program = to_program(uow.program(member.program_id))

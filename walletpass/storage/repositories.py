@@ -233,8 +233,9 @@ class Repositories:
         ).first()
         if pending is not None:
             reasons = list(pending.payload.get("reasons", []))
-            if reason not in reasons:
-                pending.payload = {**pending.payload, "reasons": [*reasons, reason][-10:]}
+            # A new version must reach every device, so a retry restricted to some tokens is widened again.
+            payload = {k: v for k, v in pending.payload.items() if k != "tokens"}
+            pending.payload = {**payload, "reasons": [*reasons, reason][-10:] if reason not in reasons else reasons}
             return
         self.enqueue("pass_changed", {"reasons": [reason]}, now, pass_id=pass_id, delay_seconds=coalesce_seconds)
 
@@ -282,6 +283,38 @@ class Repositories:
         return self._s.scalars(select(DeviceRow).where(
             DeviceRow.device_library_identifier == device_library_identifier)).first()
 
+    def add_device(self, device_library_identifier: str, push_token: str, now: datetime) -> DeviceRow:
+        return self.add(DeviceRow(device_library_identifier=device_library_identifier, push_token=push_token,
+                                  created_at=now, updated_at=now))
+
+    def add_registration(self, device_id: int, pass_id: int, now: datetime) -> RegistrationRow:
+        return self.add(RegistrationRow(device_id=device_id, pass_id=pass_id, created_at=now))
+
+    def device_passes_since(self, device_library_identifier: str, pass_type_id: str,
+                            since_tag: int) -> list[tuple[str, int]]:
+        """(serial, tag) of the device's registered passes of *pass_type_id* changed after *since_tag*."""
+        stmt = (select(PassRow.serial_number, PassRow.update_tag)
+                .join(RegistrationRow, RegistrationRow.pass_id == PassRow.id)
+                .join(DeviceRow, DeviceRow.id == RegistrationRow.device_id)
+                .where(DeviceRow.device_library_identifier == device_library_identifier,
+                       PassRow.pass_type_id == pass_type_id, PassRow.update_tag > since_tag))
+        return [(s, int(t)) for s, t in self._s.execute(stmt).all()]
+
+    def record_fetch(self, pass_id: int, tag: int, now: datetime) -> None:
+        """A device fetched version *tag*: mark the registrations still waiting for it as delivered.
+        (The fetch carries no device id, so every registration of the pass that was behind is marked.)"""
+        self._s.execute(update(RegistrationRow)
+                        .where(RegistrationRow.pass_id == pass_id,
+                               (RegistrationRow.fetched_tag.is_(None)) | (RegistrationRow.fetched_tag < tag))
+                        .values(fetched_tag=tag, last_fetched_at=now))
+
+    def stale_registrations(self, older_than: datetime) -> int:
+        """Registrations pushed before *older_than* whose device has not fetched that version since."""
+        return int(self._s.scalar(select(func.count()).select_from(RegistrationRow).where(
+            RegistrationRow.last_pushed_at.is_not(None), RegistrationRow.last_pushed_at < older_than,
+            (RegistrationRow.fetched_tag.is_(None)) | (RegistrationRow.fetched_tag < RegistrationRow.pushed_tag),
+        )) or 0)
+
     def registration(self, device_id: int, pass_id: int) -> RegistrationRow | None:
         return self._s.scalars(select(RegistrationRow).where(RegistrationRow.device_id == device_id,
                                                              RegistrationRow.pass_id == pass_id)).first()
@@ -298,6 +331,33 @@ class Repositories:
         stmt = (select(RegistrationRow, DeviceRow).join(DeviceRow, DeviceRow.id == RegistrationRow.device_id)
                 .where(RegistrationRow.pass_id == pass_id).order_by(RegistrationRow.id))
         return [(r, d) for r, d in self._s.execute(stmt).all()]
+
+    def push_targets(self, pass_ids: Sequence[int]) -> list[tuple[int, int, str, str, int]]:
+        """(registration id, pass id, pass type id, push token, pass tag) for every device of *pass_ids*."""
+        if not pass_ids:
+            return []
+        stmt = (select(RegistrationRow.id, PassRow.id, PassRow.pass_type_id, DeviceRow.push_token,
+                       PassRow.update_tag)
+                .join(PassRow, PassRow.id == RegistrationRow.pass_id)
+                .join(DeviceRow, DeviceRow.id == RegistrationRow.device_id)
+                .where(RegistrationRow.pass_id.in_(list(pass_ids))).order_by(RegistrationRow.id))
+        return [(r, p, t, tok, int(tag)) for r, p, t, tok, tag in self._s.execute(stmt).all()]
+
+    def mark_pushed(self, pushed: Sequence[tuple[int, int]], now: datetime) -> None:
+        """Record a successful push of version *tag* to registration *reg_id* for each (reg_id, tag)."""
+        for reg_id, tag in pushed:
+            self._s.execute(update(RegistrationRow).where(RegistrationRow.id == reg_id)
+                            .values(last_pushed_at=now, pushed_tag=tag))
+
+    def forget_push_tokens(self, tokens: Sequence[str]) -> int:
+        """APNs said these tokens are dead (410 / BadDeviceToken): delete their devices and registrations."""
+        if not tokens:
+            return 0
+        ids = self._s.scalars(select(DeviceRow.id).where(DeviceRow.push_token.in_(list(tokens)))).all()
+        if ids:
+            self._s.execute(delete(RegistrationRow).where(RegistrationRow.device_id.in_(ids)))
+            self._s.execute(delete(DeviceRow).where(DeviceRow.id.in_(ids)))
+        return len(ids)
 
     def registration_count(self) -> int:
         return int(self._s.scalar(select(func.count()).select_from(RegistrationRow)) or 0)

@@ -1,0 +1,33 @@
+# walletpass — `make run` serves the demo on http://127.0.0.1:8000; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install init bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+init: install
+	@if [ ! -f "$${WALLETPASS_INSTANCE:-instance}/secret_key" ]; then $(VENV)/bin/walletpass init; fi
+
+run: init
+	$(VENV)/bin/walletpass serve
+
+test: install
+	$(PY) -m pytest -n 2 -q
+
+bench: install
+	$(PY) bench/pkpass.py
+	$(PY) bench/google.py
+	$(PY) bench/push.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

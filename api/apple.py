@@ -1,0 +1,129 @@
+"""/v1: Apple's pass web service, exactly as apple.md §3 (status codes devices expect)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from email.utils import format_datetime, parsedate_to_datetime
+
+from flask import Blueprint, Response, jsonify, request
+
+from api.context import services
+from walletpass.errors import MalformedRequest, PayloadTooLarge
+from walletpass.services import apple_ws
+from walletpass.services.passes import build_pass
+
+bp = Blueprint("apple", __name__, url_prefix="/v1")
+device_log = logging.getLogger("walletpass.device_log")
+
+MAX_REGISTER_BODY = 4096
+MAX_LOG_BODY = 64 * 1024
+MAX_LOG_ENTRIES = 50
+MAX_LOG_ENTRY_CHARS = 1000
+
+
+def _small_body(limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge("", f"body must be at most {limit} bytes")
+    raw = request.get_data(cache=False)
+    if len(raw) > limit:
+        raise PayloadTooLarge("", f"body must be at most {limit} bytes")
+    return raw
+
+
+def _small_json(limit: int) -> object:
+    try:
+        return json.loads(_small_body(limit))
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedRequest("", "the body must be JSON") from None
+
+
+@bp.post("/devices/<device_id>/registrations/<pass_type_id>/<serial>")
+def register(device_id: str, pass_type_id: str, serial: str) -> Response:
+    token = apple_ws.parse_auth(request.headers.get("Authorization"))
+    s = services()
+    result = apple_ws.register(s.uow(), s.clock, device_id, pass_type_id, serial, token,
+                               _small_body(MAX_REGISTER_BODY))
+    return Response(status=201 if result.created else 200)
+
+
+@bp.delete("/devices/<device_id>/registrations/<pass_type_id>/<serial>")
+def unregister(device_id: str, pass_type_id: str, serial: str) -> Response:
+    token = apple_ws.parse_auth(request.headers.get("Authorization"))
+    s = services()
+    apple_ws.unregister(s.uow(), s.clock, device_id, pass_type_id, serial, token)
+    return Response(status=200)
+
+
+@bp.get("/devices/<device_id>/registrations/<pass_type_id>")
+def updated(device_id: str, pass_type_id: str) -> Response:
+    result = apple_ws.updated_serials(services().uow(), device_id, pass_type_id,
+                                      request.args.get("passesUpdatedSince"))
+    if result is None:
+        return Response(status=204)
+    return jsonify({"serialNumbers": result.serial_numbers, "lastUpdated": result.last_updated})
+
+
+def _not_modified_since(version: apple_ws.PassVersion) -> bool:
+    header = request.headers.get("If-Modified-Since")
+    if not header:
+        return False
+    try:
+        since = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return False
+    if since.tzinfo is None:
+        return False
+    return version.last_modified <= since
+
+
+@bp.route("/passes/<pass_type_id>/<serial>", methods=["GET", "HEAD"])
+def latest(pass_type_id: str, serial: str) -> Response:
+    token = apple_ws.parse_auth(request.headers.get("Authorization"))
+    s = services()
+    version = apple_ws.latest_version(s.uow(), s.clock, pass_type_id, serial, token,
+                                      record_fetch=request.method == "GET")
+    headers = {"Last-Modified": format_datetime(version.last_modified, usegmt=True),
+               "Cache-Control": "no-cache", "ETag": f'"{serial}-{version.update_tag}"'}
+    if _not_modified_since(version):
+        return Response(status=304, headers=headers)
+    built = build_pass(s.uow(), s.pass_builder, version.pass_id)
+    headers["Last-Modified"] = format_datetime(built.last_modified, usegmt=True)
+    headers["ETag"] = f'"{serial}-{built.update_tag}"'
+    return Response(built.data, mimetype="application/vnd.apple.pkpass", headers=headers)
+
+
+class _LogBudget:
+    """A token bucket for device log entries (per process): logs are a debug aid, not a firehose."""
+
+    def __init__(self, rate: float = 20.0, burst: float = 200.0) -> None:
+        self._rate, self._burst = rate, burst
+        self._tokens, self._at = burst, time.monotonic()
+        self._lock = threading.Lock()
+        self.dropped = 0
+
+    def take(self, n: int) -> int:
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+            self._at = now
+            allowed = min(n, int(self._tokens))
+            self._tokens -= allowed
+            self.dropped += n - allowed
+            return allowed
+
+
+_budget = _LogBudget()
+
+
+@bp.post("/log")
+def log() -> Response:
+    body = _small_json(MAX_LOG_BODY)
+    logs = body.get("logs") if isinstance(body, dict) else None
+    if not isinstance(logs, list) or not all(isinstance(x, str) for x in logs):
+        raise MalformedRequest("logs", "send {\"logs\": [\"message\", …]}")
+    for entry in logs[: _budget.take(min(len(logs), MAX_LOG_ENTRIES))]:
+        device_log.warning("device: %s", entry[:MAX_LOG_ENTRY_CHARS].replace("\n", " "))
+    return Response(status=200)

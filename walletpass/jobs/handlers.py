@@ -1,0 +1,128 @@
+"""Job handlers: turn claimed outbox jobs into APNs pushes (and Google updates).
+
+One batch of claimed jobs becomes one multiplexed APNs call per pass type, each device token pushed once
+(a device lists every changed serial after one push). Outcomes come back into the database: 200 marks the
+registration pushed; 410 / BadDeviceToken forgets the device; 429 / 5xx / transport failures reschedule the
+job for just those tokens with backoff; 403 parks the job (credentials must be fixed) without a retry storm.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from walletpass.errors import CredentialError, PushUnavailable, WalletpassError
+from walletpass.jobs.outbox import Job, Outbox
+from walletpass.push.policy import Outcome, PushOutcome, backoff_delay, short_token
+
+log = logging.getLogger("walletpass.jobs")
+
+MAX_ATTEMPTS = 12
+FORBIDDEN_PARK = timedelta(minutes=15)
+
+
+class PushSender(Protocol):
+    def send_with_retry(self, tokens: Sequence[str], topic: str, *, max_attempts: int = ...) -> list[PushOutcome]: ...
+
+
+class Observer(Protocol):
+    def pushed(self, outcome: Outcome, latency_seconds: float) -> None: ...
+
+
+class _NullObserver:
+    def pushed(self, outcome: Outcome, latency_seconds: float) -> None:
+        return None
+
+
+def push_pass_updates(jobs: Sequence[Job], *, uow: Callable[[], Any], outbox: Outbox,
+                      sender_for: Callable[[str], PushSender], now: Callable[[], datetime],
+                      observer: Observer | None = None, rng: random.Random | None = None) -> None:
+    """Deliver a batch of ``pass_changed`` jobs."""
+    observer = observer or _NullObserver()
+    rng = rng or random.Random()
+    pass_ids = sorted({j.pass_id for j in jobs if j.pass_id is not None})
+    with uow() as u:
+        targets = u.push_targets(pass_ids)
+    # token → registrations it stands for; per topic, each token pushed once.
+    by_topic: dict[str, dict[str, list[tuple[int, int, int]]]] = defaultdict(lambda: defaultdict(list))
+    only: dict[int, set[str] | None] = {j.id: (set(j.payload["tokens"]) if "tokens" in j.payload else None)
+                                        for j in jobs}
+    jobs_of_pass: dict[int, list[Job]] = defaultdict(list)
+    for j in jobs:
+        if j.pass_id is not None:
+            jobs_of_pass[j.pass_id].append(j)
+    for reg_id, pass_id, topic, token, tag in targets:
+        wanted = [j for j in jobs_of_pass[pass_id] if only[j.id] is None or token in only[j.id]]  # type: ignore[operator]
+        if wanted:
+            by_topic[topic][token].append((reg_id, pass_id, tag))
+
+    outcomes: dict[tuple[str, str], PushOutcome] = {}
+    parked: dict[str, str] = {}
+    for topic, tokens in by_topic.items():
+        try:
+            results = sender_for(topic).send_with_retry(list(tokens), topic, max_attempts=3)
+        except (PushUnavailable, CredentialError, WalletpassError) as exc:
+            log.warning("APNs unavailable for %s: %s", topic, exc)
+            results = [PushOutcome.transport_failure(t, str(exc)[:200]) for t in tokens]
+        for o in results:
+            outcomes[(topic, o.token)] = o
+            if o.kind is Outcome.FORBIDDEN:
+                parked[topic] = o.reason or "Forbidden"
+
+    finished = now()
+    pushed: list[tuple[int, int]] = []
+    dead: list[str] = []
+    retry_tokens: dict[int, set[str]] = defaultdict(set)  # pass id → tokens to try again
+    for topic, tokens in by_topic.items():
+        for token, regs in tokens.items():
+            o = outcomes[(topic, token)]
+            kind = o.kind
+            if kind is Outcome.OK:
+                pushed.extend((reg_id, tag) for reg_id, _, tag in regs)
+            elif kind is Outcome.UNREGISTERED:
+                dead.append(token)
+                log.info("APNs: token %s is gone (%s %s); forgetting the device", short_token(token), o.status,
+                         o.reason)
+            elif kind in (Outcome.RETRY, Outcome.FORBIDDEN):
+                for _, pass_id, _ in regs:
+                    retry_tokens[pass_id].add(token)
+            else:
+                log.error("APNs refused a push for %s (%s %s): check the configuration", topic, o.status, o.reason)
+    for j in jobs:
+        latency = max(0.0, (finished - j.created_at).total_seconds())
+        for topic, tokens in by_topic.items():
+            for token, regs in tokens.items():
+                if any(p == j.pass_id for _, p, _ in regs):
+                    observer.pushed(outcomes[(topic, token)].kind, latency)
+
+    with uow() as u:
+        u.mark_pushed(pushed, finished)
+        u.forget_push_tokens(dead)
+        u.commit()
+
+    done: list[int] = []
+    for j in jobs:
+        left = retry_tokens.get(j.pass_id or -1, set())
+        if only[j.id] is not None:
+            left = left & only[j.id]  # type: ignore[operator]
+        if not left:
+            done.append(j.id)
+            continue
+        if j.attempts >= MAX_ATTEMPTS:
+            log.error("giving up on pass %s after %d attempts (%d device(s) unreachable)", j.pass_id,
+                      j.attempts, len(left))
+            done.append(j.id)
+            continue
+        topics = {t for t, toks in by_topic.items() if left & set(toks)}
+        if topics & set(parked):
+            at = finished + FORBIDDEN_PARK
+            error = "APNs 403 " + ", ".join(sorted({parked[t] for t in topics & set(parked)}))
+        else:
+            at = finished + timedelta(seconds=backoff_delay(j.attempts, base=1.0, cap=300.0, rng=rng))
+            error = "APNs retryable failure"
+        outbox.reschedule(j.id, at, payload={**j.payload, "tokens": sorted(left)}, error=error)
+    outbox.complete(done)

@@ -1,0 +1,147 @@
+"""Apple's pass web service (apple.md §3): register, list updated serials, latest pass, unregister.
+
+Authentication comes first: the ``ApplePass`` token is checked (constant time) before anything about the
+device or the body is looked at, and a wrong token and an unknown serial get the same 401.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from walletpass.errors import MalformedRequest, Unauthorized
+from walletpass.ids import same
+from walletpass.ports import Clock
+from walletpass.storage.tables import PassRow
+from walletpass.storage.uow import SqlUnitOfWork
+
+_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_SERIAL = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_PUSH_TOKEN = re.compile(r"^[0-9A-Fa-f]{16,200}$")
+_DUMMY_TOKEN = "x" * 32
+
+
+def check_ids(device_id: str | None, pass_type_id: str, serial: str | None = None) -> None:
+    """400 for identifiers no device would send (too long, odd characters)."""
+    if device_id is not None and not _ID.match(device_id):
+        raise MalformedRequest("deviceLibraryIdentifier", "must be 1–128 characters of A–Z, a–z, 0–9, '.', '_', '-'")
+    if not _ID.match(pass_type_id):
+        raise MalformedRequest("passTypeIdentifier", "must be 1–128 characters of A–Z, a–z, 0–9, '.', '_', '-'")
+    if serial is not None and not _SERIAL.match(serial):
+        raise MalformedRequest("serialNumber", "must be 1–64 characters of A–Z, a–z, 0–9, '.', '_', '-'")
+
+
+def parse_auth(header: str | None) -> str:
+    """The token of an ``Authorization: ApplePass <token>`` header, or 401."""
+    scheme, _, token = (header or "").partition(" ")
+    token = token.strip()
+    if scheme != "ApplePass" or not token or len(token) > 256:
+        raise Unauthorized("missing or malformed 'Authorization: ApplePass <token>'")
+    return token
+
+
+def _authorised_pass(uow: SqlUnitOfWork, pass_type_id: str, serial: str, token: str) -> PassRow:
+    row = uow.pass_by_serial(pass_type_id, serial) if _ID.match(pass_type_id) and _SERIAL.match(serial) else None
+    # Compare even when there is no pass, so an unknown serial costs the same as a wrong token.
+    good = same(token, row.authentication_token if row else _DUMMY_TOKEN)
+    if row is None or not good:
+        raise Unauthorized("the pass is unknown or the token is wrong")
+    return row
+
+
+def _push_token(body: bytes) -> object:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedRequest("", "the body must be JSON: {\"pushToken\": \"…\"}") from None
+    if not isinstance(data, dict):
+        raise MalformedRequest("", "the body must be a JSON object: {\"pushToken\": \"…\"}")
+    return data.get("pushToken")
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    created: bool
+
+
+def register(uow: SqlUnitOfWork, clock: Clock, device_id: str, pass_type_id: str, serial: str, token: str,
+             body: bytes) -> Registered:
+    """Register *device_id* for updates of a pass (201 new, 200 existing; a changed push token is stored).
+
+    *body* is the raw ``{"pushToken": "…"}``; it is parsed only after the token checks out.
+    """
+    with uow:
+        pass_row = _authorised_pass(uow, pass_type_id, serial, token)
+        check_ids(device_id, pass_type_id, serial)
+        push_token = _push_token(body)
+        if not isinstance(push_token, str) or not _PUSH_TOKEN.match(push_token):
+            raise MalformedRequest("pushToken", "must be the device's push token as a hex string")
+        now = clock.now()
+        device = uow.device(device_id)
+        if device is None:
+            device = uow.add_device(device_id, push_token, now)
+        elif device.push_token != push_token:
+            device.push_token, device.updated_at = push_token, now
+        if uow.registration(device.id, pass_row.id) is not None:
+            uow.commit()
+            return Registered(created=False)
+        uow.add_registration(device.id, pass_row.id, now)
+        uow.record_event(pass_row.program_id, "apple_install", now, pass_id=pass_row.id)
+        uow.commit()
+        return Registered(created=True)
+
+
+def unregister(uow: SqlUnitOfWork, clock: Clock, device_id: str, pass_type_id: str, serial: str,
+               token: str) -> None:
+    """Remove the registration; the device goes once it has none left."""
+    with uow:
+        pass_row = _authorised_pass(uow, pass_type_id, serial, token)
+        check_ids(device_id, pass_type_id, serial)
+        device = uow.device(device_id)
+        reg = uow.registration(device.id, pass_row.id) if device else None
+        if reg is not None:
+            uow.delete_registration(reg)
+            uow.record_event(pass_row.program_id, "uninstall", clock.now(), pass_id=pass_row.id)
+        uow.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class Updated:
+    serial_numbers: list[str]
+    last_updated: str
+
+
+def updated_serials(uow: SqlUnitOfWork, device_id: str, pass_type_id: str, since: str | None) -> Updated | None:
+    """Serials of this device's passes changed after tag *since* (all when None); None → 204."""
+    check_ids(device_id, pass_type_id)
+    since_tag = 0
+    if since is not None and since != "":
+        if not since.isdigit() or len(since) > 19:
+            raise MalformedRequest("passesUpdatedSince", "must be the lastUpdated value this service returned")
+        since_tag = int(since)
+    with uow:
+        rows = uow.device_passes_since(device_id, pass_type_id, since_tag)
+    if not rows:
+        return None
+    return Updated(sorted(serial for serial, _ in rows), str(max(tag for _, tag in rows)))
+
+
+@dataclass(frozen=True, slots=True)
+class PassVersion:
+    pass_id: int
+    last_modified: datetime
+    update_tag: int
+
+
+def latest_version(uow: SqlUnitOfWork, clock: Clock, pass_type_id: str, serial: str, token: str,
+                   *, record_fetch: bool) -> PassVersion:
+    """Authorise a device's fetch and return the pass version (index lookup only; no rendering)."""
+    with uow:
+        row = _authorised_pass(uow, pass_type_id, serial, token)
+        version = PassVersion(row.id, row.updated_at, row.update_tag)
+        if record_fetch:
+            uow.record_fetch(row.id, row.update_tag, clock.now())
+            uow.commit()
+        return version
