@@ -1,0 +1,45 @@
+"""Enrol through the API, download the pass by its token, verify it with openssl."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import zipfile
+from pathlib import Path
+
+from tests.builders import make_program
+
+
+def verify_with_openssl(data: bytes, wwdr: Path, tmp: Path) -> None:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        (tmp / "manifest.json").write_bytes(z.read("manifest.json"))
+        (tmp / "signature").write_bytes(z.read("signature"))
+    subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp / "signature"),
+                    "-content", str(tmp / "manifest.json"), "-CAfile", str(wwdr), "-partial_chain",
+                    "-purpose", "any", "-out", "/dev/null"], check=True, capture_output=True)
+
+
+def test_enrol_download_verify(client, auth, services, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pid = make_program(services)
+    r = client.post(f"/api/v1/programs/{pid}/members", json={"name": "陳小明", "points": 1250}, headers=auth)
+    assert r.status_code == 201
+    links = r.json["links"]
+    path = links["pkpass"].split("://", 1)[1].split("/", 1)[1]
+    dl = client.get("/" + path)
+    assert dl.status_code == 200
+    assert dl.mimetype == "application/vnd.apple.pkpass"
+    assert 'filename="' in dl.headers["Content-Disposition"] and ".pkpass" in dl.headers["Content-Disposition"]
+    verify_with_openssl(dl.data, services.settings.wwdr_path, tmp_path)
+    with zipfile.ZipFile(io.BytesIO(dl.data)) as z:
+        names = set(z.namelist())
+        pass_json = json.loads(z.read("pass.json"))
+    assert {"en.lproj/pass.strings", "zh-Hant.lproj/pass.strings", "zh-Hans.lproj/pass.strings"} <= names
+    text = json.dumps(pass_json, ensure_ascii=False)
+    assert "陳小明" in text and "1250" in text.replace(",", "")
+    assert pass_json["serialNumber"] == r.json["serial_number"]
+    assert pass_json["webServiceURL"] == services.settings.web_service_url
+    assert len(pass_json["authenticationToken"]) >= 16
+    # the page and an unknown token
+    assert client.get("/" + links["page"].split("://", 1)[1].split("/", 1)[1]).status_code == 200
+    assert client.get("/p/not-a-token/pass.pkpass").status_code == 404

@@ -1,0 +1,334 @@
+"""Apple web service + outbox worker + our APNs client against the fake APNs (HTTP/2, TLS, client cert)."""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+import threading
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+from sqlalchemy import text
+
+from tests.builders import make_member, make_program
+from tests.fakes.apns_server import FakeApns
+from walletpass.bootstrap import bootstrap
+from walletpass.config import Settings
+from walletpass.jobs.worker import Worker
+
+
+@pytest.fixture
+def apns(pki) -> Iterator[FakeApns]:  # type: ignore[no-untyped-def]
+    with FakeApns(pki) as fake:
+        yield fake
+
+
+@pytest.fixture
+def settings(tmp_path, pki, db_url, apns) -> Settings:  # type: ignore[no-untyped-def]
+    return Settings.for_tests(tmp_path, database_url=db_url, certs_dir=pki.certs_dir, apns_url=apns.url,
+                              apns_ca_file=pki.tls_ca_file)
+
+
+def push_token() -> str:
+    return secrets.token_hex(32)
+
+
+class Device:
+    """What an iPhone's Wallet does against our /v1 web service."""
+
+    def __init__(self, client, pass_type_id: str) -> None:  # type: ignore[no-untyped-def]
+        self.client = client
+        self.id = secrets.token_hex(16)
+        self.token = push_token()
+        self.ptid = pass_type_id
+        self.last_updated: str | None = None
+        self.last_modified: str | None = None
+
+    def register(self, serial: str, auth_token: str, body: object = None):  # type: ignore[no-untyped-def]
+        return self.client.post(f"/v1/devices/{self.id}/registrations/{self.ptid}/{serial}",
+                                data=json.dumps(body if body is not None else {"pushToken": self.token}),
+                                headers={"Authorization": f"ApplePass {auth_token}"},
+                                content_type="application/json")
+
+    def list(self, since: str | None = None):  # type: ignore[no-untyped-def]
+        q = f"?passesUpdatedSince={since}" if since is not None else ""
+        return self.client.get(f"/v1/devices/{self.id}/registrations/{self.ptid}{q}")
+
+    def fetch(self, serial: str, auth_token: str, if_modified_since: str | None = None):  # type: ignore[no-untyped-def]
+        headers = {"Authorization": f"ApplePass {auth_token}"}
+        if if_modified_since:
+            headers["If-Modified-Since"] = if_modified_since
+        return self.client.get(f"/v1/passes/{self.ptid}/{serial}", headers=headers)
+
+    def unregister(self, serial: str, auth_token: str):  # type: ignore[no-untyped-def]
+        return self.client.delete(f"/v1/devices/{self.id}/registrations/{self.ptid}/{serial}",
+                                  headers={"Authorization": f"ApplePass {auth_token}"})
+
+
+def pass_json(data: bytes) -> dict:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return json.loads(z.read("pass.json"))
+
+
+def auth_token_of(client, member) -> str:  # type: ignore[no-untyped-def]
+    path = "/" + member["links"]["pkpass"].split("://", 1)[1].split("/", 1)[1]
+    return pass_json(client.get(path).data)["authenticationToken"]
+
+
+def points_field(pj: dict) -> object:
+    fields = [f for group in pj["storeCard"].values() if isinstance(group, list) for f in group]
+    return next(f["value"] for f in fields if f["key"] == "points")
+
+
+def test_the_whole_device_story(client, auth, services, apns) -> None:  # type: ignore[no-untyped-def]
+    member = make_member(services, make_program(services), points=100)
+    serial, ptid = member["serial_number"], services.settings.member_pass_type_id
+    token = auth_token_of(client, member)
+    phone = Device(client, ptid)
+
+    assert phone.register(serial, token).status_code == 201
+    assert phone.register(serial, token).status_code == 200          # already registered
+    listed = phone.list()
+    assert listed.status_code == 200 and listed.json["serialNumbers"] == [serial]
+    old_tag = listed.json["lastUpdated"]
+    first = phone.fetch(serial, token)
+    assert first.status_code == 200 and first.mimetype == "application/vnd.apple.pkpass"
+    assert points_field(pass_json(first.data)) == 100
+    last_modified = first.headers["Last-Modified"]
+    assert phone.fetch(serial, token, last_modified).status_code == 304
+    assert phone.list(old_tag).status_code == 204
+
+    r = client.post(f"/api/v1/members/{member['id']}/transactions", json={"points": 1150, "reason": "latte"},
+                    headers=auth)
+    assert r.status_code == 201
+    # The 2xx means the tag already moved: a list call right now sees the pass.
+    assert phone.list(old_tag).json["serialNumbers"] == [serial]
+
+    assert Worker(services).run_once() == 1
+    pushes = [p for p in apns.pushes if p.token == phone.token]
+    assert len(pushes) == 1 and pushes[0].status == 200 and pushes[0].topic == ptid
+    assert pushes[0].body == b"{}"
+    assert pushes[0].headers["apns-push-type"] == "background" and pushes[0].headers["apns-priority"] == "5"
+
+    new = phone.list(old_tag)
+    assert new.status_code == 200 and new.json["serialNumbers"] == [serial]
+    assert int(new.json["lastUpdated"]) > int(old_tag)
+    second = phone.fetch(serial, token, last_modified)
+    assert second.status_code == 200
+    pj = pass_json(second.data)
+    assert points_field(pj) == 1250
+    assert second.headers["Last-Modified"] != last_modified
+    assert phone.fetch(serial, token, second.headers["Last-Modified"]).status_code == 304
+
+    view = client.get(f"/api/v1/members/{member['id']}", headers=auth).json
+    assert view["devices"][0]["last_pushed"] and view["devices"][0]["last_fetched"]
+
+    assert phone.unregister(serial, token).status_code == 200
+    assert phone.list().status_code == 204
+    with services.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM devices")).scalar_one() == 0
+
+
+def test_head_answers_like_get(client, services) -> None:  # type: ignore[no-untyped-def]
+    member = make_member(services, make_program(services))
+    token = auth_token_of(client, member)
+    ptid = services.settings.member_pass_type_id
+    r = client.head(f"/v1/passes/{ptid}/{member['serial_number']}", headers={"Authorization": f"ApplePass {token}"})
+    assert r.status_code == 200 and r.headers["Last-Modified"] and not r.data
+
+
+def test_changes_in_the_same_second_are_all_listed(client, auth, services) -> None:  # type: ignore[no-untyped-def]
+    pid = make_program(services)
+    a, b = make_member(services, pid), make_member(services, pid)
+    phone = Device(client, services.settings.member_pass_type_id)
+    for m in (a, b):
+        assert phone.register(m["serial_number"], auth_token_of(client, m)).status_code == 201
+    tag = phone.list().json["lastUpdated"]
+    for m in (a, b):  # two changes well within one second
+        assert client.post(f"/api/v1/members/{m['id']}/transactions", json={"points": 5, "reason": "x"},
+                           headers=auth).status_code == 201
+    assert sorted(phone.list(tag).json["serialNumbers"]) == sorted([a["serial_number"], b["serial_number"]])
+
+
+def test_two_changes_in_one_second_get_distinct_last_modified(client, auth, services) -> None:  # type: ignore[no-untyped-def]
+    m = make_member(services, make_program(services))
+    token = auth_token_of(client, m)
+    phone = Device(client, services.settings.member_pass_type_id)
+    client.post(f"/api/v1/members/{m['id']}/transactions", json={"points": 5, "reason": "x"}, headers=auth)
+    lm1 = phone.fetch(m["serial_number"], token).headers["Last-Modified"]
+    client.post(f"/api/v1/members/{m['id']}/transactions", json={"points": 5, "reason": "x"}, headers=auth)
+    r = phone.fetch(m["serial_number"], token, lm1)
+    assert r.status_code == 200 and points_field(pass_json(r.data)) == 10
+
+
+@pytest.mark.parametrize("script,expected_status,expected_requests,gone", [
+    ([410], 410, 1, True),
+    ([(400, "BadDeviceToken")], 400, 1, True),
+    ([429], 200, 2, False),
+    ([500, 503], 200, 3, False),
+])
+def test_push_outcomes(client, services, apns, script, expected_status, expected_requests, gone) -> None:  # type: ignore[no-untyped-def]
+    m = make_member(services, make_program(services))
+    phone = Device(client, services.settings.member_pass_type_id)
+    phone.register(m["serial_number"], auth_token_of(client, m))
+    apns.script(phone.token, script)
+    _bump(services, m)
+    Worker(services).run_once()
+    reqs = apns.requests_for(phone.token)
+    assert len(reqs) == expected_requests and reqs[-1].status == expected_status
+    with services.engine.connect() as conn:
+        regs = conn.execute(text("SELECT count(*) FROM registrations")).scalar_one()
+        jobs = conn.execute(text("SELECT count(*) FROM outbox")).scalar_one()
+    assert regs == (0 if gone else 1)
+    assert jobs == 0
+
+
+def test_forbidden_does_not_loop_and_shows_in_healthz(client, services, apns) -> None:  # type: ignore[no-untyped-def]
+    m = make_member(services, make_program(services))
+    phone = Device(client, services.settings.member_pass_type_id)
+    phone.register(m["serial_number"], auth_token_of(client, m))
+    apns.script(phone.token, [403, 403, 403, 403])
+    _bump(services, m)
+    worker = Worker(services)
+    worker.run_once()
+    assert worker.run_once() == 0                       # parked, not retried at once
+    assert len(apns.requests_for(phone.token)) == 1
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert "403" in json.dumps(health.json)
+    with services.engine.connect() as conn:
+        row = conn.execute(text("SELECT available_at, last_error FROM outbox")).one()
+    assert "403" in row.last_error
+
+
+def test_many_passes_changed_from_many_threads(app, auth, services, apns) -> None:  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    pid = make_program(services)
+    members = [make_member(services, pid) for _ in range(50)]
+    phones = {}
+    for m in members:
+        phone = Device(client, services.settings.member_pass_type_id)
+        assert phone.register(m["serial_number"], auth_token_of(client, m)).status_code == 201
+        phones[m["id"]] = phone
+    errors: list[int] = []
+
+    def run(chunk: list[dict]) -> None:
+        c = app.test_client()
+        for m in chunk:
+            for pts in (3, 4):
+                r = c.post(f"/api/v1/members/{m['id']}/transactions", json={"points": pts, "reason": "x"},
+                           headers=auth)
+                if r.status_code != 201:
+                    errors.append(r.status_code)
+
+    threads = [threading.Thread(target=run, args=(members[i::8],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    worker = Worker(services)
+    while worker.run_once():
+        pass
+    delivered = {p.token for p in apns.pushes if p.status == 200}
+    assert delivered == {p.token for p in phones.values()}
+    for m in members:
+        phone = phones[m["id"]]
+        r = phone.fetch(m["serial_number"], auth_token_of(client, m))
+        assert points_field(pass_json(r.data)) == 7
+
+
+@pytest.mark.parametrize("path,body,headers,status", [
+    ("/v1/devices/DEV/registrations/{ptid}/{serial}", b"not json", "good", 400),
+    ("/v1/devices/DEV/registrations/{ptid}/{serial}", b"[]", "good", 400),
+    ("/v1/devices/DEV/registrations/{ptid}/{serial}", b'{"pushToken": 5}', "good", 400),
+    ("/v1/devices/DEV/registrations/{ptid}/{serial}", b'{"pushToken": "zz"}', "good", 400),
+    ("/v1/devices/DEV/registrations/{ptid}/{serial}", b"{}", "good", 400),
+    ("/v1/devices/" + "D" * 300 + "/registrations/{ptid}/{serial}", b'{"pushToken": "ab"}', "good", 400),
+    ("/v1/devices/DEV/registrations/pass.unknown.type/{serial}", b'{"pushToken": "abcd"}', "good", 401),
+    ("/v1/devices/DEV/registrations/{ptid}/NOSUCHSERIAL", b'{"pushToken": "abcd"}', "good", 401),
+    ("/v1/devices/DEV/registrations/{ptid}/{serial}", b'{"pushToken": "abcd"}', "Bearer {token}", 401),
+    ("/v1/devices/DEV/registrations/{ptid}/{serial}", b'{"pushToken": "abcd"}', "ApplePass wrongtoken", 401),
+    ("/v1/devices/DEV/registrations/{ptid}/{serial}", b'{"pushToken": "abcd"}', "", 401),
+    ("/v1/devices/DEV/registrations/{ptid}/{serial}", b"not json", "ApplePass wrongtoken", 401),
+])
+def test_bad_register_requests(client, services, path, body, headers, status) -> None:  # type: ignore[no-untyped-def]
+    m = make_member(services, make_program(services))
+    token = auth_token_of(client, m)
+    ptid = services.settings.member_pass_type_id
+    auth_header = {"good": f"ApplePass {token}"}.get(headers, headers.format(token=token))
+    r = client.post(path.format(ptid=ptid, serial=m["serial_number"]), data=body,
+                    headers={"Authorization": auth_header} if auth_header else {}, content_type="application/json")
+    assert r.status_code == status
+    assert r.mimetype == "application/problem+json"
+    with services.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM registrations")).scalar_one() == 0
+
+
+def test_wrong_token_and_unknown_serial_get_the_same_401(client, services) -> None:  # type: ignore[no-untyped-def]
+    m = make_member(services, make_program(services))
+    ptid = services.settings.member_pass_type_id
+    a = client.get(f"/v1/passes/{ptid}/{m['serial_number']}", headers={"Authorization": "ApplePass " + "x" * 32})
+    b = client.get(f"/v1/passes/{ptid}/NOSUCH", headers={"Authorization": "ApplePass " + "x" * 32})
+    assert a.status_code == b.status_code == 401 and a.json == b.json
+
+
+def test_bad_list_and_log_requests(client, services) -> None:  # type: ignore[no-untyped-def]
+    ptid = services.settings.member_pass_type_id
+    assert client.get(f"/v1/devices/DEV/registrations/{ptid}?passesUpdatedSince=yesterday").status_code == 400
+    assert client.get(f"/v1/devices/DEV/registrations/{ptid}").status_code == 204
+    assert client.post("/v1/log", json={"logs": ["Request to fetch pass failed", "x" * 5000]}).status_code == 200
+    assert client.post("/v1/log", data=b"nope", content_type="application/json").status_code == 400
+    assert client.post("/v1/log", json={"logs": "not a list"}).status_code == 400
+    assert client.post("/v1/log", data=b"x" * 70000, content_type="application/json").status_code == 413
+
+
+def test_metrics_show_pushes_backlog_and_registrations(client, services, apns) -> None:  # type: ignore[no-untyped-def]
+    m = make_member(services, make_program(services))
+    phone = Device(client, services.settings.member_pass_type_id)
+    phone.register(m["serial_number"], auth_token_of(client, m))
+    _bump(services, m)
+    body = client.get("/metrics").get_data(as_text=True)
+    assert "walletpass_outbox_backlog 1.0" in body and "walletpass_registrations 1.0" in body
+    Worker(services).run_once()
+    body = client.get("/metrics").get_data(as_text=True)
+    assert 'walletpass_pushes_total{outcome="ok"} 1.0' in body
+    assert "walletpass_push_latency_seconds_count 1.0" in body
+    assert "walletpass_outbox_backlog 0.0" in body
+
+
+def test_stale_devices_metric(client, settings, apns) -> None:  # type: ignore[no-untyped-def]
+    from walletpass.ports import FixedClock
+
+    clock = FixedClock(datetime.now(UTC))
+    svc = bootstrap(settings, clock=clock)
+    from api import create_app
+
+    c = create_app(services=svc).test_client()
+    m = make_member(svc, make_program(svc))
+    Device(c, settings.member_pass_type_id).register(m["serial_number"], auth_token_of(c, m))
+    _bump(svc, m)
+    Worker(svc).run_once()
+    assert "walletpass_stale_devices 0.0" in c.get("/metrics").get_data(as_text=True)
+    clock.advance(hours=2)
+    assert "walletpass_stale_devices 1.0" in c.get("/metrics").get_data(as_text=True)
+    svc.close()
+
+
+def _bump(services, member) -> None:  # type: ignore[no-untyped-def]
+    from walletpass.services.points import add_transaction
+
+    add_transaction(services.uow(), services.clock, services.settings, member["id"], 1, "bump")
+
+
+def test_if_modified_since_garbage_is_ignored(client, services) -> None:  # type: ignore[no-untyped-def]
+    m = make_member(services, make_program(services))
+    token = auth_token_of(client, m)
+    phone = Device(client, services.settings.member_pass_type_id)
+    assert phone.fetch(m["serial_number"], token, "not a date").status_code == 200
+    future = format_datetime(datetime.now(UTC) + timedelta(days=1), usegmt=True)
+    assert phone.fetch(m["serial_number"], token, future).status_code == 304
