@@ -211,8 +211,15 @@ def certs_check() -> None:
         report = check_certificate(path.read_bytes(), wwdr, now, s.pass_type_ids, s.team_id,
                                    key_pem=key.read_bytes() if key.exists() else None,
                                    key_password=s.key_password.encode() if s.key_password else None)
-        click.echo(report.summary())
-        failed = failed or bool(report.errors)
+        state = "OK" if report.ok else "ERROR"
+        click.echo(f"{ptid}: {state}\n  subject: {report.subject}\n  issuer: {report.issuer}\n"
+                   f"  pass type: {report.pass_type_id}  team: {report.team_id}\n"
+                   f"  expires: {report.not_valid_after:%Y-%m-%d} ({report.days_left} days left)")
+        for w in report.warnings:
+            click.echo(f"  warning: {w}")
+        for e in report.errors:
+            click.echo(f"  error: {e}")
+        failed = failed or not report.ok
     sys.exit(1 if failed else 0)
 
 
