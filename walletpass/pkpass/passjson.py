@@ -151,8 +151,11 @@ def _check_fields(p: Mapping[str, Any], style: str, square_barcode: bool,
 
 
 def _check_change_message(msg: str, path: str, strings: Mapping[str, Mapping[str, str]] | None) -> None:
-    """A changeMessage must contain %@ itself, or be a pass.strings key whose every text contains %@."""
-    if "%@" in msg:
+    """A changeMessage must contain %@ itself, or be a pass.strings key whose every text contains %@.
+
+    Without *strings* a message lacking %@ may still be a key, so only the keyed texts can be checked then.
+    """
+    if "%@" in msg or strings is None:
         return
     texts = [(locale, table[msg]) for locale, table in sorted((strings or {}).items()) if msg in table]
     if not texts:

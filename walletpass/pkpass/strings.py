@@ -20,6 +20,7 @@ _UNESCAPES = {"\\": "\\", '"': '"', "n": "\n", "r": "\r", "t": "\t", "'": "'"}
 # One entry: "key" = "value";  (comments and blank lines between entries are allowed).
 _ENTRY_RE = re.compile(r'\s*"((?:[^"\\]|\\.)*)"\s*=\s*"((?:[^"\\]|\\.)*)"\s*;', re.S)
 _COMMENT_RE = re.compile(r"\s*(/\*.*?\*/|//[^\n]*)", re.S)
+_SPACE_RE = re.compile(r"\s*")
 
 
 def escape(text: str) -> str:
@@ -74,7 +75,8 @@ def parse_strings(data: bytes, *, field: str = "pass.strings") -> dict[str, str]
         if m:
             pos = m.end()
             continue
-        if not text[pos:].strip():
+        pos = _SPACE_RE.match(text, pos).end()  # type: ignore[union-attr]
+        if pos == len(text):
             break
         m = _ENTRY_RE.match(text, pos)
         if not m:

@@ -1,0 +1,122 @@
+"""Images: only PNG/JPEG, bombs refused before decoding, byte caps, 1x/@2x/@3x sizes, deterministic PNGs."""
+
+from __future__ import annotations
+
+import io
+import struct
+import time
+import zlib
+
+import pytest
+from PIL import Image
+
+from walletpass.errors import InvalidInput, PayloadTooLarge
+from walletpass.pkpass import images
+
+
+def png(w: int, h: int, mode: str = "RGB", color: object = (200, 120, 40)) -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, (w, h), color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def jpeg(w: int, h: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (w, h), (10, 20, 30)).save(buf, format="JPEG", quality=80, progressive=True)
+    return buf.getvalue()
+
+
+def bomb_png(w: int, h: int) -> bytes:
+    """A valid-looking PNG header declaring w×h pixels, with a few bytes of compressed zeros."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
+
+
+def test_check_image_content_types() -> None:
+    assert images.check_image(png(10, 10), field="logo", max_bytes=10_000) == "image/png"
+    assert images.check_image(jpeg(10, 10), field="logo", max_bytes=10_000) == "image/jpeg"
+
+
+@pytest.mark.parametrize("data", [b"GIF89a\x01\x00\x01\x00", b"<svg xmlns='http://www.w3.org/2000/svg'/>", b"",
+                                  b"%PDF-1.7"])
+def test_non_png_jpeg_rejected(data: bytes) -> None:
+    with pytest.raises(InvalidInput) as info:
+        images.check_image(data, field="images.logo", max_bytes=10_000)
+    assert info.value.field == "images.logo" and "not a PNG or JPEG" in info.value.detail
+
+
+def test_webp_rejected() -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buf, format="WEBP")
+    with pytest.raises(InvalidInput, match="not a PNG or JPEG"):
+        images.check_image(buf.getvalue(), field="icon", max_bytes=10_000)
+
+
+def test_over_cap_upload_rejected() -> None:
+    data = png(64, 64)
+    with pytest.raises(PayloadTooLarge) as info:
+        images.check_image(data, field="images.strip", max_bytes=len(data) - 1)
+    assert info.value.field == "images.strip" and f"limit is {len(data) - 1} bytes" in info.value.detail
+
+
+def test_decompression_bomb_rejected_quickly_without_warning(recwarn: pytest.WarningsRecorder) -> None:
+    data = bomb_png(30000, 30000)
+    assert len(data) < 200
+    start = time.perf_counter()
+    with pytest.raises(InvalidInput) as info:
+        images.render_slot(data, "icon", style="storeCard")
+    assert time.perf_counter() - start < 0.05
+    assert "30000×30000" in info.value.detail and "scale it down" in info.value.detail
+    assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]
+
+
+def test_jpeg_bomb_rejected_from_header() -> None:
+    data = bytearray(jpeg(16, 16))
+    sof = next(i for i in range(2, len(data)) if data[i] == 0xFF and data[i + 1] in (0xC0, 0xC2))
+    data[sof + 5:sof + 9] = struct.pack(">HH", 20000, 20000)
+    with pytest.raises(InvalidInput, match="20000×20000"):
+        images.check_image(bytes(data), field="strip", max_bytes=1_000_000)
+
+
+def test_truncated_png_rejected_on_decode() -> None:
+    data = png(200, 200, color=None)[:-40]
+    with pytest.raises(InvalidInput) as info:
+        images.open_image(data, field="images.icon")
+    assert info.value.field == "images.icon" and "cannot decode" in info.value.detail
+
+
+@pytest.mark.parametrize(("style", "slot", "sizes"), [
+    ("storeCard", "icon", [(38, 38), (76, 76), (114, 114)]),
+    ("coupon", "icon", [(38, 38), (76, 76), (114, 114)]),
+    ("storeCard", "strip", [(375, 123), (750, 246), (1125, 369)]),
+    ("coupon", "strip", [(375, 144), (750, 288), (1125, 432)]),
+])
+def test_sizes_at_1x_2x_3x(style: str, slot: str, sizes: list[tuple[int, int]]) -> None:
+    out = images.render_slot(png(1200, 900), slot, style=style)
+    assert list(out) == list(images.file_names(slot))
+    assert [Image.open(io.BytesIO(b)).size for b in out.values()] == sizes
+
+
+def test_logo_fits_160x50_keeping_aspect() -> None:
+    out = images.render_slot(png(480, 240, "RGBA", (0, 0, 0, 0)), "logo", style="storeCard")
+    sizes = [Image.open(io.BytesIO(b)).size for b in out.values()]
+    assert sizes == [(100, 50), (200, 100), (300, 150)]
+    assert Image.open(io.BytesIO(out["logo.png"])).mode == "RGBA"
+    wide = images.render_slot(jpeg(1600, 100), "logo", style="coupon")
+    assert Image.open(io.BytesIO(wide["logo@3x.png"])).size == (480, 30)
+
+
+def test_output_is_png_and_deterministic() -> None:
+    src = jpeg(500, 500)
+    a = images.render_images({"icon": src, "strip": src}, style="coupon")
+    b = images.render_images({"strip": src, "icon": src}, style="coupon")
+    assert a == b
+    assert all(v.startswith(b"\x89PNG") for v in a.values())
+
+
+def test_slot_not_supported_by_style() -> None:
+    with pytest.raises(InvalidInput) as info:
+        images.render_slot(png(90, 90), "thumbnail", style="storeCard")
+    assert info.value.field == "images.thumbnail" and "icon, logo, strip" in info.value.detail

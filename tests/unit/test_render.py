@@ -1,0 +1,188 @@
+"""Render: template + program + member/coupon → pass.json and localized pass.strings (real templates)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from walletpass.domain.programs import Tier
+from walletpass.errors import InvalidInput, InvalidPass
+from walletpass.pass_templates import load_templates
+from walletpass.pkpass import passjson
+from walletpass.render import RenderContext, coupon_pass_json, localized_strings, member_pass_json, render_member
+from walletpass.render.demo import (
+    demo_coupon,
+    demo_coupon_ref,
+    demo_member,
+    demo_offer,
+    demo_pass_ref,
+    demo_program,
+)
+from walletpass.render.template import PassTemplate
+
+TEMPLATES = load_templates(Path(__file__).resolve().parents[2] / "templates" / "passes")
+MEMBER_T, COUPON_T = TEMPLATES["member-card"], TEMPLATES["coupon"]
+CTX = RenderContext(team_id="DEVTEAM001", web_service_url="https://passes.example.com/")
+
+
+def fields(p: dict, style: str) -> dict[str, dict]:
+    return {f["key"]: f for group in p[style].values() for f in group}
+
+
+def test_member_pass_identity_and_web_service() -> None:
+    p = member_pass_json(MEMBER_T, demo_program(), demo_member(), demo_pass_ref(), CTX)
+    assert p["formatVersion"] == 1
+    assert p["passTypeIdentifier"] == "pass.dev.walletpass.member"
+    assert p["serialNumber"] == "ml-member-0001"
+    assert p["teamIdentifier"] == "DEVTEAM001"
+    assert p["webServiceURL"] == "https://passes.example.com/"
+    assert p["authenticationToken"] == "tok-0123456789abcdef0123"
+    assert p["organizationName"] == "organization_name" and p["description"] == "description"
+    assert "voided" not in p
+    passjson.validate(p, strings=localized_strings(MEMBER_T, demo_program()))
+
+
+def test_member_fields_points_tier_name_number_back() -> None:
+    p = member_pass_json(MEMBER_T, demo_program(), demo_member(points=1250, tier="Silver"), demo_pass_ref(), CTX)
+    f = fields(p, "storeCard")
+    assert f["points"]["value"] == 1250 and f["points"]["changeMessage"] == "change.points"
+    assert f["points"]["label"] == "points_label"
+    assert f["tier"]["value"] == "tier.Silver" and f["tier"]["changeMessage"] == "change.tier"
+    assert f["member"]["value"] == "Lin Mei-Hua" and f["member_number"]["value"] == "ML00000001"
+    assert {g["key"] for g in p["storeCard"]["backFields"]} >= {"terms", "how_to_earn"}
+
+
+def test_member_barcode_is_qr_of_member_number() -> None:
+    p = member_pass_json(MEMBER_T, demo_program(), demo_member(), demo_pass_ref(), CTX)
+    assert p["barcodes"] == [{"format": "PKBarcodeFormatQR", "message": "ML00000001",
+                              "messageEncoding": "iso-8859-1", "altText": "ML00000001"}]
+
+
+@pytest.mark.parametrize(("tier", "bg", "label"), [
+    ("Bronze", "rgb(120, 72, 40)", "rgb(250, 214, 140)"),
+    ("Gold", "rgb(150, 112, 20)", "rgb(255, 236, 170)"),
+    (None, "rgb(120, 72, 40)", "rgb(250, 214, 140)"),
+])
+def test_colours_per_tier(tier: str | None, bg: str, label: str) -> None:
+    p = member_pass_json(MEMBER_T, demo_program(), demo_member(tier=tier), demo_pass_ref(), CTX)
+    assert (p["backgroundColor"], p["labelColor"]) == (bg, label)
+    assert p["foregroundColor"] == "rgb(255, 250, 240)"
+
+
+def test_member_without_tier_uses_tier_none_key() -> None:
+    p = member_pass_json(MEMBER_T, demo_program(), demo_member(tier=None), demo_pass_ref(), CTX)
+    assert fields(p, "storeCard")["tier"]["value"] == "tier.none"
+
+
+def test_voided_member_pass() -> None:
+    p = member_pass_json(MEMBER_T, demo_program(), demo_member(), demo_pass_ref(voided=True), CTX)
+    assert p["voided"] is True
+
+
+def test_render_is_deterministic() -> None:
+    a = render_member(MEMBER_T, demo_program(), demo_member(), demo_pass_ref(), CTX)
+    b = render_member(MEMBER_T, demo_program(), demo_member(), demo_pass_ref(), CTX)
+    assert passjson.dump(a.pass_json) == passjson.dump(b.pass_json) and a.strings == b.strings
+
+
+def test_kind_mismatch_rejected() -> None:
+    with pytest.raises(InvalidInput, match="not a 'member' pass"):
+        member_pass_json(MEMBER_T, demo_program(), demo_member(), demo_coupon_ref(), CTX)
+    with pytest.raises(InvalidInput, match="for coupon passes"):
+        member_pass_json(COUPON_T, demo_program(), demo_member(), demo_pass_ref(), CTX)
+
+
+def test_coupon_fields_expiry_and_code() -> None:
+    offer = demo_offer()
+    p = coupon_pass_json(COUPON_T, demo_program(), offer, demo_coupon(), demo_member(), demo_coupon_ref(), CTX)
+    f = fields(p, "coupon")
+    assert p["expirationDate"] == "2026-05-15T09:00:00+00:00"
+    assert f["expires"]["value"] == "2026-05-15T09:00:00+00:00"
+    assert f["code"]["value"] == "MLC-000001" and f["discount"]["value"] == "Free pastry"
+    assert p["barcodes"][0]["message"] == "MLC-000001"
+    assert "voided" not in p
+    passjson.validate(p, strings=localized_strings(COUPON_T, demo_program()))
+
+
+def test_coupon_without_member_or_end_date_leaves_those_fields_out() -> None:
+    offer = dataclasses.replace(demo_offer(), valid_until=None, terms="")
+    p = coupon_pass_json(COUPON_T, demo_program(), offer, demo_coupon(), None, demo_coupon_ref(), CTX)
+    keys = set(fields(p, "coupon"))
+    assert "expires" not in keys and "member" not in keys and "offer_terms" not in keys
+    assert "expirationDate" not in p and "code" in keys
+
+
+@pytest.mark.parametrize("state", ["redeemed", "voided"])
+def test_coupon_voided_when_redeemed_or_voided(state: str) -> None:
+    p = coupon_pass_json(COUPON_T, demo_program(), demo_offer(), demo_coupon(state=state), None,
+                         demo_coupon_ref(), CTX)
+    assert p["voided"] is True
+
+
+def test_coupon_voided_when_expired_at_updated_at() -> None:
+    offer = demo_offer()
+    ref = dataclasses.replace(demo_coupon_ref(), updated_at=offer.valid_until + timedelta(seconds=1))
+    p = coupon_pass_json(COUPON_T, demo_program(), offer, demo_coupon(), None, ref, CTX)
+    assert p["voided"] is True
+
+
+def test_strings_three_locales_same_keys() -> None:
+    strings = localized_strings(MEMBER_T, demo_program())
+    assert set(strings) == {"en", "zh-Hant", "zh-Hans"}
+    keys = set(strings["en"])
+    assert all(set(t) == keys for t in strings.values())
+    assert strings["en"]["change.points"] == "You now have %@ points"
+    assert strings["zh-Hant"]["change.points"] == "您現在有 %@ 點"
+    assert strings["zh-Hans"]["change.tier"] == "欢迎升级为%@会员"
+
+
+def test_strings_merge_program_translations() -> None:
+    program = demo_program()
+    strings = localized_strings(MEMBER_T, program)
+    assert strings["en"]["organization_name"] == "晨光 Morning Light"
+    assert strings["zh-Hant"]["organization_name"] == "晨光咖啡"
+    assert strings["zh-Hans"]["program_name"] == "晨光会员"
+    assert strings["zh-Hant"]["points_label"] == "點數"  # program kept the default "Points": template text
+    assert strings["zh-Hant"]["tier.Gold"] == "金卡"
+
+
+def test_program_own_label_and_tier_translations_win() -> None:
+    program = dataclasses.replace(
+        demo_program(), points_label="Beans", tiers=(Tier("Bronze", 0), Tier("Latte Lover", 500)),
+        texts={"zh-Hant": {"points_label": "咖啡豆", "tier.Latte Lover": "拿鐵達人"}})
+    strings = localized_strings(MEMBER_T, program)
+    assert strings["zh-Hant"]["points_label"] == "咖啡豆"
+    assert strings["zh-Hans"]["points_label"] == "Beans"  # no translation given: the program's own word
+    assert strings["zh-Hant"]["tier.Latte Lover"] == "拿鐵達人"
+    assert strings["en"]["tier.Latte Lover"] == "Latte Lover"
+    assert len({frozenset(t) for t in strings.values()}) == 1
+
+
+def test_program_locale_beyond_template_falls_back_to_default() -> None:
+    program = dataclasses.replace(demo_program(), locales=("en", "ja"), texts={"ja": {"organization_name": "朝光"}})
+    strings = localized_strings(MEMBER_T, program)
+    assert strings["ja"]["organization_name"] == "朝光" and strings["ja"]["points_label"] == "Points"
+    assert set(strings["ja"]) == set(strings["en"])
+
+
+def test_template_rejects_unknown_placeholder() -> None:
+    doc = {"kind": "member", "pass": {"storeCard": {"primaryFields": [{"key": "p", "value": "${member.pionts}"}]}}}
+    with pytest.raises(InvalidPass, match=r"unknown placeholder \$\{member.pionts\}"):
+        PassTemplate.create("t", doc, {"en": {}}, {})
+
+
+def test_template_may_not_set_reserved_keys() -> None:
+    doc = {"kind": "member", "pass": {"serialNumber": "x", "storeCard": {}}}
+    with pytest.raises(InvalidPass, match="set by walletpass"):
+        PassTemplate.create("t", doc, {"en": {}}, {})
+
+
+def test_embedded_placeholder_is_text() -> None:
+    doc = {"kind": "member", "pass": {"storeCard": {"backFields": [
+        {"key": "n", "value": "No. ${member.number} (${member.points} pts)"}]}}}
+    tpl = PassTemplate.create("t", doc, {"en": {"tier.none": "Member"}}, {})
+    p = member_pass_json(tpl, demo_program(), demo_member(), demo_pass_ref(), CTX)
+    assert p["storeCard"]["backFields"][0]["value"] == "No. ML00000001 (1250 pts)"
