@@ -1,4 +1,7 @@
-"""A real Google Wallet stand-in: werkzeug HTTP server on 127.0.0.1 in a thread.
+"""A real Google Wallet stand-in: an HTTP/1.1 keep-alive server (stdlib ``http.server``) on 127.0.0.1 in a thread.
+
+(werkzeug's dev server closes every connection; Google keeps them open, and the client's connection reuse is
+part of what we test, so the server is ``ThreadingHTTPServer`` with werkzeug only for URL routing.)
 
 Routes:
 
@@ -37,9 +40,11 @@ from typing import Any
 
 import jwt as pyjwt
 from cryptography.hazmat.primitives import serialization
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from walletpass.google import schema
 
@@ -50,6 +55,16 @@ STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND
                 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
 REASONS = {400: "invalid", 401: "authError", 404: "notFound", 409: "duplicate", 429: "rateLimitExceeded",
            500: "backendError", 503: "backendError"}
+
+
+@dataclass
+class Response:
+    body: bytes
+    status_code: int = 200
+    headers: dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        self.headers = {"Content-Type": "application/json; charset=UTF-8", **(self.headers or {})}
 
 
 @dataclass(frozen=True)
@@ -70,7 +85,7 @@ class GoogleError(Exception):
     def response(self) -> Response:
         doc = {"error": {"code": self.status, "message": self.message, "status": STATUS_NAMES.get(self.status, "UNKNOWN"),
                          "errors": [{"message": self.message, "domain": "global", "reason": self.reason}]}}
-        return Response(json.dumps(doc), status=self.status, content_type="application/json; charset=UTF-8")
+        return Response(json.dumps(doc).encode(), self.status)
 
 
 class FakeGoogle:
@@ -100,11 +115,34 @@ class FakeGoogle:
             Rule("/walletobjects/v1/<resource>/<rid>", endpoint="item", methods=["GET", "PATCH", "PUT"]),
             Rule("/walletobjects/v1/<resource>/<rid>/addMessage", endpoint="add_message", methods=["POST"]),
         ])
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive: every answer has a Content-Length
+            disable_nagle_algorithm = True  # headers and body go in two writes: avoid the 40 ms delayed-ACK stall
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                data = self.rfile.read(length) if length else b""
+                response = fake._handle(self.command, self.path, dict(self.headers), data, self.client_address[1])
+                self.send_response(response.status_code)
+                for name, value in (response.headers or {}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(response.body)))
+                self.end_headers()
+                self.wfile.write(response.body)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self.token_url = self.url + "/token"
         self.keys_url = self.url + "/gp/m/issuer/keys"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
 
     # -- control --------------------------------------------------------------------------------
     def __enter__(self) -> FakeGoogle:
@@ -132,34 +170,32 @@ class FakeGoogle:
         return [r for r in self.requests if r.path.startswith("/walletobjects/")
                 and (method is None or r.method == method)]
 
-    # -- WSGI -----------------------------------------------------------------------------------
-    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        request = Request(environ)
+    # -- HTTP -----------------------------------------------------------------------------------
+    def _handle(self, method: str, target: str, headers: dict[str, str], data: bytes, port: int) -> Response:
         arrived = time.monotonic()
+        path = urlsplit(target).path
         body: Any = None
         try:
-            endpoint, args = self._map.bind_to_environ(environ).match()
+            endpoint, args = self._map.bind("127.0.0.1").match(path, method)
             if endpoint == "token":
-                response = self._token(request)
+                response = self._token(data)
             elif endpoint == "keys":
                 self.keys_fetches += 1
-                response = Response(self._keys_doc, content_type="application/json")
+                response = Response(self._keys_doc)
             else:
-                self._check_bearer(request)
-                body = self._json(request)
-                response = self._api(endpoint, request.method, args, body)
+                self._check_bearer(headers)
+                body = self._json(method, data)
+                response = self._api(endpoint, method, args, body)
         except GoogleError as exc:
             response = exc.response()
-        except Exception as exc:  # werkzeug routing errors (404/405) and anything unexpected
-            status = getattr(exc, "code", 500) or 500
-            response = GoogleError(status, f"{type(exc).__name__}: {exc}").response()
+        except HTTPException as exc:  # routing: 404 / 405
+            response = GoogleError(exc.code or 500, f"{type(exc).__name__}: {exc.description}").response()
         with self._lock:
-            self.requests.append(Recorded(request.method, request.path, body, response.status_code, arrived,
-                                          int(environ.get("REMOTE_PORT", 0))))
-        return response(environ, start_response)
+            self.requests.append(Recorded(method, path, body, response.status_code, arrived, port))
+        return response
 
-    def _token(self, request: Request) -> Response:
-        form = request.form
+    def _token(self, data: bytes) -> Response:
+        form = {k: v[0] for k, v in parse_qs(data.decode("utf-8", "replace")).items()}
         try:
             if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
                 raise ValueError(f"unsupported grant_type {form.get('grant_type')!r}")
@@ -171,26 +207,24 @@ class FakeGoogle:
                 raise ValueError("scope missing")
         except (ValueError, pyjwt.PyJWTError) as exc:
             self.token_errors.append(str(exc))
-            return Response(json.dumps({"error": "invalid_grant", "error_description": str(exc)}), status=400,
-                            content_type="application/json")
+            return Response(json.dumps({"error": "invalid_grant", "error_description": str(exc)}).encode(), 400)
         token = secrets.token_urlsafe(24)
         with self._lock:
             self._tokens.add(token)
             self.tokens_issued += 1
-        return Response(json.dumps({"access_token": token, "expires_in": 3599, "token_type": "Bearer"}),
-                        content_type="application/json")
+        return Response(json.dumps({"access_token": token, "expires_in": 3599, "token_type": "Bearer"}).encode())
 
-    def _check_bearer(self, request: Request) -> None:
-        auth = request.headers.get("Authorization", "")
+    def _check_bearer(self, headers: dict[str, str]) -> None:
+        auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
         if not auth.startswith("Bearer ") or auth[7:] not in self._tokens:
             raise GoogleError(401, "Request had invalid authentication credentials.")
 
     @staticmethod
-    def _json(request: Request) -> Any:
-        if request.method in ("GET", "DELETE") or not request.get_data():
+    def _json(method: str, data: bytes) -> Any:
+        if method in ("GET", "DELETE") or not data:
             return None
         try:
-            return json.loads(request.get_data())
+            return json.loads(data)
         except ValueError as exc:
             raise GoogleError(400, f"Invalid JSON payload received. {exc}") from None
 
@@ -202,7 +236,7 @@ class FakeGoogle:
             status, reason, retry_after = failure
             response = GoogleError(status, f"Scripted failure {status}", reason).response()
             if retry_after is not None:
-                response.headers["Retry-After"] = str(retry_after)
+                response.headers["Retry-After"] = str(retry_after)  # type: ignore[index]
             return response
         resource = args["resource"]
         if resource not in RESOURCES:
@@ -277,4 +311,4 @@ class FakeGoogle:
 
 
 def _ok(doc: dict[str, Any]) -> Response:
-    return Response(json.dumps(doc), content_type="application/json; charset=UTF-8")
+    return Response(json.dumps(doc).encode())

@@ -140,8 +140,13 @@ class GoogleWalletClient:
     def __init__(self, settings: Settings, service_account_info: Mapping[str, Any], *, timeout: float = 10.0,
                  retry: RetryPolicy = RetryPolicy(), burst: float = 1.0) -> None:
         try:
+            # The token URL comes from Settings, not the key file (from_service_account_info rejects a
+            # token_uri keyword next to the file's own, so it is replaced in the info). google-auth always
+            # signs aud=https://oauth2.googleapis.com/token; aud must be the token endpoint, so it is set to
+            # the configured one (the same URL in production, the fake's in tests).
+            info = {**service_account_info, "token_uri": settings.google_token_url}
             credentials = service_account.Credentials.from_service_account_info(
-                dict(service_account_info), scopes=[SCOPE], token_uri=settings.google_token_url)
+                info, scopes=[SCOPE], additional_claims={"aud": settings.google_token_url})
         except (KeyError, ValueError, TypeError) as exc:
             raise CredentialError(f"cannot use the Google service-account key: {exc}") from exc
         self._session = AuthorizedSession(credentials)
