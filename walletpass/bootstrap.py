@@ -46,6 +46,29 @@ class Services:
 
         return default_handlers(self)
 
+    @cached_property
+    def google_signer(self) -> Any:
+        """The save-link signer: the service-account key parsed once per process."""
+        from walletpass.google.jwt import SaveLinkSigner
+
+        return SaveLinkSigner.from_json(self.settings.google_key_path.read_bytes(),
+                                        origins=[self.settings.base_url])
+
+    def google_client(self) -> Any:
+        """The Wallet REST client (one per process: token and connections reused)."""
+        with self._lock:
+            if "google" not in self._apns:
+                from walletpass.google.client import GoogleWalletClient
+
+                self._apns["google"] = GoogleWalletClient.from_settings(self.settings)
+            return self._apns["google"]
+
+    @cached_property
+    def google_callbacks(self) -> Any:
+        from walletpass.google.callbacks import CallbackVerifier, HttpKeyFetcher
+
+        return CallbackVerifier(self.settings.google_issuer_id, HttpKeyFetcher(self.settings.google_callback_keys_url))
+
     def apns(self, pass_type_id: str) -> Any:
         """The APNs client of *pass_type_id* (its certificate is the TLS identity); one per process, kept open."""
         with self._lock:
@@ -65,6 +88,8 @@ class Services:
         with self._lock:
             clients = dict(self._apns)
         for ptid, client in clients.items():
+            if ptid == "google":
+                continue
             if client.last_forbidden is not None:
                 reason, when = client.last_forbidden
                 checks[f"apns:{ptid}"] = {"status": "error", "detail": f"APNs answered 403 {reason}",

@@ -31,6 +31,48 @@ def pkpass(token: str) -> Response:
     return resp
 
 
+@bp.get("/p/<token>/google")
+def google_save(token: str) -> Response:
+    """302 to Google's save page with a signed JWT (google.md §1)."""
+    from flask import redirect
+
+    from walletpass.services.google_wallet import save_url
+
+    s = services()
+    url = save_url(s.uow(), s.settings, s.clock, s.google_signer, s.google_client, _pass_id(token))
+    resp = redirect(url, code=302)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/assets/programs/<int:program_id>/<slot>.png")
+def program_image(program_id: int, slot: str) -> Response:
+    """Public program images (Google fetches logo and hero from here): the upload, else the template's."""
+    from walletpass.services.programs import program_image_source
+
+    s = services()
+    data, content_type = program_image_source(s.uow(), s.pass_builder, program_id, slot)
+    resp = Response(data, mimetype=content_type)
+    resp.headers["Cache-Control"] = "public, max-age=3600"
+    return resp
+
+
+@bp.post("/google/callback")
+def google_callback() -> tuple[str, int]:
+    """Google's save/delete callback: verified (ECv2SigningOnly), deduplicated by nonce, recorded."""
+    from flask import request
+
+    from walletpass.services.google_wallet import record_callback
+
+    s = services()
+    raw = request.get_data(cache=False)
+    if len(raw) > 64 * 1024:
+        abort(413)
+    event = s.google_callbacks.verify(raw, s.clock.now())
+    record_callback(s.uow(), s.clock, event)
+    return "", 200
+
+
 @bp.get("/p/<token>")
 def page(token: str) -> str:
     s = services()

@@ -66,7 +66,25 @@ def default_handlers(services: Any) -> dict[str, Any]:
         push_pass_updates(jobs, uow=services.uow, outbox=Outbox(services.engine), sender_for=services.apns,
                           now=services.clock.now, observer=services.metrics)
 
-    return {"pass_changed": pass_changed}
+    def google_sync(jobs: list[Any]) -> None:
+        from datetime import timedelta
+
+        from walletpass.errors import WalletpassError
+        from walletpass.services.google_wallet import sync_objects
+
+        outbox = Outbox(services.engine)
+        try:
+            done = sync_objects(jobs, uow=services.uow, settings=services.settings, clock=services.clock,
+                                client_factory=services.google_client)
+        except WalletpassError as exc:
+            log.warning("Google sync failed, will retry: %s", exc)
+            for job in jobs:
+                outbox.reschedule(job.id, services.clock.now() + timedelta(seconds=min(600, 5 * 2 ** job.attempts)),
+                                  error=str(exc)[:500])
+            return
+        outbox.complete(done)
+
+    return {"pass_changed": pass_changed, "google_sync": google_sync}
 
 
 def start_embedded_worker(services: Any) -> Worker:

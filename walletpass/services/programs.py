@@ -99,3 +99,21 @@ def set_program_image(uow: SqlUnitOfWork, clock: Clock, program_id: int, slot: s
         uow.touch_passes(uow.program_passes(program_id), now, reason="design",
                          coalesce_seconds=coalesce_seconds)
         uow.commit()
+
+
+def program_image_source(uow: SqlUnitOfWork, builder: object, program_id: int, slot: str) -> tuple[bytes, str]:
+    """An image of a program by slot: its upload, else the member-card template's; NotFound otherwise."""
+    from walletpass.errors import NotFound
+
+    if slot not in IMAGE_SLOTS:
+        raise NotFound(f"no image slot {slot!r}")
+    with uow:
+        uow.program(program_id)
+        row = uow.program_image(program_id, slot)
+        if row is not None:
+            return row.data, row.content_type
+    template = builder.template("member")  # type: ignore[attr-defined]
+    data = template.images.get(slot) or (template.images.get("strip") if slot == "hero" else None)
+    if data is None:
+        raise NotFound(f"program {program_id} has no {slot} image")
+    return data, "image/png"

@@ -213,6 +213,9 @@ class Repositories:
             row.update_tag = tag
             row.updated_at = next_last_modified(row.updated_at, now)
             self.enqueue_pass_update(row.id, now, reason=reason, coalesce_seconds=coalesce_seconds)
+            if row.google_state in ("inserted", "saved"):
+                self.enqueue("google_sync", {"reasons": [reason]}, now, pass_id=row.id,
+                             delay_seconds=coalesce_seconds)
         self._s.flush()
         return tag
 

@@ -1,0 +1,145 @@
+"""Google end to end: save link (fat or skinny), callbacks recorded once, balance changes patched at Google."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import jwt as pyjwt
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import text
+
+from tests.builders import make_member, make_program
+from tests.fakes.google_server import FakeGoogle
+from walletpass.config import Settings
+from walletpass.google.callbacks import lv
+from walletpass.jobs.worker import Worker
+
+ISSUER = "3388000000022222222"
+ROOT = ec.generate_private_key(ec.SECP256R1())
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _der(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _ms(t: datetime) -> int:
+    return int(t.timestamp() * 1000)
+
+
+def callback_body(object_id: str, event: str = "save", nonce: str | None = None) -> bytes:
+    now = datetime.now(UTC)
+    inter = ec.generate_private_key(ec.SECP256R1())
+    signed_key = json.dumps({"keyValue": _b64(_der(inter)), "keyExpiration": str(_ms(now + timedelta(days=1)))})
+    message = json.dumps({"classId": object_id.split(".")[0] + ".program-1", "objectId": object_id,
+                          "eventType": event, "expTimeMillis": _ms(now + timedelta(minutes=5)),
+                          "count": 1, "nonce": nonce or str(uuid.uuid4())})
+    key_sig = ROOT.sign(lv("GooglePayPasses") + lv("ECv2SigningOnly") + lv(signed_key), ec.ECDSA(hashes.SHA256()))
+    msg_sig = inter.sign(lv("GooglePayPasses") + lv(ISSUER) + lv("ECv2SigningOnly") + lv(message),
+                         ec.ECDSA(hashes.SHA256()))
+    return json.dumps({"signature": _b64(msg_sig), "protocolVersion": "ECv2SigningOnly", "signedMessage": message,
+                       "intermediateSigningKey": {"signedKey": signed_key, "signatures": [_b64(key_sig)]}}).encode()
+
+
+@pytest.fixture
+def google(pki) -> Iterator[FakeGoogle]:  # type: ignore[no-untyped-def]
+    with FakeGoogle(pki.certs_dir / "google-service-account.json") as server:
+        server.set_callback_keys({"keys": [{"keyValue": _b64(_der(ROOT)), "protocolVersion": "ECv2SigningOnly",
+                                            "keyExpiration": str(_ms(datetime.now(UTC) + timedelta(days=30)))}]})
+        yield server
+
+
+@pytest.fixture
+def settings(tmp_path, pki, db_url, google) -> Settings:  # type: ignore[no-untyped-def]
+    return Settings.for_tests(tmp_path, database_url=db_url, certs_dir=pki.certs_dir, google_issuer_id=ISSUER,
+                              google_api_url=google.url, google_token_url=google.token_url,
+                              google_callback_keys_url=google.keys_url, google_rate_limit=0.0)
+
+
+def _public_key(pki):  # type: ignore[no-untyped-def]
+    info = json.loads((pki.certs_dir / "google-service-account.json").read_text())
+    return serialization.load_pem_private_key(info["private_key"].encode(), None).public_key(), info
+
+
+def _save(client, member) -> str:  # type: ignore[no-untyped-def]
+    path = "/" + member["links"]["google_save"].split("://", 1)[1].split("/", 1)[1]
+    r = client.get(path)
+    assert r.status_code == 302
+    return r.headers["Location"]
+
+
+def test_save_link_is_a_signed_jwt_under_1800(client, services, pki) -> None:  # type: ignore[no-untyped-def]
+    m = make_member(services, make_program(services), points=300)
+    url = _save(client, m)
+    assert url.startswith("https://pay.google.com/gp/v/save/") and len(url) <= 1800
+    key, info = _public_key(pki)
+    claims = pyjwt.decode(url.rsplit("/", 1)[1], key, algorithms=["RS256"], audience="google")
+    assert claims["iss"] == info["client_email"] and claims["typ"] == "savetowallet"
+    assert claims["origins"] == [services.settings.base_url]
+    objects = claims["payload"]["loyaltyObjects"]
+    assert objects[0]["id"] == f"{ISSUER}.{m['serial_number']}"
+
+
+def test_long_texts_switch_to_skinny_link_and_insert_first(client, services, google) -> None:  # type: ignore[no-untyped-def]
+    long = "很長的條款。" * 120
+    pid = make_program(services, terms="Long terms. " * 120,
+                       texts={"zh-Hant": {"terms": long, "name": "晨光會員計畫" * 3},
+                              "zh-Hans": {"terms": long, "name": "晨光会员计划" * 3}})
+    m = make_member(services, pid)
+    url = _save(client, m)
+    assert len(url) <= 1800
+    object_id = f"{ISSUER}.{m['serial_number']}"
+    assert object_id in str(google.store)
+    claims = pyjwt.decode(url.rsplit("/", 1)[1], options={"verify_signature": False})
+    assert claims["payload"]["loyaltyObjects"] == [{"id": object_id, "classId": f"{ISSUER}.program-{pid}"}]
+
+
+def test_callbacks_are_verified_recorded_once_and_changes_sync(client, auth, services, google) -> None:  # type: ignore[no-untyped-def]
+    pid = make_program(services, terms="Long terms. " * 150)
+    m = make_member(services, pid, points=10)
+    _save(client, m)                                    # long → inserted at Google
+    object_id = f"{ISSUER}.{m['serial_number']}"
+    body = callback_body(object_id, nonce="nonce-1")
+    assert client.post("/google/callback", data=body, content_type="application/json").status_code == 200
+    assert client.post("/google/callback", data=body, content_type="application/json").status_code == 200
+    with services.engine.connect() as conn:
+        saves = conn.execute(text("SELECT count(*) FROM pass_events WHERE kind = 'google_save'")).scalar_one()
+        state = conn.execute(text("SELECT google_state FROM passes")).scalar_one()
+    assert saves == 1 and state == "saved"
+
+    r = client.post(f"/api/v1/members/{m['id']}/transactions", json={"points": 90, "reason": "x"}, headers=auth)
+    assert r.status_code == 201
+    worker = Worker(services)
+    while worker.run_once():
+        pass
+    patches = [q for q in google.requests if q.method == "PATCH" and object_id in q.path]
+    assert patches, "the balance change was not sent to Google"
+    sent = patches[-1].body if isinstance(patches[-1].body, dict) else json.loads(patches[-1].body)
+    assert sent["loyaltyPoints"]["balance"] == {"int": 100}
+    assert sent.get("notifyPreference") == "NOTIFY_ON_UPDATE"
+
+    delete = callback_body(object_id, event="del")
+    assert client.post("/google/callback", data=delete, content_type="application/json").status_code == 200
+    with services.engine.connect() as conn:
+        assert conn.execute(text("SELECT google_state FROM passes")).scalar_one() == "deleted"
+
+
+@pytest.mark.parametrize("body,status", [
+    (b"not json", 400),
+    (b'{"protocolVersion": "ECv2SigningOnly"}', 400),
+    ("tampered", 401),
+])
+def test_bad_callbacks(client, services, body, status) -> None:  # type: ignore[no-untyped-def]
+    if body == "tampered":
+        body = callback_body(f"{ISSUER}.X").replace(b"save", b"del")
+    r = client.post("/google/callback", data=body, content_type="application/json")
+    assert r.status_code == status and r.mimetype == "application/problem+json"
