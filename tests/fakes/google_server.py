@@ -160,6 +160,11 @@ class FakeGoogle:
         with self._lock:
             self._failures.extend([(status, reason, retry_after)] * times)
 
+    def revoke_tokens(self) -> None:
+        """Forget every issued access token (the next API call with one gets 401)."""
+        with self._lock:
+            self._tokens.clear()
+
     def set_callback_keys(self, doc: dict[str, Any]) -> None:
         self._keys_doc = json.dumps(doc).encode()
 

@@ -181,3 +181,21 @@ def test_bad_token_endpoint_answer_is_a_google_api_error(google: FakeGoogle, pki
     with GoogleWalletClient(settings, info, retry=FAST) as client, pytest.raises(GoogleApiError) as err:
         client.get_class("loyalty", f"{ISSUER}.program-7")
     assert err.value.reason == "token_refresh_failed"
+
+
+def test_revoked_token_is_refreshed_once(google: FakeGoogle, client: GoogleWalletClient) -> None:
+    cls, _ = member_pass()
+    client.insert_class("loyalty", cls)
+    google.revoke_tokens()
+    assert client.get_class("loyalty", cls["id"])["id"] == cls["id"]
+    assert google.tokens_issued == 2
+    assert [r.status for r in google.api_requests()] == [200, 401, 200]
+
+
+def test_unreachable_api_is_a_google_api_error(google: FakeGoogle, pki: TestPki, tmp_path: Path) -> None:
+    info = json.loads((pki.certs_dir / "google-service-account.json").read_text())
+    settings = Settings.for_tests(tmp_path, certs_dir=pki.certs_dir, google_api_url="http://127.0.0.1:1",
+                                  google_token_url=google.token_url, google_rate_limit=0)
+    with GoogleWalletClient(settings, info, retry=FAST) as client, pytest.raises(GoogleApiError) as err:
+        client.get_class("loyalty", f"{ISSUER}.program-7")
+    assert err.value.reason == "unreachable" and err.value.status == 0

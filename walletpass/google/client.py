@@ -1,9 +1,11 @@
 """Google Wallet REST client (ADAPTER): OAuth service account, one kept-alive session, rate limit, retries.
 
-- Auth: google-auth service-account credentials (scope ``wallet_object.issuer``, token URL from Settings) inside a
-  ``requests`` :class:`~google.auth.transport.requests.AuthorizedSession` — the token is fetched once, reused until
-  it nears expiry, and refreshed on a 401. One session = one connection pool kept open (see BENCHMARKS.md "google"
-  for requests vs httpx on this path).
+- Auth: google-auth service-account credentials (scope ``wallet_object.issuer``, token URL from Settings). The
+  access token is fetched once, reused until google-auth calls it stale (near expiry), and refreshed once on a 401.
+  The token call itself goes through google-auth's requests transport (once an hour).
+- Transport: one ``httpx.Client`` (connection pool kept open). Measured against requests' ``AuthorizedSession`` on
+  the same keep-alive server, httpx needed about half the client CPU per request (BENCHMARKS.md "google"), and it is
+  the HTTP library STYLE.md names for this adapter.
 - Rate: a :class:`TokenBucket` paces calls to ``settings.google_rate_limit`` per second (Google's project limit
   is 20 requests/s, google.md §3.4); 0 switches it off.
 - Retries: 429 and 5xx and connection failures are retried with capped exponential backoff and full jitter,
@@ -24,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import requests
+import httpx
 from google.auth import exceptions as google_auth_exceptions
-from google.auth.transport.requests import AuthorizedSession
+from google.auth.transport.requests import Request as TokenRequest
 from google.oauth2 import service_account
 
 from walletpass.config import Settings
@@ -100,7 +102,7 @@ def _google_error(status: int, raw: bytes) -> GoogleApiError:
     return GoogleApiError(detail, status=status, reason=reason)
 
 
-def _json_body(resp: requests.Response) -> Json:
+def _json_body(resp: httpx.Response) -> Json:
     if not resp.content:
         return {}
     try:
@@ -149,9 +151,11 @@ class GoogleWalletClient:
                 info, scopes=[SCOPE], additional_claims={"aud": settings.google_token_url})
         except (KeyError, ValueError, TypeError) as exc:
             raise CredentialError(f"cannot use the Google service-account key: {exc}") from exc
-        self._session = AuthorizedSession(credentials)
+        self._credentials = credentials
+        self._token_request = TokenRequest()
+        self._token_lock = threading.Lock()
+        self._http = httpx.Client(timeout=timeout, headers={"User-Agent": "walletpass"})
         self._base = settings.google_api_url.rstrip("/") + "/walletobjects/v1"
-        self._timeout = timeout
         self._retry = retry
         self.bucket = TokenBucket(settings.google_rate_limit, burst)
 
@@ -167,7 +171,7 @@ class GoogleWalletClient:
 
     def close(self) -> None:
         """Close the kept-alive connections."""
-        self._session.close()
+        self._http.close()
 
     def __enter__(self) -> GoogleWalletClient:
         return self
@@ -237,26 +241,45 @@ class GoogleWalletClient:
             return current
         return self._call("PATCH", url, body)
 
+    def _authorization(self, stale: str | None = None) -> str:
+        """Return ``Bearer <token>``, refreshing when google-auth says it is not valid or it was *stale*."""
+        with self._token_lock:
+            if not self._credentials.valid or self._credentials.token == stale:
+                try:
+                    self._credentials.refresh(self._token_request)
+                except google_auth_exceptions.RefreshError as exc:
+                    raise GoogleApiError(f"Google OAuth token request failed: {exc}", status=401,
+                                         reason="token_refresh_failed") from exc
+                except google_auth_exceptions.TransportError as exc:
+                    raise GoogleApiError(f"cannot reach the Google OAuth token endpoint: {exc}",
+                                         reason="unreachable") from exc
+            return f"Bearer {self._credentials.token}"
+
     def _call(self, method: str, url: str, body: Json | None = None) -> Json:
         data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode() if body is not None else None
         headers = {"Content-Type": "application/json; charset=utf-8"} if data is not None else {}
-        for attempt in range(self._retry.attempts):
-            last = attempt == self._retry.attempts - 1
+        refreshed = False
+        attempt = 0
+        while True:
+            last = attempt >= self._retry.attempts - 1
+            headers["Authorization"] = self._authorization()
             self.bucket.acquire()
             try:
-                resp = self._session.request(method, url, data=data, headers=headers, timeout=self._timeout)
-            except google_auth_exceptions.RefreshError as exc:
-                raise GoogleApiError(f"Google OAuth token request failed: {exc}", status=401,
-                                     reason="token_refresh_failed") from exc
-            except (requests.RequestException, google_auth_exceptions.TransportError) as exc:
+                resp = self._http.request(method, url, content=data, headers=headers)
+            except httpx.HTTPError as exc:
                 if last:
                     raise GoogleApiError(f"cannot reach Google Wallet API: {exc}", reason="unreachable") from exc
                 time.sleep(self._retry.delay(attempt))
+                attempt += 1
                 continue
             if resp.status_code < 400:
                 return _json_body(resp)
+            if resp.status_code == 401 and not refreshed:  # token revoked or expired early: refresh once
+                refreshed = True
+                self._authorization(stale=headers["Authorization"][7:])
+                continue
             error = _google_error(resp.status_code, resp.content)
             if resp.status_code not in RETRY_STATUSES or error.reason in FINAL_REASONS or last:
                 raise error
             time.sleep(self._retry.delay(attempt, _retry_after(resp.headers)))
-        raise AssertionError("unreachable")  # pragma: no cover
+            attempt += 1
