@@ -21,6 +21,8 @@ COUPON_PTID = "pass.dev.walletpass.coupon"
 
 @dataclass(frozen=True)
 class TestPki:
+    __test__ = False  # a fixture value, not a test class
+
     certs_dir: Path          # dev PKI: apple-root-ca.pem, wwdr-ca.pem, <ptid>.pem/.key, google-service-account.json
     tls_ca_file: Path        # CA that issued the fake servers' TLS certificates
     server_cert_file: Path   # TLS cert for 127.0.0.1 / localhost
