@@ -61,3 +61,16 @@ def test_pkpasses_bundle() -> None:
     assert bundle.namelist() == ["packed-pass-1.pkpass", "packed-pass-2.pkpass"]
     with pytest.raises(InvalidInput, match="at most 10"):
         write_pkpasses([b"x"] * 11)
+
+
+def test_manifest_base_equals_full_manifest() -> None:
+    from walletpass.pkpass.manifest import ManifestBase
+
+    static = {"icon.png": "a" * 40, "zh-Hant.lproj/pass.strings": "b" * 40, "signature": "x"}
+    assert ManifestBase(static).build({"pass.json": "c" * 40}) == build_manifest({**static, "pass.json": "c" * 40})
+
+
+def test_small_and_large_text_round_trip() -> None:
+    big = ("晨光 " * 20000).encode()
+    zf = zipfile.ZipFile(io.BytesIO(write_files([("big.json", big), ("small.json", b'{"k":"v"}' * 10)])))
+    assert zf.read("big.json") == big and zf.testzip() is None

@@ -22,7 +22,7 @@ from walletpass.domain.programs import Program
 from walletpass.errors import ConfigurationError, InvalidInput
 from walletpass.pkpass import images as _images
 from walletpass.pkpass import passjson
-from walletpass.pkpass.manifest import build_manifest
+from walletpass.pkpass.manifest import ManifestBase
 from walletpass.pkpass.package import Entry, make_entry, write_zip
 from walletpass.pkpass.signing import PassSigner
 from walletpass.pkpass.strings import encode_strings
@@ -40,6 +40,7 @@ class PreparedAssets:
     entries: tuple[Entry, ...]
     digests: Mapping[str, str]
     strings: Mapping[str, Mapping[str, str]]
+    manifest: ManifestBase
 
 
 def prepare_assets(template: PassTemplate, program: Program, images: Mapping[str, bytes] | None = None,
@@ -53,7 +54,8 @@ def prepare_assets(template: PassTemplate, program: Program, images: Mapping[str
     entries = [make_entry(name, data) for name, data in files.items()]
     entries += [make_entry(f"{locale}.lproj/pass.strings", encode_strings(table)) for locale, table in strings.items()]
     entries.sort(key=lambda e: e.name)
-    return PreparedAssets(tuple(entries), {e.name: e.sha1 for e in entries}, strings)
+    digests = {e.name: e.sha1 for e in entries}
+    return PreparedAssets(tuple(entries), digests, strings, ManifestBase(digests))
 
 
 def images_fingerprint(images: Mapping[str, bytes]) -> str:
@@ -133,7 +135,7 @@ class PassBuilder:
         signer = self.signer(pass_json.get("passTypeIdentifier", ""))  # type: ignore[arg-type]
         passjson.validate(pass_json, signer=signer, files=assets.digests, strings=assets.strings)
         pass_entry = make_entry("pass.json", passjson.dump(pass_json))
-        manifest = build_manifest({**assets.digests, "pass.json": pass_entry.sha1})
+        manifest = assets.manifest.build({"pass.json": pass_entry.sha1})
         signature = signer.sign(manifest)
         return write_zip((*assets.entries, pass_entry, make_entry("manifest.json", manifest),
                           make_entry("signature", signature, compress=False)))

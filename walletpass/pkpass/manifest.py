@@ -26,6 +26,30 @@ def build_manifest(digests: Mapping[str, str]) -> bytes:
     return json.dumps(listed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+class ManifestBase:
+    """The digests of a program's unchanging files, pre-encoded; add a pass's own files to get a manifest.
+
+    ``ManifestBase(static).build(extra)`` gives the same bytes as ``build_manifest({**static, **extra})``
+    without re-serialising the static part for every pass.
+    """
+
+    __slots__ = ("_fragments",)
+
+    def __init__(self, digests: Mapping[str, str]) -> None:
+        self._fragments = {k: _fragment(k, v) for k, v in digests.items() if k not in UNLISTED}
+
+    def build(self, extra: Mapping[str, str]) -> bytes:
+        frags = dict(self._fragments)
+        for k, v in extra.items():
+            if k not in UNLISTED:
+                frags[k] = _fragment(k, v)
+        return b"{" + b",".join(frags[k] for k in sorted(frags)) + b"}"
+
+
+def _fragment(name: str, digest: str) -> bytes:
+    return (json.dumps(name, ensure_ascii=False) + ":" + json.dumps(digest, ensure_ascii=False)).encode()
+
+
 def manifest_for(files: Mapping[str, bytes]) -> bytes:
     """Hash every file (except manifest.json and signature) and return the manifest."""
     return build_manifest({name: sha1_hex(data) for name, data in files.items() if name not in UNLISTED})

@@ -50,6 +50,11 @@ def dump(pass_json: Mapping[str, Any]) -> bytes:
     return json.dumps(pass_json, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
+def _is_map(v: object) -> bool:
+    # type() first: isinstance against the Mapping ABC is slow, and this runs for every field of every pass.
+    return type(v) is dict or isinstance(v, Mapping)
+
+
 def _fail(field: str, detail: str) -> InvalidPass:
     return InvalidPass(field, detail)
 
@@ -95,7 +100,7 @@ def _check_style(p: Mapping[str, Any]) -> str:
         found = ", ".join(present) or "none"
         raise _fail("style", f"a pass needs exactly one style key of {', '.join(STYLES)}; found {found}")
     style = present[0]
-    if not isinstance(p[style], Mapping):
+    if not _is_map(p[style]):
         raise _fail(style, "must be an object of field groups (headerFields, primaryFields, …)")
     if style == "boardingPass" and p[style].get("transitType") not in TRANSIT_TYPES:
         raise _fail("boardingPass.transitType", f"required; use one of {', '.join(TRANSIT_TYPES)}")
@@ -103,7 +108,7 @@ def _check_style(p: Mapping[str, Any]) -> str:
 
 
 def _check_field(f: object, path: str, seen: set[str]) -> None:
-    if not isinstance(f, Mapping):
+    if not _is_map(f):
         raise _fail(path, "each field must be an object with key and value")
     key = f.get("key")
     if not isinstance(key, str) or not key:
@@ -176,7 +181,7 @@ def _check_barcodes(p: Mapping[str, Any]) -> bool:
     if "barcode" in p:
         entries.append(("barcode", p["barcode"]))
     for path, b in entries:
-        if not isinstance(b, Mapping):
+        if not _is_map(b):
             raise _fail(path, "must be an object with format, message and messageEncoding")
         if b.get("format") not in BARCODE_FORMATS:
             raise _fail(f"{path}.format", f"{b.get('format')!r} is not supported; use one of "
@@ -227,7 +232,7 @@ def _check_relevance(p: Mapping[str, Any]) -> None:
         if len(items) > most:
             raise _fail(key, f"has {len(items)} entries; Wallet uses at most {most} — keep the {most} most useful")
         for i, item in enumerate(items):
-            if not isinstance(item, Mapping):
+            if not _is_map(item):
                 raise _fail(f"{key}[{i}]", "must be an object")
             needed = ("latitude", "longitude") if key == "locations" else ()
             for k in needed:
@@ -244,7 +249,7 @@ def _check_relevance(p: Mapping[str, Any]) -> None:
             raise _fail("relevantDates", "must be a list of {date} or {startDate, endDate} objects")
         for i, entry in enumerate(dates):
             for k in ("date", "startDate", "endDate"):
-                if isinstance(entry, Mapping) and k in entry:
+                if _is_map(entry) and k in entry:
                     check_date(entry[k], f"relevantDates[{i}].{k}")
 
 
@@ -299,7 +304,7 @@ def validate(pass_json: Mapping[str, Any], *, signer: Certified | None = None, f
     *signer* checks the ids against its certificate, *files* checks the required images, *strings*
     (locale → pass.strings table) checks that every locale has the same keys.
     """
-    if not isinstance(pass_json, Mapping):
+    if not _is_map(pass_json):
         raise _fail("pass.json", "must be a JSON object")
     _check_required(pass_json)
     style = _check_style(pass_json)

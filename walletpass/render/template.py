@@ -85,24 +85,31 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
+_LEAVES = (str, int, float, bool, type(None))
+
+
 def substitute(node: Any, values: Mapping[str, Any]) -> Any:
     """Return a fresh JSON structure: *node* (compiled) with placeholders replaced from *values*."""
-    if isinstance(node, MappingProxyType):
-        if isinstance(node.get("value"), _Var) and values[node["value"].name] is None and "key" in node:
+    t = type(node)
+    if t is MappingProxyType:
+        value = node.get("value")
+        if type(value) is _Var and values[value.name] is None and "key" in node:
             return None  # optional field without a value: left out by the caller
-        return {k: substitute(v, values) for k, v in node.items()}
-    if isinstance(node, tuple):
+        return {k: v if type(v) in _LEAVES else substitute(v, values) for k, v in node.items()}
+    if t is tuple:
         out = []
         for v in node:
+            if type(v) in _LEAVES:
+                out.append(v)
+                continue
             item = substitute(v, values)
-            if item is not None or not isinstance(v, MappingProxyType):
+            if item is not None or type(v) is not MappingProxyType:
                 out.append(item)
         return out
-    if isinstance(node, _Var):
+    if t is _Var:
         return values[node.name]
-    if isinstance(node, _Text):
-        p = node.parts
-        return "".join(s if i % 2 == 0 else _text(values[s]) for i, s in enumerate(p))
+    if t is _Text:
+        return "".join(s if i % 2 == 0 else _text(values[s]) for i, s in enumerate(node.parts))
     return node
 
 
