@@ -108,10 +108,10 @@ def _label(name: str, langs: Sequence[str]) -> tuple[str, Json | None]:
 # -- building blocks ----------------------------------------------------------------------------
 def _clean(value: Any) -> Any:
     """Drop None-valued keys everywhere (absent LocalizedStrings, optional parts)."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
+    if type(value) is dict:
+        return {k: _clean(v) if type(v) in (dict, list) else v for k, v in value.items() if v is not None}
+    if type(value) is list:
+        return [_clean(v) if type(v) in (dict, list) else v for v in value]
     return value
 
 
