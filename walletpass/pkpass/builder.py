@@ -137,8 +137,8 @@ class PassBuilder:
         pass_entry = make_entry("pass.json", passjson.dump(pass_json))
         manifest = assets.manifest.build({"pass.json": pass_entry.sha1})
         signature = signer.sign(manifest)
-        return write_zip((*assets.entries, pass_entry, make_entry("manifest.json", manifest),
-                          make_entry("signature", signature, compress=False)))
+        return write_zip((*assets.entries, pass_entry, make_entry("manifest.json", manifest, sha1=""),
+                          make_entry("signature", signature, compress=False, sha1="")))
 
     def build_member_pass(self, program: Program, member: Member, pass_ref: PassRef, *,
                           images: Mapping[str, bytes] | None = None, images_key: str = "",

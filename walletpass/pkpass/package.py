@@ -22,6 +22,7 @@ _DOS_TIME, _DOS_DATE = 0, (0 << 9) | (1 << 5) | 1  # 1980-01-01 00:00:00
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHI")  # up to (not including) the local-header offset
 _EOCD = struct.Struct("<IHHHHIIH")
+_OFFSET = struct.Struct("<I")
 _UNIX_FILE_0644 = (0o100644 << 16)
 _MADE_BY = (3 << 8) | 20  # Unix, spec 2.0
 _MAX = 0xFFFFFFFF
@@ -39,10 +40,14 @@ class Entry:
     sha1: str
     local_record: bytes   # local header + (compressed) data
     central_prefix: bytes  # central-directory header up to the offset field
+    raw_name: bytes
 
 
 def make_entry(name: str, data: bytes, *, compress: bool | None = None, sha1: str | None = None) -> Entry:
-    """Encode *data* as archive member *name*; PNGs are stored, other files deflated unless *compress* says."""
+    """Encode *data* as archive member *name*; PNGs are stored, other files deflated unless *compress* says.
+
+    *sha1* may be given when known; pass ``""`` for files the manifest does not list (manifest, signature).
+    """
     if compress is None:
         compress = not name.endswith(".png")
     raw_name = name.encode("ascii")  # pass file names are ASCII (icon@2x.png, zh-Hant.lproj/pass.strings)
@@ -62,7 +67,7 @@ def make_entry(name: str, data: bytes, *, compress: bool | None = None, sha1: st
                         len(raw_name), 0) + raw_name + body
     central = _CENTRAL.pack(0x02014B50, _MADE_BY, 20, 0, method, _DOS_TIME, _DOS_DATE, crc, len(body), len(data),
                             len(raw_name), 0, 0, 0, 0, _UNIX_FILE_0644)
-    return Entry(name, data, sha1 if sha1 is not None else sha1_hex(data), local, central)
+    return Entry(name, data, sha1 if sha1 is not None else sha1_hex(data), local, central, raw_name)
 
 
 def write_zip(entries: Iterable[Entry]) -> bytes:
@@ -77,7 +82,7 @@ def write_zip(entries: Iterable[Entry]) -> bytes:
             raise InvalidInput(entry.name, "appears twice in the pass; each file name must be unique")
         previous = entry.name
         parts.append(entry.local_record)
-        central.append(entry.central_prefix + struct.pack("<I", offset) + entry.name.encode("ascii"))
+        central.append(entry.central_prefix + _OFFSET.pack(offset) + entry.raw_name)
         offset += len(entry.local_record)
     cd = b"".join(central)
     parts.append(cd)

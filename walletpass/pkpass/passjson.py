@@ -270,7 +270,8 @@ def check_certificate_match(p: Mapping[str, Any], signer: Certified) -> None:
                                           "certificate of this pass type")
     if p.get("teamIdentifier") != signer.team_identifier:
         raise _fail("teamIdentifier", f"{p.get('teamIdentifier')!r} does not match the signing certificate's "
-                                      f"OU {signer.team_identifier!r}; set WALLETPASS_TEAM_ID to the certificate's team")
+                                      f"OU {signer.team_identifier!r}; set WALLETPASS_TEAM_ID to the "
+                                      "certificate's team")
 
 
 def check_files(files: Collection[str]) -> None:

@@ -71,7 +71,8 @@ def _compile(node: Any, path: str, allowed: frozenset[str]) -> Any:
         parts = tuple(_PLACEHOLDER.split(node))
         leftover = "".join(parts[0::2])
         if "${" in leftover:
-            raise InvalidPass(path, f"{node!r} has a malformed placeholder; write ${{name.part}}, e.g. ${{member.name}}")
+            raise InvalidPass(path, f"{node!r} has a malformed placeholder; write ${{name.part}}, "
+                                    "e.g. ${member.name}")
         for name in parts[1::2]:
             if name not in allowed:
                 raise InvalidPass(path, f"unknown placeholder ${{{name}}}; use one of {', '.join(sorted(allowed))}")
