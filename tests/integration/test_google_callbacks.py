@@ -135,3 +135,14 @@ def test_unreachable_or_bad_keys_are_remote_errors(google: FakeGoogle) -> None:
     google.set_callback_keys({"keys": [{"keyValue": "@@", "protocolVersion": "ECv2SigningOnly"}]})
     with pytest.raises(GoogleApiError):
         CallbackVerifier(ISSUER, HttpKeyFetcher(google.keys_url)).verify(callback(), NOW)
+
+
+def test_an_answer_without_usable_keys_is_retried_soon(google: FakeGoogle, verifier: CallbackVerifier) -> None:
+    google.set_callback_keys(keys_doc((ROOT, NOW - timedelta(days=1))))  # only an expired key
+    with pytest.raises(GoogleApiError):
+        verifier.verify(callback(), NOW)
+    google.set_callback_keys(keys_doc((ROOT, NOW + timedelta(days=1))))
+    with pytest.raises(GoogleApiError):
+        verifier.verify(callback(), NOW + timedelta(seconds=30))  # still within the retry pause
+    assert verifier.verify(callback(), NOW + timedelta(minutes=2)).event_type == "save"
+    assert google.keys_fetches == 2

@@ -39,6 +39,8 @@ PROTOCOL = "ECv2SigningOnly"
 EVENT_TYPES = ("save", "del")
 #: Keys without keyExpiration are re-fetched after this long.
 DEFAULT_KEY_TTL_MS = 3_600_000
+#: An answer without usable keys is asked again after this long.
+EMPTY_KEYS_RETRY_MS = 60_000
 
 
 class CallbackRejected(Unauthorized):
@@ -207,7 +209,10 @@ class CallbackVerifier:
                 keys = [k for k in parse_root_keys(self._fetch()) if k.expires_ms is None or k.expires_ms > now_ms]
                 expiries = [k.expires_ms for k in keys if k.expires_ms is not None]
                 self._keys = keys
-                self._valid_until_ms = min(expiries, default=now_ms + DEFAULT_KEY_TTL_MS)
+                if not keys:  # nothing usable: ask again soon rather than failing every callback for an hour
+                    self._valid_until_ms = now_ms + EMPTY_KEYS_RETRY_MS
+                else:
+                    self._valid_until_ms = min(expiries, default=now_ms + DEFAULT_KEY_TTL_MS)
             keys = self._keys
         if not keys:
             raise GoogleApiError("Google published no usable ECv2SigningOnly callback key", reason="no_keys")
