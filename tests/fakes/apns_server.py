@@ -154,6 +154,21 @@ class FakeApns:
         for session in sessions:
             session.goaway_requested.set()
 
+    def wait_until(self, predicate: Any, timeout: float = 2.0) -> bool:
+        """Poll *predicate* (e.g. ``lambda: apns.rejected_handshakes``) until truthy; the server's threads record
+        a refused handshake just after the client has seen the alert, so tests wait instead of racing."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    @property
+    def open_connections(self) -> int:
+        with self._lock:
+            return len(self._sessions)
+
     @property
     def pushes(self) -> list[RecordedPush]:
         with self._lock:
@@ -402,8 +417,8 @@ class _Session:
         self.conn.close_connection(error_code=h2.errors.ErrorCodes.NO_ERROR, last_stream_id=self.last_answered,
                                    additional_data=b'{"reason":"Shutdown"}')
         self._flush()
-        deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline:  # discard what the client still sends until it closes
+        deadline = time.monotonic() + 0.25
+        while time.monotonic() < deadline:  # discard what the client still sends (no RST that eats the GOAWAY)
             try:
                 if not self.tls.recv(65536):
                     break

@@ -113,6 +113,13 @@ def test_429_500_and_503_are_retried_with_backoff_until_they_succeed(apns: FakeA
     assert client.counters["retry"] == 4 and client.counters["ok"] == 4
 
 
+def test_a_503_is_retried_on_a_new_connection(apns: FakeApns, client: ApnsClient) -> None:
+    apns.script(tok(1), [(503, "Shutdown"), 200])
+    out = client.send_with_retry([tok(1)], MEMBER_PTID, sleep=Sleeps(), rng=random.Random(0))
+    assert out[0].status == 200
+    assert [p.connection for p in apns.requests_for(tok(1))] == [1, 2]
+
+
 def test_retries_stop_at_max_attempts(apns: FakeApns, client: ApnsClient) -> None:
     apns.script(tok(1), [503] * 10)
     out = client.send_with_retry([tok(1)], MEMBER_PTID, max_attempts=3, sleep=Sleeps(), rng=random.Random(0))
@@ -167,7 +174,8 @@ def test_a_client_certificate_from_another_ca_is_refused_at_the_handshake(
         with pytest.raises(PushUnavailable) as info:
             stranger.send([tok(1), tok(2)], MEMBER_PTID)
     assert isinstance(info.value.__cause__, pycurl.error)
-    assert apns.rejected_handshakes >= 1 and apns.connections == 0 and apns.pushes == []
+    assert apns.wait_until(lambda: apns.rejected_handshakes >= 1)
+    assert apns.connections == 0 and apns.pushes == []
 
 
 def test_the_fake_refuses_a_client_without_certificate(apns: FakeApns, pki: Pki) -> None:
@@ -178,7 +186,8 @@ def test_the_fake_refuses_a_client_without_certificate(apns: FakeApns, pki: Pki)
             with pytest.raises((ssl.SSLError, OSError)):
                 tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
                 tls.recv(100)
-    assert apns.connections == 0 and apns.rejected_handshakes == 1
+    assert apns.wait_until(lambda: apns.rejected_handshakes == 1)
+    assert apns.connections == 0
 
 
 def test_an_unreachable_server_is_push_unavailable(pki: Pki) -> None:
@@ -244,6 +253,7 @@ def test_goaway_mid_batch_reconnects_and_delivers_the_rest(apns: FakeApns, clien
 def test_a_connection_closed_between_calls_is_reopened(apns: FakeApns, client: ApnsClient) -> None:
     client.send([tok(1)], MEMBER_PTID)
     apns.goaway()
+    assert apns.wait_until(lambda: apns.open_connections == 0)
     out = client.send_with_retry([tok(2), tok(3)], MEMBER_PTID, sleep=Sleeps(), rng=random.Random(0))
     assert [o.status for o in out] == [200, 200]
     assert apns.connections == 2

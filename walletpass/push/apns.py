@@ -146,13 +146,10 @@ class ApnsClient:
         self.connect_timeout_ms = int(connect_timeout * 1000)
         self._now = now
         self._lock = threading.Lock()
-        self._multi: pycurl.CurlMulti | None = pycurl.CurlMulti()
-        self._multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
-        self._multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, 1)  # one connection, many streams
-        self._multi.setopt(pycurl.M_MAX_CONCURRENT_STREAMS, max_streams)
+        self._multi: pycurl.CurlMulti | None = self._new_multi()
         self._idle: list[_Stream] = []
         self._all: list[_Stream] = []
-        self._headers: dict[tuple[str, int | None], list[str]] = {}
+        self._headers: dict[str, list[str]] = {}
         self.counters: dict[str, int] = {kind.value: 0 for kind in Outcome} | {"connects": 0}
         self.last_forbidden: tuple[str, datetime] | None = None
         self.last_error: tuple[str, datetime] | None = None
@@ -178,7 +175,7 @@ class ApnsClient:
             header_list = self._header_list(topic, expiration)
             with _translate_pycurl_errors():
                 outcomes, failure = self._run(tokens, header_list)
-        self._account(outcomes)
+            self._account(outcomes)
         if failure is not None and all(o.status == 0 for o in outcomes):
             errno, message = failure.args
             if errno in _CREDENTIAL_ERRORS and ("key" in message or "cert" in message):
@@ -207,6 +204,8 @@ class ApnsClient:
             todo = [i for i, o in enumerate(final) if should_retry(o, attempt, max_attempts)]
             if not todo:
                 return final
+            if any(final[i].status == 503 for i in todo):
+                self.reconnect()  # apple.md §4: retry a 503 on a new connection
             delay = backoff_delay(attempt, base=base, cap=cap, rng=rng)
             log.info("APNs: retrying %d push(es) for %s in %.2fs (attempt %d of %d)",
                      len(todo), topic, delay, attempt + 1, max_attempts)
@@ -221,17 +220,19 @@ class ApnsClient:
             for i, outcome in zip(todo, again, strict=True):
                 final[i] = outcome
 
+    def reconnect(self) -> None:
+        """Drop the current connection; the next send opens a new one (after a 503, or a revoked certificate)."""
+        with self._lock:
+            if self._multi is not None:
+                self._drop_handles()
+                self._multi = self._new_multi()
+
     def close(self) -> None:
         """Close the connection and free the libcurl handles; later sends raise PushUnavailable."""
         with self._lock:
-            if self._multi is None:
-                return
-            for stream in self._all:
-                stream.curl.close()
-            self._multi.close()
-            self._multi = None
-            self._all.clear()
-            self._idle.clear()
+            if self._multi is not None:
+                self._drop_handles()
+                self._multi = None
 
     def __enter__(self) -> ApnsClient:
         return self
@@ -240,16 +241,28 @@ class ApnsClient:
         self.close()
 
     # -- internals ------------------------------------------------------------------------------------
+    def _new_multi(self) -> pycurl.CurlMulti:
+        multi = pycurl.CurlMulti()
+        multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
+        multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, 1)  # one connection, many streams
+        multi.setopt(pycurl.M_MAX_CONCURRENT_STREAMS, self.max_streams)
+        return multi
+
+    def _drop_handles(self) -> None:
+        """Close every easy handle and the multi handle (and with it the connection). Hold the lock."""
+        assert self._multi is not None
+        for stream in self._all:
+            stream.curl.close()
+        self._multi.close()
+        self._all.clear()
+        self._idle.clear()
+
     def _header_list(self, topic: str, expiration: int | None) -> list[str]:
-        key = (topic, expiration)
-        found = self._headers.get(key)
+        found = self._headers.get(topic)
         if found is None:
-            found = [f"apns-topic: {topic}", "apns-push-type: background", "apns-priority: 5",
-                     "Accept:", "Content-Type: application/json"]
-            if expiration is not None:
-                found.append(f"apns-expiration: {int(expiration)}")
-            self._headers[key] = found
-        return found
+            found = self._headers[topic] = [f"apns-topic: {topic}", "apns-push-type: background",
+                                            "apns-priority: 5", "Accept:", "Content-Type: application/json"]
+        return found if expiration is None else [*found, f"apns-expiration: {int(expiration)}"]
 
     def _urls(self, tokens: Sequence[str]) -> list[str]:
         # Device tokens are hex; anything else is quoted so it stays one path segment (APNs: BadDeviceToken).
