@@ -173,8 +173,10 @@ def machine() -> str:
                 break
     except OSError:
         pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, {platform.system()} "
-            f"{platform.release()}; date {datetime.now(UTC).date().isoformat()}")
+            f"{platform.release()}; date {datetime.now(UTC).date().isoformat()}; 1-min load average at the end "
+            f"{load:.1f} (shared machine: other work lowers these figures)")
 
 
 def report(links: dict[str, float], patches: dict[str, float]) -> str:
