@@ -186,6 +186,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="timed send calls (after one warm-up)")
     parser.add_argument("--max-streams", type=int, default=500)
     parser.add_argument("--httpx-tokens", type=int, default=1_000, help="pushes for the httpx comparison (0 = skip)")
+    parser.add_argument("--write", action="store_true", help="replace the push section of BENCHMARKS.md")
     args = parser.parse_args()
 
     tokens = [os.urandom(32).hex() for _ in range(args.tokens)]
@@ -199,16 +200,58 @@ def main() -> None:
                 results.append(bench_httpx_async(url, pki, tokens[:args.httpx_tokens], 100))
                 results.append(bench_httpx_sync(url, pki, tokens[:args.httpx_tokens]))
 
-    print(f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-    print(f"machine: {machine()}")  # load average after the run: other work on the box skews figures
-    print("| client | pushes per call | timed calls | best pushes/s | median pushes/s |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for r in results:
-        print(f"| {r['client']} | {r['tokens']:,} | {r['rounds']} | {r['best']:,.0f} | {r['median']:,.0f} |")
-    first = results[0]
-    print(f"pycurl: {first['cpu_us_per_push']:.1f} µs client CPU per push; "
-          f"{first['connections']} TLS connection(s) opened for all rounds")
+    text = report(results, args)
+    print(text)
+    if args.write:
+        write_section(ROOT / "BENCHMARKS.md", text)
+        print("wrote the push section of BENCHMARKS.md")
 
+
+def report(results: list[dict[str, object]], args: argparse.Namespace) -> str:
+    first = results[0]
+    target = 20_000
+    met = "met" if float(first["median"]) >= target else ("met by the best call only" if float(first["best"]) >= target
+                                                           else "NOT met")
+    lines = [
+        f"Machine: {machine()}; date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC (load average read after the run).",
+        f"Command: `.venv/bin/python bench/push.py --write` (nginx on 127.0.0.1 from `bench/nginx-apns.conf`: "
+        f"HTTP/2 over TLS, client certificate required, `return 200`; {args.tokens:,} random device tokens).",
+        "",
+        "| client (one process, one thread) | pushes per call | timed calls | best pushes/s | median pushes/s |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        lines.append(f"| {r['client']} | {r['tokens']:,} | {r['rounds']} | {r['best']:,.0f} | {r['median']:,.0f} |")
+    lines += [
+        "",
+        f"ApnsClient: {first['cpu_us_per_push']:.1f} µs of client CPU per push (median call); "
+        f"{first['connections']} TLS connection opened for all calls (one connection, up to {args.max_streams} "
+        f"concurrent streams). Target ≥ {target:,} pushes/s per process: {met}.",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(path: Path, body: str) -> None:
+    """Replace (or append) the ``push`` section of BENCHMARKS.md, leaving the other sections alone."""
+    start, end = "<!-- bench:push:start -->", "<!-- bench:push:end -->"
+    section = f"{start}\n## push\n\n{body}\n\n{NOTES}\n{end}"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if start in text and end in text:
+        text = text[:text.index(start)] + section + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
+NOTES = """\
+Why pycurl: the issue behind this module reported, on this machine class, one process pushing to a local nginx
+HTTP/2 server at ~650 pushes/s with httpx, ~4,000/s with aioapns, ~8,700/s with plain asyncio + h2 and ~40,000/s
+with pycurl (libcurl) multiplexing. The httpx rows above re-measure the slow end; aioapns and asyncio + h2 were
+not re-measured. What the ApnsClient does per push: one reused easy handle, `setopt(URL)` + `setopt(HTTPHEADER)`
+(our own `apns-id`, so no header callback), and libcurl's HTTP/2 framing, HPACK and one TLS write; `perf` shows
+~70 % of the client's time inside libcurl/nghttp2/OpenSSL and the kernel, so the Python loop is not the limit.
+The box has 2 vCPUs shared by nginx, the client and whatever else runs (other test suites): figures swing by
+±40 % between runs; compare the CPU µs per push, which moves less."""
 
 if __name__ == "__main__":
     main()

@@ -88,7 +88,9 @@ class FakeApns:
 
     def __init__(self, pki: Any, *, max_concurrent_streams: int = 1000, trust_files: Iterable[Path] | None = None,
                  host: str = "127.0.0.1") -> None:
-        self._ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        # A bare server context: only the dev PKI is trusted for client certificates, never the system CAs.
+        self._ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         self._ctx.load_cert_chain(str(pki.server_cert_file), str(pki.server_key_file))
         self._ctx.verify_mode = ssl.CERT_REQUIRED
         for path in trust_files or (pki.certs_dir / "apple-root-ca.pem", pki.certs_dir / "wwdr-ca.pem"):

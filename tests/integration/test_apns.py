@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pycurl
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -257,3 +258,27 @@ def test_a_connection_closed_between_calls_is_reopened(apns: FakeApns, client: A
     out = client.send_with_retry([tok(2), tok(3)], MEMBER_PTID, sleep=Sleeps(), rng=random.Random(0))
     assert [o.status for o in out] == [200, 200]
     assert apns.connections == 2
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "body", "answer"),
+    [
+        ("POST", f"/3/device/{tok(1)}", {"apns-priority": "10"}, b"{}", (400, "BadPriority")),
+        ("POST", f"/3/device/{tok(1)}", {"apns-push-type": "alert"}, b"{}", (400, "InvalidPushType")),
+        ("POST", f"/3/device/{tok(1)}", {"apns-topic": ""}, b"{}", (400, "MissingTopic")),
+        ("POST", f"/3/device/{tok(1)}", {}, b'{"aps":{}}', (400, "BadPayload")),
+        ("POST", f"/3/device/{tok(1)}", {"apns-id": "nope"}, b"{}", (400, "BadMessageId")),
+        ("GET", f"/3/device/{tok(1)}", {}, b"", (405, "MethodNotAllowed")),
+        ("POST", "/2/device/ab", {}, b"{}", (404, "BadPath")),
+    ],
+)
+def test_the_fake_checks_requests_like_apns(apns: FakeApns, pki: Pki, method: str, path: str,
+                                            headers: dict[str, str], body: bytes, answer: tuple[int, str]) -> None:
+    ctx = ssl.create_default_context(cafile=str(pki.tls_ca_file))
+    ctx.load_cert_chain(str(pki.cert()), str(pki.key()))
+    sent = {"apns-topic": MEMBER_PTID, "apns-push-type": "background", "apns-priority": "5"} | headers
+    with httpx.Client(http2=True, verify=ctx) as raw:
+        response = raw.request(method, apns.url + path, headers=sent, content=body)
+    assert response.http_version == "HTTP/2"
+    assert (response.status_code, response.json()["reason"]) == answer
+    assert response.headers["apns-id"]
