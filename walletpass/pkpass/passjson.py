@@ -45,9 +45,13 @@ class Certified(Protocol):
     team_identifier: str
 
 
+# One encoder for every pass: json.dumps with options builds a new JSONEncoder on each call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 def dump(pass_json: Mapping[str, Any]) -> bytes:
     """Serialise *pass_json*: UTF-8 without BOM, keys sorted, compact — the same dict gives the same bytes."""
-    return json.dumps(pass_json, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    return _ENCODER.encode(pass_json).encode()
 
 
 def _is_map(v: object) -> bool:
