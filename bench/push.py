@@ -214,7 +214,8 @@ def report(results: list[dict[str, object]], args: argparse.Namespace) -> str:
                                                            else "NOT met")
     lines = [
         f"Machine: {machine()}; date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC (load average read after the run).",
-        f"Command: `.venv/bin/python bench/push.py --write` (nginx on 127.0.0.1 from `bench/nginx-apns.conf`: "
+        f"Command: `.venv/bin/python bench/push.py {' '.join(sys.argv[1:])}` (nginx on 127.0.0.1 from "
+        f"`bench/nginx-apns.conf`: "
         f"HTTP/2 over TLS, client certificate required, `return 200`; {args.tokens:,} random device tokens).",
         "",
         "| client (one process, one thread) | pushes per call | timed calls | best pushes/s | median pushes/s |",
