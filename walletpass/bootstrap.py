@@ -19,8 +19,6 @@ from walletpass.services.api_keys import ApiKeyVerifier
 from walletpass.storage.db import make_engine, upgrade
 from walletpass.storage.uow import SqlUnitOfWork, uow_factory
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = PROJECT_ROOT / "templates" / "passes"
 
 
 @dataclass
@@ -35,6 +33,7 @@ class Services:
     registry: CollectorRegistry = field(default_factory=lambda: CollectorRegistry(auto_describe=True))
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _apns: dict[str, Any] = field(default_factory=dict, repr=False)
+    _google: Any = field(default=None, repr=False)
 
     @cached_property
     def metrics(self) -> PushMetrics:
@@ -57,11 +56,11 @@ class Services:
     def google_client(self) -> Any:
         """The Wallet REST client (one per process: token and connections reused)."""
         with self._lock:
-            if "google" not in self._apns:
+            if self._google is None:
                 from walletpass.google.client import GoogleWalletClient
 
-                self._apns["google"] = GoogleWalletClient.from_settings(self.settings)
-            return self._apns["google"]
+                self._google = GoogleWalletClient.from_settings(self.settings)
+            return self._google
 
     @cached_property
     def google_callbacks(self) -> Any:
@@ -88,8 +87,6 @@ class Services:
         with self._lock:
             clients = dict(self._apns)
         for ptid, client in clients.items():
-            if ptid == "google":
-                continue
             if client.last_forbidden is not None:
                 reason, when = client.last_forbidden
                 checks[f"apns:{ptid}"] = {"status": "error", "detail": f"APNs answered 403 {reason}",
@@ -102,20 +99,23 @@ class Services:
     def pass_builder(self) -> Any:
         """The Apple pass builder: certificates and keys parsed once per process, templates read once."""
         from walletpass.credentials import load_signer
-        from walletpass.pass_templates import load_template
+        from walletpass.pass_templates import load_templates
         from walletpass.pkpass.builder import PassBuilder
 
         s = self.settings
         signers = {ptid: load_signer(s.cert_path(ptid), s.key_path(ptid), s.wwdr_path,
                                      s.key_password.encode() if s.key_password else None)
                    for ptid in s.pass_type_ids}
-        templates = {name: load_template(TEMPLATES_DIR / name) for name in ("member-card", "coupon")}
+        templates = load_templates()
         return PassBuilder(signers=signers, templates=templates, team_id=s.team_id,
                            web_service_url=s.web_service_url)
 
     def close(self) -> None:
         with self._lock:
             clients, self._apns = list(self._apns.values()), {}
+            if self._google is not None:
+                clients.append(self._google)
+                self._google = None
         for client in clients:
             client.close()
         self.engine.dispose()

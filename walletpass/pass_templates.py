@@ -20,7 +20,8 @@ from walletpass.pkpass.strings import parse_strings
 from walletpass.render.template import STYLE_OF_KIND, PassTemplate
 
 #: Where templates live, relative to the project root.
-TEMPLATES_DIR = Path("templates/passes")
+#: The project's templates folder (absolute, so loading does not depend on the working directory).
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "passes"
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 

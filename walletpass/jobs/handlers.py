@@ -77,10 +77,13 @@ def push_pass_updates(jobs: Sequence[Job], *, uow: Callable[[], Any], outbox: Ou
     pushed: list[tuple[int, int]] = []
     dead: list[str] = []
     retry_tokens: dict[int, set[str]] = defaultdict(set)  # pass id → tokens to try again
+    kinds_of_pass: dict[int, list[Outcome]] = defaultdict(list)
     for topic, tokens in by_topic.items():
         for token, regs in tokens.items():
             o = outcomes[(topic, token)]
             kind = o.kind
+            for pass_id in {p for _, p, _ in regs}:
+                kinds_of_pass[pass_id].append(kind)
             if kind is Outcome.OK:
                 pushed.extend((reg_id, tag) for reg_id, _, tag in regs)
             elif kind is Outcome.UNREGISTERED:
@@ -94,10 +97,8 @@ def push_pass_updates(jobs: Sequence[Job], *, uow: Callable[[], Any], outbox: Ou
                 log.error("APNs refused a push for %s (%s %s): check the configuration", topic, o.status, o.reason)
     for j in jobs:
         latency = max(0.0, (finished - j.created_at).total_seconds())
-        for topic, tokens in by_topic.items():
-            for token, regs in tokens.items():
-                if any(p == j.pass_id for _, p, _ in regs):
-                    observer.pushed(outcomes[(topic, token)].kind, latency)
+        for kind in kinds_of_pass.get(j.pass_id or -1, ()):
+            observer.pushed(kind, latency)
 
     with uow() as u:
         u.mark_pushed(pushed, finished)
