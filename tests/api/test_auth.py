@@ -20,7 +20,7 @@ def test_missing_wrong_and_malformed_keys_are_401(client, api_key) -> None:  # t
 def test_keys_are_stored_hashed(services, api_key) -> None:  # type: ignore[no-untyped-def]
     with services.engine.connect() as conn:
         rows = conn.execute(text("SELECT prefix, key_hash FROM api_keys")).all()
-    assert rows and all(api_key not in h and api_key.split("_")[2] not in h for _, h in rows)
+    assert rows and all(api_key not in h and api_key.split("_", 2)[2] not in h for _, h in rows)
     assert rows[0][1].startswith("$pbkdf2-sha256$")
 
 
