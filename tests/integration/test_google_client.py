@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -199,3 +203,41 @@ def test_unreachable_api_is_a_google_api_error(google: FakeGoogle, pki: TestPki,
     with GoogleWalletClient(settings, info, retry=FAST) as client, pytest.raises(GoogleApiError) as err:
         client.get_class("loyalty", f"{ISSUER}.program-7")
     assert err.value.reason == "unreachable" and err.value.status == 0
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return str(parts.hostname), parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def test_only_the_configured_urls_are_contacted(google: FakeGoogle, client: GoogleWalletClient,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Token refreshes and API calls reach the configured token and API URLs and nothing else.
+
+    google-auth's ``Credentials.before_request`` (what ``AuthorizedSession`` calls) also starts a background
+    "Regional Access Boundary" lookup at iamcredentials.googleapis.com, which no setting turns off; the client
+    only calls ``refresh()``, which does not. Both HTTP stacks (requests for the token, httpx for the API) resolve
+    every host through ``socket.getaddrinfo``, so recording it sees any other host, in any thread.
+    """
+    allowed = {_host_port(google.token_url), _host_port(google.url)}
+    resolved: list[tuple[str, int]] = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def recording_getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        resolved.append((host.decode() if isinstance(host, bytes) else str(host), int(port or 0)))
+        if resolved[-1] not in allowed:
+            raise socket.gaierror(socket.EAI_NONAME, f"test: {resolved[-1]} is not a configured URL")
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", recording_getaddrinfo)
+    before = set(threading.enumerate())
+    cls, _ = member_pass()
+    client.insert_class("loyalty", cls)  # first token + API call
+    google.revoke_tokens()
+    client.get_class("loyalty", cls["id"])  # 401 → refreshed token → retried call
+    # A lookup would run in a thread of google-auth's; wait for any new thread but the fake's connection handlers.
+    for thread in set(threading.enumerate()) - before:
+        if not thread.name.endswith("(process_request_thread)"):
+            thread.join(timeout=5)
+    assert google.tokens_issued == 2 and [r.status for r in google.api_requests()] == [200, 401, 200]
+    assert set(resolved) == allowed

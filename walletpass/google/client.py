@@ -2,7 +2,11 @@
 
 - Auth: google-auth service-account credentials (scope ``wallet_object.issuer``, token URL from Settings). The
   access token is fetched once, reused until google-auth calls it stale (near expiry), and refreshed once on a 401.
-  The token call itself goes through google-auth's requests transport (once an hour).
+  The token call itself goes through google-auth's requests transport (once an hour). Only ``refresh()`` is
+  called, never ``before_request()`` (what ``AuthorizedSession`` uses): in google-auth 2.62 that hook also starts
+  a background "Regional Access Boundary" lookup at iamcredentials.googleapis.com, a host not in Settings, and
+  no setting turns it off (GOOGLE_AUTH_TRUST_BOUNDARY_ENABLED and ``with_trust_boundary`` are no-ops now).
+  tests/integration/test_google_client.py checks that only the configured URLs are contacted.
 - Transport: one ``httpx.Client`` (connection pool kept open). Measured against requests' ``AuthorizedSession`` on
   the same keep-alive server, httpx needed about half the client CPU per request (BENCHMARKS.md "google"), and it is
   the HTTP library STYLE.md names for this adapter.
