@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -17,16 +18,28 @@ from walletpass.storage.repositories import Repositories
 
 
 class SqlUnitOfWork(Repositories):
-    """Repositories over one session; ``commit()`` makes everything (changes + outbox rows) durable at once."""
+    """Repositories over one session; ``commit()`` makes everything (changes + outbox rows) durable at once.
 
-    def __init__(self, session_factory: Callable[[], Session]) -> None:
+    *after_outbox_commit* is called after a commit that wrote outbox rows (broker mode: kick the workers). It
+    runs after the data is durable and must not raise: the change has happened whatever it does.
+    """
+
+    def __init__(self, session_factory: Callable[[], Session],
+                 after_outbox_commit: Callable[[], None] | None = None) -> None:
         self._factory = session_factory
+        self._after_outbox_commit = after_outbox_commit
+        self._outbox_written = False
         self.session: Session | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
         self.session = self._factory()
+        self._outbox_written = False
         super().__init__(self.session)
         return self
+
+    def enqueue(self, *args: Any, **kwargs: Any) -> Any:
+        self._outbox_written = True
+        return super().enqueue(*args, **kwargs)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -54,10 +67,15 @@ class SqlUnitOfWork(Repositories):
         except OperationalError as exc:
             self.session.rollback()
             raise RemoteError("the database is unavailable; try again") from exc
+        if self._outbox_written:
+            self._outbox_written = False
+            if self._after_outbox_commit is not None:
+                self._after_outbox_commit()
 
     def rollback(self) -> None:
         assert self.session is not None
         self.session.rollback()
+        self._outbox_written = False
 
 
 def _constraint(exc: IntegrityError) -> str:
@@ -65,6 +83,7 @@ def _constraint(exc: IntegrityError) -> str:
     return text[:200]
 
 
-def uow_factory(engine: Engine) -> Callable[[], SqlUnitOfWork]:
+def uow_factory(engine: Engine, *, after_outbox_commit: Callable[[], None] | None = None
+                ) -> Callable[[], SqlUnitOfWork]:
     maker = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
-    return lambda: SqlUnitOfWork(maker)
+    return lambda: SqlUnitOfWork(maker, after_outbox_commit)
