@@ -6,6 +6,7 @@ import logging
 import os
 
 from flask import Flask
+from flask.sessions import SessionInterface
 
 from walletpass.bootstrap import Services, bootstrap
 from walletpass.config import Settings
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.session_interface = _NoSessions()
     app.extensions["walletpass"] = services
 
     from api import ops, problems
@@ -39,3 +41,17 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.register_blueprint(public_bp)
     app.register_blueprint(apple_bp)
     return app
+
+
+class _NoSessions(SessionInterface):
+    """No cookie sessions: API calls carry a key, devices a pass token, pages an unguessable link.
+
+    Flask would otherwise build a signing serializer and look for a session cookie on every request
+    (a measurable share of a 304 to a device).
+    """
+
+    def open_session(self, app: Flask, request: object) -> None:  # type: ignore[override]
+        return None  # Flask substitutes a NullSession, which refuses writes
+
+    def save_session(self, app: Flask, session: object, response: object) -> None:  # type: ignore[override]
+        return None

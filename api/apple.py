@@ -59,17 +59,19 @@ def unregister(device_id: str, pass_type_id: str, serial: str) -> Response:
 
 @bp.get("/devices/<device_id>/registrations/<pass_type_id>")
 def updated(device_id: str, pass_type_id: str) -> Response:
-    result = apple_ws.updated_serials(services().uow(), device_id, pass_type_id,
+    result = apple_ws.updated_serials(services().device_reads, device_id, pass_type_id,
                                       request.args.get("passesUpdatedSince"))
     if result is None:
         return Response(status=204)
     return jsonify({"serialNumbers": result.serial_numbers, "lastUpdated": result.last_updated})
 
 
-def _not_modified_since(version: apple_ws.PassVersion) -> bool:
+def _not_modified_since(version: apple_ws.PassVersion, last_modified: str) -> bool:
     header = request.headers.get("If-Modified-Since")
     if not header:
         return False
+    if header == last_modified:  # what devices send: our own Last-Modified, echoed back
+        return True
     try:
         since = parsedate_to_datetime(header)
     except (TypeError, ValueError):
@@ -83,11 +85,11 @@ def _not_modified_since(version: apple_ws.PassVersion) -> bool:
 def latest(pass_type_id: str, serial: str) -> Response:
     token = apple_ws.parse_auth(request.headers.get("Authorization"))
     s = services()
-    version = apple_ws.latest_version(s.uow(), s.clock, pass_type_id, serial, token,
+    version = apple_ws.latest_version(s.device_reads, s.clock, pass_type_id, serial, token,
                                       record_fetch=request.method == "GET")
-    headers = {"Last-Modified": format_datetime(version.last_modified, usegmt=True),
-               "Cache-Control": "no-cache", "ETag": f'"{serial}-{version.update_tag}"'}
-    if _not_modified_since(version):
+    last_modified = format_datetime(version.last_modified, usegmt=True)
+    headers = {"Last-Modified": last_modified, "Cache-Control": "no-cache", "ETag": f'"{serial}-{version.update_tag}"'}
+    if _not_modified_since(version, last_modified):
         return Response(status=304, headers=headers)
     built = build_pass(s.uow(), s.pass_builder, version.pass_id)
     headers["Last-Modified"] = format_datetime(built.last_modified, usegmt=True)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from walletpass.config import Settings
-from walletpass.errors import CredentialError, InvalidInput, WalletpassError
+from walletpass.errors import ConfigurationError, CredentialError, InvalidInput, WalletpassError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -102,17 +102,51 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
 
 @main.command()
+@click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="broker mode: drains run at once in this process (threads)")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              help="serve this process's Prometheus metrics (pushes by outcome, latency) on this port")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="address for --metrics-port (0.0.0.0: every interface)")
 @_friendly
-def worker() -> None:
-    """Run a job worker (pushes to devices) in the foreground until SIGTERM."""
-    from walletpass.bootstrap import bootstrap
-    from walletpass.jobs.worker import run_worker_process
+def worker(concurrency: int, metrics_port: int | None, metrics_host: str) -> None:
+    """Run a job worker (pushes to devices) in the foreground until SIGTERM.
 
-    svc = bootstrap(_settings())
+    With WALLETPASS_BROKER_URL: a Celery worker on the broker's queue that also sweeps the outbox every
+    WALLETPASS_SWEEP_SECONDS; without: a worker that polls the outbox.
+    """
+    import logging
+
+    from walletpass.bootstrap import bootstrap
+
+    settings = _settings()
+    if concurrency != 1 and not settings.broker_url:
+        raise InvalidInput("--concurrency", "needs WALLETPASS_BROKER_URL; without a broker, run several "
+                           "`walletpass worker` processes instead")
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    svc = bootstrap(settings)
     try:
+        if metrics_port is not None:
+            _serve_metrics(svc, metrics_host, metrics_port)
+        if settings.broker_url:
+            from walletpass.jobs.celery_app import run_celery_worker
+
+            sys.exit(run_celery_worker(svc, concurrency=concurrency))
+        from walletpass.jobs.worker import run_worker_process
+
         run_worker_process(svc)
     finally:
         svc.close()
+
+
+def _serve_metrics(svc: Any, host: str, port: int) -> None:
+    from prometheus_client import start_http_server
+
+    svc.metrics  # noqa: B018 - create the push metrics now, so a scrape before the first push sees zeros
+    try:
+        start_http_server(port, addr=host, registry=svc.registry)
+    except OSError as exc:
+        raise ConfigurationError(f"--metrics-port {port}: cannot listen on {host}:{port} ({exc.strerror})") from exc
 
 
 @main.group()

@@ -13,10 +13,12 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from walletpass.config import Settings
+from walletpass.jobs.kick import Kicker
 from walletpass.jobs.metrics import PushMetrics
 from walletpass.ports import Clock, SystemClock
 from walletpass.services.api_keys import ApiKeyVerifier
 from walletpass.storage.db import make_engine, upgrade
+from walletpass.storage.device_reads import DeviceReads
 from walletpass.storage.uow import SqlUnitOfWork, uow_factory
 
 
@@ -34,6 +36,13 @@ class Services:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _apns: dict[str, Any] = field(default_factory=dict, repr=False)
     _google: Any = field(default=None, repr=False)
+    #: Broker mode: tells Celery workers that outbox rows were committed (None: no broker configured).
+    kicker: Kicker | None = None
+
+    @cached_property
+    def device_reads(self) -> DeviceReads:
+        """Prepared statements for the devices' list and fetch calls (the web service's hot path)."""
+        return DeviceReads(self.engine)
 
     @cached_property
     def metrics(self) -> PushMetrics:
@@ -118,6 +127,8 @@ class Services:
                 self._google = None
         for client in clients:
             client.close()
+        if self.kicker is not None:
+            self.kicker.close()
         self.engine.dispose()
 
 
@@ -126,4 +137,10 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
     engine = make_engine(settings.database_url)
     if migrate:
         upgrade(engine)
-    return Services(settings=settings, engine=engine, uow=uow_factory(engine), clock=clock or SystemClock())
+    kicker = None
+    if settings.broker_url:
+        from walletpass.jobs.celery_app import broker_kicker
+
+        kicker = broker_kicker(settings)
+    uow = uow_factory(engine, after_outbox_commit=kicker.kick if kicker else None)
+    return Services(settings=settings, engine=engine, uow=uow, clock=clock or SystemClock(), kicker=kicker)

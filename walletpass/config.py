@@ -6,6 +6,7 @@ Nothing else in walletpass reads the environment. Tests build Settings with :met
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,13 +15,17 @@ from urllib.parse import urlsplit
 from walletpass.errors import ConfigurationError
 
 PREFIX = "WALLETPASS_"
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 #: name → (attribute, help text). Drives from_env, the README table and `walletpass config`.
 ENV_VARS: dict[str, tuple[str, str]] = {
     "INSTANCE": ("instance_path", "instance folder: secret key, SQLite database (default ./instance)"),
     "DATABASE_URL": ("database_url", "SQLAlchemy URL; default sqlite:///<instance>/walletpass.db; "
                      "postgresql://user@host/db for PostgreSQL"),
-    "BROKER_URL": ("broker_url", "Redis URL of the Celery broker; unset = embedded worker thread"),
+    "BROKER_URL": ("broker_url", "Redis URL of the Celery broker (redis:// or rediss://); unset = embedded "
+                   "worker thread"),
+    "BROKER_QUEUE": ("broker_queue", "Celery queue the web processes kick and `walletpass worker` consumes "
+                     "(default walletpass)"),
     "BASE_URL": ("base_url", "public base URL (default http://127.0.0.1:8000); passes get webServiceURL=<base>/"),
     "SECRET_KEY": ("secret_key", "secret for signed tokens; default: generated into <instance>/secret_key"),
     "TEAM_ID": ("team_id", "Apple Team ID (the OU of your Pass Type ID certificate)"),
@@ -42,7 +47,10 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "GOOGLE_RATE_LIMIT": ("google_rate_limit", "requests/s to the Wallet REST API (default 20; 0 = unlimited)"),
     "EMBEDDED_WORKER": ("embedded_worker", "1/0: run the job worker inside `walletpass serve` (default 1 "
                         "unless BROKER_URL is set)"),
-    "PUSH_COALESCE_SECONDS": ("push_coalesce_seconds", "changes to one pass within this window become one push"),
+    "PUSH_COALESCE_SECONDS": ("push_coalesce_seconds", "changes to one pass within this window become one push "
+                              "(default 2)"),
+    "SWEEP_SECONDS": ("sweep_seconds", "broker mode: each `walletpass worker` also drains due jobs this often, "
+                      "for retries and lost kicks (default 2)"),
     "JOB_LEASE_SECONDS": ("job_lease_seconds", "how long a worker holds claimed jobs before another may take "
                           "them (default 60)"),
     "MAX_BODY_BYTES": ("max_body_bytes", "largest accepted request body (default 1048576)"),
@@ -60,6 +68,7 @@ class Settings:
     certs_dir: Path
     base_url: str = "http://127.0.0.1:8000"
     broker_url: str | None = None
+    broker_queue: str = "walletpass"
     secret_key: str | None = None
     team_id: str = "DEVTEAM001"
     member_pass_type_id: str = "pass.dev.walletpass.member"
@@ -76,6 +85,7 @@ class Settings:
     google_rate_limit: float = 20.0
     embedded_worker: bool = True
     push_coalesce_seconds: float = 2.0
+    sweep_seconds: float = 2.0
     job_lease_seconds: float = 60.0
     max_body_bytes: int = 1_048_576
     max_image_bytes: int = 2_097_152
@@ -162,6 +172,17 @@ class Settings:
         for ptid in self.pass_type_ids:
             if not ptid or "/" in ptid:
                 raise ConfigurationError(f"invalid pass type id {ptid!r}")
+        self._check_broker()
+
+    def _check_broker(self) -> None:
+        if self.broker_url is not None and urlsplit(self.broker_url).scheme not in {"redis", "rediss"}:
+            scheme = urlsplit(self.broker_url).scheme or "no scheme"
+            raise ConfigurationError(f"WALLETPASS_BROKER_URL must be a redis:// or rediss:// URL (got "
+                                     f"{scheme}); e.g. redis://127.0.0.1:6379/0")
+        if not _QUEUE_NAME.fullmatch(self.broker_queue):
+            raise ConfigurationError("WALLETPASS_BROKER_QUEUE: use 1-100 letters, digits, '.', '_' or '-'")
+        if self.sweep_seconds <= 0:
+            raise ConfigurationError("WALLETPASS_SWEEP_SECONDS must be more than 0")
 
 
 def _path(value: str, cwd: Path) -> Path:

@@ -332,3 +332,52 @@ def test_if_modified_since_garbage_is_ignored(client, services) -> None:  # type
     assert phone.fetch(m["serial_number"], token, "not a date").status_code == 200
     future = format_datetime(datetime.now(UTC) + timedelta(days=1), usegmt=True)
     assert phone.fetch(m["serial_number"], token, future).status_code == 304
+
+
+def _fetch_state(services, serial: str) -> list[tuple]:  # type: ignore[no-untyped-def]
+    with services.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(
+            "SELECT r.fetched_tag, r.last_fetched_at FROM registrations r JOIN passes p ON p.id = r.pass_id "
+            "WHERE p.serial_number = :s ORDER BY r.id"), {"s": serial})]
+
+
+def test_a_fetch_marks_lagging_registrations_once_and_repeat_checks_only_read(client, auth, services) -> None:  # type: ignore[no-untyped-def]
+    member = make_member(services, make_program(services), points=5)
+    serial, ptid = member["serial_number"], services.settings.member_pass_type_id
+    token = auth_token_of(client, member)
+    phones = [Device(client, ptid), Device(client, ptid)]
+    for phone in phones:
+        assert phone.register(serial, token).status_code == 201
+    assert _fetch_state(services, serial) == [(None, None), (None, None)]
+
+    first = phones[0].fetch(serial, token)
+    assert first.status_code == 200
+    marked = _fetch_state(services, serial)
+    tag = int(phones[0].list().json["lastUpdated"])
+    assert [t for t, _ in marked] == [tag, tag] and all(at is not None for _, at in marked)
+
+    # The same version again (200 or 304): nothing is behind, so nothing is written.
+    assert phones[1].fetch(serial, token, first.headers["Last-Modified"]).status_code == 304
+    assert phones[1].fetch(serial, token).status_code == 200
+    assert _fetch_state(services, serial) == marked
+
+    # A change puts both behind; the next GET hands out the new version and marks both again.
+    assert client.post(f"/api/v1/members/{member['id']}/transactions", json={"points": 1, "reason": "x"},
+                       headers=auth).status_code == 201
+    new_tag = int(phones[0].list(str(tag)).json["lastUpdated"])
+    assert new_tag > tag and _fetch_state(services, serial) == marked
+    assert phones[0].fetch(serial, token, first.headers["Last-Modified"]).status_code == 200
+    assert [t for t, _ in _fetch_state(services, serial)] == [new_tag, new_tag]
+
+
+def test_if_modified_since_in_another_spelling_of_the_same_instant_is_304(client, services) -> None:  # type: ignore[no-untyped-def]
+    member = make_member(services, make_program(services))
+    serial, ptid = member["serial_number"], services.settings.member_pass_type_id
+    token = auth_token_of(client, member)
+    phone = Device(client, ptid)
+    last_modified = phone.fetch(serial, token).headers["Last-Modified"]          # "Mon, 23 Nov 2026 21:00:00 GMT"
+    other = last_modified.replace("GMT", "+0000")
+    assert phone.fetch(serial, token, other).status_code == 304
+    earlier = format_datetime(datetime.strptime(last_modified, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=UTC)
+                              - timedelta(seconds=1), usegmt=True)
+    assert phone.fetch(serial, token, earlier).status_code == 200

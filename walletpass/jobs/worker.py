@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from walletpass.jobs.handlers import push_pass_updates
@@ -44,6 +45,25 @@ class Worker:
                 continue
             handler(group)
         return len(jobs)
+
+    def drain(self, max_batches: int = 20, *, stopping: Callable[[], bool] | None = None) -> bool:
+        """Handle batches until nothing is due or *max_batches* ran; return True if more may be due.
+
+        The drain also ends between batches once :meth:`stop` was called or *stopping()* is true (shutdown).
+        A failing batch is logged and ends the drain: its jobs stay leased and come back when the lease runs
+        out, so a poison batch cannot spin a worker.
+        """
+        for _ in range(max_batches):
+            if self._stop.is_set() or (stopping is not None and stopping()):
+                return False
+            try:
+                handled = self.run_once()
+            except Exception:  # noqa: BLE001 - the lease brings the batch back; the next drain goes on
+                log.exception("worker batch failed; its jobs return when their lease runs out")
+                return False
+            if handled < self.batch:
+                return False
+        return True
 
     def run_forever(self) -> None:
         log.info("worker %s started", self.worker_id)

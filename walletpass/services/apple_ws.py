@@ -14,6 +14,7 @@ from datetime import datetime
 from walletpass.errors import MalformedRequest, Unauthorized
 from walletpass.ids import same
 from walletpass.ports import Clock
+from walletpass.storage.device_reads import DeviceReads
 from walletpass.storage.tables import PassRow
 from walletpass.storage.uow import SqlUnitOfWork
 
@@ -42,11 +43,14 @@ def parse_auth(header: str | None) -> str:
     return token
 
 
+def _token_matches(stored: str | None, token: str) -> bool:
+    # Compare even when there is no pass, so an unknown serial costs the same as a wrong token.
+    return same(token, stored if stored is not None else _DUMMY_TOKEN) and stored is not None
+
+
 def _authorised_pass(uow: SqlUnitOfWork, pass_type_id: str, serial: str, token: str) -> PassRow:
     row = uow.pass_by_serial(pass_type_id, serial) if _ID.match(pass_type_id) and _SERIAL.match(serial) else None
-    # Compare even when there is no pass, so an unknown serial costs the same as a wrong token.
-    good = same(token, row.authentication_token if row else _DUMMY_TOKEN)
-    if row is None or not good:
+    if row is None or not _token_matches(row.authentication_token, token):
         raise Unauthorized("the pass is unknown or the token is wrong")
     return row
 
@@ -113,7 +117,7 @@ class Updated:
     last_updated: str
 
 
-def updated_serials(uow: SqlUnitOfWork, device_id: str, pass_type_id: str, since: str | None) -> Updated | None:
+def updated_serials(reads: DeviceReads, device_id: str, pass_type_id: str, since: str | None) -> Updated | None:
     """Serials of this device's passes changed after tag *since* (all when None); None → 204."""
     check_ids(device_id, pass_type_id)
     since_tag = 0
@@ -121,8 +125,7 @@ def updated_serials(uow: SqlUnitOfWork, device_id: str, pass_type_id: str, since
         if not since.isdigit() or len(since) > 19:
             raise MalformedRequest("passesUpdatedSince", "must be the lastUpdated value this service returned")
         since_tag = int(since)
-    with uow:
-        rows = uow.device_passes_since(device_id, pass_type_id, since_tag)
+    rows = reads.device_passes_since(device_id, pass_type_id, since_tag)
     if not rows:
         return None
     return Updated(sorted(serial for serial, _ in rows), str(max(tag for _, tag in rows)))
@@ -135,13 +138,17 @@ class PassVersion:
     update_tag: int
 
 
-def latest_version(uow: SqlUnitOfWork, clock: Clock, pass_type_id: str, serial: str, token: str,
+def latest_version(reads: DeviceReads, clock: Clock, pass_type_id: str, serial: str, token: str,
                    *, record_fetch: bool) -> PassVersion:
-    """Authorise a device's fetch and return the pass version (index lookup only; no rendering)."""
-    with uow:
-        row = _authorised_pass(uow, pass_type_id, serial, token)
-        version = PassVersion(row.id, row.updated_at, row.update_tag)
-        if record_fetch:
-            uow.record_fetch(row.id, row.update_tag, clock.now())
-            uow.commit()
-        return version
+    """Authorise a device's fetch and return the pass version (one indexed read; no rendering).
+
+    With *record_fetch* (a GET, which hands the device this version or confirms it has it), registrations
+    that were behind are marked as delivered — a write only when one is behind, so repeated checks stay reads.
+    """
+    found = reads.pass_for_device(pass_type_id, serial) if _ID.match(pass_type_id) and _SERIAL.match(serial) else None
+    if not _token_matches(found.authentication_token if found else None, token):
+        raise Unauthorized("the pass is unknown or the token is wrong")
+    assert found is not None
+    if record_fetch and found.lagging:
+        reads.record_fetch(found.id, found.update_tag, clock.now())
+    return PassVersion(found.id, found.updated_at, found.update_tag)

@@ -293,24 +293,6 @@ class Repositories:
     def add_registration(self, device_id: int, pass_id: int, now: datetime) -> RegistrationRow:
         return self.add(RegistrationRow(device_id=device_id, pass_id=pass_id, created_at=now))
 
-    def device_passes_since(self, device_library_identifier: str, pass_type_id: str,
-                            since_tag: int) -> list[tuple[str, int]]:
-        """(serial, tag) of the device's registered passes of *pass_type_id* changed after *since_tag*."""
-        stmt = (select(PassRow.serial_number, PassRow.update_tag)
-                .join(RegistrationRow, RegistrationRow.pass_id == PassRow.id)
-                .join(DeviceRow, DeviceRow.id == RegistrationRow.device_id)
-                .where(DeviceRow.device_library_identifier == device_library_identifier,
-                       PassRow.pass_type_id == pass_type_id, PassRow.update_tag > since_tag))
-        return [(s, int(t)) for s, t in self._s.execute(stmt).all()]
-
-    def record_fetch(self, pass_id: int, tag: int, now: datetime) -> None:
-        """A device fetched version *tag*: mark the registrations still waiting for it as delivered.
-        (The fetch carries no device id, so every registration of the pass that was behind is marked.)"""
-        self._s.execute(update(RegistrationRow)
-                        .where(RegistrationRow.pass_id == pass_id,
-                               (RegistrationRow.fetched_tag.is_(None)) | (RegistrationRow.fetched_tag < tag))
-                        .values(fetched_tag=tag, last_fetched_at=now))
-
     def stale_registrations(self, older_than: datetime) -> int:
         """Registrations pushed before *older_than* whose device has not fetched that version since."""
         return int(self._s.scalar(select(func.count()).select_from(RegistrationRow).where(

@@ -1,0 +1,42 @@
+"""Settings from the environment: broker settings, and the README's table kept in step with ENV_VARS."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from walletpass.config import ENV_VARS, PREFIX, Settings
+from walletpass.errors import ConfigurationError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_broker_defaults() -> None:
+    s = Settings.from_env({}, cwd=Path("/srv"))
+    assert s.broker_url is None and s.embedded_worker
+    assert s.broker_queue == "walletpass" and s.sweep_seconds == 2.0
+    s = Settings.from_env({"WALLETPASS_BROKER_URL": "rediss://:pw@redis.example:6380/1",
+                           "WALLETPASS_BROKER_QUEUE": "passes.eu-1", "WALLETPASS_SWEEP_SECONDS": "5"}, cwd=Path("/srv"))
+    assert s.broker_url == "rediss://:pw@redis.example:6380/1" and not s.embedded_worker
+    assert s.broker_queue == "passes.eu-1" and s.sweep_seconds == 5.0
+
+
+@pytest.mark.parametrize("env,words", [
+    ({"WALLETPASS_BROKER_URL": "amqp://guest@localhost//"}, ["WALLETPASS_BROKER_URL", "amqp", "redis://"]),
+    ({"WALLETPASS_BROKER_URL": "127.0.0.1:6379"}, ["WALLETPASS_BROKER_URL"]),
+    ({"WALLETPASS_BROKER_QUEUE": "my queue"}, ["WALLETPASS_BROKER_QUEUE"]),
+    ({"WALLETPASS_SWEEP_SECONDS": "0"}, ["WALLETPASS_SWEEP_SECONDS"]),
+    ({"WALLETPASS_SWEEP_SECONDS": "soon"}, ["WALLETPASS_SWEEP_SECONDS"]),
+])
+def test_broker_settings_that_cannot_work(env: dict[str, str], words: list[str]) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Settings.from_env(env, cwd=Path("/srv"))
+    assert all(w in info.value.detail for w in words), info.value.detail
+
+
+def test_readme_lists_every_variable_with_its_help() -> None:
+    rows = re.findall(r"^\| `(WALLETPASS_[A-Z_]+)` \| (.+) \|$", (ROOT / "README.md").read_text(), re.M)
+    assert [name for name, _ in rows] == [PREFIX + name for name in ENV_VARS]
+    assert dict(rows) == {PREFIX + name: help_ for name, (_, help_) in ENV_VARS.items()}

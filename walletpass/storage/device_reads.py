@@ -1,0 +1,119 @@
+"""The reads that Apple devices make most: list-since-tag and the latest-pass check (apple.md §3.3, §3.4).
+
+Every device that gets a push calls both, and a device re-checks its passes on its own, so these two run far
+more often than anything else. They skip the ORM session: each SELECT is built once, at import, compiled once
+per engine by SQLAlchemy, and run on a raw pooled DB-API connection. Each read is one statement; on SQLite it
+runs outside any transaction (no ``BEGIN IMMEDIATE``, which writers use), so reads proceed beside a writer under
+WAL instead of queueing for the write lock. Only a fetch that moves a registration forward writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from typing import Any
+
+from sqlalchemy import Engine, Select, bindparam, exists, or_, select, update
+
+from walletpass.storage.tables import DeviceRow, PassRow, RegistrationRow
+
+_passes, _regs, _devices = PassRow.__table__, RegistrationRow.__table__, DeviceRow.__table__
+
+_LAGGING = exists().where(_regs.c.pass_id == _passes.c.id,
+                          or_(_regs.c.fetched_tag.is_(None), _regs.c.fetched_tag < _passes.c.update_tag))
+
+_PASS_FOR_DEVICE = (
+    select(_passes.c.id, _passes.c.authentication_token, _passes.c.updated_at, _passes.c.update_tag,
+           _LAGGING.label("lagging"))
+    .where(_passes.c.pass_type_id == bindparam("pass_type_id"), _passes.c.serial_number == bindparam("serial"))
+)
+
+_DEVICE_PASSES_SINCE = (
+    select(_passes.c.serial_number, _passes.c.update_tag)
+    .select_from(_devices.join(_regs, _regs.c.device_id == _devices.c.id).join(_passes, _passes.c.id == _regs.c.pass_id))
+    .where(_devices.c.device_library_identifier == bindparam("device"),
+           _passes.c.pass_type_id == bindparam("pass_type_id"), _passes.c.update_tag > bindparam("since"))
+)
+
+_RECORD_FETCH = (
+    update(_regs)
+    .where(_regs.c.pass_id == bindparam("b_pass"),
+           or_(_regs.c.fetched_tag.is_(None), _regs.c.fetched_tag < bindparam("b_tag")))
+    .values(fetched_tag=bindparam("b_tag"), last_fetched_at=bindparam("b_now"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PassForDevice:
+    """What a device's fetch needs: the token to check, the version, and whether a registration is behind."""
+
+    id: int
+    authentication_token: str
+    updated_at: datetime
+    update_tag: int
+    lagging: bool
+
+
+class _Prepared:
+    """A SELECT compiled once for the engine's dialect, run on a raw pooled DB-API connection.
+
+    SQLAlchemy still writes the SQL and converts the values (each column's own result processor, so
+    ``UTCDateTime`` comes back zone-aware on SQLite and PostgreSQL alike); what is skipped is the per-call
+    Connection/ExecutionContext/Result machinery, which costs several times the query itself here.
+    """
+
+    def __init__(self, engine: Engine, stmt: Select[Any]) -> None:
+        self._engine = engine
+        compiled = stmt.compile(dialect=engine.dialect)
+        self._sql = compiled.string
+        self._order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+        self._convert = tuple(c.type.dialect_impl(engine.dialect).result_processor(engine.dialect, None)
+                              for c in stmt.selected_columns)
+
+    def rows(self, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        args: Any = tuple(params[name] for name in self._order) if self._order is not None else params
+        conn = self._engine.raw_connection()
+        try:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(self._sql, args)
+                raw = cursor.fetchall()
+            finally:
+                cursor.close()
+        finally:
+            conn.close()  # back to the pool (which rolls back whatever the driver opened)
+        convert = self._convert
+        return [tuple(f(v) if f is not None else v for f, v in zip(convert, row, strict=True)) for row in raw]
+
+
+class DeviceReads:
+    """Prepared statements for the device calls; one per process, shared by threads (the engine pools)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._pass_for_device = _Prepared(engine, _PASS_FOR_DEVICE)
+        self._device_passes_since = _Prepared(engine, _DEVICE_PASSES_SINCE)
+
+    def pass_for_device(self, pass_type_id: str, serial: str) -> PassForDevice | None:
+        rows = self._pass_for_device.rows({"pass_type_id": pass_type_id, "serial": serial})
+        if not rows:
+            return None
+        pass_id, token, updated_at, tag, lagging = rows[0]
+        return PassForDevice(pass_id, token, updated_at, int(tag), bool(lagging))
+
+    def device_passes_since(self, device_library_identifier: str, pass_type_id: str,
+                            since_tag: int) -> list[tuple[str, int]]:
+        """(serial, tag) of the device's registered passes of *pass_type_id* changed after *since_tag*."""
+        rows = self._device_passes_since.rows({"device": device_library_identifier,
+                                               "pass_type_id": pass_type_id, "since": since_tag})
+        return [(serial, int(tag)) for serial, tag in rows]
+
+    def record_fetch(self, pass_id: int, tag: int, now: datetime) -> None:
+        """A device holds version *tag*: mark the registrations still behind it as delivered.
+
+        The fetch carries no device id, so every registration of the pass that was behind is marked.
+        """
+        with self._engine.begin() as conn:
+            conn.execute(_RECORD_FETCH, {"b_pass": pass_id, "b_tag": tag, "b_now": now})
+
