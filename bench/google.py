@@ -17,9 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import os
-import platform
-import re
 import sys
 import tempfile
 import time
@@ -34,6 +31,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"
 sys.path.insert(0, str(ROOT))
 
 from google.auth import crypt  # noqa: E402
+
+from bench._common import load_average, machine, write_section  # noqa: E402
 
 from walletpass.config import Settings  # noqa: E402
 from walletpass.devpki import make_google_service_account  # noqa: E402
@@ -164,23 +163,9 @@ def bench_patches(key_file: Path, info: dict, seconds: float) -> dict[str, float
     return out
 
 
-def machine() -> str:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, {platform.system()} "
-            f"{platform.release()}; date {datetime.now(UTC).date().isoformat()}; 1-min load average at the end "
-            f"{load:.1f} (shared machine: other work lowers these figures)")
-
-
 def report(links: dict[str, float], patches: dict[str, float]) -> str:
-    lines = [START, "## google", "", f"Machine: {machine()}.",
+    lines = ["## google", "", f"Machine: {machine()}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load average after the "
+             f"run {load_average()} (shared machine: other work lowers these figures).",
              "Command: `.venv/bin/python bench/google.py --write`.", "",
              "| save links (one process, one thread) | per second |", "| --- | ---: |"]
     lines += [f"| {k} | {v:,.0f} |" for k, v in links.items() if not k.startswith("_")]
@@ -191,19 +176,8 @@ def report(links: dict[str, float], patches: dict[str, float]) -> str:
     lines += [f"| {k} | {v:,.1f} |" for k, v in patches.items()]
     lines += ["", "Target: ≥ 2,000 save links/s (met when the row \"object + plan_save\" is above it). Patch "
                   "throughput is bounded by the Python fake (discovery-schema validation of every body); the client "
-                  "CPU per patch is our own overhead. In production the 20 requests/s project limit dominates.",
-              END]
+                  "CPU per patch is our own overhead. In production the 20 requests/s project limit dominates."]
     return "\n".join(lines)
-
-
-def write(section: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: section, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
 
 
 def main() -> None:
@@ -220,7 +194,7 @@ def main() -> None:
     section = report(links, patches)
     print(section)
     if args.write:
-        write(section)
+        write_section("google", section)
 
 
 if __name__ == "__main__":

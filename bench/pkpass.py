@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
-import platform
 import pstats
-import re
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from typing import NamedTuple
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import load_average, machine, write_section  # noqa: E402
 from walletpass.credentials import load_signer  # noqa: E402
 from walletpass.devpki import ensure_dev_pki  # noqa: E402
 from walletpass.domain.members import Member  # noqa: E402
@@ -43,7 +41,6 @@ from walletpass.render.demo import (  # noqa: E402
 )
 
 MEMBER, COUPON, TEAM = "pass.dev.walletpass.member", "pass.dev.walletpass.coupon", "DEVTEAM001"
-START, END = "<!-- bench:pkpass:start -->", "<!-- bench:pkpass:end -->"
 
 
 class Result(NamedTuple):
@@ -117,35 +114,19 @@ def workloads(builder: PassBuilder) -> dict[str, Callable[[int], object]]:
     return {"member pass": member_pass, "coupon pass": coupon_pass, "signature alone": signature}
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs (nproc), {cpu}, Python {platform.python_version()}"
-
-
-def write_section(results: dict[str, Result], size: int, command: str, rounds: int) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nOne section per script in `bench/`.\n"
+def report(results: dict[str, Result], size: int, command: str, rounds: int) -> str:
     rows = "\n".join(f"| {name} | {r.median:,.0f} /s | {r.best:,.0f} /s | {r.built:,} |" for name, r in results.items())
     sig = results["signature alone"].median
     member = results["member pass"].median
     met = min(results["member pass"].median, results["coupon pass"].median) >= 2000
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    section = f"""{START}
-## pkpass — signed passes per second, one process
+    return f"""## pkpass — signed passes per second, one process
 
 `bench/pkpass.py`: `PassBuilder.build_member_pass` / `build_coupon_pass` with the real templates and the dev
 PKI; every pass has its own serial number and balance (or code); images and the key are loaded once, as in
 a web process. Each pass is rendered, validated, hashed, signed (detached PKCS#7, RSA-2048, SHA-256) and
 zipped. Rates are per second of the process's CPU time (single-threaded work; the machine is shared), in
 {rounds} interleaved rounds per workload: the median round and the best.
-{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}; load average after the run {load}.
+{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}; load average after the run {load_average()}.
 Command: `{command}`.
 
 | workload | median (per CPU-second) | best round | passes built |
@@ -165,13 +146,7 @@ records once per (template, program version, uploads) and cached; PNGs are STORE
 than the signature and saves nothing); the ZIP is joined from prepared records by a small writer instead of
 `zipfile`; the key and certificates are parsed once per `PassSigner`. What is left is one RSA signature (the
 floor, "signature alone"), one `json.dumps`, two small deflates and the validation pass.
-{END}
 """
-    if START in text:
-        text = re.sub(re.escape(START) + ".*?" + re.escape(END) + "\n?", lambda _: section, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
 
 
 def main() -> None:
@@ -195,7 +170,7 @@ def main() -> None:
         print(f"pkpass: {name}: median {r.median:,.0f}/s, best {r.best:,.0f}/s ({r.built:,} built)  [{machine()}]")
     if args.write:
         command = ".venv/bin/python bench/pkpass.py " + " ".join(sys.argv[1:])
-        write_section(results, size, command.strip(), args.rounds)
+        write_section("pkpass", report(results, size, command.strip(), args.rounds))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -35,6 +34,7 @@ from typing import Iterator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._common import load_average, machine, write_section  # noqa: E402
 from tests.pki import MEMBER_PTID, TestPki, make_test_pki  # noqa: E402
 from walletpass.push.apns import ApnsClient  # noqa: E402
 
@@ -165,19 +165,9 @@ def bench_httpx_sync(url: str, pki: TestPki, tokens: list[str]) -> dict[str, obj
             "tokens": len(tokens), "rounds": 1, "best": rate, "median": rate}
 
 
-def machine() -> str:
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+def describe_machine() -> str:
     nginx_version = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {platform.system()} "
-            f"{platform.release()}, {nginx_version}; load average {load}")
+    return f"{machine()}, {nginx_version}; load average {load_average()}"
 
 
 def main() -> None:
@@ -203,7 +193,7 @@ def main() -> None:
     text = report(results, args)
     print(text)
     if args.write:
-        write_section(ROOT / "BENCHMARKS.md", text)
+        write_section("push", f"## push\n\n{text}\n\n{NOTES}")
         print("wrote the push section of BENCHMARKS.md")
 
 
@@ -213,7 +203,7 @@ def report(results: list[dict[str, object]], args: argparse.Namespace) -> str:
     met = "met" if float(first["median"]) >= target else ("met by the best call only" if float(first["best"]) >= target
                                                            else "NOT met")
     lines = [
-        f"Machine: {machine()}; date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC (load average read after the run).",
+        f"Machine: {describe_machine()}; date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC (load average read after the run).",
         f"Command: `.venv/bin/python bench/push.py {' '.join(sys.argv[1:])}` (nginx on 127.0.0.1 from "
         f"`bench/nginx-apns.conf`: "
         f"HTTP/2 over TLS, client certificate required, `return 200`; {args.tokens:,} random device tokens).",
@@ -230,18 +220,6 @@ def report(results: list[dict[str, object]], args: argparse.Namespace) -> str:
         f"concurrent streams). Target ≥ {target:,} pushes/s per process: {met}.",
     ]
     return "\n".join(lines)
-
-
-def write_section(path: Path, body: str) -> None:
-    """Replace (or append) the ``push`` section of BENCHMARKS.md, leaving the other sections alone."""
-    start, end = "<!-- bench:push:start -->", "<!-- bench:push:end -->"
-    section = f"{start}\n## push\n\n{body}\n\n{NOTES}\n{end}"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if start in text and end in text:
-        text = text[:text.index(start)] + section + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
 
 
 NOTES = """\
