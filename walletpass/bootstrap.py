@@ -6,7 +6,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -42,7 +41,9 @@ class Services:
     @cached_property
     def device_reads(self) -> DeviceReads:
         """Prepared statements for the devices' list and fetch calls (the web service's hot path)."""
-        return DeviceReads(self.engine)
+        if self.engine.dialect.name == "sqlite":
+            return DeviceReads(self.engine)
+        return DeviceReads(make_engine(self.settings.database_url, autocommit_reads=True), writer=self.engine)
 
     @cached_property
     def metrics(self) -> PushMetrics:
@@ -129,6 +130,9 @@ class Services:
             client.close()
         if self.kicker is not None:
             self.kicker.close()
+        reads = self.__dict__.get("device_reads")
+        if reads is not None:
+            reads.close()
         self.engine.dispose()
 
 

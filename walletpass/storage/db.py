@@ -12,8 +12,13 @@ from sqlalchemy.engine import make_url
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """Create an engine tuned for our use: WAL + busy timeout on SQLite, a pool on PostgreSQL."""
+def make_engine(url: str, *, pool_size: int = 10, autocommit_reads: bool = False) -> Engine:
+    """Create an engine tuned for our use: WAL + busy timeout on SQLite, a pool on PostgreSQL.
+
+    *autocommit_reads* makes a PostgreSQL engine for single-SELECT reads only (``DeviceReads``): autocommit,
+    so a read is one round trip with no COMMIT/ROLLBACK after it, and no pre-ping (that would be a second
+    round trip per read; the caller retries once on a dropped connection instead). SQLite ignores it.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -39,6 +44,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
+    if autocommit_reads:
+        return create_engine(parsed, pool_size=pool_size, max_overflow=20, isolation_level="AUTOCOMMIT",
+                             pool_recycle=3600)
     return create_engine(parsed, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
 
 

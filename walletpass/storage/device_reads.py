@@ -68,30 +68,48 @@ class _Prepared:
         compiled = stmt.compile(dialect=engine.dialect)
         self._sql = compiled.string
         self._order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+        dbapi = engine.dialect.dbapi
+        self._disconnect_errors: tuple[type[BaseException], ...] = (
+            (dbapi.OperationalError, dbapi.InterfaceError) if dbapi is not None else ())
         self._convert = tuple(c.type.dialect_impl(engine.dialect).result_processor(engine.dialect, None)
                               for c in stmt.selected_columns)
 
     def rows(self, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         args: Any = tuple(params[name] for name in self._order) if self._order is not None else params
+        try:
+            raw = self._run(args)
+        except self._disconnect_errors:
+            raw = self._run(args)  # that pooled connection had died (database restarted): once more, fresh
+        convert = self._convert
+        return [tuple(f(v) if f is not None else v for f, v in zip(convert, row, strict=True)) for row in raw]
+
+
+    def _run(self, args: Any) -> list[Any]:
         conn = self._engine.raw_connection()
         try:
             cursor = conn.cursor()
             try:
                 cursor.execute(self._sql, args)
-                raw = cursor.fetchall()
+                return list(cursor.fetchall())
             finally:
                 cursor.close()
+        except self._disconnect_errors:
+            conn.invalidate()  # never hand this connection out again
+            raise
         finally:
-            conn.close()  # back to the pool (which rolls back whatever the driver opened)
-        convert = self._convert
-        return [tuple(f(v) if f is not None else v for f, v in zip(convert, row, strict=True)) for row in raw]
+            conn.close()  # back to the pool (which rolls back whatever the driver opened, if anything)
 
 
 class DeviceReads:
-    """Prepared statements for the device calls; one per process, shared by threads (the engine pools)."""
+    """Prepared statements for the device calls; one per process, shared by threads (the engine pools).
 
-    def __init__(self, engine: Engine) -> None:
+    *engine* runs the reads; on PostgreSQL it is an autocommit engine of its own (``make_engine(...,
+    autocommit_reads=True)``): one round trip per read. *writer* (default: *engine*) records fetches.
+    """
+
+    def __init__(self, engine: Engine, *, writer: Engine | None = None) -> None:
         self._engine = engine
+        self._writer = writer or engine
         self._pass_for_device = _Prepared(engine, _PASS_FOR_DEVICE)
         self._device_passes_since = _Prepared(engine, _DEVICE_PASSES_SINCE)
 
@@ -114,6 +132,11 @@ class DeviceReads:
 
         The fetch carries no device id, so every registration of the pass that was behind is marked.
         """
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             conn.execute(_RECORD_FETCH, {"b_pass": pass_id, "b_tag": tag, "b_now": now})
+
+    def close(self) -> None:
+        """Close the read pool when it is our own (not the writer's)."""
+        if self._engine is not self._writer:
+            self._engine.dispose()
 
