@@ -17,7 +17,6 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,8 +38,8 @@ DRAIN = "walletpass.drain"
 MAX_BATCHES = 20
 
 
-def make_celery(settings: Settings, services: Callable[[], Services] | None = None) -> Celery:
-    """Build the Celery app of *settings*; tasks get their Services from *services* (default: one per process)."""
+def make_celery(settings: Settings) -> Celery:
+    """Build the Celery app of *settings* (no tasks: web processes only send ``drain`` by name)."""
     queue = settings.broker_queue
     app = Celery("walletpass", broker=settings.broker_url, set_as_current=False)
     app.conf.update(
@@ -57,18 +56,21 @@ def make_celery(settings: Settings, services: Callable[[], Services] | None = No
         worker_enable_remote_control=False,                   # no pidbox queues: nothing uses them
         worker_send_task_events=False,
     )
-    per_process = services or _ProcessServices(settings)
+    return app
 
-    @app.task(name=DRAIN, ignore_result=True, shared=False)   # not shared: each app keeps its own Services
+
+def _register_drain(app: Celery, services: Services) -> None:
+    """Register the ``drain`` task; every run uses *services*, built once for this worker process."""
+    queue = services.settings.broker_queue
+
+    @app.task(name=DRAIN, ignore_result=True, shared=False)
     def drain() -> None:
         """Deliver due outbox jobs; if a full MAX_BATCHES were due, queue another drain for the rest."""
-        if Worker(per_process()).drain(MAX_BATCHES, stopping=_shutting_down):
+        if Worker(services).drain(MAX_BATCHES, stopping=_shutting_down):
             try:
                 _send(app, queue, eta=None)
             except RemoteError as exc:
                 log.warning("could not queue the next drain (%s); the sweep goes on with it", exc)
-
-    return app
 
 
 def _shutting_down() -> bool:
@@ -113,7 +115,8 @@ def run_celery_worker(services: Services, *, concurrency: int = 1) -> int:
     child processes. For more CPU, run more ``walletpass worker`` processes.
     """
     settings = services.settings
-    app = make_celery(settings, services=lambda: services)
+    app = make_celery(settings)
+    _register_drain(app, services)
     check_broker(app)
     app.steps["worker"].add(_SweepStep)
     worker = app.Worker(
@@ -167,21 +170,3 @@ class _SweepStep(bootsteps.StartStopStep):
 
     def create(self, parent: Any) -> Sweeper | None:
         return Sweeper(self.services) if self.services is not None else None
-
-
-class _ProcessServices:
-    """Services built on first use in this process (after any fork) and reused by every later task."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._lock = threading.Lock()
-        self._pid = 0
-        self._services: Services | None = None
-
-    def __call__(self) -> Services:
-        with self._lock:
-            if self._services is None or self._pid != os.getpid():
-                from walletpass.bootstrap import bootstrap
-
-                self._services, self._pid = bootstrap(self._settings), os.getpid()
-            return self._services
