@@ -91,8 +91,10 @@ def init(force: bool) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
-@click.option("--threads", default=8, show_default=True, type=int, help="threads per worker")
+@click.option("--workers", default=os.cpu_count() or 2, show_default="one per CPU", type=click.IntRange(1, 256),
+              help="gunicorn worker processes")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 256),
+              help="threads per worker (more threads per process lose to the GIL: see BENCHMARKS.md)")
 @_friendly
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Run the web app under gunicorn (and the embedded job worker unless a broker is configured)."""

@@ -41,7 +41,7 @@ def run(settings: Settings, *, host: str, port: int, workers: int, threads: int)
         "workers": workers,
         "threads": threads,
         "worker_class": "gthread" if threads > 1 else "sync",
-        "accesslog": "-",
+        "accesslog": "-" if settings.access_log else None,
         "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),

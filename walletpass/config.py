@@ -56,6 +56,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "MAX_BODY_BYTES": ("max_body_bytes", "largest accepted request body (default 1048576)"),
     "MAX_IMAGE_BYTES": ("max_image_bytes", "largest accepted image upload (default 2097152)"),
     "LOG_LEVEL": ("log_level", "logging level (default INFO)"),
+    "ACCESS_LOG": ("access_log", "1/0: `walletpass serve` logs every request on stdout (default 1; a proxy in "
+                   "front that logs already can turn it off: ~100 µs of CPU per request)"),
 }
 
 
@@ -90,6 +92,7 @@ class Settings:
     max_body_bytes: int = 1_048_576
     max_image_bytes: int = 2_097_152
     log_level: str = "INFO"
+    access_log: bool = True
     extra: Mapping[str, str] = field(default_factory=dict)
 
     # -- derived -----------------------------------------------------------------------------

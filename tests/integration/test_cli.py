@@ -67,3 +67,53 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert r.returncode == 1 and "Traceback" not in r.stderr
     r = cli(tmp_path, "serve", extra={"WALLETPASS_BASE_URL": "http://example.com"})
     assert r.returncode == 2 and "https" in r.stderr and "Traceback" not in r.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve_once(tmp: Path, extra: dict[str, str]) -> tuple[int, str]:
+    """Start `walletpass serve` (gunicorn), GET /healthz and the demo pass page, stop it; (exit code, output)."""
+    import signal
+    import time
+
+    import httpx
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WALLETPASS_")}
+    env.update({"WALLETPASS_INSTANCE": str(tmp / "instance"), "WALLETPASS_CERTS_DIR": str(tmp / "certs"),
+                "WALLETPASS_BASE_URL": f"http://127.0.0.1:{port}", "PYTHONPATH": str(ROOT), **extra})
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "1",
+                             "--threads", "2"], env=env, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "walletpass serve did not start"
+                time.sleep(0.2)
+        assert r.status_code == 200 and r.json()["status"] == "ok", r.text
+        r = httpx.get(f"http://127.0.0.1:{port}/v1/devices/dev1/registrations/pass.dev.walletpass.member")
+        assert r.status_code == 204
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    return proc.returncode, out
+
+
+def test_serve_runs_gunicorn_and_the_access_log_follows_the_setting(tmp_path: Path) -> None:
+    assert cli(tmp_path, "init").returncode == 0
+    code, out = _serve_once(tmp_path, {})
+    assert code == 0, out
+    assert "gunicorn" in out.lower() and '"GET /healthz HTTP/1.1" 200' in out
+    code, out = _serve_once(tmp_path, {"WALLETPASS_ACCESS_LOG": "0"})
+    assert code == 0, out
+    assert "GET /healthz" not in out and "Traceback" not in out
