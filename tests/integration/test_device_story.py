@@ -205,6 +205,55 @@ def test_forbidden_does_not_loop_and_shows_in_healthz(client, services, apns) ->
     assert "403" in row.last_error
 
 
+def test_a_new_change_does_not_wait_behind_another_devices_backoff(client, services, apns) -> None:  # type: ignore[no-untyped-def]
+    m = make_member(services, make_program(services))
+    token = auth_token_of(client, m)
+    slow, fine = Device(client, services.settings.member_pass_type_id), Device(client, services.settings.member_pass_type_id)
+    slow.register(m["serial_number"], token)
+    fine.register(m["serial_number"], token)
+    apns.script(slow.token, [500, 500, 500, 500, 500, 500])   # fails this batch's attempts: backoff
+    _bump(services, m)
+    worker = Worker(services)
+    assert worker.run_once() == 1
+    assert [p.status for p in apns.requests_for(fine.token)] == [200]
+    with services.engine.connect() as conn:
+        retry = conn.execute(text("SELECT id, payload, available_at FROM outbox")).one()
+    assert slow.token in json.dumps(retry.payload) and fine.token not in json.dumps(retry.payload)
+
+    _bump(services, m)  # a new version: it must reach `fine` now, not after `slow`'s backoff
+    with services.engine.connect() as conn:
+        jobs = conn.execute(text("SELECT id, attempts FROM outbox ORDER BY id")).all()
+    assert len(jobs) == 2 and jobs[0].id == retry.id and jobs[1].attempts == 0
+    assert worker.run_once() == 1                                # the new job only; the retry is not due
+    assert [p.status for p in apns.requests_for(fine.token)] == [200, 200]
+    with services.engine.connect() as conn:
+        left = conn.execute(text("SELECT id, payload FROM outbox ORDER BY id")).all()
+    # `slow` failed again, so the new job waits too — for `slow` alone; `fine` has both versions already.
+    assert left[0].id == retry.id
+    assert all(slow.token in json.dumps(j.payload) and fine.token not in json.dumps(j.payload) for j in left)
+
+
+def test_after_a_403_new_changes_are_parked_without_sending(client, services, apns) -> None:  # type: ignore[no-untyped-def]
+    m = make_member(services, make_program(services))
+    phone = Device(client, services.settings.member_pass_type_id)
+    phone.register(m["serial_number"], auth_token_of(client, m))
+    apns.script(phone.token, [403] * 10)
+    worker = Worker(services)
+    _bump(services, m)
+    assert worker.run_once() == 1
+    assert len(apns.requests_for(phone.token)) == 1
+    for _ in range(3):                   # a stream of changes while the certificate is refused
+        _bump(services, m)
+        worker.run_once()
+    assert len(apns.requests_for(phone.token)) == 1   # nothing more was sent
+    with services.engine.connect() as conn:
+        errors = conn.execute(text("SELECT last_error FROM outbox")).scalars().all()
+    assert errors and all("403" in e for e in errors)
+    # /metrics counts the one 403 APNs gave, not the pushes held back.
+    assert 'walletpass_pushes_total{outcome="forbidden"} 1.0' in client.get("/metrics").get_data(as_text=True)
+    assert client.get("/healthz").status_code == 503
+
+
 def test_many_passes_changed_from_many_threads(app, auth, services, apns) -> None:  # type: ignore[no-untyped-def]
     client = app.test_client()
     pid = make_program(services)

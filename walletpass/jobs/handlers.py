@@ -29,6 +29,15 @@ class PushSender(Protocol):
     def send_with_retry(self, tokens: Sequence[str], topic: str, *, max_attempts: int = ...) -> list[PushOutcome]: ...
 
 
+def _refused_recently(sender: object, now: datetime) -> str | None:
+    """APNs' reason when *sender*'s certificate got a 403 less than FORBIDDEN_PARK ago, else None."""
+    last = getattr(sender, "last_forbidden", None)  # (reason, when) on ApnsClient
+    if last is None:
+        return None
+    reason, when = last
+    return (reason or "Forbidden") if now - when < FORBIDDEN_PARK else None
+
+
 class Observer(Protocol):
     def pushed(self, outcome: Outcome, latency_seconds: float) -> None: ...
 
@@ -62,12 +71,23 @@ def push_pass_updates(jobs: Sequence[Job], *, uow: Callable[[], Any], outbox: Ou
 
     outcomes: dict[tuple[str, str], PushOutcome] = {}
     parked: dict[str, str] = {}
+    held: set[str] = set()  # topics not sent to at all (certificate refused recently): not counted as pushes
+    started = now()
     for topic, tokens in by_topic.items():
-        try:
-            results = sender_for(topic).send_with_retry(list(tokens), topic, max_attempts=3)
-        except (PushUnavailable, CredentialError, WalletpassError) as exc:
-            log.warning("APNs unavailable for %s: %s", topic, exc)
-            results = [PushOutcome.transport_failure(t, str(exc)[:200]) for t in tokens]
+        sender = sender_for(topic)
+        refused = _refused_recently(sender, started)
+        if refused is not None:
+            # The certificate was refused (403) within the park window: every push would be refused too.
+            # Park these jobs without sending, so a broken certificate plus a stream of changes never
+            # becomes a stream of doomed requests; one attempt is made again once the window has passed.
+            results = [PushOutcome(t, 403, refused) for t in tokens]
+            held.add(topic)
+        else:
+            try:
+                results = sender.send_with_retry(list(tokens), topic, max_attempts=3)
+            except (PushUnavailable, CredentialError, WalletpassError) as exc:
+                log.warning("APNs unavailable for %s: %s", topic, exc)
+                results = [PushOutcome.transport_failure(t, str(exc)[:200]) for t in tokens]
         for o in results:
             outcomes[(topic, o.token)] = o
             if o.kind is Outcome.FORBIDDEN:
@@ -82,7 +102,7 @@ def push_pass_updates(jobs: Sequence[Job], *, uow: Callable[[], Any], outbox: Ou
         for token, regs in tokens.items():
             o = outcomes[(topic, token)]
             kind = o.kind
-            for pass_id in {p for _, p, _ in regs}:
+            for pass_id in {p for _, p, _ in regs} if topic not in held else ():
                 kinds_of_pass[pass_id].append(kind)
             if kind is Outcome.OK:
                 pushed.extend((reg_id, tag) for reg_id, _, tag in regs)

@@ -228,17 +228,21 @@ class Repositories:
         return row
 
     def enqueue_pass_update(self, pass_id: int, now: datetime, *, reason: str, coalesce_seconds: float) -> None:
-        """Record that *pass_id* changed. A pending, unclaimed job for the same pass absorbs this one
-        (several changes within the window become one push)."""
+        """Record that *pass_id* changed. A pending job for the same pass that has not been tried yet absorbs
+        this one (several changes within the window become one push).
+
+        A job already tried and waiting out a backoff (429/5xx, or parked after a 403) is left alone: it
+        holds only the devices that failed, and merging a new change into it would make every device wait
+        for that backoff. The new change gets a job of its own, due after the coalescing window.
+        """
         pending = self._s.scalars(
             select(OutboxRow).where(OutboxRow.kind == "pass_changed", OutboxRow.pass_id == pass_id,
-                                    OutboxRow.locked_until.is_(None)).limit(1)
+                                    OutboxRow.locked_until.is_(None), OutboxRow.attempts == 0).limit(1)
         ).first()
         if pending is not None:
             reasons = list(pending.payload.get("reasons", []))
-            # A new version must reach every device, so a retry restricted to some tokens is widened again.
-            payload = {k: v for k, v in pending.payload.items() if k != "tokens"}
-            pending.payload = {**payload, "reasons": [*reasons, reason][-10:] if reason not in reasons else reasons}
+            if reason not in reasons:
+                pending.payload = {**pending.payload, "reasons": [*reasons, reason][-10:]}
             return
         self.enqueue("pass_changed", {"reasons": [reason]}, now, pass_id=pass_id, delay_seconds=coalesce_seconds)
 
