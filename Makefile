@@ -28,6 +28,7 @@ bench: install
 	$(PY) bench/pkpass.py
 	$(PY) bench/google.py
 	$(PY) bench/push.py
+	$(PY) bench/webservice.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
