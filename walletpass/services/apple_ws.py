@@ -146,9 +146,8 @@ def latest_version(reads: DeviceReads, clock: Clock, pass_type_id: str, serial: 
     that were behind are marked as delivered — a write only when one is behind, so repeated checks stay reads.
     """
     found = reads.pass_for_device(pass_type_id, serial) if _ID.match(pass_type_id) and _SERIAL.match(serial) else None
-    if not _token_matches(found.authentication_token if found else None, token):
+    if not _token_matches(found.authentication_token if found else None, token) or found is None:
         raise Unauthorized("the pass is unknown or the token is wrong")
-    assert found is not None
     if record_fetch and found.lagging:
         reads.record_fetch(found.id, found.update_tag, clock.now())
     return PassVersion(found.id, found.updated_at, found.update_tag)

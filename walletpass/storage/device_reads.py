@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-
 from typing import Any
 
 from sqlalchemy import Engine, Select, bindparam, exists, or_, select, update
@@ -83,7 +82,6 @@ class _Prepared:
         convert = self._convert
         return [tuple(f(v) if f is not None else v for f, v in zip(convert, row, strict=True)) for row in raw]
 
-
     def _run(self, args: Any) -> list[Any]:
         conn = self._engine.raw_connection()
         try:
@@ -139,4 +137,3 @@ class DeviceReads:
         """Close the read pool when it is our own (not the writer's)."""
         if self._engine is not self._writer:
             self._engine.dispose()
-
