@@ -17,7 +17,7 @@ from walletpass.errors import ConfigurationError
 PREFIX = "WALLETPASS_"
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
-#: name → (attribute, help text). Drives from_env, the README table and `walletpass config`.
+#: name → (attribute, help text). Drives from_env and the README table (tests/unit/test_config.py keeps them in step).
 ENV_VARS: dict[str, tuple[str, str]] = {
     "INSTANCE": ("instance_path", "instance folder: secret key, SQLite database (default ./instance)"),
     "DATABASE_URL": ("database_url", "SQLAlchemy URL; default sqlite:///<instance>/walletpass.db; "
@@ -171,7 +171,8 @@ class Settings:
                 "http is allowed for a loopback address only"
             )
         if not self.google_issuer_id.isdigit():
-            raise ConfigurationError("WALLETPASS_GOOGLE_ISSUER_ID must be the numeric issuer id from the Pay & Wallet Console")
+            raise ConfigurationError("WALLETPASS_GOOGLE_ISSUER_ID must be the numeric issuer id from the "
+                                     "Pay & Wallet Console")
         for ptid in self.pass_type_ids:
             if not ptid or "/" in ptid:
                 raise ConfigurationError(f"invalid pass type id {ptid!r}")

@@ -30,7 +30,8 @@ _PASS_FOR_DEVICE = (
 
 _DEVICE_PASSES_SINCE = (
     select(_passes.c.serial_number, _passes.c.update_tag)
-    .select_from(_devices.join(_regs, _regs.c.device_id == _devices.c.id).join(_passes, _passes.c.id == _regs.c.pass_id))
+    .select_from(_devices.join(_regs, _regs.c.device_id == _devices.c.id)
+                 .join(_passes, _passes.c.id == _regs.c.pass_id))
     .where(_devices.c.device_library_identifier == bindparam("device"),
            _passes.c.pass_type_id == bindparam("pass_type_id"), _passes.c.update_tag > bindparam("since"))
 )
