@@ -198,9 +198,14 @@ def ensure_dev_pki(certs_dir: Path, team_id: str, pass_type_ids: Iterable[str], 
         wwdr = make_wwdr(root, now)
         put(ROOT_FILE, root.cert_pem, False)
         put(ROOT_KEY_FILE, root.key_pem, True)
-        put(WWDR_FILE, wwdr.cert_pem, False)
+        # The WWDR certificate first (what signatures embed; loaders read the first block), then the root it
+        # chains to, so the file alone is a CA file: `openssl cms -verify … -CAfile wwdr-ca.pem` succeeds
+        # without -partial_chain.
+        put(WWDR_FILE, wwdr.cert_pem + root.cert_pem, False)
         put(WWDR_KEY_FILE, wwdr.key_pem, True)
         force = True  # new CA: every pass certificate must be reissued under it
+    elif root.cert_pem.strip() not in wwdr.cert_pem:
+        put(WWDR_FILE, wwdr.cert_pem.rstrip(b"\n") + b"\n" + root.cert_pem, False)  # made before the root was added
     for ptid in pass_type_ids:
         if force or _read(certs_dir, f"{ptid}.pem", f"{ptid}.key") is None:
             issued = make_pass_type_cert(wwdr, ptid, team_id, now)

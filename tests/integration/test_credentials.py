@@ -173,3 +173,25 @@ def test_check_key_mismatch(pki: testpki.TestPki, wwdr: Issued) -> None:
     r = check_certificate(pki.cert().read_bytes(), wwdr.cert_pem, NOW, PTIDS, TEAM_ID,
                           key_pem=pki.key(COUPON_PTID).read_bytes())
     assert r.errors == ("the private key does not belong to this certificate; export both together",)
+
+
+def test_dev_wwdr_file_is_a_ca_file_and_older_ones_gain_the_root(tmp_path: Path) -> None:
+    from walletpass.devpki import ensure_dev_pki
+
+    now = datetime.now(UTC)
+    certs = tmp_path / "certs"
+    ensure_dev_pki(certs, TEAM_ID, [MEMBER_PTID], "http://127.0.0.1:1/token", now)
+    blocks = re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", (certs / "wwdr-ca.pem").read_bytes(),
+                        re.S)
+    root = (certs / "apple-root-ca.pem").read_bytes()
+    wwdr = x509.load_pem_x509_certificate(blocks[0])
+    assert len(blocks) == 2 and blocks[1] in root
+    assert wwdr.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATIONAL_UNIT_NAME)[0].value == "G4"
+    # A certs folder from before: the WWDR alone. A second init keeps the CA and the pass certificates and
+    # appends the root, so the file verifies passes on its own.
+    (certs / "wwdr-ca.pem").write_bytes(blocks[0] + b"\n")
+    member_cert = (certs / f"{MEMBER_PTID}.pem").read_bytes()
+    ensure_dev_pki(certs, TEAM_ID, [MEMBER_PTID], "http://127.0.0.1:1/token", now)
+    assert (certs / "wwdr-ca.pem").read_bytes() == blocks[0] + b"\n" + root
+    assert (certs / f"{MEMBER_PTID}.pem").read_bytes() == member_cert
+    assert (certs / "apple-root-ca.pem").read_bytes() == root

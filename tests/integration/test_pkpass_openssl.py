@@ -48,7 +48,8 @@ def extract(data: bytes, into: Path) -> Path:
 
 
 def cms_verify(folder: Path, pki: testpki.TestPki, *, ca: str = "wwdr") -> subprocess.CompletedProcess[str]:
-    chain = ["-CAfile", str(pki.certs_dir / "wwdr-ca.pem"), "-partial_chain"] if ca == "wwdr" else [
+    # The exact command: wwdr-ca.pem alone is the CA file (it ends with the root it chains to).
+    chain = ["-CAfile", str(pki.certs_dir / "wwdr-ca.pem")] if ca == "wwdr" else [
         "-CAfile", str(pki.certs_dir / "apple-root-ca.pem")]
     return subprocess.run(
         ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(folder / "signature"),
