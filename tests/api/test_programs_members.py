@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tests.unit.test_pkpass_images import png
 from walletpass.demo import DEMO_PROGRAM
 
 
@@ -111,6 +112,22 @@ def test_unknown_program_and_member_are_404(client, auth) -> None:  # type: igno
     assert r.status_code == 404 and r.mimetype == "application/problem+json"
     assert client.get("/api/v1/members/999", headers=auth).status_code == 404
     assert client.get("/api/v1/members/abc", headers=auth).status_code == 404
+
+
+@pytest.mark.parametrize("big", [2**31, 2**63, 10**30])
+def test_ids_beyond_any_row_are_404_not_500(client, auth, services, big) -> None:  # type: ignore[no-untyped-def]
+    # Found by fuzzing: the driver refused such numbers (PostgreSQL past 2**31, SQLite past 2**63) → 500.
+    pid = _post(client, "/api/v1/programs", DEMO_PROGRAM, auth).json["id"]
+    for r in (client.get(f"/api/v1/programs/{big}", headers=auth),
+              client.get(f"/api/v1/members/{big}", headers=auth),
+              client.get(f"/api/v1/members/{big}/transactions", headers=auth),
+              _post(client, f"/api/v1/programs/{big}/members", {"name": "A"}, auth),
+              _post(client, f"/api/v1/members/{big}/transactions", {"points": 5, "reason": "x"}, auth),
+              client.put(f"/api/v1/programs/{big}/images/logo", data=png(8, 8), headers=auth,
+                         content_type="image/png"),
+              client.get(f"/assets/programs/{big}/logo.png")):
+        assert r.status_code == 404 and r.mimetype == "application/problem+json", (r.request.path, r.data)
+    assert _count(services, "programs") == 1 and _count(services, "members") == 0
 
 
 def test_duplicate_external_id_is_409(client, auth) -> None:  # type: ignore[no-untyped-def]

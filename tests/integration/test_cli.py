@@ -61,6 +61,8 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     r = cli(tmp_path, "pass", "build", "--member", "999", "-o", str(tmp_path / "x.pkpass"))
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "not found" in r.stderr
     assert "Traceback" not in r.stderr
+    r = cli(tmp_path, "pass", "build", "--member", str(10**20), "-o", str(tmp_path / "x.pkpass"))
+    assert r.returncode == 2 and "not found" in r.stderr and "Traceback" not in r.stderr
     r = cli(tmp_path, "apikey", "create", "--name", "x", "--scope", "root")
     assert r.returncode == 2 and "unknown scope" in r.stderr and "Traceback" not in r.stderr
     r = cli(tmp_path, "certs", "check", extra={"WALLETPASS_TEAM_ID": "OTHERTEAM1"})

@@ -18,6 +18,7 @@ from walletpass.domain.passes import PassRef, next_last_modified
 from walletpass.domain.programs import Program, Tier
 from walletpass.errors import NotFound
 from walletpass.storage.tables import (
+    MAX_ID,
     ApiKeyRow,
     CounterRow,
     CouponRow,
@@ -35,6 +36,11 @@ from walletpass.storage.tables import (
     ProgramRow,
     RegistrationRow,
 )
+
+
+def _is_id(ident: object) -> bool:
+    """Whether *ident* can be a row id (a path segment may carry any integer, e.g. 10**30)."""
+    return isinstance(ident, int) and not isinstance(ident, bool) and 0 < ident <= MAX_ID
 
 
 # -- row → domain -----------------------------------------------------------------------------
@@ -83,7 +89,7 @@ class Repositories:
         return row
 
     def _get(self, cls: type, ident: int, what: str, *, for_update: bool = False) -> Any:
-        if not isinstance(ident, int) or isinstance(ident, bool):
+        if not _is_id(ident):
             raise NotFound(f"{what} {ident!r} not found")
         stmt = select(cls).where(cls.id == ident)  # type: ignore[attr-defined]
         if for_update:
@@ -190,6 +196,8 @@ class Repositories:
         return self._s.scalars(select(PassRow).where(PassRow.google_object_id == object_id)).first()
 
     def member_passes(self, member_id: int) -> Sequence[PassRow]:
+        if not _is_id(member_id):
+            return []
         return self._s.scalars(select(PassRow).where(PassRow.member_id == member_id).order_by(PassRow.id)).all()
 
     def coupon_passes(self, coupon_id: int) -> Sequence[PassRow]:

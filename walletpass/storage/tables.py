@@ -57,6 +57,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 # BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite so autoincrement works there.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
+#: The largest id an ``Integer`` primary key holds (32-bit INTEGER on PostgreSQL). A larger number names no
+#: row, and must not reach the driver: PostgreSQL rejects it ("integer out of range"), SQLite past 2**63 too.
+MAX_ID = 2**31 - 1
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
