@@ -336,6 +336,28 @@ def test_bad_list_and_log_requests(client, services) -> None:  # type: ignore[no
     assert client.post("/v1/log", data=b"x" * 70000, content_type="application/json").status_code == 413
 
 
+@pytest.mark.parametrize("since", ["²", "١٢", "9223372036854775808", "9999999999999999999", "1" * 20])
+def test_passes_updated_since_that_no_tag_can_be_is_400(client, services, since) -> None:  # type: ignore[no-untyped-def]
+    # Found by fuzzing: str.isdigit() let '²' reach int() and 19-digit values past BIGINT reach the driver → 500.
+    ptid = services.settings.member_pass_type_id
+    r = client.get(f"/v1/devices/DEV/registrations/{ptid}", query_string={"passesUpdatedSince": since})
+    assert r.status_code == 400 and r.mimetype == "application/problem+json"
+    assert r.json["errors"][0]["field"] == "passesUpdatedSince"
+    ok = client.get(f"/v1/devices/DEV/registrations/{ptid}", query_string={"passesUpdatedSince": str(2**63 - 1)})
+    assert ok.status_code == 204
+
+
+def test_identifiers_with_a_trailing_newline_are_400_and_not_stored(client, services) -> None:  # type: ignore[no-untyped-def]
+    m = make_member(services, make_program(services))
+    token, ptid = auth_token_of(client, m), services.settings.member_pass_type_id
+    r = client.post(f"/v1/devices/DEV%0A/registrations/{ptid}/{m['serial_number']}",
+                    json={"pushToken": push_token()}, headers={"Authorization": f"ApplePass {token}"})
+    assert r.status_code == 400 and r.json["errors"][0]["field"] == "deviceLibraryIdentifier"
+    assert client.get(f"/v1/devices/DEV%0A/registrations/{ptid}").status_code == 400
+    with services.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM devices")).scalar_one() == 0
+
+
 def test_metrics_show_pushes_backlog_and_registrations(client, services, apns) -> None:  # type: ignore[no-untyped-def]
     m = make_member(services, make_program(services))
     phone = Device(client, services.settings.member_pass_type_id)

@@ -18,9 +18,12 @@ from walletpass.storage.device_reads import DeviceReads
 from walletpass.storage.tables import PassRow
 from walletpass.storage.uow import SqlUnitOfWork
 
-_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-_SERIAL = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_PUSH_TOKEN = re.compile(r"^[0-9A-Fa-f]{16,200}$")
+# \Z, not $: "$" also matches before a final newline, and "abc\n" is no identifier a device sends.
+_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}\Z")
+_SERIAL = re.compile(r"^[A-Za-z0-9._-]{1,64}\Z")
+_PUSH_TOKEN = re.compile(r"^[0-9A-Fa-f]{16,200}\Z")
+#: Tags are BIGINT; a passesUpdatedSince past this is no tag we handed out.
+_MAX_TAG = 2**63 - 1
 _DUMMY_TOKEN = "x" * 32
 
 
@@ -122,7 +125,8 @@ def updated_serials(reads: DeviceReads, device_id: str, pass_type_id: str, since
     check_ids(device_id, pass_type_id)
     since_tag = 0
     if since is not None and since != "":
-        if not since.isdigit() or len(since) > 19:
+        # isascii: str.isdigit() also accepts '²' and '١', which int() refuses or reads as another number.
+        if not (since.isascii() and since.isdigit() and len(since) <= 19 and int(since) <= _MAX_TAG):
             raise MalformedRequest("passesUpdatedSince", "must be the lastUpdated value this service returned")
         since_tag = int(since)
     rows = reads.device_passes_since(device_id, pass_type_id, since_tag)
