@@ -36,7 +36,7 @@ def _small_body(limit: int) -> bytes:
 def _small_json(limit: int) -> object:
     try:
         return json.loads(_small_body(limit))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: '[[[[…' nested too deeply
         raise MalformedRequest("", "the body must be JSON") from None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -97,6 +98,41 @@ def json_body(schema: Mapping[str, Any], *, max_bytes: int) -> dict[str, Any]:
         raise MalformedRequest("", "the body is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise MalformedRequest("", f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except ValueError:  # an integer literal longer than Python converts (4,300 digits)
+        raise MalformedRequest("", "a number in the body has too many digits") from None
+    except RecursionError:  # '[[[[…': a few kilobytes nest past the parser's depth limit
+        raise MalformedRequest("", "the JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise MalformedRequest("", "the body must be a JSON object")
+    _check_text(data)
     return validate(data, schema)
+
+
+def _check_text(data: Any) -> None:
+    """Reject strings (keys too) that no database or pass can hold: lone surrogates and NUL.
+
+    JSON may spell a lone UTF-16 surrogate (``"\\ud800"``), which is not Unicode text: it cannot be written
+    as UTF-8, so SQLite, PostgreSQL and pass.json would all fail on it. PostgreSQL text cannot hold NUL.
+    """
+    todo: deque[tuple[str, Any]] = deque([("", data)])  # a loop, not recursion: the JSON may nest deeply
+    while todo:
+        path, value = todo.popleft()
+        if isinstance(value, dict):
+            for k, v in value.items():
+                child = f"{path}.{k}" if path else k
+                _check_string(child, k)
+                todo.append((child, v))
+        elif isinstance(value, list):
+            todo.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
+        elif isinstance(value, str):
+            _check_string(path, value)
+
+
+def _check_string(field: str, text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedRequest(field, "is not valid Unicode: it holds a lone surrogate escape such as \\ud800"
+                                      ) from None
+    if "\x00" in text:
+        raise InvalidInput(field, "must not contain the NUL character (\\u0000)")

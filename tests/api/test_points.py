@@ -122,6 +122,12 @@ def test_overdraw_is_409_and_changes_nothing(client, auth, member, services) -> 
     ({"points": 5, "reason": "x", "extra": 1}, 422),
     (b"{\"points\": 5, \"reason\": ", 400),
     (b"{\"points\": NaN, \"reason\": \"x\"}", 400),
+    # found by fuzzing: each was a 500 (a lone surrogate has no UTF-8 form; PostgreSQL text holds no NUL;
+    # int() refuses 5,000 digits; deep nesting exhausts the parser)
+    ({"points": 5, "reason": "\ud800"}, 400),
+    ({"points": 5, "reason": "a\x00b"}, 422),
+    (b"{\"points\": 1" + b"0" * 5000 + b", \"reason\": \"x\"}", 400),
+    (b"{\"points\": 5, \"reason\": " + b"[" * 5000 + b"]" * 5000 + b"}", 400),
 ])
 def test_bad_transactions_change_nothing(client, auth, member, services, body, status) -> None:  # type: ignore[no-untyped-def]
     data = body if isinstance(body, bytes) else json.dumps(body)

@@ -69,6 +69,17 @@ def test_colours_are_normalised(client, auth) -> None:  # type: ignore[no-untype
      "appears twice"),
     ({"name": "P", "organization_name": "O", "locales": ["fr"]}, 422, "locales[0]", "must be one of"),
     ({"name": "   ", "organization_name": "O"}, 422, "name", "blank"),
+    # found by fuzzing: each was a 500, or stored text that no pass could be built from
+    (b'{"name": "P", "organization_name": "O", "terms": ' + b"[" * 5000 + b"]" * 5000 + b"}", 400, None,
+     "nested too deeply"),
+    (b'{"name": "P", "organization_name": "O", "terms": 1' + b"0" * 5000 + b"}", 400, None, "too many digits"),
+    ({"name": "\ud800", "organization_name": "O"}, 400, "name", "lone surrogate"),
+    ({"name": "P", "organization_name": "O", "texts": {"en": {"name": "x\udfff"}}}, 400, "texts.en.name",
+     "lone surrogate"),
+    ({"name": "P", "organization_name": "O", "tiers": [{"name": "\udc00", "min_points": 0}]}, 400,
+     "tiers[0].name", "lone surrogate"),
+    ({"name": "P", "organization_name": "O", "texts": {"\ud800": {}}}, 400, "texts.\ud800", "lone surrogate"),
+    ({"name": "P\x00", "organization_name": "O"}, 422, "name", "NUL"),
 ])
 def test_bad_program_input_is_rejected_and_nothing_saved(client, auth, services, body, status, field,
                                                          needle) -> None:  # type: ignore[no-untyped-def]
@@ -104,6 +115,21 @@ def test_bad_member_input(client, auth, services, body, field, needle) -> None: 
     r = _post(client, f"/api/v1/programs/{pid}/members", body, auth)
     assert r.status_code == 422 and r.mimetype == "application/problem+json"
     assert r.json["errors"][0]["field"] == field and needle in r.json["errors"][0]["detail"]
+    assert _count(services, "members") == 0 and _count(services, "passes") == 0
+
+
+@pytest.mark.parametrize(("body", "status", "field"), [
+    ({"name": "A", "email": "a@b.c\ud800"}, 400, "email"),
+    ({"name": "A\udbff"}, 400, "name"),
+    ({"name": "A", "external_id": "crm\x00"}, 422, "external_id"),
+])
+def test_unstorable_member_text_is_4xx(client, auth, services, body, status,
+                                       field) -> None:  # type: ignore[no-untyped-def]
+    # Found by fuzzing: a 500 (SQLite cannot write a lone surrogate, PostgreSQL no NUL) — now a 4xx naming the field.
+    pid = _post(client, "/api/v1/programs", DEMO_PROGRAM, auth).json["id"]
+    r = _post(client, f"/api/v1/programs/{pid}/members", body, auth)
+    assert r.status_code == status and r.mimetype == "application/problem+json"
+    assert r.json["errors"][0]["field"] == field
     assert _count(services, "members") == 0 and _count(services, "passes") == 0
 
 

@@ -304,6 +304,7 @@ def test_many_passes_changed_from_many_threads(app, auth, services, apns) -> Non
     ("/v1/devices/DEV/registrations/{ptid}/{serial}", b'{"pushToken": "abcd"}', "ApplePass wrongtoken", 401),
     ("/v1/devices/DEV/registrations/{ptid}/{serial}", b'{"pushToken": "abcd"}', "", 401),
     ("/v1/devices/DEV/registrations/{ptid}/{serial}", b"not json", "ApplePass wrongtoken", 401),
+    ("/v1/devices/DEV/registrations/{ptid}/{serial}", b"[" * 4000 + b"]" * 4, "good", 400),  # was a 500 (fuzzing)
 ])
 def test_bad_register_requests(client, services, path, body, headers, status) -> None:  # type: ignore[no-untyped-def]
     m = make_member(services, make_program(services))
@@ -334,6 +335,8 @@ def test_bad_list_and_log_requests(client, services) -> None:  # type: ignore[no
     assert client.post("/v1/log", data=b"nope", content_type="application/json").status_code == 400
     assert client.post("/v1/log", json={"logs": "not a list"}).status_code == 400
     assert client.post("/v1/log", data=b"x" * 70000, content_type="application/json").status_code == 413
+    nested = client.post("/v1/log", data=b"[" * 5000, content_type="application/json")  # was a 500 (fuzzing)
+    assert nested.status_code == 400 and nested.mimetype == "application/problem+json"
 
 
 @pytest.mark.parametrize("since", ["²", "١٢", "9223372036854775808", "9999999999999999999", "1" * 20])

@@ -122,6 +122,15 @@ def _edit(change) -> bytes:  # type: ignore[no-untyped-def]
     _edit(lambda d: d["intermediateSigningKey"].update(signedKey='{"keyValue": 5}')),
     _edit(lambda d: d.update(signedMessage=json.dumps({"classId": "a", "objectId": "b", "eventType": "save",
                                                         "nonce": "n", "expTimeMillis": "soon"}))),
+    # found by fuzzing: each was a 500 (deep nesting; '²'.isdigit() but int('²') fails; int() refuses 5,000
+    # digits; a lone surrogate has no UTF-8 form to verify a signature over)
+    b"[" * 5000,
+    _edit(lambda d: d["intermediateSigningKey"].update(signedKey=json.dumps({"keyValue": "AA==",
+                                                                             "keyExpiration": "²"}))),
+    _edit(lambda d: d["intermediateSigningKey"].update(signedKey=json.dumps({"keyValue": "AA==",
+                                                                             "keyExpiration": "1" * 5000}))),
+    _edit(lambda d: d["intermediateSigningKey"].update(signedKey=d["intermediateSigningKey"]["signedKey"][:-1]
+                                                        + ', "x": "\ud800"}')),
 ])
 def test_malformed_callbacks_are_400(verifier: CallbackVerifier, google: FakeGoogle, body: bytes) -> None:
     with pytest.raises(MalformedRequest):

@@ -41,6 +41,8 @@ EVENT_TYPES = ("save", "del")
 DEFAULT_KEY_TTL_MS = 3_600_000
 #: An answer without usable keys is asked again after this long.
 EMPTY_KEYS_RETRY_MS = 60_000
+#: Epoch milliseconds of 9999-12-31T23:59:59.999Z, the last instant a datetime holds.
+MAX_MILLIS = 253_402_300_799_999
 
 
 class CallbackRejected(Unauthorized):
@@ -100,7 +102,7 @@ def _b64(value: str, what: str) -> bytes:
 def _json_object(text: str | bytes, what: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: '[[[[…' nested too deeply
         raise _malformed(f"{what} is not JSON") from None
     if not isinstance(value, dict):
         raise _malformed(f"{what} is not a JSON object")
@@ -109,11 +111,21 @@ def _json_object(text: str | bytes, what: str) -> dict[str, Any]:
 
 def _millis(obj: Mapping[str, Any], key: str, where: str) -> int:
     value = obj.get(key)
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
+    # isascii: str.isdigit() also accepts '²', which int() refuses; the length cap keeps int() cheap.
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_MILLIS:
         return value
     raise _malformed(f"{where}{key} must be epoch milliseconds")
+
+
+def _utf8(text: str, what: str) -> str:
+    """*text*, which will be signed-over as UTF-8: JSON can spell a lone surrogate that has no UTF-8 form."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _malformed(f"{what} is not valid Unicode") from None
+    return text
 
 
 def _ec_key(der: bytes, what: str) -> ec.EllipticCurvePublicKey:
@@ -166,9 +178,9 @@ def _parse(body: bytes | str) -> _Parsed:
     doc = _json_object(body, "body")
     protocol = _field(doc, "protocolVersion", str, "")
     signature = _b64(_field(doc, "signature", str, ""), "signature")
-    signed_message = _field(doc, "signedMessage", str, "")
+    signed_message = _utf8(_field(doc, "signedMessage", str, ""), "signedMessage")
     inter = _field(doc, "intermediateSigningKey", dict, "")
-    signed_key = _field(inter, "signedKey", str, "intermediateSigningKey.")
+    signed_key = _utf8(_field(inter, "signedKey", str, "intermediateSigningKey."), "intermediateSigningKey.signedKey")
     sigs = _field(inter, "signatures", list, "intermediateSigningKey.")
     if not sigs or not all(isinstance(s, str) for s in sigs):
         raise _malformed("intermediateSigningKey.signatures must be a non-empty list of strings")

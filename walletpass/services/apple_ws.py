@@ -61,7 +61,7 @@ def _authorised_pass(uow: SqlUnitOfWork, pass_type_id: str, serial: str, token: 
 def _push_token(body: bytes) -> object:
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: '[[[[…' nested too deeply
         raise MalformedRequest("", "the body must be JSON: {\"pushToken\": \"…\"}") from None
     if not isinstance(data, dict):
         raise MalformedRequest("", "the body must be a JSON object: {\"pushToken\": \"…\"}")
