@@ -7,11 +7,18 @@ import hmac
 import secrets
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a till
+_HEX = frozenset("0123456789abcdef")
+_TOKEN_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 def new_token(nbytes: int = 24) -> str:
     """A URL-safe random token (``nbytes`` of entropy; 24 → 32 characters)."""
     return secrets.token_urlsafe(nbytes)
+
+
+def is_token(text: str, max_length: int = 64) -> bool:
+    """Whether *text* could be a :func:`new_token` (URL-safe base64, 1–*max_length* characters)."""
+    return 0 < len(text) <= max_length and all(c in _TOKEN_ALPHABET for c in text)
 
 
 def new_serial() -> str:
@@ -55,5 +62,7 @@ def api_key_prefix(key: str) -> str | None:
     """The lookup prefix of an API key, or None if it is not shaped like one of ours."""
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != "wp" or len(parts[1]) != 12 or not parts[2]:
+        return None
+    if not all(c in _HEX for c in parts[1]):  # what new_api_key makes; a NUL here would reach PostgreSQL → 500
         return None
     return parts[1]

@@ -10,7 +10,8 @@ from walletpass.services.api_keys import create_api_key
 def test_missing_wrong_and_malformed_keys_are_401(client, api_key) -> None:  # type: ignore[no-untyped-def]
     for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer "},
                     {"Authorization": "Bearer wp_000000000000_nope"}, {"Authorization": "Bearer garbage"},
-                    {"Authorization": f"Bearer {api_key[:-2]}xx"}):
+                    {"Authorization": f"Bearer {api_key[:-2]}xx"},
+                    {"Authorization": "Bearer wp_abcdef\x00abcde_secret"}):  # NUL: a 500 on PostgreSQL (fuzzing)
         r = client.get("/api/v1/members/1", headers=headers)
         assert r.status_code == 401, headers
         assert r.mimetype == "application/problem+json"

@@ -43,3 +43,11 @@ def test_enrol_download_verify(client, auth, services, tmp_path) -> None:  # typ
     # the page and an unknown token
     assert client.get("/" + links["page"].split("://", 1)[1].split("/", 1)[1]).status_code == 200
     assert client.get("/p/not-a-token/pass.pkpass").status_code == 404
+
+
+def test_links_with_characters_no_token_has_are_404(client, services) -> None:  # type: ignore[no-untyped-def]
+    # Found by fuzzing: a NUL in the token reached PostgreSQL, which refuses it in text → 500.
+    for path in ("/p/abc%00def", "/p/abc%00def/pass.pkpass", "/p/abc%00def/google", "/p/%C3%A9t%C3%A9",
+                 "/p/" + "a" * 65):
+        r = client.get(path)
+        assert r.status_code == 404 and r.mimetype == "application/problem+json", path

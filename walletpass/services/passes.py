@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from walletpass.domain.passes import COUPON, MEMBER_CARD
+from walletpass.ids import is_token
 from walletpass.storage.repositories import to_coupon, to_member, to_offer, to_pass_ref, to_program
 from walletpass.storage.uow import SqlUnitOfWork
 
@@ -55,8 +56,8 @@ def build_pass(uow: SqlUnitOfWork, builder: PkpassBuilder, pass_id: int) -> Buil
 
 
 def pass_id_for_token(uow: SqlUnitOfWork, public_token: str) -> int | None:
-    """The pass behind an unguessable public token, or None."""
-    if not public_token or len(public_token) > 64:
+    """The pass behind an unguessable public token, or None (also for text no token has, such as NUL)."""
+    if not is_token(public_token):
         return None
     with uow:
         row = uow.pass_by_public_token(public_token)
