@@ -27,6 +27,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # No 308 from "/v1/passes/T//S" to "/v1/passes/T/S": an empty segment names nothing (a problem+json 404),
+    # and the redirect would point a device or a till at another resource than the one it asked for.
+    app.url_map.merge_slashes = False
     app.session_interface = _NoSessions()
     app.extensions["walletpass"] = services
 

@@ -350,6 +350,16 @@ def test_passes_updated_since_that_no_tag_can_be_is_400(client, services, since)
     assert ok.status_code == 204
 
 
+def test_doubled_slashes_are_404_not_a_redirect(client, auth, services) -> None:  # type: ignore[no-untyped-def]
+    # Found by fuzzing: Werkzeug merged "//" with a 308 (HTML body) to another path — serial "/log" became "log".
+    ptid = services.settings.member_pass_type_id
+    for r in (client.get(f"/v1/passes/{ptid}//log", headers={"Authorization": "ApplePass " + "x" * 32}),
+              client.get(f"/v1/devices/DEV/registrations//{ptid}"),
+              client.post("/v1//log", json={"logs": []}),
+              client.get("/api/v1//members/1", headers=auth)):
+        assert r.status_code == 404 and r.mimetype == "application/problem+json", r.request.path
+
+
 def test_identifiers_with_a_trailing_newline_are_400_and_not_stored(client, services) -> None:  # type: ignore[no-untyped-def]
     m = make_member(services, make_program(services))
     token, ptid = auth_token_of(client, m), services.settings.member_pass_type_id
