@@ -91,7 +91,7 @@ def latest(pass_type_id: str, serial: str) -> Response:
     headers = {"Last-Modified": last_modified, "Cache-Control": "no-cache", "ETag": f'"{serial}-{version.update_tag}"'}
     if _not_modified_since(version, last_modified):
         return Response(status=304, headers=headers)
-    built = build_pass(s.uow(), s.pass_builder, version.pass_id)
+    built = build_pass(s.read_uow(), s.pass_builder, version.pass_id)
     headers["Last-Modified"] = format_datetime(built.last_modified, usegmt=True)
     headers["ETag"] = f'"{serial}-{built.update_tag}"'
     return Response(built.data, mimetype="application/vnd.apple.pkpass", headers=headers)

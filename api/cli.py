@@ -278,7 +278,7 @@ def pass_build(member_id: int | None, serial: str | None, output: Path) -> None:
         raise InvalidInput("--member/--serial", "give exactly one of --member ID or --serial SERIAL")
     svc = bootstrap(_settings())
     pass_id = pass_id_for_serial(svc.uow(), member_id=member_id, serial=serial)
-    built = build_pass(svc.uow(), svc.pass_builder, pass_id)
+    built = build_pass(svc.read_uow(), svc.pass_builder, pass_id)
     output.write_bytes(built.data)
     click.echo(f"wrote {output} ({len(built.data)} bytes, serial {built.serial_number})", err=True)
     svc.close()

@@ -18,7 +18,7 @@ from walletpass.ports import Clock, SystemClock
 from walletpass.services.api_keys import ApiKeyVerifier
 from walletpass.storage.db import make_engine, upgrade
 from walletpass.storage.device_reads import DeviceReads
-from walletpass.storage.uow import SqlUnitOfWork, uow_factory
+from walletpass.storage.uow import SqlUnitOfWork, read_only_uow_factory, uow_factory
 
 
 
@@ -37,6 +37,11 @@ class Services:
     _google: Any = field(default=None, repr=False)
     #: Broker mode: tells Celery workers that outbox rows were committed (None: no broker configured).
     kicker: Kicker | None = None
+
+    @cached_property
+    def read_uow(self) -> Callable[[], SqlUnitOfWork]:
+        """Units of work for reads only (pass downloads, public pages): on SQLite, never the write lock."""
+        return read_only_uow_factory(self.engine)
 
     @cached_property
     def device_reads(self) -> DeviceReads:

@@ -14,7 +14,7 @@ PKPASS_MIME = "application/vnd.apple.pkpass"
 
 
 def _pass_id(token: str) -> int:
-    pass_id = pass_id_for_token(services().uow(), token)
+    pass_id = pass_id_for_token(services().read_uow(), token)
     if pass_id is None:
         abort(404, "no pass behind this link; check that the link was copied whole")
     return pass_id
@@ -23,7 +23,7 @@ def _pass_id(token: str) -> int:
 @bp.get("/p/<token>/pass.pkpass")
 def pkpass(token: str) -> Response:
     s = services()
-    built = build_pass(s.uow(), s.pass_builder, _pass_id(token))
+    built = build_pass(s.read_uow(), s.pass_builder, _pass_id(token))
     resp = Response(built.data, mimetype=PKPASS_MIME)
     resp.headers["Content-Disposition"] = f'attachment; filename="{built.filename}"'
     resp.headers["Last-Modified"] = format_datetime(built.last_modified, usegmt=True)
@@ -51,7 +51,7 @@ def program_image(program_id: int, slot: str) -> Response:
     from walletpass.services.programs import program_image_source
 
     s = services()
-    data, content_type = program_image_source(s.uow(), s.pass_builder, program_id, slot)
+    data, content_type = program_image_source(s.read_uow(), s.pass_builder, program_id, slot)
     resp = Response(data, mimetype=content_type)
     resp.headers["Cache-Control"] = "public, max-age=3600"
     return resp

@@ -44,3 +44,44 @@ def test_a_dropped_connection_is_replaced_on_the_next_read(services, db_url) -> 
         admin.dispose()
     assert reads.pass_for_device(ptid, serial) is not None
     assert reads.pass_for_device(ptid, serial) is not None
+
+
+def test_pass_downloads_and_device_calls_do_not_wait_for_a_writer(client, services) -> None:  # type: ignore[no-untyped-def]
+    """A long write transaction (SQLite: the database write lock) must not stall phones and pass pages."""
+    import sqlite3
+    import time
+
+    from tests.integration.test_device_story import Device, auth_token_of
+
+    member = make_member(services, make_program(services))
+    ptid, serial = services.settings.member_pass_type_id, member["serial_number"]
+    token = auth_token_of(client, member)
+    phone = Device(client, ptid)
+    assert phone.register(serial, token).status_code == 201
+    assert phone.fetch(serial, token).status_code == 200         # the first fetch records itself (a write)
+    page_path = "/" + member["links"]["pkpass"].split("://", 1)[1].split("/", 1)[1]
+
+    writer = None
+    if services.engine.dialect.name == "sqlite":
+        writer = sqlite3.connect(services.engine.url.database, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")                         # hold the write lock
+    try:
+        started = time.monotonic()
+        assert phone.list().status_code == 200
+        assert phone.fetch(serial, token).status_code == 200      # built and signed while the lock is held
+        assert client.get(page_path).status_code == 200
+        assert client.get(page_path.rsplit("/", 1)[0]).status_code == 200   # the pass page
+        assert time.monotonic() - started < 5                     # the busy timeout is 30 s
+    finally:
+        if writer is not None:
+            writer.execute("ROLLBACK")
+            writer.close()
+
+
+def test_a_read_only_unit_of_work_refuses_to_commit(services) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    with services.read_uow() as uow:
+        uow.programs()
+        with pytest.raises(RuntimeError, match="read-only"):
+            uow.commit()

@@ -34,25 +34,34 @@ class BuiltPass:
 
 
 def build_pass(uow: SqlUnitOfWork, builder: PkpassBuilder, pass_id: int) -> BuiltPass:
-    """Render and sign the pass as it is now (read-only transaction)."""
+    """Render and sign the pass as it is now.
+
+    The rows are read in one short transaction (pass a read-only unit of work); rendering and signing happen
+    after it, so no database lock or snapshot is held while the pass is signed.
+    """
+    offer = coupon = member = None
     with uow:
         row = uow.pass_(pass_id)
         program = to_program(uow.program(row.program_id))
         images, images_key = uow.program_images(row.program_id)
-        images_key = f"{row.program_id}:{images_key}"
         ref = to_pass_ref(row)
         if row.kind == MEMBER_CARD:
             member = to_member(uow.member(row.member_id))  # type: ignore[arg-type]
-            data = builder.build_member_pass(program, member, ref, images=images, images_key=images_key)
         elif row.kind == COUPON:
             coupon_row = uow.coupon(row.coupon_id)  # type: ignore[arg-type]
             offer = to_offer(uow.offer(coupon_row.offer_id))
+            coupon = to_coupon(coupon_row)
             member = to_member(uow.member(coupon_row.member_id)) if coupon_row.member_id else None
-            data = builder.build_coupon_pass(program, offer, to_coupon(coupon_row), member, ref, images=images,
-                                             images_key=images_key)
         else:  # pragma: no cover - schema allows only the two kinds
             raise ValueError(row.kind)
-        return BuiltPass(data, row.serial_number, row.pass_type_id, row.update_tag, row.updated_at)
+        version = (row.serial_number, row.pass_type_id, row.update_tag, row.updated_at)
+    images_key = f"{program.id}:{images_key}"
+    if coupon is None:
+        data = builder.build_member_pass(program, member, ref, images=images, images_key=images_key)  # type: ignore[arg-type]
+    else:
+        data = builder.build_coupon_pass(program, offer, coupon, member, ref, images=images,  # type: ignore[arg-type]
+                                         images_key=images_key)
+    return BuiltPass(data, *version)
 
 
 def pass_id_for_token(uow: SqlUnitOfWork, public_token: str) -> int | None:

@@ -11,6 +11,10 @@ from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
+#: Execution option of connections that only read (``read_only_uow_factory``): on SQLite they begin a deferred
+#: transaction, a consistent WAL snapshot that never waits for, nor holds up, the write lock.
+READ_ONLY_OPTION = "walletpass_read_only"
+
 
 def make_engine(url: str, *, pool_size: int = 10, autocommit_reads: bool = False) -> Engine:
     """Create an engine tuned for our use: WAL + busy timeout on SQLite, a pool on PostgreSQL.
@@ -39,7 +43,9 @@ def make_engine(url: str, *, pool_size: int = 10, autocommit_reads: bool = False
         @event.listens_for(engine, "begin")
         def _begin(conn):  # type: ignore[no-untyped-def]
             # Writers take the lock up front: no deadlock-prone read→write upgrades, no lost updates.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Read-only units of work begin deferred: they read a snapshot beside the writer.
+            read_only = conn.get_execution_options().get(READ_ONLY_OPTION)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":

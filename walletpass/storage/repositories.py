@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from walletpass.domain.members import Member
@@ -76,6 +76,11 @@ def to_pass_ref(row: PassRow) -> PassRef:
                    update_tag=row.update_tag, updated_at=row.updated_at, voided=row.voided)
 
 
+#: Read on every pass build: built once (its cache key is memoised), not per call.
+_PROGRAM_IMAGES = (select(ProgramImageRow).where(ProgramImageRow.program_id == bindparam("program_id"))
+                   .order_by(ProgramImageRow.slot))
+
+
 class Repositories:
     """All queries over one session."""
 
@@ -91,10 +96,8 @@ class Repositories:
     def _get(self, cls: type, ident: int, what: str, *, for_update: bool = False) -> Any:
         if not _is_id(ident):
             raise NotFound(f"{what} {ident!r} not found")
-        stmt = select(cls).where(cls.id == ident)  # type: ignore[attr-defined]
-        if for_update:
-            stmt = stmt.with_for_update()
-        row = self._s.scalars(stmt).first()
+        # Session.get: the mapper's cached primary-key load (or the identity map), not a SELECT built per call.
+        row = self._s.get(cls, ident, with_for_update=True if for_update else None)
         if row is None:
             raise NotFound(f"{what} {ident} not found")
         return row
@@ -143,8 +146,7 @@ class Repositories:
 
     def program_images(self, program_id: int) -> tuple[dict[str, bytes], str]:
         """The program's uploaded source images by slot, and a cache key that changes with them."""
-        rows = self._s.scalars(select(ProgramImageRow).where(ProgramImageRow.program_id == program_id)
-                               .order_by(ProgramImageRow.slot)).all()
+        rows = self._s.scalars(_PROGRAM_IMAGES, {"program_id": program_id}).all()
         return {r.slot: r.data for r in rows}, ",".join(f"{r.slot}:{r.sha256[:16]}" for r in rows)
 
     def program_image(self, program_id: int, slot: str) -> ProgramImageRow | None:

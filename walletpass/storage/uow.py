@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from walletpass.errors import Conflict, RemoteError
+from walletpass.storage.db import READ_ONLY_OPTION
 from walletpass.storage.repositories import Repositories
 
 
@@ -87,3 +88,19 @@ def uow_factory(engine: Engine, *, after_outbox_commit: Callable[[], None] | Non
                 ) -> Callable[[], SqlUnitOfWork]:
     maker = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
     return lambda: SqlUnitOfWork(maker, after_outbox_commit)
+
+
+class ReadOnlyUnitOfWork(SqlUnitOfWork):
+    """A unit of work for reads only (pass downloads, public pages): on SQLite it never takes the write lock.
+
+    ``commit()`` refuses, so a write cannot slip in through it; leaving the block rolls back as always.
+    """
+
+    def commit(self) -> None:
+        raise RuntimeError("a read-only unit of work cannot commit; use Services.uow() to write")
+
+
+def read_only_uow_factory(engine: Engine) -> Callable[[], SqlUnitOfWork]:
+    maker = sessionmaker(bind=engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False,
+                         autoflush=False)
+    return lambda: ReadOnlyUnitOfWork(maker)
