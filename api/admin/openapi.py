@@ -12,12 +12,17 @@ from api.admin import bp
 _problem = {"description": "problem", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
 
+#: What an operation that takes a body may answer besides 401/403/404/422: unparseable (400), too large (413).
+_body_problems = {"400": _problem, "413": _problem}
+
+
 def _op(summary: str, body: dict[str, Any] | None = None, ok: str = "200", extra: dict[str, Any] | None = None) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": summary, "security": [{"bearer": []}],
-                          "responses": {ok: {"description": "success"}, "401": _problem, "404": _problem,
-                                        "422": _problem, **(extra or {})}}
+                          "responses": {ok: {"description": "success"}, "401": _problem, "403": _problem,
+                                        "404": _problem, "422": _problem, **(extra or {})}}
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        op["responses"].update(_body_problems)
     return op
 
 
@@ -46,10 +51,11 @@ def document() -> dict[str, Any]:
             "/programs/{program_id}/images/{slot}": {
                 "parameters": pid + [{"name": "slot", "in": "path", "required": True,
                                       "schema": {"enum": ["icon", "logo", "strip", "hero"]}}],
-                "put": {**_op("Upload a PNG/JPEG source image", None, "204"),
+                "put": {**_op("Upload a PNG/JPEG source image", None, "204", _body_problems),
                         "requestBody": {"content": {"image/png": {}, "image/jpeg": {}}}}},
             "/programs/{program_id}/members": {"parameters": pid, "post": _op(
-                "Enrol a member (creates their pass)", {"$ref": "#/components/schemas/Member"}, "201")},
+                "Enrol a member (creates their pass)", {"$ref": "#/components/schemas/Member"}, "201",
+                {"409": _problem})},
             "/members/{member_id}": {"parameters": mid, "get": _op("Get a member, their links and devices")},
             "/members/{member_id}/transactions": {
                 "parameters": mid,
