@@ -22,7 +22,7 @@ def healthz() -> tuple[Response, int]:
     hook = getattr(s, "health_checks", None)
     if callable(hook):
         extra = hook()
-    ok, report = health(s.uow(), s.settings, s.clock.now(), extra)
+    ok, report = health(s.read_uow(), s.settings, s.clock.now(), extra)
     return jsonify(report), 200 if ok else 503
 
 
@@ -34,7 +34,7 @@ class _DbCollector:
 
     def collect(self) -> Any:
         s = self._app.extensions["walletpass"]
-        with s.uow() as uow:
+        with s.read_uow() as uow:
             backlog = uow.outbox_backlog()
             regs = uow.registration_count()
             stale = uow.stale_registrations(s.clock.now() - timedelta(hours=1))

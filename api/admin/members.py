@@ -29,7 +29,7 @@ def create_member(program_id: int) -> tuple[Response, int, dict[str, str]]:
 @require_key("members")
 def get_member(member_id: int) -> Response:
     s = services()
-    return jsonify(enrolment.member_view(s.uow(), member_id, settings=s.settings))
+    return jsonify(enrolment.member_view(s.read_uow(), member_id, settings=s.settings))
 
 
 @bp.post("/members/<int:member_id>/transactions")
@@ -50,4 +50,4 @@ def add_transaction(member_id: int) -> tuple[Response, int, dict[str, str]]:
 @bp.get("/members/<int:member_id>/transactions")
 @require_key("points")
 def list_transactions(member_id: int) -> Response:
-    return jsonify({"transactions": points.ledger_view(services().uow(), member_id)})
+    return jsonify({"transactions": points.ledger_view(services().read_uow(), member_id)})

@@ -25,7 +25,7 @@ def create_program() -> tuple[Response, int, dict[str, str]]:
 @bp.get("/programs/<int:program_id>")
 @require_key("programs")
 def get_program(program_id: int) -> Response:
-    return jsonify(svc.program_view(services().uow(), program_id))
+    return jsonify(svc.program_view(services().read_uow(), program_id))
 
 
 @bp.put("/programs/<int:program_id>/images/<slot>")

@@ -61,11 +61,14 @@ class ApiKeyVerifier:
         prefix = api_key_prefix(key)
         with uow:
             row = uow.api_key_by_prefix(prefix) if prefix else None
-            # Always run one hash check, so unknown prefixes cost the same as wrong secrets.
-            ok = pbkdf2_sha256.verify(key, row.key_hash if row else _DUMMY_HASH)
-            if row is None or not ok or row.revoked_at is not None:
-                raise Unauthorized("invalid API key")
-            principal = Principal(row.id, row.name, tuple(row.scopes))
+            found = (row.key_hash, row.revoked_at is None,
+                     Principal(row.id, row.name, tuple(row.scopes))) if row else None
+        # The slow hash check runs after the (read-only) transaction, holding nothing. Always one check, so
+        # unknown prefixes cost the same as wrong secrets.
+        ok = pbkdf2_sha256.verify(key, found[0] if found else _DUMMY_HASH)
+        if found is None or not ok or not found[1]:
+            raise Unauthorized("invalid API key")
+        principal = found[2]
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
