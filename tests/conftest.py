@@ -35,22 +35,29 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
 
 
 @pytest.fixture(scope="session")
-def pg_url(worker_id: str) -> str:
-    """A migrated PostgreSQL database of this xdist worker's own (skipped when not configured)."""
+def pg_url(worker_id: str) -> Iterator[str]:
+    """A migrated PostgreSQL database of this xdist worker's own (skipped when not configured).
+
+    Named after this test run too (pytest's process, or xdist's run id), so two suites on one machine — two
+    developers, or CI beside a local run — never truncate each other's tables; dropped at the end.
+    """
     if not PG_URL:
         pytest.skip("WALLETPASS_TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
     base = make_url(PG_URL)
-    name = f"{base.database}_wp_{worker_id}"
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"p{os.getpid()}")[:8]
+    name = f"{base.database}_wp_{run}_{worker_id}"
     admin = create_engine(base.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
     url = base.set(database=name).render_as_string(hide_password=False)
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
-    return url
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def _truncate(url: str) -> None:
