@@ -20,7 +20,9 @@ What it does, with real parts only:
    - list since tag, 204: the same with the current tag (nothing new);
    - latest pass, 304: ``GET /v1/passes/<type>/<serial>`` with the pass's token and ``If-Modified-Since``
      (the device already has this version);
-   - mixed: the three above in turn.
+   - mixed: the three above in turn;
+   - latest pass, 200: the same fetch without ``If-Modified-Since``: the pass is built and signed per request
+     (what follows a push campaign; reported, not part of the target).
    wrk reports any answer ≥ 400 as an error; the run fails if there is one.
 """
 
@@ -58,6 +60,9 @@ from walletpass.services.enrolment import enrol_member  # noqa: E402
 from walletpass.storage.tables import PassRow, ProgramRow  # noqa: E402
 
 TARGET = 2_000
+#: Not one of the target's scenarios (list-since-tag and 304s): what a push campaign costs when every device
+#: then downloads its new pass — each answer is a pass rendered, signed and zipped for that request.
+BUILT = "latest pass → 200 (built and signed: after a change)"
 WALLETPASS = ROOT / ".venv" / "bin" / "walletpass"
 
 LUA = r"""
@@ -124,11 +129,20 @@ def seed(settings: Settings, passes: int) -> list[Seeded]:
             # the timed 304s are the checks after that: reads only.
             apple_ws.latest_version(services.device_reads, services.clock, ptid, serial, token, record_fetch=True)
             out.append(Seeded(device, serial, token, 0, ""))
+        # Steady state, not the aftermath of the bulk load: what autovacuum and the checkpointer would have
+        # done within minutes is done now, before the clock starts. Without fresh statistics PostgreSQL believes
+        # the tables hold a handful of rows and scans every pass; a checkpoint of the load's dirty pages would
+        # otherwise land in the middle of a timed scenario (one such run measured 814 304s/s instead of ~2,500).
         if services.engine.dialect.name == "postgresql":
-            # Fresh planner statistics, as autovacuum's ANALYZE would have within a minute of the bulk load
-            # (without them PostgreSQL believes the tables hold a handful of rows and scans every pass).
             with services.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("ANALYZE")
+                conn.exec_driver_sql("VACUUM ANALYZE")
+                conn.exec_driver_sql("CHECKPOINT")
+        else:
+            raw = services.engine.raw_connection()  # outside any transaction: a checkpoint cannot run in one
+            try:
+                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.close()
         with services.engine.connect() as conn:
             rows = {s: (t, u) for s, t, u in conn.execute(
                 select(PassRow.serial_number, PassRow.update_tag, PassRow.updated_at).where(
@@ -143,15 +157,16 @@ def scenario_lines(seeded: list[Seeded], ptid: str) -> dict[str, list[str]]:
     def listing(x: Seeded, since: int) -> str:
         return f"/v1/devices/{x.device}/registrations/{ptid}?passesUpdatedSince={since}\t\t"
 
-    def fetch(x: Seeded) -> str:
-        return f"/v1/passes/{ptid}/{x.serial}\t{x.token}\t{x.last_modified}"
+    def fetch(x: Seeded, since: str) -> str:
+        return f"/v1/passes/{ptid}/{x.serial}\t{x.token}\t{since}"
 
     changed = [listing(x, x.tag - 1) for x in seeded]
     unchanged = [listing(x, x.tag) for x in seeded]
-    not_modified = [fetch(x) for x in seeded]
+    not_modified = [fetch(x, x.last_modified) for x in seeded]
     mixed = [line for triple in zip(changed, unchanged, not_modified) for line in triple]
     return {"list since tag → 200 (one serial)": changed, "list since tag → 204 (nothing new)": unchanged,
-            "latest pass → 304 (not modified)": not_modified, "mixed (the three in turn)": mixed}
+            "latest pass → 304 (not modified)": not_modified, "mixed (the three in turn)": mixed,
+            BUILT: [fetch(x, "") for x in seeded]}
 
 
 def check_sample(base: str, seeded: list[Seeded], ptid: str, n: int = 50) -> None:
@@ -165,6 +180,8 @@ def check_sample(base: str, seeded: list[Seeded], ptid: str, n: int = 50) -> Non
             r = client.get(f"/v1/passes/{ptid}/{x.serial}",
                            headers={"Authorization": f"ApplePass {x.token}", "If-Modified-Since": x.last_modified})
             assert r.status_code == 304, (r, r.text[:200])
+            r = client.get(f"/v1/passes/{ptid}/{x.serial}", headers={"Authorization": f"ApplePass {x.token}"})
+            assert r.status_code == 200 and r.headers["content-type"] == "application/vnd.apple.pkpass", r
 
 
 def start_server(env: dict[str, str], port: int, workers: int | None, threads: int | None,
@@ -241,7 +258,7 @@ def run_wrk(base: str, script: Path, lines: Path, seconds: int, connections: int
 
 
 def report(results: dict[str, dict[str, float]], args: argparse.Namespace, seed_seconds: float, db: str) -> str:
-    worst = min(r["rps"] for r in results.values())
+    worst = min(r["rps"] for name, r in results.items() if name != BUILT)
     server = f"`walletpass serve` with its defaults (gunicorn gthread, one worker per CPU = {os.cpu_count()}, 4 threads each)"
     if args.workers or args.threads:
         server = (f"`walletpass serve --workers {args.workers or os.cpu_count()} --threads {args.threads or 4}` "
@@ -266,7 +283,8 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace, seed_
         lines.append(f"| {name} | {r['rps']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['cpu_us']:,.0f} | "
                      f"{r['requests']:,.0f} |")
     lines += ["", f"Target ≥ {TARGET:,} requests/s on the 2 cores: {'met' if worst >= TARGET else 'NOT met'} "
-                  f"(slowest scenario {worst:,.0f}/s). The server and wrk share the same 2 vCPUs.", "", NOTES]
+                  f"(slowest of the list and 304 scenarios {worst:,.0f}/s). The server and wrk share the same 2 vCPUs.", "",
+              NOTES]
     return "\n".join(lines)
 
 
