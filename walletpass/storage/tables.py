@@ -127,6 +127,8 @@ class OfferRow(Base):
     valid_from: Mapped[datetime | None] = mapped_column(nullable=True)
     valid_until: Mapped[datetime | None] = mapped_column(nullable=True)
     terms: Mapped[str] = mapped_column(Text, default="")
+    # {locale: {"title": …, "description": …, "discount": …, "terms": …}} — the offer's texts in other languages
+    texts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     google_class_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -283,3 +285,14 @@ class GoogleMessageRow(Base):
     pass_id: Mapped[int] = mapped_column(ForeignKey("passes.id", ondelete="CASCADE"))
     notify: Mapped[bool] = mapped_column(Boolean)
     sent_at: Mapped[datetime]
+
+
+class PushStatusRow(Base):
+    """The APNs state of one topic (pass type), shared by every process: set when Apple answers 403, cleared by
+    the next accepted push. /healthz reads it, whichever process sent the push."""
+
+    __tablename__ = "push_status"
+    topic: Mapped[str] = mapped_column(String(128), primary_key=True)
+    forbidden_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    forbidden_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    ok_at: Mapped[datetime | None] = mapped_column(nullable=True)
