@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from walletpass.errors import ConfigurationError
+from walletpass.hosts import is_loopback
 
 PREFIX = "WALLETPASS_"
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
@@ -121,8 +122,7 @@ class Settings:
 
     @property
     def base_url_is_loopback(self) -> bool:
-        host = urlsplit(self.base_url).hostname or ""
-        return host in {"localhost", "::1"} or host.startswith("127.")
+        return is_loopback(urlsplit(self.base_url).hostname or "")
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

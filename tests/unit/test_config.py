@@ -40,3 +40,17 @@ def test_readme_lists_every_variable_with_its_help() -> None:
     rows = re.findall(r"^\| `(WALLETPASS_[A-Z_]+)` \| (.+) \|$", (ROOT / "README.md").read_text(), re.M)
     assert [name for name, _ in rows] == [PREFIX + name for name in ENV_VARS]
     assert dict(rows) == {PREFIX + name: help_ for name, (_, help_) in ENV_VARS.items()}
+
+
+@pytest.mark.parametrize("url", ["http://127.example.com/", "http://127.0.0.1.nip.io:8000", "http://localhost.evil/",
+                                 "http://[::2]:8000", "http://10.0.0.1/"])
+def test_http_base_url_must_be_loopback(url: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Settings.from_env({"WALLETPASS_BASE_URL": url}, cwd=Path("/srv"))
+    assert "must use https" in info.value.detail and "loopback" in info.value.detail
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "http://127.9.8.7/", "http://localhost:5000",
+                                 "http://[::1]:8000/", "https://passes.example.com"])
+def test_http_base_url_on_loopback_is_accepted(url: str) -> None:
+    assert Settings.from_env({"WALLETPASS_BASE_URL": url}, cwd=Path("/srv")).base_url == url

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from walletpass.errors import DuplicateFieldKey, InvalidPass
+from walletpass.hosts import is_loopback
 
 STYLES = ("boardingPass", "coupon", "eventTicket", "generic", "storeCard")
 FIELD_GROUPS = ("headerFields", "primaryFields", "secondaryFields", "auxiliaryFields", "backFields",
@@ -221,7 +222,7 @@ def _check_web_service(p: Mapping[str, Any]) -> None:
     host = (parts.hostname or "") if parts else ""
     if parts is None or parts.scheme not in ("https", "http") or not host:
         raise _fail("webServiceURL", f"{url!r} is not an https URL; use e.g. 'https://passes.example.com/'")
-    if parts.scheme == "http" and not (host in ("localhost", "::1") or host.startswith("127.")):
+    if parts.scheme == "http" and not is_loopback(host):
         raise _fail("webServiceURL", f"{url!r} uses http; Wallet needs https (http only for a loopback host "
                                      "while testing)")
 
