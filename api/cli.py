@@ -49,7 +49,8 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--force", is_flag=True, help="regenerate the dev PKI and the secret key")
+@click.option("--force", is_flag=True, help="regenerate the secret key and the dev PKI (only what walletpass made: "
+              "an imported certificate is kept)")
 @_friendly
 def init(force: bool) -> None:
     """Create the instance: secret key, database, dev PKI, demo program, and one admin API key."""
@@ -67,9 +68,15 @@ def init(force: bool) -> None:
     load_secret_key(s.instance_path)
     svc = bootstrap(s, migrate=True)
     now = svc.clock.now()
-    written = ensure_dev_pki(s.certs_dir, s.team_id, s.pass_type_ids, s.google_token_url, now, force=force)
-    for path in written:
+    # Pass types given their own certificate/key files (WALLETPASS_*_CERT_FILE) are the operator's: no stand-in.
+    in_folder = [p for p in s.pass_type_ids
+                 if (s.cert_path(p), s.key_path(p)) == (s.certs_dir / f"{p}.pem", s.certs_dir / f"{p}.key")]
+    changes = ensure_dev_pki(s.certs_dir, s.team_id, in_folder, s.google_token_url, now, force=force)
+    for path in changes.written:
         click.echo(f"wrote {path}", err=True)
+    for path in changes.kept:
+        click.echo(f"kept {path}: not made by walletpass's dev CA, so never regenerated (--force only "
+                   "regenerates dev material)", err=True)
     with svc.uow() as uow:
         fresh = not uow.programs()
         has_keys = bool(uow.api_keys())
@@ -202,7 +209,7 @@ def certs_import_p12(p12_file: Path, password_file: Path | None) -> None:
     from cryptography.x509.oid import NameOID
 
     from walletpass.credentials import load_p12
-    from walletpass.devpki import _write
+    from walletpass.devpki import write_file
 
     s = _settings()
     if password_file is not None:
@@ -211,15 +218,21 @@ def certs_import_p12(p12_file: Path, password_file: Path | None) -> None:
         password = click.prompt("password of the .p12", hide_input=True, default="", show_default=False).encode()
     else:
         password = sys.stdin.buffer.readline().rstrip(b"\r\n")
-    cert_pem, key_pem = load_p12(p12_file.read_bytes(), password or None)
+    try:
+        cert_pem, key_pem = load_p12(p12_file.read_bytes(), password or None)
+    except CredentialError as exc:  # the file or its password is wrong, not the command: exit 1 as `certs check`
+        click.echo(f"error: {exc.detail}", err=True)
+        sys.exit(1)
     cert = x509.load_pem_x509_certificate(cert_pem)
     uids = cert.subject.get_attributes_for_oid(NameOID.USER_ID)
     if not uids:
-        raise CredentialError("this certificate has no UID: it is not a Pass Type ID certificate")
+        click.echo("error: this certificate has no UID: it is not a Pass Type ID certificate", err=True)
+        sys.exit(1)
     ptid = str(uids[0].value)
-    _write(s.cert_path(ptid), cert_pem, secret=False)
-    _write(s.key_path(ptid), key_pem, secret=True)
-    click.echo(f"imported {ptid} into {s.certs_dir}", err=True)
+    cert_path, key_path = s.cert_path(ptid), s.key_path(ptid)  # WALLETPASS_*_CERT_FILE / _KEY_FILE, else the folder
+    write_file(cert_path, cert_pem, secret=True)
+    write_file(key_path, key_pem, secret=True)
+    click.echo(f"imported {ptid}: {cert_path} and {key_path} (mode 0600)", err=True)
     if ptid not in s.pass_type_ids:
         click.echo(f"note: {ptid} is not a configured pass type; set WALLETPASS_MEMBER_PASS_TYPE_ID or "
                    "WALLETPASS_COUPON_PASS_TYPE_ID to use it", err=True)
@@ -244,7 +257,7 @@ def certs_check() -> None:
             failed = True
             continue
         key = s.key_path(ptid)
-        report = check_certificate(path.read_bytes(), wwdr, now, s.pass_type_ids, s.team_id,
+        report = check_certificate(path.read_bytes(), wwdr, now, (ptid,), s.team_id,
                                    key_pem=key.read_bytes() if key.exists() else None,
                                    key_password=s.key_password.encode() if s.key_password else None)
         state = "OK" if report.ok else "ERROR"

@@ -33,7 +33,13 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "MEMBER_PASS_TYPE_ID": ("member_pass_type_id", "Pass Type ID of member cards (storeCard)"),
     "COUPON_PASS_TYPE_ID": ("coupon_pass_type_id", "Pass Type ID of coupons"),
     "CERTS_DIR": ("certs_dir", "folder of <passTypeId>.pem/.key, wwdr-ca.pem, google-service-account.json "
-                  "(default ./certs/dev)"),
+                  "(default ./certs/dev; keep real certificates in a folder of their own)"),
+    "MEMBER_CERT_FILE": ("member_cert_file", "Pass Type ID certificate (PEM) of member cards (default "
+                         "<certs>/<member pass type id>.pem)"),
+    "MEMBER_KEY_FILE": ("member_key_file", "its private key (PEM; default <certs>/<member pass type id>.key)"),
+    "COUPON_CERT_FILE": ("coupon_cert_file", "Pass Type ID certificate (PEM) of coupons (default "
+                         "<certs>/<coupon pass type id>.pem)"),
+    "COUPON_KEY_FILE": ("coupon_key_file", "its private key (PEM; default <certs>/<coupon pass type id>.key)"),
     "WWDR_CERT_FILE": ("wwdr_cert_file", "WWDR intermediate to embed in signatures (default <certs>/wwdr-ca.pem)"),
     "KEY_PASSWORD": ("key_password", "password of encrypted pass-type keys, if any"),
     "APNS_URL": ("apns_url", "APNs base URL (default https://api.push.apple.com)"),
@@ -76,6 +82,10 @@ class Settings:
     team_id: str = "DEVTEAM001"
     member_pass_type_id: str = "pass.dev.walletpass.member"
     coupon_pass_type_id: str = "pass.dev.walletpass.coupon"
+    member_cert_file: Path | None = None
+    member_key_file: Path | None = None
+    coupon_cert_file: Path | None = None
+    coupon_key_file: Path | None = None
     wwdr_cert_file: Path | None = None
     key_password: str | None = None
     apns_url: str = "https://api.push.apple.com"
@@ -115,10 +125,14 @@ class Settings:
         return self.google_service_account_file or self.certs_dir / "google-service-account.json"
 
     def cert_path(self, pass_type_id: str) -> Path:
-        return self.certs_dir / f"{pass_type_id}.pem"
+        """The certificate of *pass_type_id*: its ``WALLETPASS_*_CERT_FILE``, else ``<certs>/<id>.pem``."""
+        configured = {self.member_pass_type_id: self.member_cert_file, self.coupon_pass_type_id: self.coupon_cert_file}
+        return configured.get(pass_type_id) or self.certs_dir / f"{pass_type_id}.pem"
 
     def key_path(self, pass_type_id: str) -> Path:
-        return self.certs_dir / f"{pass_type_id}.key"
+        """The private key of *pass_type_id*: its ``WALLETPASS_*_KEY_FILE``, else ``<certs>/<id>.key``."""
+        configured = {self.member_pass_type_id: self.member_key_file, self.coupon_pass_type_id: self.coupon_key_file}
+        return configured.get(pass_type_id) or self.certs_dir / f"{pass_type_id}.key"
 
     @property
     def base_url_is_loopback(self) -> bool:

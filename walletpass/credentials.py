@@ -145,7 +145,8 @@ def check_certificate(cert_pem: bytes, wwdr_pem: bytes | None, now: datetime, ex
                       ) -> CertReport:
     """Check a Pass Type ID certificate as of *now* (aware UTC) and return a report (never raises for findings).
 
-    Errors: expired / not yet valid, UID not a configured pass type, OU ≠ *team_id*, issuer not WWDR G4,
+    Errors: expired / not yet valid, UID not in *expected_pass_type_ids* (give one to check a certificate
+    against the pass type it is configured for), OU ≠ *team_id*, issuer not WWDR G4,
     not issued by the given WWDR, key (when *key_pem* is given) of another certificate.
     Warnings: fewer than 30 days left.
     """
@@ -165,6 +166,10 @@ def check_certificate(cert_pem: bytes, wwdr_pem: bytes | None, now: datetime, ex
         errors.append(f"not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
     if not uid:
         errors.append("subject has no UID; this is not a Pass Type ID certificate")
+    elif len(expected_pass_type_ids) == 1 and uid not in expected_pass_type_ids:
+        (expected,) = expected_pass_type_ids
+        errors.append(f"UID {uid!r} is not the pass type id {expected!r} this certificate is configured for; "
+                      f"import the certificate of {expected}, or fix the pass type id or certificate file setting")
     elif uid not in expected_pass_type_ids:
         errors.append(f"UID {uid!r} is not a configured pass type id ({', '.join(sorted(expected_pass_type_ids))})")
     if ou != team_id:

@@ -8,6 +8,10 @@ holding the pass type id. Every certificate says in its O= that it is a developm
 File names under the certs folder are fixed by PRODUCT.md: ``apple-root-ca.pem``, ``wwdr-ca.pem``,
 ``<passTypeIdentifier>.pem`` / ``.key`` and ``google-service-account.json``. The CA keys are kept beside them
 (``*-ca.key``) so that a pass type configured later can be issued from the same WWDR.
+
+Only material made here is ever replaced: a Pass Type ID certificate whose subject lacks the stand-in O= (e.g.
+a real one imported into this folder), its key, and a Google key of another project are left as they are, even
+with ``force``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,6 +38,15 @@ STAND_IN_ORG = "walletpass development stand-in (not Apple)"
 ROOT_FILE, ROOT_KEY_FILE = "apple-root-ca.pem", "apple-root-ca.key"
 WWDR_FILE, WWDR_KEY_FILE = "wwdr-ca.pem", "wwdr-ca.key"
 GOOGLE_KEY_FILE = "google-service-account.json"
+GOOGLE_DEV_PROJECT = "walletpass-dev"
+
+
+@dataclass(frozen=True, slots=True)
+class PkiChanges:
+    """What :func:`ensure_dev_pki` did: the files it wrote, and those it would have replaced but kept."""
+
+    written: tuple[Path, ...]
+    kept: tuple[Path, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +117,12 @@ def make_wwdr(root: Issued, now: datetime) -> Issued:
 
 
 def make_pass_type_cert(wwdr: Issued, pass_type_id: str, team_id: str, now: datetime,
-                        *, days: int = 365, not_before: datetime | None = None) -> Issued:
-    """A Pass Type ID certificate shaped like Apple's, issued by *wwdr*."""
+                        *, days: int = 365, not_before: datetime | None = None,
+                        organization: str = STAND_IN_ORG) -> Issued:
+    """A Pass Type ID certificate shaped like Apple's, issued by *wwdr*.
+
+    *organization* is the subject's O=; tests give another to stand for a real (imported) certificate.
+    """
     wwdr_cert = x509.load_pem_x509_certificate(wwdr.cert_pem)
     wwdr_key = serialization.load_pem_private_key(wwdr.key_pem, None)
     key = _key()
@@ -113,7 +130,7 @@ def make_pass_type_cert(wwdr: Issued, pass_type_id: str, team_id: str, now: date
         x509.NameAttribute(NameOID.USER_ID, pass_type_id),
         x509.NameAttribute(NameOID.COMMON_NAME, f"Pass Type ID: {pass_type_id}"),
         x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, team_id),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, STAND_IN_ORG),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
         x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
     ])
     start = not_before or (now - timedelta(days=1))
@@ -143,7 +160,7 @@ def make_pass_type_cert(wwdr: Issued, pass_type_id: str, team_id: str, now: date
     return Issued(_pem_cert(cert), _pem_key(key))
 
 
-def make_google_service_account(token_url: str, project: str = "walletpass-dev") -> bytes:
+def make_google_service_account(token_url: str, project: str = GOOGLE_DEV_PROJECT) -> bytes:
     """A key file with the layout of a real Google service-account JSON key."""
     key = _key()
     email = f"walletpass-dev@{project}.iam.gserviceaccount.com"
@@ -163,11 +180,31 @@ def make_google_service_account(token_url: str, project: str = "walletpass-dev")
     return (json.dumps(doc, indent=2) + "\n").encode()
 
 
-def _write(path: Path, data: bytes, *, secret: bool) -> None:
+def is_dev_certificate(cert_pem: bytes) -> bool:
+    """True when *cert_pem* (PEM) is a stand-in made here: its subject's O= names the stand-in organisation."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError:
+        return False  # unreadable: not ours to replace
+    return any(a.value == STAND_IN_ORG for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME))
+
+
+def is_dev_google_key(data: bytes) -> bool:
+    """True when *data* is a Google key file made here (project ``walletpass-dev``)."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and doc.get("project_id") == GOOGLE_DEV_PROJECT
+
+
+def write_file(path: Path, data: bytes, *, secret: bool) -> None:
+    """Write *data* to *path* atomically, mode 0600 when *secret* (else 0644)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
     with os.fdopen(fd, "wb") as fh:
+        os.fchmod(fh.fileno(), 0o600 if secret else 0o644)  # a leftover .tmp keeps its old mode otherwise
         fh.write(data)
     os.replace(tmp, path)
 
@@ -179,38 +216,68 @@ def _read(certs_dir: Path, cert_name: str, key_name: str) -> Issued | None:
     return None
 
 
-def ensure_dev_pki(certs_dir: Path, team_id: str, pass_type_ids: Iterable[str], google_token_url: str,
-                   now: datetime, *, force: bool = False) -> list[Path]:
-    """Create what is missing of the dev PKI under *certs_dir*; return the files written.
+def _pass_type_state(cert: Path, key: Path) -> str:
+    """``"absent"``, ``"dev"`` (a stand-in cert, key present or not) or ``"foreign"`` (anything else: keep it)."""
+    if cert.exists():
+        return "dev" if is_dev_certificate(cert.read_bytes()) else "foreign"
+    return "foreign" if key.exists() else "absent"  # a key without its certificate may be a real one
 
-    Existing files are kept unless *force*. A pass type added later is issued by the existing WWDR.
-    """
-    written: list[Path] = []
 
-    def put(name: str, data: bytes, secret: bool) -> None:
-        _write(certs_dir / name, data, secret=secret)
-        written.append(certs_dir / name)
-
+def _ensure_ca(certs_dir: Path, now: datetime, force: bool,
+               put: Callable[[str, bytes, bool], None]) -> tuple[Issued, bool]:
+    """The stand-in WWDR (made with its root when missing, or always with *force*) and whether it is new."""
     root = None if force else _read(certs_dir, ROOT_FILE, ROOT_KEY_FILE)
     wwdr = None if force else _read(certs_dir, WWDR_FILE, WWDR_KEY_FILE)
-    if root is None or wwdr is None:
-        root = make_root(now)
-        wwdr = make_wwdr(root, now)
-        put(ROOT_FILE, root.cert_pem, False)
-        put(ROOT_KEY_FILE, root.key_pem, True)
-        # The WWDR certificate first (what signatures embed; loaders read the first block), then the root it
-        # chains to, so the file alone is a CA file: `openssl cms -verify … -CAfile wwdr-ca.pem` succeeds
-        # without -partial_chain.
-        put(WWDR_FILE, wwdr.cert_pem + root.cert_pem, False)
-        put(WWDR_KEY_FILE, wwdr.key_pem, True)
-        force = True  # new CA: every pass certificate must be reissued under it
-    elif root.cert_pem.strip() not in wwdr.cert_pem:
-        put(WWDR_FILE, wwdr.cert_pem.rstrip(b"\n") + b"\n" + root.cert_pem, False)  # made before the root was added
+    if root is not None and wwdr is not None:
+        if root.cert_pem.strip() not in wwdr.cert_pem:  # made before the root was added to the WWDR file
+            put(WWDR_FILE, wwdr.cert_pem.rstrip(b"\n") + b"\n" + root.cert_pem, False)
+        return wwdr, False
+    root = make_root(now)
+    wwdr = make_wwdr(root, now)
+    put(ROOT_FILE, root.cert_pem, False)
+    put(ROOT_KEY_FILE, root.key_pem, True)
+    # The WWDR certificate first (what signatures embed; loaders read the first block), then the root it
+    # chains to, so the file alone is a CA file: `openssl cms -verify … -CAfile wwdr-ca.pem` succeeds
+    # without -partial_chain.
+    put(WWDR_FILE, wwdr.cert_pem + root.cert_pem, False)
+    put(WWDR_KEY_FILE, wwdr.key_pem, True)
+    return wwdr, True
+
+
+def ensure_dev_pki(certs_dir: Path, team_id: str, pass_type_ids: Iterable[str], google_token_url: str,
+                   now: datetime, *, force: bool = False) -> PkiChanges:
+    """Create what is missing of the dev PKI under *certs_dir*; return the files written and kept.
+
+    Existing files are kept unless *force*, which regenerates only what this module made (the stand-in CAs,
+    stand-in pass certificates and keys, the dev Google key): anything else is listed in ``kept``. A new CA
+    reissues the stand-in pass certificates under it. A pass type added later is issued by the existing WWDR.
+    """
+    written: list[Path] = []
+    kept: list[Path] = []
+
+    def put(name: str, data: bytes, secret: bool) -> None:
+        write_file(certs_dir / name, data, secret=secret)
+        written.append(certs_dir / name)
+
+    foreign_ca = [certs_dir / n for n in (ROOT_FILE, WWDR_FILE)
+                  if (certs_dir / n).exists() and not is_dev_certificate((certs_dir / n).read_bytes())]
+    kept.extend(foreign_ca)  # e.g. Apple's real WWDR dropped in here: keep it, and issue nothing under it
+    wwdr, new_ca = (None, False) if foreign_ca else _ensure_ca(certs_dir, now, force, put)
+    reissue = force or new_ca  # a new CA: the stand-in pass certificates must chain to it
     for ptid in pass_type_ids:
-        if force or _read(certs_dir, f"{ptid}.pem", f"{ptid}.key") is None:
+        cert, key = certs_dir / f"{ptid}.pem", certs_dir / f"{ptid}.key"
+        state = _pass_type_state(cert, key)
+        if state == "foreign":
+            if reissue or not cert.exists() or not key.exists():
+                kept.extend(p for p in (cert, key) if p.exists())
+            continue
+        if wwdr is not None and (state == "absent" or reissue or not key.exists()):
             issued = make_pass_type_cert(wwdr, ptid, team_id, now)
             put(f"{ptid}.pem", issued.cert_pem, False)
             put(f"{ptid}.key", issued.key_pem, True)
-    if force or not (certs_dir / GOOGLE_KEY_FILE).exists():
+    google = certs_dir / GOOGLE_KEY_FILE
+    if not google.exists() or (force and is_dev_google_key(google.read_bytes())):
         put(GOOGLE_KEY_FILE, make_google_service_account(google_token_url), True)
-    return written
+    elif force:
+        kept.append(google)
+    return PkiChanges(tuple(written), tuple(kept))

@@ -119,3 +119,185 @@ def test_serve_runs_gunicorn_and_the_access_log_follows_the_setting(tmp_path: Pa
     code, out = _serve_once(tmp_path, {"WALLETPASS_ACCESS_LOG": "0"})
     assert code == 0, out
     assert "GET /healthz" not in out and "Traceback" not in out
+
+
+# -- init keeps what it did not make; certs commands --------------------------------------------------
+
+MEMBER, COUPON = "pass.dev.walletpass.member", "pass.dev.walletpass.coupon"
+
+
+@pytest.fixture(scope="module")
+def initialised(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An instance made once by `walletpass init`; tests that change it work on a copy (:func:`fresh_copy`)."""
+    tmp = tmp_path_factory.mktemp("initialised")
+    r = cli(tmp, "init")
+    assert r.returncode == 0, r.stderr
+    return tmp
+
+
+def fresh_copy(initialised: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    for name in ("instance", "certs"):
+        shutil.copytree(initialised / name, tmp_path / name)
+    return tmp_path
+
+
+def _counts(tmp: Path) -> dict[str, int]:
+    import sqlite3
+
+    with sqlite3.connect(tmp / "instance" / "walletpass.db") as db:
+        return {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("programs", "members", "api_keys")}
+
+
+def _secrets(tmp: Path) -> dict[str, bytes]:
+    names = (f"{MEMBER}.pem", f"{MEMBER}.key", f"{COUPON}.pem", f"{COUPON}.key", "google-service-account.json")
+    return {n: (tmp / "certs" / n).read_bytes() for n in names}
+
+
+def test_init_twice_keeps_rows_certificates_and_keys(initialised: Path, tmp_path: Path) -> None:
+    tmp = fresh_copy(initialised, tmp_path)
+    counts, files = _counts(tmp), _secrets(tmp)
+    assert counts == {"programs": 1, "members": 1, "api_keys": 1}
+    again = cli(tmp, "init")
+    assert again.returncode == 0 and again.stdout == "", again.stderr
+    assert _counts(tmp) == counts and _secrets(tmp) == files
+
+
+def _wwdr(tmp: Path):  # type: ignore[no-untyped-def]
+    from walletpass.devpki import Issued
+
+    return Issued((tmp / "certs" / "wwdr-ca.pem").read_bytes(), (tmp / "certs" / "wwdr-ca.key").read_bytes())
+
+
+def test_init_never_overwrites_an_imported_certificate(initialised: Path, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from walletpass.devpki import make_pass_type_cert
+
+    tmp = fresh_copy(initialised, tmp_path)
+    real = make_pass_type_cert(_wwdr(tmp), MEMBER, "DEVTEAM001", datetime.now(UTC), organization="Morning Light Ltd")
+    (tmp / "certs" / f"{MEMBER}.pem").write_bytes(real.cert_pem)
+    (tmp / "certs" / f"{MEMBER}.key").write_bytes(real.key_pem)
+    for name in ("apple-root-ca.pem", "apple-root-ca.key", "wwdr-ca.pem", "wwdr-ca.key"):  # the audit's case
+        (tmp / "certs" / name).unlink()
+    dev_coupon = (tmp / "certs" / f"{COUPON}.pem").read_bytes()
+    for args in (("init",), ("init", "--force")):
+        r = cli(tmp, *args)
+        assert r.returncode == 0, r.stderr
+        assert (tmp / "certs" / f"{MEMBER}.pem").read_bytes() == real.cert_pem
+        assert (tmp / "certs" / f"{MEMBER}.key").read_bytes() == real.key_pem
+        assert f"kept {tmp / 'certs' / f'{MEMBER}.pem'}: not made by walletpass's dev CA" in r.stderr
+        assert "--force only regenerates dev material" in r.stderr
+        assert (tmp / "certs" / f"{COUPON}.pem").read_bytes() != dev_coupon  # stand-ins follow the new CA
+        dev_coupon = (tmp / "certs" / f"{COUPON}.pem").read_bytes()
+
+
+def test_init_leaves_pass_types_with_their_own_files_alone(initialised: Path, tmp_path: Path) -> None:
+    tmp = fresh_copy(initialised, tmp_path)
+    extra = {"WALLETPASS_MEMBER_CERT_FILE": str(tmp / "real" / "member.pem"),
+             "WALLETPASS_MEMBER_KEY_FILE": str(tmp / "real" / "member.key")}
+    r = cli(tmp, "init", "--force", extra=extra)
+    assert r.returncode == 0, r.stderr
+    assert not (tmp / "real").exists()  # the operator's to fill (certs import-p12), never a stand-in
+
+
+def test_certs_check_compares_each_certificate_with_its_own_pass_type(initialised: Path) -> None:
+    # The coupon's certificate and key configured for member cards: every file is valid, but the UID is wrong.
+    certs = initialised / "certs"
+    r = cli(initialised, "certs", "check", extra={"WALLETPASS_MEMBER_CERT_FILE": str(certs / f"{COUPON}.pem"),
+                                                  "WALLETPASS_MEMBER_KEY_FILE": str(certs / f"{COUPON}.key")})
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert f"{MEMBER}: ERROR" in r.stdout and f"{COUPON}: OK" in r.stdout
+    assert (f"error: UID '{COUPON}' is not the pass type id '{MEMBER}' this certificate is configured for; "
+            f"import the certificate of {MEMBER}") in r.stdout
+
+
+def _install(tmp: Path, *, days: int, age_days: int) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from walletpass.devpki import make_pass_type_cert
+
+    now = datetime.now(UTC)
+    cert = make_pass_type_cert(_wwdr(tmp), MEMBER, "DEVTEAM001", now, days=days,
+                               not_before=now - timedelta(days=age_days))
+    (tmp / "certs" / f"{MEMBER}.pem").write_bytes(cert.cert_pem)
+    (tmp / "certs" / f"{MEMBER}.key").write_bytes(cert.key_pem)
+
+
+def test_certs_check_expired_certificate_exits_1(initialised: Path, tmp_path: Path) -> None:
+    tmp = fresh_copy(initialised, tmp_path)
+    _install(tmp, days=30, age_days=60)
+    r = cli(tmp, "certs", "check")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert f"{MEMBER}: ERROR" in r.stdout and "days left)" in r.stdout
+    assert "error: expired on" in r.stdout and "create a new certificate in the Apple Developer portal" in r.stdout
+
+
+def test_certs_check_warns_under_30_days(initialised: Path, tmp_path: Path) -> None:
+    tmp = fresh_copy(initialised, tmp_path)
+    _install(tmp, days=20, age_days=0)
+    r = cli(tmp, "certs", "check")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"{MEMBER}: OK" in r.stdout and "warning: expires in 19 days" in r.stdout
+    assert "renew it soon" in r.stdout
+
+
+def test_db_upgrade(tmp_path: Path) -> None:
+    import sqlite3
+
+    from walletpass.storage.db import MIGRATIONS
+
+    head = sorted(p.name for p in (MIGRATIONS / "versions").glob("0*.py"))[-1].split("_")[0]
+    for _ in range(2):  # on a fresh instance, then again: nothing to do, still 0
+        r = cli(tmp_path, "db", "upgrade")
+        assert r.returncode == 0 and "database is up to date" in r.stderr, r.stderr
+        with sqlite3.connect(tmp_path / "instance" / "walletpass.db") as db:
+            (version,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
+            assert version.startswith(head) and db.execute("SELECT count(*) FROM programs").fetchone() == (0,)
+
+
+# -- certs import-p12 ---------------------------------------------------------------------------------
+
+def _p12(initialised: Path, out: Path, *, legacy: bool, password: str = "s3cret pass") -> Path:
+    certs = initialised / "certs"
+    cmd = ["openssl", "pkcs12", "-export", "-in", str(certs / f"{MEMBER}.pem"), "-inkey", str(certs / f"{MEMBER}.key"),
+           "-certfile", str(certs / "wwdr-ca.pem"), "-passout", f"pass:{password}", "-out", str(out)]
+    if legacy:
+        cmd.insert(3, "-legacy")
+    subprocess.run(cmd, check=True, capture_output=True)
+    return out
+
+
+@pytest.mark.parametrize("legacy", [True, False])
+def test_import_p12_writes_where_the_settings_say(initialised: Path, tmp_path: Path, legacy: bool) -> None:
+    p12 = _p12(initialised, tmp_path / "Certificates.p12", legacy=legacy)
+    (tmp_path / "pw").write_text("s3cret pass\n")
+    real = tmp_path / "etc-walletpass"
+    r = cli(tmp_path, "certs", "import-p12", str(p12), "--password-file", str(tmp_path / "pw"),
+            extra={"WALLETPASS_CERTS_DIR": str(real)})
+    assert r.returncode == 0, r.stderr
+    for name in (f"{MEMBER}.pem", f"{MEMBER}.key"):
+        assert (real / name).read_bytes() == (initialised / "certs" / name).read_bytes()
+        assert (real / name).stat().st_mode & 0o777 == 0o600
+    assert r.stdout == "" and f"imported {MEMBER}" in r.stderr
+
+
+def test_import_p12_password_on_stdin_to_the_configured_files(initialised: Path, tmp_path: Path) -> None:
+    p12 = _p12(initialised, tmp_path / "Certificates.p12", legacy=True)
+    cert, key = tmp_path / "real" / "member.pem", tmp_path / "real" / "member.key"
+    r = cli(tmp_path, "certs", "import-p12", str(p12), input="s3cret pass\n",
+            extra={"WALLETPASS_MEMBER_CERT_FILE": str(cert), "WALLETPASS_MEMBER_KEY_FILE": str(key)})
+    assert r.returncode == 0, r.stderr
+    assert "s3cret" not in r.stdout + r.stderr  # never echoed
+    assert cert.read_bytes() == (initialised / "certs" / f"{MEMBER}.pem").read_bytes()
+    assert key.stat().st_mode & 0o777 == 0o600 and not (tmp_path / "certs" / f"{MEMBER}.pem").exists()
+
+
+@pytest.mark.parametrize("legacy", [True, False])
+def test_import_p12_wrong_password_is_one_line(initialised: Path, tmp_path: Path, legacy: bool) -> None:
+    p12 = _p12(initialised, tmp_path / "Certificates.p12", legacy=legacy)
+    r = cli(tmp_path, "certs", "import-p12", str(p12), input="wrong\n")
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr == "error: cannot open the .p12: wrong password, or the file is not a PKCS#12 export\n"
+    assert not (tmp_path / "certs").exists()

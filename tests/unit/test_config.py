@@ -54,3 +54,22 @@ def test_http_base_url_must_be_loopback(url: str) -> None:
                                  "http://[::1]:8000/", "https://passes.example.com"])
 def test_http_base_url_on_loopback_is_accepted(url: str) -> None:
     assert Settings.from_env({"WALLETPASS_BASE_URL": url}, cwd=Path("/srv")).base_url == url
+
+
+def test_pass_certificate_and_key_paths_default_to_the_certs_folder() -> None:
+    s = Settings.from_env({"WALLETPASS_CERTS_DIR": "/etc/walletpass/certs",
+                           "WALLETPASS_MEMBER_PASS_TYPE_ID": "pass.com.example.loyalty"}, cwd=Path("/srv"))
+    assert s.cert_path("pass.com.example.loyalty") == Path("/etc/walletpass/certs/pass.com.example.loyalty.pem")
+    assert s.key_path("pass.com.example.loyalty") == Path("/etc/walletpass/certs/pass.com.example.loyalty.key")
+    assert s.cert_path(s.coupon_pass_type_id) == Path(f"/etc/walletpass/certs/{s.coupon_pass_type_id}.pem")
+
+
+def test_pass_certificate_and_key_paths_per_pass_type() -> None:
+    s = Settings.from_env({"WALLETPASS_MEMBER_CERT_FILE": "real/member.pem", "WALLETPASS_MEMBER_KEY_FILE": "/k/m.key",
+                           "WALLETPASS_COUPON_CERT_FILE": "/c/coupon.pem", "WALLETPASS_COUPON_KEY_FILE": "c.key",
+                           "WALLETPASS_KEY_PASSWORD": "s3cret"}, cwd=Path("/srv"))
+    member, coupon = s.pass_type_ids
+    assert (s.cert_path(member), s.key_path(member)) == (Path("/srv/real/member.pem"), Path("/k/m.key"))
+    assert (s.cert_path(coupon), s.key_path(coupon)) == (Path("/c/coupon.pem"), Path("/srv/c.key"))
+    assert s.key_password == "s3cret"
+    assert s.cert_path("pass.other") == Path("/srv/certs/dev/pass.other.pem")  # not configured: the folder's
