@@ -121,3 +121,17 @@ def test_slot_not_supported_by_style() -> None:
     with pytest.raises(InvalidInput) as info:
         images.render_slot(png(90, 90), "thumbnail", style="storeCard")
     assert info.value.field == "images.thumbnail" and "icon, logo, strip" in info.value.detail
+
+
+@pytest.mark.parametrize("slot", ["icon", "logo", "strip", "hero"])
+def test_check_upload_decodes_and_renders_before_anything_is_stored(slot: str) -> None:
+    good = png(400, 300)
+    assert images.check_upload(good, slot, field="image", max_bytes=100_000) == "image/png"
+    assert images.check_upload(jpeg(400, 300), slot, field="image", max_bytes=100_000) == "image/jpeg"
+    start = good.index(b"IDAT") + 8
+    corrupt = good[:start] + b"\x00\xff" * 40 + good[start + 80:]  # the header check alone lets this through
+    assert images.check_image(corrupt, field="image", max_bytes=100_000) == "image/png"
+    with pytest.raises(InvalidInput) as info:
+        images.check_upload(corrupt, slot, field="image", max_bytes=100_000)
+    assert info.value.field == "image" and "cannot decode the image" in info.value.detail
+    assert "export it again as PNG or JPEG" in info.value.detail

@@ -166,6 +166,22 @@ def render_slot(data: bytes, slot: str, *, style: str, field: str | None = None,
     return {name: _png(_fitted(img, spec, scale)) for name, scale in zip(file_names(slot), SCALES, strict=True)}
 
 
+def check_upload(data: bytes, slot: str, *, field: str, max_bytes: int) -> str:
+    """Check an upload as every pass will use it; return its content type.
+
+    Beyond :func:`check_image` (type, size, declared dimensions), the image is decoded in full and rendered into
+    each Apple style that has *slot*, so a file with a good header but corrupt data is refused here, before it
+    is stored, instead of breaking every later pass of its program. A slot no Apple style has (Google's hero)
+    is decoded only.
+    """
+    kind = check_image(data, field=field, max_bytes=max_bytes)
+    img = open_image(data, field=field, max_bytes=max_bytes)
+    for spec in {slots[slot] for slots in SLOTS.values() if slot in slots}:
+        for scale in SCALES:
+            _fitted(img, spec, scale)  # resampling is where a decoded image could still fail; PNG encoding is not
+    return kind
+
+
 def render_images(sources: Mapping[str, bytes], *, style: str, max_bytes: int = DEFAULT_MAX_BYTES
                   ) -> dict[str, bytes]:
     """Make every file of every slot in *sources* (slot → source bytes), sorted by file name."""
