@@ -32,7 +32,7 @@ def get_program(program_id: int) -> Response:
 @require_key("programs")
 def put_image(program_id: int, slot: str) -> tuple[str, int]:
     """Upload a PNG or JPEG source image (raw body); icon/logo/strip for Apple, logo/hero for Google."""
-    from walletpass.pkpass.images import check_image
+    from walletpass.pkpass.images import check_upload
 
     s = services()
     cap = s.settings.max_image_bytes
@@ -41,7 +41,7 @@ def put_image(program_id: int, slot: str) -> tuple[str, int]:
     data = request.get_data(cache=False)
     if not data:
         raise MalformedRequest("image", "send the image bytes as the request body (Content-Type image/png or image/jpeg)")
-    content_type = check_image(data, field="image", max_bytes=cap)
+    content_type = check_upload(data, slot, field="image", max_bytes=cap)  # decoded and rendered before storing
     svc.set_program_image(s.uow(), s.clock, program_id, slot, data, content_type,
                           coalesce_seconds=s.settings.push_coalesce_seconds)
     return "", 204

@@ -1,0 +1,103 @@
+"""PUT /api/v1/programs/{id}/images/{slot}: a bad upload is a 4xx problem+json and changes nothing."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.builders import make_program
+from tests.unit.test_pkpass_images import bomb_png
+
+
+def _encode(fmt: str, size: tuple[int, int] = (240, 240)) -> bytes:
+    img = Image.new("RGB", size)
+    img.putdata([(x % 256, y % 256, (x * y) % 256) for y in range(size[1]) for x in range(size[0])])
+    buf = io.BytesIO()
+    img.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def _corrupt(data: bytes, start: int) -> bytes:
+    """The same header, then garbage in the middle of the pixel data."""
+    middle = start + (len(data) - start) // 2
+    return data[:middle] + bytes((b * 7 + 13) % 256 for b in range(600)) + data[middle + 600:]
+
+
+def _state(client: Any, services: Any, auth: dict[str, str], pid: int) -> tuple[int, dict[str, bytes]]:
+    version = client.get(f"/api/v1/programs/{pid}", headers=auth).json["version"]
+    with services.uow() as uow:
+        stored, _ = uow.program_images(pid)
+    return version, stored
+
+
+def _put(client: Any, auth: dict[str, str], pid: int, slot: str, data: bytes, content_type: str = "image/png"):  # type: ignore[no-untyped-def]
+    return client.put(f"/api/v1/programs/{pid}/images/{slot}", data=data,
+                      headers={**auth, "Content-Type": content_type})
+
+
+def test_good_upload_is_stored_and_bumps_the_version(client, services, auth) -> None:  # type: ignore[no-untyped-def]
+    pid = make_program(services)
+    version, stored = _state(client, services, auth, pid)
+    data = _encode("PNG")
+    r = _put(client, auth, pid, "logo", data)
+    assert r.status_code == 204, r.get_data(as_text=True)
+    assert _state(client, services, auth, pid) == (version + 1, {**stored, "logo": data})
+
+
+PNG, JPEG = _encode("PNG"), _encode("JPEG")
+BAD_UPLOADS = {
+    "gif": (Image.new("RGB", (10, 10)), 422, "not a PNG or JPEG image; upload a .png or .jpg file"),
+    "text": (b"hello, this is not an image", 422, "not a PNG or JPEG image"),
+    "bomb": (bomb_png(30_000, 30_000), 422, "image declares 30000×30000 pixels; the limit is 10000 per side"),
+    "bomb-pixels": (bomb_png(9_000, 9_000), 422, "scale it down"),
+    "corrupt-png": (_corrupt(PNG, PNG.index(b"IDAT")), 422, "cannot decode the image"),
+    "truncated-png": (PNG[: len(PNG) // 2], 422, "cannot decode the image"),
+    "corrupt-jpeg": (_corrupt(JPEG, JPEG.index(b"\xff\xda")), 422, "cannot decode the image"),
+    "truncated-jpeg": (JPEG[: len(JPEG) // 2], 422, "export it again as PNG or JPEG"),
+}
+
+
+def _bytes(value: object) -> bytes:
+    if isinstance(value, Image.Image):
+        buf = io.BytesIO()
+        value.save(buf, format="GIF")
+        return buf.getvalue()
+    return value  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("slot", ["icon", "strip", "hero"])
+@pytest.mark.parametrize("case", sorted(BAD_UPLOADS))
+def test_bad_upload_is_refused_and_changes_nothing(client, services, auth, case: str, slot: str  # type: ignore[no-untyped-def]
+                                                   ) -> None:
+    pid = make_program(services)
+    assert _put(client, auth, pid, slot, PNG).status_code == 204  # a good image already there: it must stay
+    before = _state(client, services, auth, pid)
+    value, status, words = BAD_UPLOADS[case]
+    r = _put(client, auth, pid, slot, _bytes(value))
+    assert r.status_code == status, r.get_data(as_text=True)
+    assert r.mimetype == "application/problem+json"
+    assert words in r.json["detail"] and r.json["errors"][0]["field"] == "image"
+    assert _state(client, services, auth, pid) == before
+
+
+def test_over_the_size_cap_is_413_and_changes_nothing(client, services, auth) -> None:  # type: ignore[no-untyped-def]
+    pid = make_program(services)
+    before = _state(client, services, auth, pid)
+    cap = services.settings.max_image_bytes
+    too_big = PNG + b"\0" * (cap + 1 - len(PNG))
+    r = _put(client, auth, pid, "logo", too_big)
+    assert r.status_code == 413 and r.mimetype == "application/problem+json"
+    assert f"images may be at most {cap} bytes" in r.json["detail"]
+    assert _state(client, services, auth, pid) == before
+
+
+def test_empty_body_is_400(client, services, auth) -> None:  # type: ignore[no-untyped-def]
+    pid = make_program(services)
+    before = _state(client, services, auth, pid)
+    r = _put(client, auth, pid, "logo", b"")
+    assert r.status_code == 400 and r.mimetype == "application/problem+json"
+    assert "send the image bytes as the request body" in r.json["detail"]
+    assert _state(client, services, auth, pid) == before
