@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -128,7 +129,8 @@ class OfferRow(Base):
     valid_until: Mapped[datetime | None] = mapped_column(nullable=True)
     terms: Mapped[str] = mapped_column(Text, default="")
     # {locale: {"title": …, "description": …, "discount": …, "terms": …}} — the offer's texts in other languages
-    texts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # (server default as in migration 0002, which gives the offers made before it an empty object)
+    texts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     google_class_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
