@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,23 +42,31 @@ def pg_url(worker_id: str) -> Iterator[str]:
     Named after this test run too (pytest's process, or xdist's run id), so two suites on one machine — two
     developers, or CI beside a local run — never truncate each other's tables; dropped at the end.
     """
+    with scratch_pg_database(worker_id) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+
+
+@contextmanager
+def scratch_pg_database(worker_id: str, purpose: str = "") -> Iterator[str]:
+    """An empty PostgreSQL database of this run and worker (and *purpose*), dropped on exit; skip when not set."""
     if not PG_URL:
         pytest.skip("WALLETPASS_TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
     base = make_url(PG_URL)
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"p{os.getpid()}")[:8]
-    name = f"{base.database}_wp_{run}_{worker_id}"
+    name = f"{base.database}_wp_{purpose}{run}_{worker_id}"
     admin = create_engine(base.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def _truncate(url: str) -> None:

@@ -7,7 +7,6 @@ and dropped here), never the migrated per-worker one the other tests share.
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from PIL import Image
-from sqlalchemy import JSON, Engine, create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import JSON, Engine, inspect
 
-from tests.conftest import PG_URL
+from tests.conftest import scratch_pg_database
 from walletpass.bootstrap import Services
 from walletpass.demo import DEMO_PROGRAM
 from walletpass.services import programs
@@ -36,21 +34,10 @@ def empty_engine(request: pytest.FixtureRequest, tmp_path: Path, worker_id: str)
         yield engine
         engine.dispose()
         return
-    if not PG_URL:
-        pytest.skip("WALLETPASS_TEST_DATABASE_URL is not set: PostgreSQL tests skipped")
-    base = make_url(PG_URL)
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"p{os.getpid()}")[:8]
-    name = f"{base.database}_wp_mig_{run}_{worker_id}"
-    admin = create_engine(base.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(base.set(database=name).render_as_string(hide_password=False))
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_pg_database(worker_id, "mig_") as url:
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
 
 
 def _json_default_differs(_context: Any, _inspected: Any, column: Any, inspected_default: str | None,
