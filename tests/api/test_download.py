@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import subprocess
@@ -9,6 +10,14 @@ import zipfile
 from pathlib import Path
 
 from tests.builders import make_program
+
+
+def check_manifest(data: bytes) -> None:
+    """Every file but manifest.json and signature is listed once, with the SHA-1 of its bytes (apple.md §1.2)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        manifest = json.loads(z.read("manifest.json"))
+        files = {n: z.read(n) for n in z.namelist() if n not in ("manifest.json", "signature")}
+    assert manifest == {name: hashlib.sha1(body).hexdigest() for name, body in files.items()}
 
 
 def verify_with_openssl(data: bytes, wwdr: Path, tmp: Path) -> None:
@@ -35,8 +44,9 @@ def test_enrol_download_verify(client, auth, services, tmp_path) -> None:  # typ
         names = set(z.namelist())
         pass_json = json.loads(z.read("pass.json"))
     assert {"en.lproj/pass.strings", "zh-Hant.lproj/pass.strings", "zh-Hans.lproj/pass.strings"} <= names
-    text = json.dumps(pass_json, ensure_ascii=False)
-    assert "陳小明" in text and "1250" in text.replace(",", "")
+    check_manifest(dl.data)  # the signature covers manifest.json; this checks manifest.json covers the files
+    fields = {f["key"]: f for group in pass_json["storeCard"].values() for f in group}
+    assert fields["points"]["value"] == 1250 and fields["member"]["value"] == "陳小明"
     assert pass_json["serialNumber"] == r.json["serial_number"]
     assert pass_json["webServiceURL"] == services.settings.web_service_url
     assert len(pass_json["authenticationToken"]) >= 16
