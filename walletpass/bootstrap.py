@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -37,6 +38,9 @@ class Services:
     _google: Any = field(default=None, repr=False)
     #: Broker mode: tells Celery workers that outbox rows were committed (None: no broker configured).
     kicker: Kicker | None = None
+    #: prometheus_client multiprocess folder shared by the processes of `walletpass serve` (None: this
+    #: process's own registry is the whole story).
+    metrics_dir: Path | None = None
 
     @cached_property
     def read_uow(self) -> Callable[[], SqlUnitOfWork]:
@@ -96,19 +100,12 @@ class Services:
                     s.apns_ca_file, now=self.clock.now)
             return client
 
-    def health_checks(self) -> dict[str, dict[str, Any]]:
-        """APNs credential state: a 403 from APNs makes /healthz unhealthy until the certificate is fixed."""
-        checks: dict[str, dict[str, Any]] = {}
-        with self._lock:
-            clients = dict(self._apns)
-        for ptid, client in clients.items():
-            if client.last_forbidden is not None:
-                reason, when = client.last_forbidden
-                checks[f"apns:{ptid}"] = {"status": "error", "detail": f"APNs answered 403 {reason}",
-                                         "at": when.isoformat()}
-            else:
-                checks[f"apns:{ptid}"] = {"status": "ok", "counters": dict(client.counters)}
-        return checks
+    @cached_property
+    def push_status(self) -> Any:
+        """The APNs state of each pass type, in the database: every process records and reads the same one."""
+        from walletpass.push.status import PushStatusStore
+
+        return PushStatusStore(self.engine)
 
     @cached_property
     def pass_builder(self) -> Any:
@@ -141,8 +138,12 @@ class Services:
         self.engine.dispose()
 
 
-def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool = False) -> Services:
-    """Build the services for *settings*; with *migrate*, bring the database schema up to date first."""
+def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool = False,
+              metrics_dir: Path | None = None) -> Services:
+    """Build the services for *settings*; with *migrate*, bring the database schema up to date first.
+
+    *metrics_dir*: the multiprocess metrics folder of `walletpass serve` (see walletpass.jobs.metrics).
+    """
     engine = make_engine(settings.database_url)
     if migrate:
         upgrade(engine)
@@ -152,4 +153,5 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
 
         kicker = broker_kicker(settings)
     uow = uow_factory(engine, after_outbox_commit=kicker.kick if kicker else None)
-    return Services(settings=settings, engine=engine, uow=uow, clock=clock or SystemClock(), kicker=kicker)
+    return Services(settings=settings, engine=engine, uow=uow, clock=clock or SystemClock(), kicker=kicker,
+                    metrics_dir=metrics_dir)

@@ -102,6 +102,7 @@ class FakeApns:
         self._scripts: dict[str, deque[tuple[int, str]]] = {}
         self._pushes: list[RecordedPush] = []
         self._goaway_countdown: int | None = None
+        self._refused_serials: dict[int, str] = {}
         self._sessions: list[_Session] = []
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -143,6 +144,12 @@ class FakeApns:
         steps = deque((r, DEFAULT_REASONS.get(r, "")) if isinstance(r, int) else (r[0], r[1]) for r in responses)
         with self._lock:
             self._scripts[token] = steps
+
+    def refuse_certificate(self, cert_file: Path, reason: str = "BadCertificate") -> None:
+        """Answer 403 *reason* to every push on a connection made with this client certificate (revoked)."""
+        serial = x509.load_pem_x509_certificate(Path(cert_file).read_bytes()).serial_number
+        with self._lock:
+            self._refused_serials[serial] = reason
 
     def goaway_after(self, n: int) -> None:
         """After answering *n* more requests, send GOAWAY (last stream = that request) and close the connection."""
@@ -221,6 +228,7 @@ class FakeApns:
         with self._lock:
             self.connections += 1
             session = _Session(self, tls, self.connections, str(uids[0].value) if uids else None)
+            session.refused = self._refused_serials.get(cert.serial_number) if cert else None
             self._sessions.append(session)
         try:
             session.run()
@@ -300,6 +308,7 @@ class _Session:
         self.tls = tls
         self.number = number
         self.cert_uid = cert_uid
+        self.refused: str | None = None  # 403 reason for every push: the client certificate is revoked
         self.goaway_requested = threading.Event()
         config = h2.config.H2Configuration(client_side=False, header_encoding=None)
         self.conn = h2.connection.H2Connection(config=config)
@@ -369,6 +378,8 @@ class _Session:
         if req is None:
             return False
         token, topic, status, reason = self.server._judge(req, self.cert_uid)
+        if self.refused is not None and status == 200:
+            status, reason = 403, self.refused
         apns_id = req.headers.get("apns-id") or str(uuid.uuid4())
         headers = [(":status", str(status)), ("apns-id", apns_id)]
         body = b""

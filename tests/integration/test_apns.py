@@ -282,3 +282,63 @@ def test_the_fake_checks_requests_like_apns(apns: FakeApns, pki: Pki, method: st
     assert response.http_version == "HTTP/2"
     assert (response.status_code, response.json()["reason"]) == answer
     assert response.headers["apns-id"]
+
+
+# -- a refused certificate: close, fix, reconnect (apple.md §4) ------------------------------------------------
+def _own_identity(pki: Pki, folder: Path) -> tuple[Path, Path]:
+    """A copy of the member pass type certificate and key that a test may replace."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cert, key = folder / f"{MEMBER_PTID}.pem", folder / f"{MEMBER_PTID}.key"
+    cert.write_bytes(pki.cert().read_bytes())
+    key.write_bytes(pki.key().read_bytes())
+    return cert, key
+
+
+def renew_identity(pki: Pki, cert: Path, key: Path) -> None:
+    """What an operator does: put a newly issued certificate and key (same pass type, same WWDR) in place."""
+    wwdr = devpki.Issued((pki.certs_dir / "wwdr-ca.pem").read_bytes(), (pki.certs_dir / "wwdr-ca.key").read_bytes())
+    fresh = devpki.make_pass_type_cert(wwdr, MEMBER_PTID, TEAM_ID, datetime.now(UTC))
+    for path, data in ((key, fresh.key_pem), (cert, fresh.cert_pem)):
+        tmp = path.with_suffix(".new")
+        tmp.write_bytes(data)
+        tmp.replace(path)  # atomic, as a careful operator (or a deploy tool) would
+
+
+def test_a_403_closes_the_connection_and_the_next_send_opens_a_new_one(apns: FakeApns, client: ApnsClient) -> None:
+    apns.script(tok(1), [403])
+
+    [refused] = client.send([tok(1)], MEMBER_PTID)
+    [accepted] = client.send([tok(1)], MEMBER_PTID)
+
+    assert (refused.status, accepted.status) == (403, 200)
+    assert [p.connection for p in apns.requests_for(tok(1))] == [1, 2]
+    assert client.last_forbidden is None  # an accepted push clears this process's note of the 403
+
+
+def test_a_revoked_certificate_replaced_on_disk_is_used_without_a_restart(apns: FakeApns, pki: Pki,
+                                                                           tmp_path: Path) -> None:
+    cert, key = _own_identity(pki, tmp_path / "certs")
+    apns.refuse_certificate(cert)  # Apple revoked it: every push on its connections is 403 BadCertificate
+    with ApnsClient(apns.url, cert, key, ca_file=pki.tls_ca_file, timeout=5) as c:
+        assert [o.status for o in c.send([tok(1), tok(2)], MEMBER_PTID)] == [403, 403]
+        assert c.last_forbidden is not None and c.last_forbidden[0] == "BadCertificate"
+
+        renew_identity(pki, cert, key)
+        out = c.send([tok(1), tok(2)], MEMBER_PTID)
+
+    assert [o.status for o in out] == [200, 200]
+    assert [p.connection for p in apns.requests_for(tok(1))] == [1, 2]
+    assert c.last_forbidden is None
+
+
+def test_certificate_files_replaced_before_they_expire_are_picked_up_by_a_new_connection(
+        apns: FakeApns, pki: Pki, tmp_path: Path) -> None:
+    cert, key = _own_identity(pki, tmp_path / "certs")
+    with ApnsClient(apns.url, cert, key, ca_file=pki.tls_ca_file, timeout=5) as c:
+        assert c.send([tok(1)], MEMBER_PTID)[0].status == 200
+        assert c.send([tok(2)], MEMBER_PTID)[0].status == 200  # same files: the connection is kept
+        apns.refuse_certificate(cert)  # from now on the old certificate would be refused
+        renew_identity(pki, cert, key)
+        assert c.send([tok(3)], MEMBER_PTID)[0].status == 200
+
+    assert [p.connection for p in apns.pushes] == [1, 1, 2]

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from walletpass.errors import CredentialError, PushUnavailable, WalletpassError
 from walletpass.jobs.outbox import Job, Outbox
 from walletpass.push.policy import Outcome, PushOutcome, backoff_delay, short_token
+from walletpass.push.status import PushState
 
 log = logging.getLogger("walletpass.jobs")
 
@@ -29,13 +30,21 @@ class PushSender(Protocol):
     def send_with_retry(self, tokens: Sequence[str], topic: str, *, max_attempts: int = ...) -> list[PushOutcome]: ...
 
 
-def _refused_recently(sender: object, now: datetime) -> str | None:
-    """APNs' reason when *sender*'s certificate got a 403 less than FORBIDDEN_PARK ago, else None."""
-    last = getattr(sender, "last_forbidden", None)  # (reason, when) on ApnsClient
-    if last is None:
+class PushStatusBook(Protocol):
+    """The APNs state of each topic, shared by every process (walletpass.push.status.PushStatusStore)."""
+
+    def get(self, topic: str) -> PushState | None: ...
+
+    def record_forbidden(self, topic: str, reason: str, at: datetime) -> None: ...
+
+    def record_accepted(self, topic: str, at: datetime, known: PushState | None = None) -> None: ...
+
+
+def _refused_recently(state: PushState | None, now: datetime) -> str | None:
+    """APNs' reason when the topic's certificate got a 403 less than FORBIDDEN_PARK ago (any process), else None."""
+    if state is None or state.forbidden_at is None:
         return None
-    reason, when = last
-    return (reason or "Forbidden") if now - when < FORBIDDEN_PARK else None
+    return (state.forbidden_reason or "Forbidden") if now - state.forbidden_at < FORBIDDEN_PARK else None
 
 
 class Observer(Protocol):
@@ -49,8 +58,9 @@ class _NullObserver:
 
 def push_pass_updates(jobs: Sequence[Job], *, uow: Callable[[], Any], outbox: Outbox,
                       sender_for: Callable[[str], PushSender], now: Callable[[], datetime],
-                      observer: Observer | None = None, rng: random.Random | None = None) -> None:
-    """Deliver a batch of ``pass_changed`` jobs."""
+                      status: PushStatusBook, observer: Observer | None = None,
+                      rng: random.Random | None = None) -> None:
+    """Deliver a batch of ``pass_changed`` jobs; a 403 is recorded in *status* (and cleared by an accepted push)."""
     observer = observer or _NullObserver()
     rng = rng or random.Random()
     pass_ids = sorted({j.pass_id for j in jobs if j.pass_id is not None})
@@ -73,9 +83,10 @@ def push_pass_updates(jobs: Sequence[Job], *, uow: Callable[[], Any], outbox: Ou
     parked: dict[str, str] = {}
     held: set[str] = set()  # topics not sent to at all (certificate refused recently): not counted as pushes
     started = now()
+    states = {topic: status.get(topic) for topic in by_topic}
     for topic, tokens in by_topic.items():
         sender = sender_for(topic)
-        refused = _refused_recently(sender, started)
+        refused = _refused_recently(states[topic], started)
         if refused is not None:
             # The certificate was refused (403) within the park window: every push would be refused too.
             # Park these jobs without sending, so a broken certificate plus a stream of changes never
@@ -94,6 +105,11 @@ def push_pass_updates(jobs: Sequence[Job], *, uow: Callable[[], Any], outbox: Ou
                 parked[topic] = o.reason or "Forbidden"
 
     finished = now()
+    for topic in by_topic.keys() - held:
+        if topic in parked:
+            status.record_forbidden(topic, parked[topic], finished)
+        elif any(outcomes[(topic, t)].kind is Outcome.OK for t in by_topic[topic]):
+            status.record_accepted(topic, finished, states[topic])
     pushed: list[tuple[int, int]] = []
     dead: list[str] = []
     retry_tokens: dict[int, set[str]] = defaultdict(set)  # pass id → tokens to try again

@@ -84,7 +84,7 @@ class Worker:
 def default_handlers(services: Any) -> dict[str, Any]:
     def pass_changed(jobs: list[Any]) -> None:
         push_pass_updates(jobs, uow=services.uow, outbox=Outbox(services.engine), sender_for=services.apns,
-                          now=services.clock.now, observer=services.metrics)
+                          now=services.clock.now, status=services.push_status, observer=services.metrics)
 
     def google_sync(jobs: list[Any]) -> None:
         from datetime import timedelta

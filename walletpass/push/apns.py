@@ -119,8 +119,15 @@ class ApnsClient:
         ConfigurationError: *base_url* is not an https URL.
         CredentialError: the certificate or key file cannot be read.
 
-    Health state: ``counters`` (answers by :class:`Outcome` value, plus ``connects``), ``last_forbidden`` and
-    ``last_error`` (``(reason, when)`` of the latest 403 / other-4xx answer, or None).
+    Health state of this process: ``counters`` (answers by :class:`Outcome` value, plus ``connects``),
+    ``last_forbidden`` (``(reason, when)`` of a 403 not yet followed by an accepted push, or None) and
+    ``last_error`` (the latest other 4xx). The state every process shares is kept by
+    :class:`walletpass.push.status.PushStatusStore`.
+
+    Credentials (apple.md §4, "certificate revoked: close all connections, fix, reconnect"): after a 403 the
+    connection is closed, so the next send opens a new one; and whenever the certificate or key file changed on
+    disk since the connection was opened, the next send reconnects, which reads both files again. An operator who
+    replaces an expiring certificate needs no restart.
     """
 
     def __init__(self, base_url: str, cert_file: str | Path, key_file: str | Path, key_password: str | None = None,
@@ -153,6 +160,7 @@ class ApnsClient:
         self.counters: dict[str, int] = {kind.value: 0 for kind in Outcome} | {"connects": 0}
         self.last_forbidden: tuple[str, datetime] | None = None
         self.last_error: tuple[str, datetime] | None = None
+        self._identity = self._identity_stamp()
 
     # -- public API -----------------------------------------------------------------------------------
     def send(self, tokens: Sequence[str], topic: str, *, expiration: int | None = None) -> list[PushOutcome]:
@@ -172,10 +180,17 @@ class ApnsClient:
         with self._lock:
             if self._multi is None:
                 raise PushUnavailable("the APNs client is closed")
+            identity = self._identity_stamp()
+            if identity != self._identity:
+                log.info("APNs: the certificate or key file of %s changed; reconnecting with it", self.cert_file)
+                self._new_connection(identity)
             header_list = self._header_list(topic, expiration)
             with _translate_pycurl_errors():
                 outcomes, failure = self._run(tokens, header_list)
-            self._account(outcomes)
+            if self._account(outcomes):
+                # apple.md §4: on a refused certificate close the connection; the next attempt opens a new one
+                # (with the files as they are on disk then).
+                self._new_connection(identity)
         if failure is not None and all(o.status == 0 for o in outcomes):
             errno, message = failure.args
             if errno in _CREDENTIAL_ERRORS and ("key" in message or "cert" in message):
@@ -224,8 +239,7 @@ class ApnsClient:
         """Drop the current connection; the next send opens a new one (after a 503, or a revoked certificate)."""
         with self._lock:
             if self._multi is not None:
-                self._drop_handles()
-                self._multi = self._new_multi()
+                self._new_connection(self._identity_stamp())
 
     def close(self) -> None:
         """Close the connection and free the libcurl handles; later sends raise PushUnavailable."""
@@ -247,6 +261,24 @@ class ApnsClient:
         multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, 1)  # one connection, many streams
         multi.setopt(pycurl.M_MAX_CONCURRENT_STREAMS, self.max_streams)
         return multi
+
+    def _identity_stamp(self) -> tuple[tuple[int, int, int], ...]:
+        """(inode, size, mtime) of the certificate and key files: a change means the operator replaced them."""
+        stamps = []
+        for path in (self.cert_file, self.key_file):
+            try:
+                st = os.stat(path)
+            except OSError:
+                stamps.append((0, 0, 0))  # gone for now (being replaced?): libcurl will say so on connect
+            else:
+                stamps.append((st.st_ino, st.st_size, st.st_mtime_ns))
+        return tuple(stamps)
+
+    def _new_connection(self, identity: tuple[tuple[int, int, int], ...]) -> None:
+        """Close the connection and its handles; new ones (reading the files again) open on the next send."""
+        self._drop_handles()
+        self._multi = self._new_multi()
+        self._identity = identity
 
     def _drop_handles(self) -> None:
         """Close every easy handle and the multi handle (and with it the connection). Hold the lock."""
@@ -353,15 +385,18 @@ class ApnsClient:
         self._all.append(stream)
         return stream
 
-    def _account(self, outcomes: list[PushOutcome]) -> None:
-        """Count and log the answers other than 200 (those are counted in the hot loop)."""
+    def _account(self, outcomes: list[PushOutcome]) -> bool:
+        """Count and log the answers other than 200 (those are counted in the hot loop); True if one was a 403."""
         counters = self.counters
+        forbidden = accepted = False
         for outcome in outcomes:
             if outcome.status == 200:
+                accepted = True
                 continue
             kind = outcome.kind
             counters[kind.value] += 1
             if kind is Outcome.FORBIDDEN:
+                forbidden = True
                 self.last_forbidden = (outcome.reason, self._now())
                 log.error("APNs refused %s with 403 %s: fix the pass type certificate; not retrying",
                           short_token(outcome.token), outcome.reason)
@@ -375,6 +410,9 @@ class ApnsClient:
             else:
                 log.debug("APNs: push to %s will be retried (%d %s)",
                           short_token(outcome.token), outcome.status, outcome.reason)
+        if accepted and not forbidden:
+            self.last_forbidden = None
+        return forbidden
 
 
 @contextmanager

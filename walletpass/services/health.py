@@ -1,15 +1,34 @@
-"""Health report: database, certificate expiry, worker lag, APNs credential state."""
+"""Health report for /healthz: database, certificate expiry, worker lag, APNs credential state.
+
+/healthz is the load balancer's probe of a web process, so its HTTP status answers one question: can this
+process serve requests? Only an unreachable database makes it say no (503, report ``status: failing``); taking a
+web process out of rotation would not fix anything else. Everything that needs the operator but leaves the web
+service answering — APNs refusing the certificate (403), a certificate expiring or expired, the job worker
+lagging — is a ``degraded`` check with a detail saying what to do, and the report's ``status`` is ``degraded``
+(HTTP 200). Each check is ``{"status": "ok" | "degraded" | "failing", "detail": "…", …facts}``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
 from walletpass.config import Settings
+from walletpass.jobs.handlers import FAILING_ATTEMPTS
 from walletpass.storage.uow import SqlUnitOfWork
+
+if TYPE_CHECKING:
+    from walletpass.push.status import PushState
+
+OK, DEGRADED, FAILING = "ok", "degraded", "failing"
+#: A certificate closer than this to its end is reported, so the operator has time to renew it.
+EXPIRY_WARNING_DAYS = 30
+#: Outbox jobs older than this mean the job worker does not keep up (or does not run).
+MAX_LAG_SECONDS = 300
 
 
 def certificate_days_left(path: Path, now: datetime) -> tuple[int | None, str | None]:
@@ -22,34 +41,79 @@ def certificate_days_left(path: Path, now: datetime) -> tuple[int | None, str | 
     return (cert.not_valid_after_utc - now).days, None
 
 
+def _certificate_check(path: Path, now: datetime) -> dict[str, Any]:
+    days, problem = certificate_days_left(path, now)
+    if problem is not None or days is None:
+        return {"status": DEGRADED, "detail": f"{problem}: passes cannot be signed nor pushes sent for this "
+                                              f"pass type; put its certificate at {path}"}
+    if days < 0:
+        return {"status": DEGRADED, "days_left": days,
+                "detail": f"expired {-days} day(s) ago: Wallet refuses passes signed with it and APNs refuses "
+                          f"its pushes; renew it and replace {path.name} and its key"}
+    if days < EXPIRY_WARNING_DAYS:
+        return {"status": DEGRADED, "days_left": days,
+                "detail": f"expires in {days} day(s): renew it and replace {path.name} and its key "
+                          "(no restart needed for pushes)"}
+    return {"status": OK, "days_left": days, "detail": f"valid for {days} more days"}
+
+
+def _worker_check(backlog: int, oldest: datetime | None, now: datetime, failing: int = 0) -> dict[str, Any]:
+    lag = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
+    check: dict[str, Any] = {"status": OK, "outbox_backlog": backlog, "lag_seconds": round(lag, 1),
+                             "failing_jobs": failing, "detail": f"{backlog} job(s) waiting; oldest {lag:.0f} s"}
+    if failing:
+        check["status"] = DEGRADED
+        check["detail"] = (f"{failing} job(s) tried {FAILING_ATTEMPTS} times or more and still not done; they are "
+                           "retried (at most hourly) until delivered: see outbox.last_error for why")
+    if lag >= MAX_LAG_SECONDS:
+        check["status"] = DEGRADED
+        check["detail"] = (f"the oldest of {backlog} outbox job(s) is {lag:.0f} s old: is a job worker running "
+                           "(embedded in `walletpass serve`, or `walletpass worker`) and are pushes failing?")
+    return check
+
+
+def _apns_check(state: PushState | None) -> dict[str, Any]:
+    if state is None:
+        return {"status": OK, "detail": "no push sent yet"}
+    if state.forbidden_at is not None:
+        return {"status": DEGRADED, "forbidden_reason": state.forbidden_reason,
+                "forbidden_at": state.forbidden_at.isoformat(),
+                "detail": f"APNs answered 403 {state.forbidden_reason} at {state.forbidden_at.isoformat()}: fix "
+                          "the pass type certificate and key (replace the files); pushes for this pass type are "
+                          "parked and retried, and this clears at the next accepted push"}
+    check: dict[str, Any] = {"status": OK, "detail": "APNs accepts this certificate"}
+    if state.ok_at is not None:
+        check["ok_at"] = state.ok_at.isoformat()
+    return check
+
+
 def health(uow: SqlUnitOfWork, settings: Settings, now: datetime,
-           extra_checks: dict[str, dict[str, Any]] | None = None) -> tuple[bool, dict[str, Any]]:
-    """(healthy, report). Unhealthy when the database is down or a pass certificate is missing/expired."""
-    report: dict[str, Any] = {"status": "ok", "checks": {}}
-    ok = True
+           push_states: Callable[[], Mapping[str, PushState]] | None = None) -> tuple[bool, dict[str, Any]]:
+    """Return (can this process serve?, report); False only when the database is unreachable."""
+    checks: dict[str, dict[str, Any]] = {}
+    serving = True
+    states: Mapping[str, PushState] | None = None
     try:
         with uow:
             backlog = uow.outbox_backlog()
             oldest = uow.oldest_outbox()
-        lag = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
-        report["checks"]["database"] = {"status": "ok"}
-        report["checks"]["worker"] = {"status": "ok" if lag < 300 else "lagging", "outbox_backlog": backlog,
-                                      "lag_seconds": round(lag, 1)}
+            failing = uow.failing_outbox(FAILING_ATTEMPTS)
+        states = push_states() if push_states is not None else None
+        checks["database"] = {"status": OK, "detail": "reachable"}
+        checks["worker"] = _worker_check(backlog, oldest, now, failing)
     except Exception as exc:  # noqa: BLE001 - any failure here means "database down" to the prober
-        ok = False
-        report["checks"]["database"] = {"status": "down", "detail": type(exc).__name__}
-    certs = {}
+        serving = False
+        checks["database"] = {"status": FAILING, "detail": f"unreachable ({type(exc).__name__}): check "
+                                                           "WALLETPASS_DATABASE_URL and the database server"}
     for ptid in settings.pass_type_ids:
-        days, problem = certificate_days_left(settings.cert_path(ptid), now)
-        if problem or days is None or days < 0:
-            ok = False
-            certs[ptid] = {"status": "error", "detail": problem or "expired"}
-        else:
-            certs[ptid] = {"status": "ok" if days >= 30 else "expiring", "days_left": days}
-    report["checks"]["certificates"] = certs
-    for name, check in (extra_checks or {}).items():
-        report["checks"][name] = check
-        if check.get("status") == "error":
-            ok = False
-    report["status"] = "ok" if ok else "error"
-    return ok, report
+        checks[f"certificate:{ptid}"] = _certificate_check(settings.cert_path(ptid), now)
+    if states is not None:
+        for ptid in settings.pass_type_ids:
+            checks[f"apns:{ptid}"] = _apns_check(states.get(ptid))
+    if not serving:
+        status = FAILING
+    elif any(c["status"] != OK for c in checks.values()):
+        status = DEGRADED
+    else:
+        status = OK
+    return serving, {"status": status, "checks": checks}

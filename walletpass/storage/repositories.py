@@ -307,9 +307,9 @@ class Repositories:
     def add_registration(self, device_id: int, pass_id: int, now: datetime) -> RegistrationRow:
         return self.add(RegistrationRow(device_id=device_id, pass_id=pass_id, created_at=now))
 
-    def stale_registrations(self, older_than: datetime) -> int:
-        """Registrations pushed before *older_than* whose device has not fetched that version since."""
-        return int(self._s.scalar(select(func.count()).select_from(RegistrationRow).where(
+    def stale_devices(self, older_than: datetime) -> int:
+        """Devices with a registration pushed before *older_than* whose pass they have not fetched since."""
+        return int(self._s.scalar(select(func.count(RegistrationRow.device_id.distinct())).where(
             RegistrationRow.last_pushed_at.is_not(None), RegistrationRow.last_pushed_at < older_than,
             (RegistrationRow.fetched_tag.is_(None)) | (RegistrationRow.fetched_tag < RegistrationRow.pushed_tag),
         )) or 0)
