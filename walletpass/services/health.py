@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 
 from walletpass.config import Settings
-from walletpass.jobs.handlers import FAILING_ATTEMPTS
 from walletpass.storage.uow import SqlUnitOfWork
 
 if TYPE_CHECKING:
@@ -57,14 +56,10 @@ def _certificate_check(path: Path, now: datetime) -> dict[str, Any]:
     return {"status": OK, "days_left": days, "detail": f"valid for {days} more days"}
 
 
-def _worker_check(backlog: int, oldest: datetime | None, now: datetime, failing: int = 0) -> dict[str, Any]:
+def _worker_check(backlog: int, oldest: datetime | None, now: datetime) -> dict[str, Any]:
     lag = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
     check: dict[str, Any] = {"status": OK, "outbox_backlog": backlog, "lag_seconds": round(lag, 1),
-                             "failing_jobs": failing, "detail": f"{backlog} job(s) waiting; oldest {lag:.0f} s"}
-    if failing:
-        check["status"] = DEGRADED
-        check["detail"] = (f"{failing} job(s) tried {FAILING_ATTEMPTS} times or more and still not done; they are "
-                           "retried (at most hourly) until delivered: see outbox.last_error for why")
+                             "detail": f"{backlog} job(s) waiting; oldest {lag:.0f} s"}
     if lag >= MAX_LAG_SECONDS:
         check["status"] = DEGRADED
         check["detail"] = (f"the oldest of {backlog} outbox job(s) is {lag:.0f} s old: is a job worker running "
@@ -97,10 +92,9 @@ def health(uow: SqlUnitOfWork, settings: Settings, now: datetime,
         with uow:
             backlog = uow.outbox_backlog()
             oldest = uow.oldest_outbox()
-            failing = uow.failing_outbox(FAILING_ATTEMPTS)
         states = push_states() if push_states is not None else None
         checks["database"] = {"status": OK, "detail": "reachable"}
-        checks["worker"] = _worker_check(backlog, oldest, now, failing)
+        checks["worker"] = _worker_check(backlog, oldest, now)
     except Exception as exc:  # noqa: BLE001 - any failure here means "database down" to the prober
         serving = False
         checks["database"] = {"status": FAILING, "detail": f"unreachable ({type(exc).__name__}): check "
