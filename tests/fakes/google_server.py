@@ -13,9 +13,12 @@ Routes:
   deprecated fields allowed, unknown fields/types/enums rejected, "Required." enforced except on PATCH) plus the
   cross-field rules; a violation gets **400** in Google's error shape. Duplicate insert → 409, unknown id → 404,
   object whose class is missing → 404.
-- Notification quota: a 4th ``TEXT_AND_NOTIFY`` message to one object within 24 h gets **429**
+- Notification quota: "Both message and update notifications are limited to 3 per pass within a 24-hour
+  period" (google.md §3.5). Notifying messages (``TEXT_AND_NOTIFY``) and notifying updates (PATCH/PUT with
+  ``notifyPreference: NOTIFY_ON_UPDATE``) count together; a 4th of either within 24 h gets **429**
   ``RESOURCE_EXHAUSTED`` with reason ``quotaExceeded`` ("QuotaExceededException", google.md §3.3/§3.5; Google does
-  not document the status, 429 is what gRPC's RESOURCE_EXHAUSTED maps to).
+  not document the status, 429 is what gRPC's RESOURCE_EXHAUSTED maps to; for updates Google documents only the
+  limit, so refusing is this fake's stricter reading: a client over the cap fails loudly here).
 - ``GET /gp/m/issuer/keys`` — callback root keys (set with :meth:`FakeGoogle.set_callback_keys`), fetches counted.
 
 Usage::
@@ -290,6 +293,8 @@ class FakeGoogle:
         current = self._get(resource, rid)
         if "id" in body and body["id"] != rid:
             raise GoogleError(400, f"Request contains an invalid argument. id {body['id']} differs from {rid}")
+        if body.get("notifyPreference") == "NOTIFY_ON_UPDATE":
+            self._count_notification(rid)
         changes = {k: v for k, v in body.items() if k != "notifyPreference"}
         new = {**current, **changes} if partial else {**changes, "id": rid}  # patch: arrays replaced wholesale
         if new.get("reviewStatus") == "UNDER_REVIEW":
@@ -304,15 +309,19 @@ class FakeGoogle:
         if not isinstance(msg, dict):
             raise GoogleError(400, "Request contains an invalid argument. message is required")
         if msg.get("messageType") == "TEXT_AND_NOTIFY":
-            now = self.clock()
-            recent = [t for t in self._notifies.get(rid, []) if t > now - 86400]
-            if len(recent) >= 3:
-                raise GoogleError(429, f"QuotaExceededException: more than 3 notifying messages in 24 hours "
-                                       f"for object {rid}", "quotaExceeded")
-            self._notifies[rid] = recent + [now]
+            self._count_notification(rid)
         messages = [*current.get("messages", []), msg][-10:]
         self.store[(resource, rid)] = {**current, "messages": messages}
         return self.store[(resource, rid)]
+
+
+    def _count_notification(self, rid: str) -> None:
+        now = self.clock()
+        recent = [t for t in self._notifies.get(rid, []) if t > now - 86400]
+        if len(recent) >= 3:
+            raise GoogleError(429, f"QuotaExceededException: more than 3 notifications in 24 hours "
+                                   f"for object {rid}", "quotaExceeded")
+        self._notifies[rid] = recent + [now]
 
 
 def _ok(doc: dict[str, Any]) -> Response:

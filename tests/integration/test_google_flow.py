@@ -17,6 +17,8 @@ from sqlalchemy import text
 from tests.builders import make_member, make_program
 from tests.fakes.google_server import FakeGoogle
 from walletpass.config import Settings
+from walletpass.demo import DEMO_PROGRAM
+from walletpass.google import schema
 from walletpass.google.callbacks import lv
 from walletpass.jobs.worker import Worker
 
@@ -89,16 +91,36 @@ def test_save_link_is_a_signed_jwt_under_1800(client, services, pki) -> None:  #
     assert objects[0]["id"] == f"{ISSUER}.{m['serial_number']}"
 
 
-def test_long_texts_switch_to_skinny_link_and_insert_first(client, services, google) -> None:  # type: ignore[no-untyped-def]
-    long = "很長的條款。" * 120
-    pid = make_program(services, terms="Long terms. " * 120,
-                       texts={"zh-Hant": {"terms": long, "name": "晨光會員計畫" * 3},
-                              "zh-Hans": {"terms": long, "name": "晨光会员计划" * 3}})
+def test_class_is_inserted_once_then_links_carry_the_object_only(client, services, google) -> None:  # type: ignore[no-untyped-def]
+    """A 3-locale card: class + object is over 3,000 characters; once the class is at Google, the object alone
+    fits (the demo's points label is left untranslated here: with it the object alone is ~1,870 characters)."""
+    texts = {loc: {k: v for k, v in t.items() if k != "points_label"} for loc, t in DEMO_PROGRAM["texts"].items()}
+    pid = make_program(services, texts=texts)
+    m = make_member(services, pid, points=1250)
+    url = _save(client, m)
+    assert len(url) <= 1800
+    object_id = f"{ISSUER}.{m['serial_number']}"
+    assert [(r.method, r.path) for r in google.api_requests()] == [("POST", "/walletobjects/v1/loyaltyClass")]
+    assert ("loyaltyClass", f"{ISSUER}.program-{pid}") in google.store
+    assert ("loyaltyObject", object_id) not in google.store  # the object travels in the link
+    claims = pyjwt.decode(url.rsplit("/", 1)[1], options={"verify_signature": False})
+    assert "loyaltyClasses" not in claims["payload"]
+    [obj] = claims["payload"]["loyaltyObjects"]
+    assert obj["id"] == object_id and obj["loyaltyPoints"]["balance"] == {"int": 1250}
+    assert not schema.errors("LoyaltyObject", obj, strict=True)
+    other = make_member(services, pid)  # the class is known to be at Google: no REST call in the request
+    assert len(_save(client, other)) <= 1800 and len(google.api_requests()) == 1
+    with services.engine.connect() as conn:
+        assert conn.execute(text("SELECT google_class_version FROM programs")).scalar_one() is not None
+
+
+def test_object_too_long_alone_is_inserted_and_the_link_is_skinny(client, services, google) -> None:  # type: ignore[no-untyped-def]
+    pid = make_program(services, texts={"zh-Hant": {"tier.Bronze": "銅" * 300}, "zh-Hans": {"tier.Bronze": "铜" * 300}})
     m = make_member(services, pid)
     url = _save(client, m)
     assert len(url) <= 1800
     object_id = f"{ISSUER}.{m['serial_number']}"
-    assert object_id in str(google.store)
+    assert ("loyaltyObject", object_id) in google.store
     claims = pyjwt.decode(url.rsplit("/", 1)[1], options={"verify_signature": False})
     assert claims["payload"]["loyaltyObjects"] == [{"id": object_id, "classId": f"{ISSUER}.program-{pid}"}]
 

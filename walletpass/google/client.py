@@ -10,8 +10,9 @@
 - Transport: one ``httpx.Client`` (connection pool kept open). Measured against requests' ``AuthorizedSession`` on
   the same keep-alive server, httpx needed about half the client CPU per request (BENCHMARKS.md "google"), and it is
   the HTTP library STYLE.md names for this adapter.
-- Rate: a :class:`TokenBucket` paces calls to ``settings.google_rate_limit`` per second (Google's project limit
-  is 20 requests/s, google.md §3.4); 0 switches it off.
+- Rate: a token bucket paces calls to ``settings.google_rate_limit`` per second (Google's project limit
+  is 20 requests/s, google.md §3.4); 0 switches it off. With Redis configured the bucket is shared by every
+  process (:mod:`walletpass.google.ratelimit`), else it is this process's :class:`TokenBucket`.
 - Retries: 429 and 5xx and connection failures are retried with capped exponential backoff and full jitter,
   honouring ``Retry-After``; a 429 whose reason is ``quotaExceeded`` (the per-pass notification quota) is final.
 - Errors: every failure leaves as :class:`walletpass.errors.GoogleApiError` with Google's ``error.message``,
@@ -21,6 +22,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import threading
@@ -144,7 +146,7 @@ class GoogleWalletClient:
     """
 
     def __init__(self, settings: Settings, service_account_info: Mapping[str, Any], *, timeout: float = 10.0,
-                 retry: RetryPolicy = RetryPolicy(), burst: float = 1.0) -> None:
+                 retry: RetryPolicy = RetryPolicy(), burst: float = 1.0, bucket: Any = None) -> None:
         try:
             # The token URL comes from Settings, not the key file (from_service_account_info rejects a
             # token_uri keyword next to the file's own, so it is replaced in the info). google-auth always
@@ -161,7 +163,11 @@ class GoogleWalletClient:
         self._http = httpx.Client(timeout=timeout, headers={"User-Agent": "walletpass"})
         self._base = settings.google_api_url.rstrip("/") + "/walletobjects/v1"
         self._retry = retry
-        self.bucket = TokenBucket(settings.google_rate_limit, burst)
+        if bucket is None:
+            from walletpass.google.ratelimit import make_bucket
+
+            bucket = make_bucket(settings, burst)
+        self.bucket = bucket
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> GoogleWalletClient:
@@ -176,6 +182,19 @@ class GoogleWalletClient:
     def close(self) -> None:
         """Close the kept-alive connections."""
         self._http.close()
+        closer = getattr(self.bucket, "close", None)
+        if callable(closer):
+            closer()
+
+    def with_retry(self, retry: RetryPolicy) -> GoogleWalletClient:
+        """This client (same connections, token and rate bucket) with another retry policy.
+
+        The job worker uses ``RetryPolicy(attempts=1)``: it retries a failed job later with backoff instead of
+        sleeping inside its lease.
+        """
+        clone = copy.copy(self)
+        clone._retry = retry
+        return clone
 
     def __enter__(self) -> GoogleWalletClient:
         return self

@@ -55,10 +55,16 @@ class DatabaseGauges:
             backlog = uow.outbox_backlog()
             regs = uow.registration_count()
             stale = uow.stale_devices(self._now() - STALE_AFTER)
+            parked = uow.parked_jobs()
         yield _gauge("walletpass_outbox_backlog", "jobs waiting in the outbox", backlog)
         yield _gauge("walletpass_registrations", "Apple device registrations", regs)
         yield _gauge("walletpass_stale_devices", "devices with a registration pushed over an hour ago whose pass "
                                                  "they have not fetched since", stale)
+        kept = GaugeMetricFamily("walletpass_outbox_parked", "jobs kept aside because retrying cannot fix them "
+                                 "(e.g. Google answered 400); outbox.last_error says why", labels=["kind"])
+        for kind, n in sorted(parked.items()):
+            kept.add_metric([kind], n)
+        yield kept
 
 
 class _Forward:

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from walletpass.jobs.handlers import push_pass_updates
+from walletpass.jobs.handlers import push_pass_updates, sync_google
 from walletpass.jobs.outbox import Outbox
 
 log = logging.getLogger("walletpass.worker")
@@ -87,24 +87,10 @@ def default_handlers(services: Any) -> dict[str, Any]:
                           now=services.clock.now, status=services.push_status, observer=services.metrics)
 
     def google_sync(jobs: list[Any]) -> None:
-        from datetime import timedelta
+        counts = sync_google(jobs, services=services, outbox=Outbox(services.engine))
+        log.info("Google: %s", ", ".join(f"{n} {result}" for result, n in sorted(counts.items())))
 
-        from walletpass.errors import WalletpassError
-        from walletpass.services.google_wallet import sync_objects
-
-        outbox = Outbox(services.engine)
-        try:
-            done = sync_objects(jobs, uow=services.uow, settings=services.settings, clock=services.clock,
-                                client_factory=services.google_client)
-        except WalletpassError as exc:
-            log.warning("Google sync failed, will retry: %s", exc)
-            for job in jobs:
-                outbox.reschedule(job.id, services.clock.now() + timedelta(seconds=min(600, 5 * 2 ** job.attempts)),
-                                  error=str(exc)[:500])
-            return
-        outbox.complete(done)
-
-    return {"pass_changed": pass_changed, "google_sync": google_sync}
+    return {"pass_changed": pass_changed, "google_sync": google_sync, "google_class_sync": google_sync}
 
 
 def start_embedded_worker(services: Any) -> Worker:

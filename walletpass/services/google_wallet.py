@@ -1,20 +1,56 @@
-"""Google Wallet use cases: the save link, save/delete callbacks, and keeping saved objects current."""
+"""Google Wallet use cases: the save link, save/delete callbacks, messages, and keeping classes and objects current.
+
+What we know about Google, per pass (``PassRow``): ``google_object_id``; ``google_state`` — None (nothing known),
+``inserted`` (by REST), ``saved`` / ``deleted`` (callbacks); ``google_synced_tag`` — the oldest pass version
+Google may be showing (set when a link carrying the object's data is handed out, and when the object is inserted
+or patched by REST). Per program / offer: ``google_class_version`` — the :func:`class_version` of the class body
+known to be at Google (inserted or patched by REST). Once the class is there, links carry the object only.
+
+Notifications (google.md §3.5): "Both message and update notifications are limited to 3 per pass within a
+24-hour period." Every notifying addMessage and every PATCH with ``notifyPreference`` is decided from, and
+recorded in, ``google_messages`` before it is sent (:meth:`reserve_notification`), so the cap is known up front.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import time
+import zlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
 from walletpass.config import Settings
 from walletpass.domain.passes import MEMBER_CARD
+from walletpass.errors import GoogleApiError
 from walletpass.google import objects as g
 from walletpass.google.jwt import NeedsInsert, SaveLink
 from walletpass.ports import Clock
-from walletpass.storage.repositories import to_coupon, to_member, to_offer, to_pass_ref, to_program
+from walletpass.storage.repositories import (
+    GOOGLE_SYNCED_STATES,
+    to_coupon,
+    to_member,
+    to_offer,
+    to_pass_ref,
+    to_program,
+)
 from walletpass.storage.uow import SqlUnitOfWork
 
 log = logging.getLogger("walletpass.google")
+
+#: Change reasons whose PATCH asks Google to notify (allow-listed fields: points balance, tier; google.md §3.5).
+NOTIFY_REASONS = frozenset({"points", "tier"})
+#: Statuses a later try can fix (rate limit, Google's errors, no answer at all = 0).
+RETRYABLE = frozenset({0, 429, 500, 502, 503, 504})
+#: Statuses an operator can fix (service account not authorised, token refused): tried again after a pause.
+CREDENTIALS = frozenset({401, 403})
+#: 429 reasons that retrying cannot fix (the notification quota).
+FINAL_REASONS = frozenset({"quotaExceeded", "QuotaExceededException"})
+#: One callback in this many prunes expired nonces (a cheap DELETE; no need on every delivery).
+PRUNE_EVERY = 16
 
 
 def image_urls(settings: Settings, program_id: int) -> Callable[[str], str | None]:
@@ -22,92 +58,354 @@ def image_urls(settings: Settings, program_id: int) -> Callable[[str], str | Non
     return lambda slot: f"{base}/assets/programs/{program_id}/{slot}.png"
 
 
-def _render(uow: SqlUnitOfWork, settings: Settings, clock: Clock, pass_id: int) -> tuple[Any, str, dict, dict]:
-    """(pass row, kind, class json, object json) of a pass, as Google should show it now."""
+def callback_url(settings: Settings) -> str | None:
+    """Where Google posts save/delete callbacks; None unless the base URL is https (Google calls https only)."""
+    url = settings.base_url.rstrip("/") + "/google/callback"
+    return url if url.startswith("https://") else None
+
+
+def class_version(class_: g.Json) -> int:
+    """A fingerprint of a class body (31 bits: fits the INTEGER column): equal bodies, equal versions.
+
+    A fingerprint rather than the program's version number: offers have none, and the class also changes
+    with settings (base URL → image and callback URLs, issuer id), which no version number follows.
+    """
+    canonical = json.dumps(class_, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return int.from_bytes(hashlib.sha256(canonical).digest()[:4], "big") & 0x7FFFFFFF
+
+
+def kind_of(pass_kind: str) -> g.Kind:
+    return "loyalty" if pass_kind == MEMBER_CARD else "offer"
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A pass as Google should show it now, and what we know about Google's copy."""
+
+    pass_id: int
+    kind: g.Kind
+    class_: g.Json
+    object_: g.Json
+    tag: int
+    state: str | None
+    synced_tag: int | None
+    class_at_google: int | None  # google_class_version of the program (loyalty) or the offer
+
+    @property
+    def object_id(self) -> str:
+        return str(self.object_["id"])
+
+    @property
+    def class_current_at_google(self) -> bool:
+        return self.class_at_google is not None and self.class_at_google == class_version(self.class_)
+
+
+def _class_owner(uow: SqlUnitOfWork, kind: g.Kind, row: Any) -> Any:
+    """The row whose ``google_class_version`` describes the pass's class: its program or its offer."""
+    if kind == "loyalty":
+        return uow.program(row.program_id)
+    return uow.offer(uow.coupon(row.coupon_id).offer_id)
+
+
+def _render(uow: SqlUnitOfWork, settings: Settings, clock: Clock, pass_id: int) -> Rendered:
     row = uow.pass_(pass_id)
-    program = to_program(uow.program(row.program_id))
+    program_row = uow.program(row.program_id)
+    program = to_program(program_row)
     ref = to_pass_ref(row)
     images = image_urls(settings, program.id)
     issuer = settings.google_issuer_id
-    callback = settings.base_url.rstrip("/") + "/google/callback"
-    callback_url = callback if callback.startswith("https://") else None
+    callback = callback_url(settings)
     if row.kind == MEMBER_CARD:
         member = to_member(uow.member(row.member_id))
-        return (row, "loyalty",
-                g.loyalty_class(program, issuer_id=issuer, images=images, callback_url=callback_url),
-                g.loyalty_object(program, member, ref, issuer_id=issuer))
+        return Rendered(pass_id, "loyalty",
+                        g.loyalty_class(program, issuer_id=issuer, images=images, callback_url=callback),
+                        g.loyalty_object(program, member, ref, issuer_id=issuer), row.update_tag,
+                        row.google_state, row.google_synced_tag, program_row.google_class_version)
     coupon_row = uow.coupon(row.coupon_id)
-    offer = to_offer(uow.offer(coupon_row.offer_id))
-    return (row, "offer",
-            g.offer_class(offer, program, issuer_id=issuer, images=images, callback_url=callback_url),
-            g.offer_object(to_coupon(coupon_row), offer, ref, issuer_id=issuer, now=clock.now()))
+    offer_row = uow.offer(coupon_row.offer_id)
+    offer = to_offer(offer_row)
+    return Rendered(pass_id, "offer",
+                    g.offer_class(offer, program, issuer_id=issuer, images=images, callback_url=callback),
+                    g.offer_object(to_coupon(coupon_row), offer, ref, issuer_id=issuer, now=clock.now()),
+                    row.update_tag, row.google_state, row.google_synced_tag, offer_row.google_class_version)
+
+
+# -- save link ------------------------------------------------------------------------------------
+def plan_link(signer: Any, r: Rendered, now: datetime) -> SaveLink | NeedsInsert:
+    """The link the service hands out before any REST call: the object alone once the class is at Google
+    (the 3-locale demo card: 1,635 characters), else class + object (3,718: too long → NeedsInsert)."""
+    return signer.plan_save(r.kind, None if r.class_current_at_google else r.class_, r.object_, now)
 
 
 def save_url(uow: SqlUnitOfWork, settings: Settings, clock: Clock, signer: Any, client_factory: Callable[[], Any],
              pass_id: int) -> str:
-    """The "Add to Google Wallet" URL of a pass: a fat JWT when short enough, else insert by REST + skinny JWT."""
+    """The "Add to Google Wallet" URL of a pass (google.md §1.4).
+
+    - object already at Google (inserted / saved): a skinny link;
+    - removed by the user (deleted) with changes Google has not had: PATCH them first, then a skinny link
+      (a link carrying the data would not replace Google's stale copy);
+    - otherwise a fat link with the object (and the class, unless it is known to be at Google); when that is
+      over 1,800 characters the class is inserted by REST (once: recorded), and if the object alone is still
+      too long it is inserted too and the link is skinny.
+    """
     now = clock.now()
     with uow:
-        row, kind, class_, object_ = _render(uow, settings, clock, pass_id)
-        already = row.google_state in ("inserted", "saved")
-        object_id = object_["id"]
-        if row.google_object_id != object_id:
-            row.google_object_id = object_id
-            uow.commit()
-    if already:
-        return signer.skinny_url(kind, object_id, object_["classId"], now)
-    plan = signer.plan_save(kind, class_, object_, now)
-    if isinstance(plan, SaveLink):
-        return plan.url
-    assert isinstance(plan, NeedsInsert)
-    client = client_factory()
-    client.insert_class(kind, class_)
-    client.insert_object(kind, object_)
-    with uow:
+        r = _render(uow, settings, clock, pass_id)
         row = uow.pass_(pass_id)
-        row.google_state = "inserted"
-        row.google_synced_tag = row.update_tag
+        if row.google_object_id != r.object_id:
+            row.google_object_id = r.object_id
+            uow.commit()
+    if r.state in GOOGLE_SYNCED_STATES:
+        return signer.skinny_url(r.kind, r.object_id, r.class_["id"], now)
+    if r.state == "deleted":
+        if r.synced_tag != r.tag:
+            _push_object(client_factory(), r, notify=False)
+            _mark_synced(uow, r)
+        return signer.skinny_url(r.kind, r.object_id, r.class_["id"], now)
+    plan = plan_link(signer, r, now)
+    if isinstance(plan, NeedsInsert) and plan.class_ is not None:
+        client_factory().insert_class(r.kind, r.class_)
+        _mark_class(uow, r.kind, pass_id, class_version(r.class_))
+        plan = signer.plan_save(r.kind, None, r.object_, now)
+    if isinstance(plan, SaveLink):
+        if r.synced_tag is None:  # the oldest data a save of this link may put at Google (compared on save)
+            _mark_synced(uow, r, only_if_unset=True)
+        return plan.url
+    client_factory().insert_object(r.kind, r.object_)
+    _mark_synced(uow, r, state="inserted")
+    return signer.skinny_url(r.kind, r.object_id, r.class_["id"], now)
+
+
+def _mark_synced(uow: SqlUnitOfWork, r: Rendered, *, state: str | None = None, only_if_unset: bool = False) -> None:
+    with uow:
+        row = uow.pass_(r.pass_id)
+        if only_if_unset and row.google_synced_tag is not None:
+            return
+        row.google_synced_tag = r.tag
+        if state is not None:
+            row.google_state = state
         uow.commit()
-    return signer.skinny_url(kind, object_id, object_["classId"], now)
 
 
+def _mark_class(uow: SqlUnitOfWork, kind: g.Kind, pass_id: int, version: int) -> None:
+    with uow:
+        _class_owner(uow, kind, uow.pass_(pass_id)).google_class_version = version
+        uow.commit()
+
+
+# -- callbacks ------------------------------------------------------------------------------------
 def record_callback(uow: SqlUnitOfWork, clock: Clock, event: Any) -> str:
-    """Record a verified save/delete callback once per nonce; return what happened (for logs and tests)."""
+    """Record a verified save/delete callback once per nonce; return what happened (for logs and tests).
+
+    A save of a pass that changed after the data its link (or REST insert) carried gets a sync job: the
+    object Google just created from the link is older than the pass.
+    """
     now = clock.now()
     with uow:
-        if not uow.claim_callback_nonce(event.nonce, now):
+        if not uow.claim_callback_nonce(event.nonce, now, getattr(event, "exp", None)):
             return "duplicate"
         row = uow.pass_by_google_object(event.object_id)
         if row is None:
-            uow.commit()
-            return "unknown object"
-        if event.event_type == "save":
+            outcome = "unknown object"
+        elif event.event_type == "save":
             row.google_state = "saved"
             uow.record_event(row.program_id, "google_save", now, pass_id=row.id)
+            outcome = "save"
+            if row.google_synced_tag != row.update_tag:
+                uow.enqueue_google_sync(row.id, now, reason="saved", coalesce_seconds=0.0)
+                outcome = "save (stale: sync queued)"
         else:
             row.google_state = "deleted"
             uow.record_event(row.program_id, "uninstall", now, pass_id=row.id)
+            outcome = "del"
         uow.commit()
-        return event.event_type
+    if zlib.crc32(event.nonce.encode("utf-8")) % PRUNE_EVERY == 0:
+        prune_callback_nonces(uow, clock)
+    return outcome
+
+
+def prune_callback_nonces(uow: SqlUnitOfWork, clock: Clock) -> int:
+    """Delete the nonces of expired callback messages (a replay of one fails verification); return how many."""
+    with uow:
+        pruned = uow.prune_callback_nonces(clock.now())
+        uow.commit()
+    return pruned
+
+
+# -- messages -------------------------------------------------------------------------------------
+def send_message(uow: Callable[[], SqlUnitOfWork], clock: Clock, client_factory: Callable[[], Any], pass_id: int,
+                 header: str, body: str, *, message_id: str | None = None) -> str:
+    """Add a message to a pass's Google object; return the ``messageType`` sent, or ``"skipped"``.
+
+    ``TEXT_AND_NOTIFY`` while the pass had fewer than 3 notifications (messages and updates) in 24 h, else
+    ``TEXT`` — decided from the records before sending, and recorded. Passes whose object is not at Google
+    (never saved, or removed by the user) are skipped. Should Google still refuse the buzz (notifications
+    sent by something else), the message goes as ``TEXT`` and the record says so.
+    """
+    now = clock.now()
+    with uow() as u:
+        row = u.pass_(pass_id)
+        if row.google_state not in GOOGLE_SYNCED_STATES or not row.google_object_id:
+            return "skipped"
+        kind, object_id = kind_of(row.kind), row.google_object_id
+        record, notify = u.reserve_notification(pass_id, "message", True, now, limit=g.NOTIFY_LIMIT,
+                                                window=g.NOTIFY_WINDOW)
+        u.commit()
+    client = client_factory()
+    try:
+        client.add_message(kind, object_id, header, body, notify, message_id=message_id)
+    except GoogleApiError as exc:
+        if not (notify and exc.reason in FINAL_REASONS):
+            _forget_notification(uow, record)
+            raise
+        log.warning("Google refused a notifying message to %s (%s); sending it as TEXT", object_id, exc)
+        try:
+            client.add_message(kind, object_id, header, body, False, message_id=message_id)
+        except GoogleApiError:
+            _forget_notification(uow, record)
+            raise
+        notify = False
+        with uow() as u:
+            u.set_notification(record, False)
+            u.commit()
+    return g.TEXT_AND_NOTIFY if notify else g.TEXT
+
+
+def _forget_notification(uow: Callable[[], SqlUnitOfWork], record: int) -> None:
+    with uow() as u:
+        u.forget_notification(record)
+        u.commit()
+
+
+# -- keeping objects and classes current (job handlers call these) --------------------------------
+Result = Literal["done", "skipped", "retry", "pause", "park", "released"]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    """What became of one job: ``done``/``skipped`` (complete it), ``retry`` (429/5xx/no answer: back off),
+    ``pause`` (401/403: credentials; try again after a pause), ``park`` (retrying cannot fix it: keep it with
+    its error), ``released`` (not reached within the lease: hand it back untried)."""
+
+    job_id: int
+    result: Result
+    error: str = ""
+
+
+def _failure(job_id: int, exc: GoogleApiError) -> SyncOutcome:
+    text = f"Google {exc.status or 'unreachable'} {exc.reason}: {exc.detail}"[:500]
+    if exc.status in RETRYABLE and exc.reason not in FINAL_REASONS:
+        return SyncOutcome(job_id, "retry", text)
+    if exc.status in CREDENTIALS:
+        return SyncOutcome(job_id, "pause", text)
+    return SyncOutcome(job_id, "park", text)
+
+
+def _push_object(client: Any, r: Rendered, *, notify: bool) -> None:
+    """PATCH the object with its current data; if Google has no such object (404), insert it again (and its
+    class, if that is missing too)."""
+    body = {k: v for k, v in r.object_.items() if k not in ("id", "classId")}
+    try:
+        client.patch_object(r.kind, r.object_id, body, notify=notify)
+        return
+    except GoogleApiError as exc:
+        if exc.status != 404:
+            raise
+        log.warning("Google has no object %s (%s); inserting it again", r.object_id, exc.detail)
+    try:
+        client.insert_object(r.kind, r.object_)
+    except GoogleApiError as exc:
+        if exc.status != 404:  # 404 here: the class is missing as well
+            raise
+        client.insert_class(r.kind, r.class_)
+        client.insert_object(r.kind, r.object_)
 
 
 def sync_objects(jobs: Sequence[Any], *, uow: Callable[[], SqlUnitOfWork], settings: Settings, clock: Clock,
-                 client_factory: Callable[[], Any]) -> list[int]:
-    """Patch the Google objects of changed passes; return the ids of jobs that are done."""
-    done: list[int] = []
-    client = client_factory()
+                 client: Any, budget_seconds: float | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> list[SyncOutcome]:
+    """Patch the Google objects of changed passes: one outcome per job, each job on its own.
+
+    Jobs not started within *budget_seconds* are ``released`` (the lease must outlast the batch at Google's
+    20 requests/s). *client* should not retry by itself (the job is retried later instead).
+    """
+    deadline = None if budget_seconds is None else monotonic() + budget_seconds
+    outcomes = []
     for job in jobs:
-        with uow() as u:
-            row, kind, class_, object_ = _render(u, settings, clock, job.pass_id)
-            if row.google_state not in ("inserted", "saved"):
-                done.append(job.id)
-                continue
-            tag = row.update_tag
-        notify = bool(set(job.payload.get("reasons", [])) & {"points", "tier"})
-        body = {k: v for k, v in object_.items() if k not in ("id", "classId")}
-        client.patch_object(kind, object_["id"], body, notify=notify)
-        with uow() as u:
-            u.pass_(job.pass_id).google_synced_tag = tag
+        if deadline is not None and monotonic() > deadline:
+            outcomes.append(SyncOutcome(job.id, "released"))
+            continue
+        outcomes.append(_sync_object(job, uow, settings, clock, client))
+    return outcomes
+
+
+def _sync_object(job: Any, uow: Callable[[], SqlUnitOfWork], settings: Settings, clock: Clock,
+                 client: Any) -> SyncOutcome:
+    now = clock.now()
+    with uow() as u:
+        r = _render(u, settings, clock, job.pass_id)
+        if r.state not in GOOGLE_SYNCED_STATES:
+            return SyncOutcome(job.id, "skipped")  # never saved, or removed by the user: nothing to patch
+        record, notify = None, False
+        if NOTIFY_REASONS & set(job.payload.get("reasons", ())):
+            record, notify = u.reserve_notification(job.pass_id, "update", True, now, limit=g.NOTIFY_LIMIT,
+                                                    window=g.NOTIFY_WINDOW)
             u.commit()
-        done.append(job.id)
-    return done
+    try:
+        _push_object(client, r, notify=notify)
+    except GoogleApiError as exc:
+        if record is not None:
+            _forget_notification(uow, record)
+        return _failure(job.id, exc)
+    with uow() as u:
+        row = u.pass_(job.pass_id)
+        row.google_synced_tag = r.tag
+        u.drop_parked_jobs("google_sync", job.pass_id)
+        u.commit()
+    return SyncOutcome(job.id, "done")
+
+
+def request_class_sync(uow: SqlUnitOfWork, now: datetime, *, program_id: int | None = None,
+                       offer_id: int | None = None) -> None:
+    """Queue a ``google_class_sync`` job after a program's or an offer's design changed (call inside the
+    open unit of work, before its commit). A program's job also covers its offers' classes, which carry the
+    program's name, colour and logo."""
+    if program_id is not None:
+        uow.enqueue("google_class_sync", {"program_id": program_id}, now)
+        for offer in uow.program_offers(program_id):
+            uow.enqueue("google_class_sync", {"offer_id": offer.id}, now)
+    if offer_id is not None:
+        uow.enqueue("google_class_sync", {"offer_id": offer_id}, now)
+
+
+def _render_class(uow: SqlUnitOfWork, settings: Settings, payload: dict[str, Any]) -> tuple[g.Kind, g.Json, Any]:
+    images_of = lambda pid: image_urls(settings, pid)  # noqa: E731
+    issuer, callback = settings.google_issuer_id, callback_url(settings)
+    if "program_id" in payload:
+        row = uow.program(int(payload["program_id"]))
+        program = to_program(row)
+        return "loyalty", g.loyalty_class(program, issuer_id=issuer, images=images_of(program.id),
+                                          callback_url=callback), row
+    row = uow.offer(int(payload["offer_id"]))
+    program = to_program(uow.program(row.program_id))
+    return "offer", g.offer_class(to_offer(row), program, issuer_id=issuer, images=images_of(program.id),
+                                  callback_url=callback), row
+
+
+def sync_class(job: Any, *, uow: Callable[[], SqlUnitOfWork], settings: Settings, client: Any) -> SyncOutcome:
+    """Bring a program's or offer's class at Google up to date (insert, or GET + PATCH when it differs) and
+    record its version; nothing to do when the recorded version is already current."""
+    with uow() as u:
+        kind, class_, row = _render_class(u, settings, job.payload)
+        version = class_version(class_)
+        if row.google_class_version == version:
+            return SyncOutcome(job.id, "skipped")
+    try:
+        client.insert_class(kind, class_)
+    except GoogleApiError as exc:
+        return _failure(job.id, exc)
+    with uow() as u:
+        _, _, row = _render_class(u, settings, job.payload)
+        row.google_class_version = version
+        u.commit()
+    return SyncOutcome(job.id, "done")

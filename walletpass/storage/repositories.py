@@ -6,7 +6,7 @@ Services reach the database only through these methods (via the unit of work).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
@@ -36,6 +36,12 @@ from walletpass.storage.tables import (
     ProgramRow,
     RegistrationRow,
 )
+
+
+#: Passes whose Google object exists (inserted by REST, or saved by the user): changes are patched there.
+GOOGLE_SYNCED_STATES = ("inserted", "saved")
+#: ``available_at`` of a parked job: kept (with ``last_error``) for the operator, never claimed again.
+PARKED_AT = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def _is_id(ident: object) -> bool:
@@ -181,8 +187,8 @@ class Repositories:
         return self._get(CouponRow, coupon_id, "coupon", for_update=for_update)
 
     # -- passes ------------------------------------------------------------------------------------
-    def pass_(self, pass_id: int) -> PassRow:
-        return self._get(PassRow, pass_id, "pass")
+    def pass_(self, pass_id: int, *, for_update: bool = False) -> PassRow:
+        return self._get(PassRow, pass_id, "pass", for_update=for_update)
 
     def pass_by_public_token(self, token: str) -> PassRow | None:
         return self._s.scalars(select(PassRow).where(PassRow.public_token == token)).first()
@@ -223,9 +229,8 @@ class Repositories:
             row.update_tag = tag
             row.updated_at = next_last_modified(row.updated_at, now)
             self.enqueue_pass_update(row.id, now, reason=reason, coalesce_seconds=coalesce_seconds)
-            if row.google_state in ("inserted", "saved"):
-                self.enqueue("google_sync", {"reasons": [reason]}, now, pass_id=row.id,
-                             delay_seconds=coalesce_seconds)
+            if row.google_state in GOOGLE_SYNCED_STATES:
+                self.enqueue_google_sync(row.id, now, reason=reason, coalesce_seconds=coalesce_seconds)
         self._s.flush()
         return tag
 
@@ -237,24 +242,27 @@ class Repositories:
         self._s.add(row)
         return row
 
-    def enqueue_pass_update(self, pass_id: int, now: datetime, *, reason: str, coalesce_seconds: float) -> None:
-        """Record that *pass_id* changed. A pending job for the same pass that has not been tried yet absorbs
-        this one (several changes within the window become one push).
+    def enqueue_pass_update(self, pass_id: int, now: datetime, *, reason: str, coalesce_seconds: float,
+                            kind: str = "pass_changed") -> None:
+        """Record that *pass_id* changed (a *kind* job: ``pass_changed``, or ``google_sync``). A pending job for
+        the same pass that has not been tried yet absorbs this one (several changes within the window become one
+        push).
 
         A job already tried and waiting out a backoff (429/5xx, or parked after a 403) is left alone: it
         holds only the devices that failed, and merging a new change into it would make every device wait
         for that backoff. The new change gets a job of its own, due after the coalescing window.
         """
         pending = self._s.scalars(
-            select(OutboxRow).where(OutboxRow.kind == "pass_changed", OutboxRow.pass_id == pass_id,
-                                    OutboxRow.locked_until.is_(None), OutboxRow.attempts == 0).limit(1)
+            select(OutboxRow).where(OutboxRow.kind == kind, OutboxRow.pass_id == pass_id,
+                                    OutboxRow.locked_until.is_(None), OutboxRow.attempts == 0)
+            .limit(1).with_for_update(skip_locked=True)  # a job a claim holds is skipped, never merged into
         ).first()
         if pending is not None:
             reasons = list(pending.payload.get("reasons", []))
             if reason not in reasons:
                 pending.payload = {**pending.payload, "reasons": [*reasons, reason][-10:]}
             return
-        self.enqueue("pass_changed", {"reasons": [reason]}, now, pass_id=pass_id, delay_seconds=coalesce_seconds)
+        self.enqueue(kind, {"reasons": [reason]}, now, pass_id=pass_id, delay_seconds=coalesce_seconds)
 
     def outbox_backlog(self) -> int:
         return int(self._s.scalar(select(func.count()).select_from(OutboxRow)) or 0)
@@ -362,18 +370,81 @@ class Repositories:
         return int(self._s.scalar(select(func.count()).select_from(RegistrationRow)) or 0)
 
     # -- Google -------------------------------------------------------------------------------------
-    def claim_callback_nonce(self, nonce: str, now: datetime) -> bool:
-        """True the first time *nonce* is seen (the caller commits); False for a replay."""
-        if self._s.get(GoogleCallbackNonceRow, nonce) is not None:
-            return False
-        self._s.add(GoogleCallbackNonceRow(nonce=nonce, received_at=now))
-        self._s.flush()
-        return True
+    def enqueue_google_sync(self, pass_id: int, now: datetime, *, reason: str, coalesce_seconds: float) -> None:
+        """Record that *pass_id*'s Google object must be patched; an untried, unclaimed job for it absorbs this
+        change (merged exactly as :meth:`enqueue_pass_update` merges pushes: never into a claimed job)."""
+        self.enqueue_pass_update(pass_id, now, reason=reason, coalesce_seconds=coalesce_seconds, kind="google_sync")
 
-    def notifying_messages_since(self, pass_id: int, since: datetime) -> list[datetime]:
-        return list(self._s.scalars(select(GoogleMessageRow.sent_at).where(
-            GoogleMessageRow.pass_id == pass_id, GoogleMessageRow.notify.is_(True),
-            GoogleMessageRow.sent_at >= since)).all())
+    def release_jobs(self, job_ids: Sequence[int]) -> None:
+        """Hand claimed jobs back untried (the claim counted an attempt): due now, free to absorb changes."""
+        if job_ids:
+            self._s.execute(update(OutboxRow).where(OutboxRow.id.in_(list(job_ids))).values(
+                locked_until=None, locked_by=None, attempts=OutboxRow.attempts - 1))
 
-    def record_google_message(self, pass_id: int, notify: bool, now: datetime) -> None:
-        self._s.add(GoogleMessageRow(pass_id=pass_id, notify=notify, sent_at=now))
+    def park_job(self, job_id: int, error: str) -> None:
+        """Keep a job that retrying cannot fix, with its error, out of the way (``available_at`` = PARKED_AT)."""
+        self._s.execute(update(OutboxRow).where(OutboxRow.id == job_id).values(
+            available_at=PARKED_AT, locked_until=None, locked_by=None, last_error=error[:2000]))
+
+    def drop_parked_jobs(self, kind: str, pass_id: int) -> None:
+        """A newer job for the pass succeeded: its parked jobs of *kind* are out of date."""
+        self._s.execute(delete(OutboxRow).where(OutboxRow.kind == kind, OutboxRow.pass_id == pass_id,
+                                                OutboxRow.available_at >= PARKED_AT))
+
+    def parked_jobs(self) -> dict[str, int]:
+        """Parked jobs by kind (for /metrics)."""
+        stmt = (select(OutboxRow.kind, func.count()).where(OutboxRow.available_at >= PARKED_AT)
+                .group_by(OutboxRow.kind))
+        return {kind: int(n) for kind, n in self._s.execute(stmt).all()}
+
+    def claim_callback_nonce(self, nonce: str, now: datetime, expires_at: datetime | None = None) -> bool:
+        """True the first time *nonce* is seen (the caller commits); False for a replay.
+
+        ``INSERT … ON CONFLICT DO NOTHING``: two deliveries of one callback at the same moment cannot both
+        insert; the second waits for the first's commit (PostgreSQL) or the write lock (SQLite) and is a replay.
+        """
+        values = {"nonce": nonce, "received_at": now, "expires_at": expires_at}
+        dialect = self._s.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = (insert(GoogleCallbackNonceRow).values(**values).on_conflict_do_nothing(index_elements=["nonce"])
+                .returning(GoogleCallbackNonceRow.nonce))
+        return self._s.execute(stmt).first() is not None
+
+    def prune_callback_nonces(self, now: datetime) -> int:
+        """Forget nonces whose message has expired (a replay fails verification anyway); return how many."""
+        result = self._s.execute(delete(GoogleCallbackNonceRow).where(GoogleCallbackNonceRow.expires_at < now))
+        return int(result.rowcount or 0)
+
+    def reserve_notification(self, pass_id: int, kind: str, wanted: bool, now: datetime, *, limit: int,
+                             window: timedelta) -> tuple[int, bool]:
+        """Decide and record whether a message/update to *pass_id* may notify: (record id, notify).
+
+        Notifying messages and notifying updates share one cap per pass (google.md §3.5). The pass row is
+        locked first, so two senders cannot both take the last slot; the caller commits, then sends, and
+        :meth:`forget_notification` the record if nothing was sent.
+        """
+        self.pass_(pass_id, for_update=True)
+        notify = wanted
+        if wanted:
+            recent = self._s.scalar(select(func.count()).where(
+                GoogleMessageRow.pass_id == pass_id, GoogleMessageRow.notify.is_(True),
+                GoogleMessageRow.sent_at > now - window)) or 0
+            notify = recent < limit
+        row = self.add(GoogleMessageRow(pass_id=pass_id, notify=notify, sent_at=now, kind=kind))
+        return row.id, notify
+
+    def forget_notification(self, record_id: int) -> None:
+        self._s.execute(delete(GoogleMessageRow).where(GoogleMessageRow.id == record_id))
+
+    def set_notification(self, record_id: int, notify: bool) -> None:
+        self._s.execute(update(GoogleMessageRow).where(GoogleMessageRow.id == record_id).values(notify=notify))
+
+    def google_messages(self, pass_id: int) -> Sequence[GoogleMessageRow]:
+        return self._s.scalars(select(GoogleMessageRow).where(GoogleMessageRow.pass_id == pass_id)
+                               .order_by(GoogleMessageRow.id)).all()
+
+    def program_offers(self, program_id: int) -> Sequence[OfferRow]:
+        return self._s.scalars(select(OfferRow).where(OfferRow.program_id == program_id).order_by(OfferRow.id)).all()

@@ -276,6 +276,8 @@ class GoogleCallbackNonceRow(Base):
     __tablename__ = "google_callback_nonces"
     nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
     received_at: Mapped[datetime]
+    #: the message's expTimeMillis: after it a replay fails verification, so the nonce may be pruned
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class GoogleMessageRow(Base):
@@ -287,6 +289,8 @@ class GoogleMessageRow(Base):
     pass_id: Mapped[int] = mapped_column(ForeignKey("passes.id", ondelete="CASCADE"))
     notify: Mapped[bool] = mapped_column(Boolean)
     sent_at: Mapped[datetime]
+    #: "message" (addMessage) or "update" (a PATCH with notifyPreference): both count against the cap
+    kind: Mapped[str] = mapped_column(String(16), default="message", server_default=text("'message'"))
 
 
 class PushStatusRow(Base):

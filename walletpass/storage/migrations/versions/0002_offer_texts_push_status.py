@@ -27,8 +27,20 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('topic', name=op.f('pk_push_status'))
     )
 
+    # Google: when a callback's message expires (its nonce can be pruned after), and what a message row was.
+    with op.batch_alter_table('google_callback_nonces', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('expires_at', walletpass.storage.tables.UTCDateTime(timezone=True),
+                                      nullable=True))
+    with op.batch_alter_table('google_messages', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('kind', sa.String(length=16), nullable=False,
+                                      server_default=sa.text("'message'")))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('google_messages', schema=None) as batch_op:
+        batch_op.drop_column('kind')
+    with op.batch_alter_table('google_callback_nonces', schema=None) as batch_op:
+        batch_op.drop_column('expires_at')
     op.drop_table('push_status')
     with op.batch_alter_table('offers', schema=None) as batch_op:
         batch_op.drop_column('texts')
