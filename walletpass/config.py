@@ -51,7 +51,9 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "GOOGLE_TOKEN_URL": ("google_token_url", "OAuth token URL (default https://oauth2.googleapis.com/token)"),
     "GOOGLE_CALLBACK_KEYS_URL": ("google_callback_keys_url",
                                  "Google's callback root keys (default https://pay.google.com/gp/m/issuer/keys)"),
-    "GOOGLE_RATE_LIMIT": ("google_rate_limit", "requests/s to the Wallet REST API (default 20; 0 = unlimited)"),
+    "GOOGLE_RATE_LIMIT": ("google_rate_limit", "requests/s to the Wallet REST API, shared by every process "
+                          "through Redis when BROKER_URL is set, else per process (default 20, Google's per-project "
+                          "limit; 0 = unlimited)"),
     "EMBEDDED_WORKER": ("embedded_worker", "1/0: run the job worker inside `walletpass serve` (default 1 "
                         "unless BROKER_URL is set)"),
     "PUSH_COALESCE_SECONDS": ("push_coalesce_seconds", "changes to one pass within this window become one push "

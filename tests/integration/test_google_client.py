@@ -241,3 +241,37 @@ def test_only_the_configured_urls_are_contacted(google: FakeGoogle, client: Goog
             thread.join(timeout=5)
     assert google.tokens_issued == 2 and [r.status for r in google.api_requests()] == [200, 401, 200]
     assert set(resolved) == allowed
+
+
+def test_a_wrong_type_is_refused_with_googles_words(google: FakeGoogle, client: GoogleWalletClient) -> None:
+    cls, obj = member_pass()
+    client.insert_class("loyalty", cls)
+    with pytest.raises(GoogleApiError) as err:  # balance.int is an int32: a string is the wrong type
+        client.insert_object("loyalty", {**obj, "loyaltyPoints": {"label": "Points", "balance": {"int": "many"}}})
+    assert (err.value.status, err.value.reason) == (400, "invalid")
+    sent = google.api_requests()[-1]
+    assert sent.status == 400 and err.value.detail.startswith("Request contains an invalid argument.")
+    assert "loyaltyPoints.balance.int" in err.value.detail and "'many' is not of type 'integer'" in err.value.detail
+    assert ("loyaltyObject", obj["id"]) not in google.store
+
+
+@pytest.mark.parametrize("change", ["other key", "wrong iss"])
+def test_the_token_endpoint_refusing_the_assertion_is_our_error(google: FakeGoogle, pki: TestPki, tmp_path: Path,
+                                                                change: str) -> None:
+    from walletpass.devpki import make_google_service_account
+
+    info = json.loads((pki.certs_dir / "google-service-account.json").read_text())
+    if change == "other key":  # same account, a key Google does not know: the signature does not verify
+        other = json.loads(make_google_service_account(google.token_url))
+        info = {**info, "private_key": other["private_key"], "private_key_id": other["private_key_id"]}
+    else:
+        info = {**info, "client_email": "someone-else@example.iam.gserviceaccount.com"}
+    settings = Settings.for_tests(tmp_path, certs_dir=pki.certs_dir, google_api_url=google.url,
+                                  google_token_url=google.token_url, google_rate_limit=0)
+    with GoogleWalletClient(settings, info, retry=FAST) as client, pytest.raises(GoogleApiError) as err:
+        client.get_class("loyalty", f"{ISSUER}.program-7")
+    assert (err.value.status, err.value.reason) == (401, "token_refresh_failed")
+    assert "invalid_grant" in err.value.detail
+    assert google.api_requests() == [] and google.tokens_issued == 0
+    assert google.token_errors == ["Signature verification failed" if change == "other key"
+                                   else "iss is not the service account"]

@@ -165,3 +165,30 @@ def test_bad_callbacks(client, services, body, status) -> None:  # type: ignore[
         body = callback_body(f"{ISSUER}.X").replace(b"save", b"del")
     r = client.post("/google/callback", data=body, content_type="application/json")
     assert r.status_code == status and r.mimetype == "application/problem+json"
+
+
+def test_malformed_base64_in_a_callback_is_a_400_problem(client, services) -> None:  # type: ignore[no-untyped-def]
+    doc = json.loads(callback_body(f"{ISSUER}.X"))
+    doc["signature"] = "%%%not base64%%%"
+    r = client.post("/google/callback", data=json.dumps(doc), content_type="application/json")
+    assert r.status_code == 400 and r.mimetype == "application/problem+json"
+    assert "signature is not valid base64" in r.get_json()["detail"]
+    with services.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM google_callback_nonces")).scalar_one() == 0
+
+
+@pytest.mark.parametrize("slot", ["logo", "hero"])
+def test_the_images_google_fetches_are_served(client, services, slot: str) -> None:  # type: ignore[no-untyped-def]
+    from io import BytesIO
+
+    from PIL import Image
+
+    from walletpass.services.google_wallet import image_urls
+
+    pid = make_program(services)
+    url = image_urls(services.settings, pid)(slot)
+    assert url == f"{services.settings.base_url}/assets/programs/{pid}/{slot}.png"
+    r = client.get(url.split(services.settings.base_url, 1)[1])
+    assert r.status_code == 200 and r.mimetype == "image/png"
+    with Image.open(BytesIO(r.data)) as image:
+        assert image.format == "PNG" and image.width > 0

@@ -294,6 +294,8 @@ def test_design_change_patches_the_class_and_records_its_version(client, service
     with services.uow() as u:
         program = u.program(pid)
         program.name = "Morning Light Club"
+        program.version += 1  # as every design change does (the class cache follows the version)
+        program.updated_at = services.clock.now()
         google_wallet.request_class_sync(u, services.clock.now(), program_id=pid)
         u.commit()
     _drain(services)

@@ -24,7 +24,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from walletpass.config import Settings
+from walletpass.domain.offers import Offer
 from walletpass.domain.passes import MEMBER_CARD
+from walletpass.domain.programs import Program
 from walletpass.errors import GoogleApiError
 from walletpass.google import objects as g
 from walletpass.google.jwt import NeedsInsert, SaveLink
@@ -74,6 +76,35 @@ def class_version(class_: g.Json) -> int:
     return int.from_bytes(hashlib.sha256(canonical).digest()[:4], "big") & 0x7FFFFFFF
 
 
+#: (settings, class owner and its version stamp) → (class body, class_version): links are the hot path, and the
+#: class body plus its fingerprint cost as much as the object; a design change moves the stamp. Bounded.
+_CLASSES: dict[tuple[Any, ...], tuple[g.Json, int]] = {}
+_CLASSES_MAX = 1024
+
+
+def class_and_version(settings: Settings, program: Program, offer: Offer | None = None, *,
+                      stamp: tuple[Any, ...] = ()) -> tuple[g.Json, int]:
+    """The class of *program* (or of *offer*) and its :func:`class_version`, cached per process.
+
+    *stamp* must change whenever the class could (the rows' ``version`` / ``updated_at``): the cache key is
+    the settings that shape the class, the owner's id, the program's version and update time, and *stamp*.
+    """
+    key = (settings.base_url, settings.google_issuer_id, program.id, program.version, program.updated_at,
+           offer.id if offer is not None else None, *stamp)
+    hit = _CLASSES.get(key)
+    if hit is None:
+        images, issuer, callback = image_urls(settings, program.id), settings.google_issuer_id, callback_url(settings)
+        if offer is None:
+            class_ = g.loyalty_class(program, issuer_id=issuer, images=images, callback_url=callback)
+        else:
+            class_ = g.offer_class(offer, program, issuer_id=issuer, images=images, callback_url=callback)
+        hit = (class_, class_version(class_))
+        if len(_CLASSES) >= _CLASSES_MAX:
+            _CLASSES.clear()
+        _CLASSES[key] = hit
+    return hit
+
+
 def kind_of(pass_kind: str) -> g.Kind:
     return "loyalty" if pass_kind == MEMBER_CARD else "offer"
 
@@ -90,6 +121,7 @@ class Rendered:
     state: str | None
     synced_tag: int | None
     class_at_google: int | None  # google_class_version of the program (loyalty) or the offer
+    version: int  # class_version(class_)
 
     @property
     def object_id(self) -> str:
@@ -97,7 +129,7 @@ class Rendered:
 
     @property
     def class_current_at_google(self) -> bool:
-        return self.class_at_google is not None and self.class_at_google == class_version(self.class_)
+        return self.class_at_google == self.version
 
 
 def _class_owner(uow: SqlUnitOfWork, kind: g.Kind, row: Any) -> Any:
@@ -112,22 +144,20 @@ def _render(uow: SqlUnitOfWork, settings: Settings, clock: Clock, pass_id: int) 
     program_row = uow.program(row.program_id)
     program = to_program(program_row)
     ref = to_pass_ref(row)
-    images = image_urls(settings, program.id)
     issuer = settings.google_issuer_id
-    callback = callback_url(settings)
     if row.kind == MEMBER_CARD:
         member = to_member(uow.member(row.member_id))
-        return Rendered(pass_id, "loyalty",
-                        g.loyalty_class(program, issuer_id=issuer, images=images, callback_url=callback),
-                        g.loyalty_object(program, member, ref, issuer_id=issuer), row.update_tag,
-                        row.google_state, row.google_synced_tag, program_row.google_class_version)
+        class_, version = class_and_version(settings, program)
+        return Rendered(pass_id, "loyalty", class_, g.loyalty_object(program, member, ref, issuer_id=issuer),
+                        row.update_tag, row.google_state, row.google_synced_tag, program_row.google_class_version,
+                        version)
     coupon_row = uow.coupon(row.coupon_id)
     offer_row = uow.offer(coupon_row.offer_id)
     offer = to_offer(offer_row)
-    return Rendered(pass_id, "offer",
-                    g.offer_class(offer, program, issuer_id=issuer, images=images, callback_url=callback),
+    class_, version = class_and_version(settings, program, offer, stamp=(offer_row.updated_at,))
+    return Rendered(pass_id, "offer", class_,
                     g.offer_object(to_coupon(coupon_row), offer, ref, issuer_id=issuer, now=clock.now()),
-                    row.update_tag, row.google_state, row.google_synced_tag, offer_row.google_class_version)
+                    row.update_tag, row.google_state, row.google_synced_tag, offer_row.google_class_version, version)
 
 
 # -- save link ------------------------------------------------------------------------------------
@@ -165,7 +195,7 @@ def save_url(uow: SqlUnitOfWork, settings: Settings, clock: Clock, signer: Any, 
     plan = plan_link(signer, r, now)
     if isinstance(plan, NeedsInsert) and plan.class_ is not None:
         client_factory().insert_class(r.kind, r.class_)
-        _mark_class(uow, r.kind, pass_id, class_version(r.class_))
+        _mark_class(uow, r.kind, pass_id, r.version)
         plan = signer.plan_save(r.kind, None, r.object_, now)
     if isinstance(plan, SaveLink):
         if r.synced_tag is None:  # the oldest data a save of this link may put at Google (compared on save)
@@ -378,26 +408,21 @@ def request_class_sync(uow: SqlUnitOfWork, now: datetime, *, program_id: int | N
         uow.enqueue("google_class_sync", {"offer_id": offer_id}, now)
 
 
-def _render_class(uow: SqlUnitOfWork, settings: Settings, payload: dict[str, Any]) -> tuple[g.Kind, g.Json, Any]:
-    images_of = lambda pid: image_urls(settings, pid)  # noqa: E731
-    issuer, callback = settings.google_issuer_id, callback_url(settings)
+def _render_class(uow: SqlUnitOfWork, settings: Settings, payload: dict[str, Any]) -> tuple[g.Kind, g.Json, int, Any]:
+    """(kind, class body, its version, the row holding google_class_version) of a class sync job."""
     if "program_id" in payload:
         row = uow.program(int(payload["program_id"]))
-        program = to_program(row)
-        return "loyalty", g.loyalty_class(program, issuer_id=issuer, images=images_of(program.id),
-                                          callback_url=callback), row
+        return ("loyalty", *class_and_version(settings, to_program(row)), row)
     row = uow.offer(int(payload["offer_id"]))
     program = to_program(uow.program(row.program_id))
-    return "offer", g.offer_class(to_offer(row), program, issuer_id=issuer, images=images_of(program.id),
-                                  callback_url=callback), row
+    return ("offer", *class_and_version(settings, program, to_offer(row), stamp=(row.updated_at,)), row)
 
 
 def sync_class(job: Any, *, uow: Callable[[], SqlUnitOfWork], settings: Settings, client: Any) -> SyncOutcome:
     """Bring a program's or offer's class at Google up to date (insert, or GET + PATCH when it differs) and
     record its version; nothing to do when the recorded version is already current."""
     with uow() as u:
-        kind, class_, row = _render_class(u, settings, job.payload)
-        version = class_version(class_)
+        kind, class_, version, row = _render_class(u, settings, job.payload)
         if row.google_class_version == version:
             return SyncOutcome(job.id, "skipped")
     try:
@@ -405,7 +430,7 @@ def sync_class(job: Any, *, uow: Callable[[], SqlUnitOfWork], settings: Settings
     except GoogleApiError as exc:
         return _failure(job.id, exc)
     with uow() as u:
-        _, _, row = _render_class(u, settings, job.payload)
+        row = _render_class(u, settings, job.payload)[3]
         row.google_class_version = version
         u.commit()
     return SyncOutcome(job.id, "done")
