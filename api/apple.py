@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
+from collections.abc import Callable
+from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask.blueprints import BlueprintSetupState
 
 from api.context import services
 from walletpass.errors import MalformedRequest, PayloadTooLarge
@@ -22,6 +24,8 @@ MAX_REGISTER_BODY = 4096
 MAX_LOG_BODY = 64 * 1024
 MAX_LOG_ENTRIES = 50
 MAX_LOG_ENTRY_CHARS = 1000
+LOG_RATE = 20.0    # device log entries per second, after
+LOG_BURST = 200.0  # this many at once
 
 
 def _small_body(limit: int) -> bytes:
@@ -44,6 +48,8 @@ def _small_json(limit: int) -> object:
 def register(device_id: str, pass_type_id: str, serial: str) -> Response:
     token = apple_ws.parse_auth(request.headers.get("Authorization"))
     s = services()
+    # apple.md §3: "verify the token first and return 401 at once" — before the body is read or size-checked.
+    apple_ws.authorise(s.device_reads, pass_type_id, serial, token)
     result = apple_ws.register(s.uow(), s.clock, device_id, pass_type_id, serial, token,
                                _small_body(MAX_REGISTER_BODY))
     return Response(status=201 if result.created else 200)
@@ -97,19 +103,23 @@ def latest(pass_type_id: str, serial: str) -> Response:
     return Response(built.data, mimetype="application/vnd.apple.pkpass", headers=headers)
 
 
-class _LogBudget:
-    """A token bucket for device log entries (per process): logs are a debug aid, not a firehose."""
+class LogBudget:
+    """A token bucket for device log entries (one per app, i.e. per process): logs are a debug aid, not a
+    firehose. *now* is the app's clock, so tests decide when the bucket refills."""
 
-    def __init__(self, rate: float = 20.0, burst: float = 200.0) -> None:
+    def __init__(self, now: Callable[[], datetime], rate: float = LOG_RATE, burst: float = LOG_BURST) -> None:
+        self._now = now
         self._rate, self._burst = rate, burst
-        self._tokens, self._at = burst, time.monotonic()
+        self._tokens, self._at = burst, now()
         self._lock = threading.Lock()
         self.dropped = 0
 
     def take(self, n: int) -> int:
+        """Return how many of *n* entries may be logged now (the rest are dropped and counted)."""
         with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+            now = self._now()
+            elapsed = max(0.0, (now - self._at).total_seconds())  # a clock set back refills nothing
+            self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
             self._at = now
             allowed = min(n, int(self._tokens))
             self._tokens -= allowed
@@ -117,7 +127,9 @@ class _LogBudget:
             return allowed
 
 
-_budget = _LogBudget()
+@bp.record_once
+def _make_log_budget(state: BlueprintSetupState) -> None:
+    state.app.extensions["walletpass.log_budget"] = LogBudget(state.app.extensions["walletpass"].clock.now)
 
 
 @bp.post("/log")
@@ -126,6 +138,7 @@ def log() -> Response:
     logs = body.get("logs") if isinstance(body, dict) else None
     if not isinstance(logs, list) or not all(isinstance(x, str) for x in logs):
         raise MalformedRequest("logs", "send {\"logs\": [\"message\", …]}")
-    for entry in logs[: _budget.take(min(len(logs), MAX_LOG_ENTRIES))]:
+    budget: LogBudget = current_app.extensions["walletpass.log_budget"]
+    for entry in logs[: budget.take(min(len(logs), MAX_LOG_ENTRIES))]:
         device_log.warning("device: %s", entry[:MAX_LOG_ENTRY_CHARS].replace("\n", " "))
     return Response(status=200)
