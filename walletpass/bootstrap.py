@@ -7,19 +7,30 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from walletpass.config import Settings
 from walletpass.jobs.kick import Kicker
-from walletpass.jobs.metrics import PushMetrics
 from walletpass.ports import Clock, SystemClock
 from walletpass.services.api_keys import ApiKeyVerifier
 from walletpass.storage.db import make_engine, upgrade
 from walletpass.storage.device_reads import DeviceReads
 from walletpass.storage.uow import SqlUnitOfWork, read_only_uow_factory, uow_factory
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+    from walletpass.jobs.metrics import PushMetrics
+
+
+def _new_registry() -> CollectorRegistry:
+    # Imported here, not at the top: `walletpass serve` must set PROMETHEUS_MULTIPROC_DIR before prometheus_client
+    # is first imported (api.server), and importing the api package imports this module.
+    from prometheus_client import CollectorRegistry
+
+    return CollectorRegistry(auto_describe=True)
 
 
 
@@ -32,7 +43,7 @@ class Services:
     uow: Callable[[], SqlUnitOfWork]
     clock: Clock
     api_keys: ApiKeyVerifier = field(default_factory=ApiKeyVerifier)
-    registry: CollectorRegistry = field(default_factory=lambda: CollectorRegistry(auto_describe=True))
+    registry: CollectorRegistry = field(default_factory=_new_registry)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _apns: dict[str, Any] = field(default_factory=dict, repr=False)
     _google: Any = field(default=None, repr=False)
@@ -56,6 +67,8 @@ class Services:
 
     @cached_property
     def metrics(self) -> PushMetrics:
+        from walletpass.jobs.metrics import PushMetrics
+
         return PushMetrics(self.registry)
 
     @cached_property
