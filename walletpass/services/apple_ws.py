@@ -14,7 +14,7 @@ from datetime import datetime
 from walletpass.errors import MalformedRequest, Unauthorized
 from walletpass.ids import same
 from walletpass.ports import Clock
-from walletpass.storage.device_reads import DeviceReads, PassForDevice
+from walletpass.storage.device_reads import DeviceReads
 from walletpass.storage.tables import PassRow
 from walletpass.storage.uow import SqlUnitOfWork
 
@@ -86,15 +86,15 @@ def register(uow: SqlUnitOfWork, clock: Clock, device_id: str, pass_type_id: str
         if not isinstance(push_token, str) or not _PUSH_TOKEN.match(push_token):
             raise MalformedRequest("pushToken", "must be the device's push token as a hex string")
         now = clock.now()
-        device = uow.device(device_id)
-        if device is None:
-            device = uow.add_device(device_id, push_token, now)
-        elif device.push_token != push_token:
+        # add_device / add_registration also answer for a concurrent request that inserted the same row first:
+        # the device is then that one, and this pass is "already registered" (200), never a 500.
+        device = uow.device(device_id) or uow.add_device(device_id, push_token, now)
+        if device.push_token != push_token:
             device.push_token, device.updated_at = push_token, now
-        if uow.registration(device.id, pass_row.id) is not None:
+        known = uow.registration(device.id, pass_row.id) is not None
+        if known or not uow.add_registration(device.id, pass_row.id, now):
             uow.commit()
             return Registered(created=False)
-        uow.add_registration(device.id, pass_row.id, now)
         uow.record_event(pass_row.program_id, "apple_install", now, pass_id=pass_row.id)
         uow.commit()
         return Registered(created=True)
@@ -142,19 +142,6 @@ class PassVersion:
     update_tag: int
 
 
-def authorise(reads: DeviceReads, pass_type_id: str, serial: str, token: str) -> PassForDevice:
-    """Check a device's ``ApplePass`` token for a pass (one indexed read, no transaction); 401 otherwise.
-
-    Run before anything else of the request is read — the body included — so an unauthenticated caller
-    learns nothing (not even a 413) and costs a lookup at most; a wrong token and an unknown serial get the
-    same 401 after the same constant-time comparison.
-    """
-    found = reads.pass_for_device(pass_type_id, serial) if _ID.match(pass_type_id) and _SERIAL.match(serial) else None
-    if not _token_matches(found.authentication_token if found else None, token) or found is None:
-        raise Unauthorized("the pass is unknown or the token is wrong")
-    return found
-
-
 def latest_version(reads: DeviceReads, clock: Clock, pass_type_id: str, serial: str, token: str,
                    *, record_fetch: bool) -> PassVersion:
     """Authorise a device's fetch and return the pass version (one indexed read; no rendering).
@@ -162,7 +149,9 @@ def latest_version(reads: DeviceReads, clock: Clock, pass_type_id: str, serial: 
     With *record_fetch* (a GET, which hands the device this version or confirms it has it), registrations
     that were behind are marked as delivered — a write only when one is behind, so repeated checks stay reads.
     """
-    found = authorise(reads, pass_type_id, serial, token)
+    found = reads.pass_for_device(pass_type_id, serial) if _ID.match(pass_type_id) and _SERIAL.match(serial) else None
+    if not _token_matches(found.authentication_token if found else None, token) or found is None:
+        raise Unauthorized("the pass is unknown or the token is wrong")
     if record_fetch and found.lagging:
         reads.record_fetch(found.id, found.update_tag, clock.now())
     return PassVersion(found.id, found.updated_at, found.update_tag)

@@ -10,13 +10,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from walletpass.domain.members import Member
 from walletpass.domain.offers import Coupon, Offer
 from walletpass.domain.passes import PassRef, next_last_modified
 from walletpass.domain.programs import Program, Tier
-from walletpass.errors import NotFound
+from walletpass.errors import Conflict, NotFound
 from walletpass.storage.tables import (
     MAX_ID,
     ApiKeyRow,
@@ -42,6 +43,12 @@ from walletpass.storage.tables import (
 GOOGLE_SYNCED_STATES = ("inserted", "saved")
 #: ``available_at`` of a parked job: kept (with ``last_error``) for the operator, never claimed again.
 PARKED_AT = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def constraint_of(exc: IntegrityError) -> str:
+    """The first line of the database's message: which constraint a write broke."""
+    text = str(exc.orig).splitlines()[0] if exc.orig is not None else "integrity error"
+    return text[:200]
 
 
 def _is_id(ident: object) -> bool:
@@ -95,9 +102,26 @@ class Repositories:
 
     # -- generic --------------------------------------------------------------------------------
     def add(self, row: Any) -> Any:
+        """Insert *row* now; a unique or foreign key it breaks (e.g. a concurrent insert committed first) is a
+        Conflict, never a bare driver error. The transaction is then spoilt: the caller's unit of work rolls back.
+        """
         self._s.add(row)
-        self._s.flush()
+        try:
+            self._s.flush()
+        except IntegrityError as exc:
+            raise Conflict("conflicts with existing data: " + constraint_of(exc)) from exc
         return row
+
+    def add_unless_taken(self, row: Any) -> bool:
+        """Insert *row* in a savepoint; False (nothing written, the transaction still usable) when a unique key
+        of it is taken — also by a concurrent transaction that committed while this one waited on the index.
+        """
+        try:
+            with self._s.begin_nested():
+                self._s.add(row)
+        except IntegrityError:
+            return False
+        return True
 
     def _get(self, cls: type, ident: int, what: str, *, for_update: bool = False) -> Any:
         if not _is_id(ident):
@@ -219,15 +243,19 @@ class Repositories:
         """Mark *rows* changed: one new tag, a strictly later Last-Modified, and an outbox job each.
 
         The job is written in this same transaction (the caller commits), so a change that commits
-        always has its push recorded.
+        always has its push recorded. Last-Modified is computed from the rows as they are once the tag
+        counter is held: a change of the same pass that committed while this one waited for the counter
+        has a smaller tag, and must have an earlier Last-Modified too (not the one read before waiting).
         """
         rows = list(rows)
         if not rows:
             return self.current_tag()
         tag = self.next_tag()
+        latest = dict(self._s.execute(select(PassRow.id, PassRow.updated_at)
+                                      .where(PassRow.id.in_([row.id for row in rows]))).all())
         for row in rows:
             row.update_tag = tag
-            row.updated_at = next_last_modified(row.updated_at, now)
+            row.updated_at = next_last_modified(max(row.updated_at, latest.get(row.id, row.updated_at)), now)
             self.enqueue_pass_update(row.id, now, reason=reason, coalesce_seconds=coalesce_seconds)
             if row.google_state in GOOGLE_SYNCED_STATES:
                 self.enqueue_google_sync(row.id, now, reason=reason, coalesce_seconds=coalesce_seconds)
@@ -251,11 +279,17 @@ class Repositories:
         A job already tried and waiting out a backoff (429/5xx, or parked after a 403) is left alone: it
         holds only the devices that failed, and merging a new change into it would make every device wait
         for that backoff. The new change gets a job of its own, due after the coalescing window.
+
+        A job a worker has claimed, or is claiming, is never merged into: the worker may already have read the
+        old version, and this change would then commit with no push of its own. The pending job is locked
+        (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) so no claim can take it before this transaction ends, and
+        one a claim holds locked is skipped; on SQLite the write lock already keeps claims out.
         """
         pending = self._s.scalars(
             select(OutboxRow).where(OutboxRow.kind == kind, OutboxRow.pass_id == pass_id,
-                                    OutboxRow.locked_until.is_(None), OutboxRow.attempts == 0)
-            .limit(1).with_for_update(skip_locked=True)  # a job a claim holds is skipped, never merged into
+                                    OutboxRow.locked_until.is_(None), OutboxRow.locked_by.is_(None),
+                                    OutboxRow.attempts == 0)
+            .limit(1).with_for_update(skip_locked=True)
         ).first()
         if pending is not None:
             reasons = list(pending.payload.get("reasons", []))
@@ -269,6 +303,11 @@ class Repositories:
 
     def oldest_outbox(self) -> datetime | None:
         return self._s.scalar(select(func.min(OutboxRow.created_at)))
+
+    def failing_outbox(self, min_attempts: int) -> int:
+        """Jobs tried *min_attempts* times or more and still not done (devices unreachable, or parked on 403)."""
+        return int(self._s.scalar(select(func.count()).select_from(OutboxRow)
+                                  .where(OutboxRow.attempts >= min_attempts)) or 0)
 
     # -- ledger, idempotency, api keys, events -------------------------------------------------------
     def add_ledger_entry(self, member_id: int, points: int, balance: int, reason: str, api_key_id: int | None,
@@ -309,11 +348,19 @@ class Repositories:
             DeviceRow.device_library_identifier == device_library_identifier)).first()
 
     def add_device(self, device_library_identifier: str, push_token: str, now: datetime) -> DeviceRow:
-        return self.add(DeviceRow(device_library_identifier=device_library_identifier, push_token=push_token,
-                                  created_at=now, updated_at=now))
+        """The device row, inserted now — or the one a concurrent first registration of it committed."""
+        row = DeviceRow(device_library_identifier=device_library_identifier, push_token=push_token,
+                        created_at=now, updated_at=now)
+        if self.add_unless_taken(row):
+            return row
+        existing = self.device(device_library_identifier)
+        if existing is None:  # the other transaction's device is gone again (unregistered meanwhile)
+            raise Conflict(f"device {device_library_identifier} changed concurrently; try again")
+        return existing
 
-    def add_registration(self, device_id: int, pass_id: int, now: datetime) -> RegistrationRow:
-        return self.add(RegistrationRow(device_id=device_id, pass_id=pass_id, created_at=now))
+    def add_registration(self, device_id: int, pass_id: int, now: datetime) -> bool:
+        """Register the device for the pass; False when it already was (also by a concurrent request)."""
+        return self.add_unless_taken(RegistrationRow(device_id=device_id, pass_id=pass_id, created_at=now))
 
     def stale_devices(self, older_than: datetime) -> int:
         """Devices with a registration pushed before *older_than* whose pass they have not fetched since."""

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from walletpass.errors import Conflict, RemoteError
 from walletpass.storage.db import READ_ONLY_OPTION
-from walletpass.storage.repositories import Repositories
+from walletpass.storage.repositories import Repositories, constraint_of
 
 
 class SqlUnitOfWork(Repositories):
@@ -56,7 +56,7 @@ class SqlUnitOfWork(Repositories):
         try:
             self.session.flush()
         except IntegrityError as exc:
-            raise Conflict("conflicts with existing data: " + _constraint(exc)) from exc
+            raise Conflict("conflicts with existing data: " + constraint_of(exc)) from exc
 
     def commit(self) -> None:
         assert self.session is not None
@@ -64,7 +64,7 @@ class SqlUnitOfWork(Repositories):
             self.session.commit()
         except IntegrityError as exc:
             self.session.rollback()
-            raise Conflict("conflicts with existing data: " + _constraint(exc)) from exc
+            raise Conflict("conflicts with existing data: " + constraint_of(exc)) from exc
         except OperationalError as exc:
             self.session.rollback()
             raise RemoteError("the database is unavailable; try again") from exc
@@ -77,11 +77,6 @@ class SqlUnitOfWork(Repositories):
         assert self.session is not None
         self.session.rollback()
         self._outbox_written = False
-
-
-def _constraint(exc: IntegrityError) -> str:
-    text = str(exc.orig).splitlines()[0] if exc.orig is not None else "integrity error"
-    return text[:200]
 
 
 def uow_factory(engine: Engine, *, after_outbox_commit: Callable[[], None] | None = None
