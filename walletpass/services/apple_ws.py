@@ -14,7 +14,7 @@ from datetime import datetime
 from walletpass.errors import MalformedRequest, Unauthorized
 from walletpass.ids import same
 from walletpass.ports import Clock
-from walletpass.storage.device_reads import DeviceReads
+from walletpass.storage.device_reads import DeviceReads, PassForDevice
 from walletpass.storage.tables import PassRow
 from walletpass.storage.uow import SqlUnitOfWork
 
@@ -142,6 +142,19 @@ class PassVersion:
     update_tag: int
 
 
+def authorise(reads: DeviceReads, pass_type_id: str, serial: str, token: str) -> PassForDevice:
+    """Check a device's ``ApplePass`` token for a pass (one indexed read, no transaction); 401 otherwise.
+
+    Run before anything else of the request is read — the body included — so an unauthenticated caller
+    learns nothing (not even a 413) and costs a lookup at most; a wrong token and an unknown serial get the
+    same 401 after the same constant-time comparison.
+    """
+    found = reads.pass_for_device(pass_type_id, serial) if _ID.match(pass_type_id) and _SERIAL.match(serial) else None
+    if not _token_matches(found.authentication_token if found else None, token) or found is None:
+        raise Unauthorized("the pass is unknown or the token is wrong")
+    return found
+
+
 def latest_version(reads: DeviceReads, clock: Clock, pass_type_id: str, serial: str, token: str,
                    *, record_fetch: bool) -> PassVersion:
     """Authorise a device's fetch and return the pass version (one indexed read; no rendering).
@@ -149,9 +162,7 @@ def latest_version(reads: DeviceReads, clock: Clock, pass_type_id: str, serial: 
     With *record_fetch* (a GET, which hands the device this version or confirms it has it), registrations
     that were behind are marked as delivered — a write only when one is behind, so repeated checks stay reads.
     """
-    found = reads.pass_for_device(pass_type_id, serial) if _ID.match(pass_type_id) and _SERIAL.match(serial) else None
-    if not _token_matches(found.authentication_token if found else None, token) or found is None:
-        raise Unauthorized("the pass is unknown or the token is wrong")
+    found = authorise(reads, pass_type_id, serial, token)
     if record_fetch and found.lagging:
         reads.record_fetch(found.id, found.update_tag, clock.now())
     return PassVersion(found.id, found.updated_at, found.update_tag)
