@@ -140,3 +140,28 @@ def test_bad_transactions_change_nothing(client, auth, member, services, body, s
 
 def test_unknown_member_is_404(client, auth) -> None:  # type: ignore[no-untyped-def]
     assert _tx(client, auth, 4242, {"points": 1, "reason": "x"}).status_code == 404
+
+
+def test_a_tier_change_reaches_the_downloaded_pass(client, auth, services, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import zipfile
+
+    from tests.api.test_download import check_manifest, verify_with_openssl
+
+    member = make_member(services, make_program(services), points=100)
+    assert client.get(f"/api/v1/members/{member['id']}", headers=auth).json["tier"] == "Bronze"
+    r = _tx(client, auth, member["id"], {"points": 2000, "reason": "catering order"})
+    assert r.status_code == 201 and r.json["balance"] == 2100 and r.json["tier"] == "Gold"
+
+    dl = client.get("/" + member["links"]["pkpass"].split("://", 1)[1].split("/", 1)[1])
+    assert dl.status_code == 200 and dl.mimetype == "application/vnd.apple.pkpass"
+    verify_with_openssl(dl.data, services.settings.wwdr_path, tmp_path)   # a real, signed pkpass
+    check_manifest(dl.data)
+    with zipfile.ZipFile(io.BytesIO(dl.data)) as z:
+        pj = json.loads(z.read("pass.json"))
+        strings = z.read("en.lproj/pass.strings").decode("utf-16")  # UTF-16 with BOM (apple.md §2.10)
+    assert pj["backgroundColor"] == "rgb(176, 132, 30)"                   # Gold's colour, not Bronze's
+    fields = {f["key"]: f for group in pj["storeCard"].values() if isinstance(group, list) for f in group}
+    assert fields["tier"]["value"] == "tier.Gold" and fields["tier"]["changeMessage"] == "change.tier"
+    assert fields["points"]["value"] == 2100 and fields["points"]["changeMessage"] == "change.points"
+    assert '"tier.Gold" = "Gold";' in strings and '"change.tier" = ' in strings and "%@" in strings

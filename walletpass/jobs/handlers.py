@@ -4,6 +4,10 @@ One batch of claimed jobs becomes one multiplexed APNs call per pass type, each 
 (a device lists every changed serial after one push). Outcomes come back into the database: 200 marks the
 registration pushed; 410 / BadDeviceToken forgets the device; 429 / 5xx / transport failures reschedule the
 job for just those tokens with backoff; 403 parks the job (credentials must be fixed) without a retry storm.
+
+Nothing is lost: a ``pass_changed`` job ends only when each of its devices got the push or is gone (410 /
+BadDeviceToken, or unregistered). Every other failure is retried for as long as it takes, with jittered backoff
+capped at RETRY_CAP, and shows in /metrics and /healthz (``FAILING_ATTEMPTS``) instead of being dropped.
 """
 
 from __future__ import annotations
@@ -22,8 +26,14 @@ from walletpass.push.status import PushState
 
 log = logging.getLogger("walletpass.jobs")
 
-MAX_ATTEMPTS = 12
+MAX_ATTEMPTS = 12  # Google jobs: parked after this many tries (pushes never give up, see the module docstring)
 FORBIDDEN_PARK = timedelta(minutes=15)
+#: Longest wait between two tries of an undelivered push (the backoff is jittered below it).
+RETRY_CAP = 3600.0
+#: Tries of one push within a batch (``send_with_retry``), before the job is rescheduled.
+PUSH_TRIES = 3
+#: A job tried this often and still not done is reported as failing (/metrics, /healthz).
+FAILING_ATTEMPTS = 5
 
 
 class PushSender(Protocol):
@@ -56,28 +66,42 @@ class _NullObserver:
         return None
 
 
-def push_pass_updates(jobs: Sequence[Job], *, uow: Callable[[], Any], outbox: Outbox,
-                      sender_for: Callable[[str], PushSender], now: Callable[[], datetime],
-                      status: PushStatusBook, observer: Observer | None = None,
-                      rng: random.Random | None = None) -> None:
-    """Deliver a batch of ``pass_changed`` jobs; a 403 is recorded in *status* (and cleared by an accepted push)."""
-    observer = observer or _NullObserver()
-    rng = rng or random.Random()
-    pass_ids = sorted({j.pass_id for j in jobs if j.pass_id is not None})
-    with uow() as u:
-        targets = u.push_targets(pass_ids)
-    # token → registrations it stands for; per topic, each token pushed once.
-    by_topic: dict[str, dict[str, list[tuple[int, int, int]]]] = defaultdict(lambda: defaultdict(list))
-    only: dict[int, set[str] | None] = {j.id: (set(j.payload["tokens"]) if "tokens" in j.payload else None)
-                                        for j in jobs}
+#: topic → token → the (registration id, pass id, tag) it stands for
+Plan = dict[str, dict[str, list[tuple[int, int, int]]]]
+
+
+def _plan(jobs: Sequence[Job], targets: Sequence[tuple[int, int, str, str, int]],
+          only: dict[int, set[str] | None]) -> Plan:
+    """Which tokens to push per topic (each token once: a device lists every changed serial after one push)."""
+    by_topic: Plan = defaultdict(lambda: defaultdict(list))
     jobs_of_pass: dict[int, list[Job]] = defaultdict(list)
     for j in jobs:
         if j.pass_id is not None:
             jobs_of_pass[j.pass_id].append(j)
     for reg_id, pass_id, topic, token, tag in targets:
-        wanted = [j for j in jobs_of_pass[pass_id] if only[j.id] is None or token in only[j.id]]  # type: ignore[operator]
-        if wanted:
+        if any((tokens := only[j.id]) is None or token in tokens for j in jobs_of_pass[pass_id]):
             by_topic[topic][token].append((reg_id, pass_id, tag))
+    return by_topic
+
+
+def push_pass_updates(jobs: Sequence[Job], *, uow: Callable[[], Any], outbox: Outbox,
+                      sender_for: Callable[[str], PushSender], now: Callable[[], datetime],
+                      status: PushStatusBook, observer: Observer | None = None,
+                      rng: random.Random | None = None) -> None:
+    """Deliver a batch of ``pass_changed`` jobs; a 403 is recorded in *status* (and cleared by an accepted push).
+
+    The sends can outlast a lease (3 tries × the request timeout, topic after topic): the worker keeps the
+    batch's lease renewed meanwhile (:class:`walletpass.jobs.outbox.LeaseKeeper`), and ``complete`` /
+    ``reschedule`` touch only jobs this claim still holds.
+    """
+    observer = observer or _NullObserver()
+    rng = rng or random.Random()
+    pass_ids = sorted({j.pass_id for j in jobs if j.pass_id is not None})
+    with uow() as u:
+        targets = u.push_targets(pass_ids)
+    only: dict[int, set[str] | None] = {j.id: (set(j.payload["tokens"]) if "tokens" in j.payload else None)
+                                        for j in jobs}
+    by_topic = _plan(jobs, targets, only)
 
     outcomes: dict[tuple[str, str], PushOutcome] = {}
     parked: dict[str, str] = {}
@@ -95,7 +119,7 @@ def push_pass_updates(jobs: Sequence[Job], *, uow: Callable[[], Any], outbox: Ou
             held.add(topic)
         else:
             try:
-                results = sender.send_with_retry(list(tokens), topic, max_attempts=3)
+                results = sender.send_with_retry(list(tokens), topic, max_attempts=PUSH_TRIES)
             except (PushUnavailable, CredentialError, WalletpassError) as exc:
                 log.warning("APNs unavailable for %s: %s", topic, exc)
                 results = [PushOutcome.transport_failure(t, str(exc)[:200]) for t in tokens]
@@ -113,55 +137,55 @@ def push_pass_updates(jobs: Sequence[Job], *, uow: Callable[[], Any], outbox: Ou
     pushed: list[tuple[int, int]] = []
     dead: list[str] = []
     retry_tokens: dict[int, set[str]] = defaultdict(set)  # pass id → tokens to try again
-    kinds_of_pass: dict[int, list[Outcome]] = defaultdict(list)
+    first_change: dict[int, datetime] = {}  # pass id → when its oldest job of this batch was recorded
+    for j in jobs:
+        if j.pass_id is not None and (j.pass_id not in first_change or j.created_at < first_change[j.pass_id]):
+            first_change[j.pass_id] = j.created_at
     for topic, tokens in by_topic.items():
         for token, regs in tokens.items():
             o = outcomes[(topic, token)]
             kind = o.kind
-            for pass_id in {p for _, p, _ in regs} if topic not in held else ():
-                kinds_of_pass[pass_id].append(kind)
+            if topic not in held:  # one push per device token, however many jobs and passes it stands for
+                oldest = min(first_change[p] for _, p, _ in regs)
+                observer.pushed(kind, max(0.0, (finished - oldest).total_seconds()))
             if kind is Outcome.OK:
                 pushed.extend((reg_id, tag) for reg_id, _, tag in regs)
             elif kind is Outcome.UNREGISTERED:
                 dead.append(token)
                 log.info("APNs: token %s is gone (%s %s); forgetting the device", short_token(token), o.status,
                          o.reason)
-            elif kind in (Outcome.RETRY, Outcome.FORBIDDEN):
+            else:  # retry, 403, or a configuration error: the device is still there, so the push is kept
+                if kind is Outcome.ERROR:
+                    log.error("APNs refused a push for %s (%s %s): check the configuration; retrying with backoff",
+                              topic, o.status, o.reason)
                 for _, pass_id, _ in regs:
                     retry_tokens[pass_id].add(token)
-            else:
-                log.error("APNs refused a push for %s (%s %s): check the configuration", topic, o.status, o.reason)
-    for j in jobs:
-        latency = max(0.0, (finished - j.created_at).total_seconds())
-        for kind in kinds_of_pass.get(j.pass_id or -1, ()):
-            observer.pushed(kind, latency)
 
     with uow() as u:
         u.mark_pushed(pushed, finished)
         u.forget_push_tokens(dead)
         u.commit()
 
-    done: list[int] = []
+    done: list[Job] = []
     for j in jobs:
         left = retry_tokens.get(j.pass_id or -1, set())
         if only[j.id] is not None:
             left = left & only[j.id]  # type: ignore[operator]
         if not left:
-            done.append(j.id)
+            done.append(j)
             continue
-        if j.attempts >= MAX_ATTEMPTS:
-            log.error("giving up on pass %s after %d attempts (%d device(s) unreachable)", j.pass_id,
-                      j.attempts, len(left))
-            done.append(j.id)
-            continue
+        if j.attempts == FAILING_ATTEMPTS:
+            log.error("pass %s: %d device(s) still not reached after %d tries; retrying at most hourly",
+                      j.pass_id, len(left), j.attempts)
         topics = {t for t, toks in by_topic.items() if left & set(toks)}
         if topics & set(parked):
             at = finished + FORBIDDEN_PARK
             error = "APNs 403 " + ", ".join(sorted({parked[t] for t in topics & set(parked)}))
         else:
-            at = finished + timedelta(seconds=backoff_delay(j.attempts, base=1.0, cap=300.0, rng=rng))
-            error = "APNs retryable failure"
-        outbox.reschedule(j.id, at, payload={**j.payload, "tokens": sorted(left)}, error=error)
+            at = finished + timedelta(seconds=backoff_delay(j.attempts, base=1.0, cap=RETRY_CAP, rng=rng))
+            error = "APNs: " + "; ".join(sorted({f"{o.status} {o.reason}".strip() for (t, tok), o in outcomes.items()
+                                                  if t in topics and tok in left}))[:500]
+        outbox.reschedule(j, at, payload={**j.payload, "tokens": sorted(left)}, error=error)
     outbox.complete(done)
 
 

@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from walletpass.jobs.handlers import FAILING_ATTEMPTS
 from walletpass.push.policy import Outcome
 
 #: A device is stale once a push it got is this old and it has not fetched the pass since.
@@ -56,7 +57,14 @@ class DatabaseGauges:
             regs = uow.registration_count()
             stale = uow.stale_devices(self._now() - STALE_AFTER)
             parked = uow.parked_jobs()
+            oldest = uow.oldest_outbox()
+            failing = uow.failing_outbox(FAILING_ATTEMPTS)
         yield _gauge("walletpass_outbox_backlog", "jobs waiting in the outbox", backlog)
+        yield _gauge("walletpass_outbox_oldest_job_seconds", "age of the oldest job in the outbox (0 when empty)",
+                     max(0.0, (self._now() - oldest).total_seconds()) if oldest else 0.0)
+        yield _gauge("walletpass_outbox_failing_jobs", f"jobs tried {FAILING_ATTEMPTS} times or more and still not "
+                     "done (devices unreachable, or APNs refusing the certificate); outbox.last_error says why",
+                     failing)
         yield _gauge("walletpass_registrations", "Apple device registrations", regs)
         yield _gauge("walletpass_stale_devices", "devices with a registration pushed over an hour ago whose pass "
                                                  "they have not fetched since", stale)

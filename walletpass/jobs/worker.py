@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from walletpass.jobs.handlers import push_pass_updates, sync_google
-from walletpass.jobs.outbox import Outbox
+from walletpass.jobs.outbox import LeaseKeeper, Outbox
 
 log = logging.getLogger("walletpass.worker")
 
@@ -38,12 +38,16 @@ class Worker:
         by_kind: dict[str, list[Any]] = defaultdict(list)
         for job in jobs:
             by_kind[job.kind].append(job)
-        for kind, group in by_kind.items():
-            handler = s.job_handlers.get(kind)
-            if handler is None:
-                log.error("no handler for job kind %r; leaving %d job(s) for a newer worker", kind, len(group))
-                continue
-            handler(group)
+        # A batch may outlast its lease (pushes: 3 tries × a 10 s timeout, topic after topic; Google after them):
+        # the lease is renewed while it runs, so no other worker claims these jobs. If this process dies, the
+        # renewals stop and the jobs come back one lease later.
+        with LeaseKeeper(self.outbox, jobs, s.settings.job_lease_seconds, s.clock.now):
+            for kind, group in by_kind.items():
+                handler = s.job_handlers.get(kind)
+                if handler is None:
+                    log.error("no handler for job kind %r; leaving %d job(s) for a newer worker", kind, len(group))
+                    continue
+                handler(group)
         return len(jobs)
 
     def drain(self, max_batches: int = 20, *, stopping: Callable[[], bool] | None = None) -> bool:

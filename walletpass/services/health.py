@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 
 from walletpass.config import Settings
+from walletpass.jobs.handlers import FAILING_ATTEMPTS
 from walletpass.storage.uow import SqlUnitOfWork
 
 if TYPE_CHECKING:
@@ -56,14 +57,18 @@ def _certificate_check(path: Path, now: datetime) -> dict[str, Any]:
     return {"status": OK, "days_left": days, "detail": f"valid for {days} more days"}
 
 
-def _worker_check(backlog: int, oldest: datetime | None, now: datetime) -> dict[str, Any]:
+def _worker_check(backlog: int, oldest: datetime | None, now: datetime, failing: int = 0) -> dict[str, Any]:
     lag = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
     check: dict[str, Any] = {"status": OK, "outbox_backlog": backlog, "lag_seconds": round(lag, 1),
-                             "detail": f"{backlog} job(s) waiting; oldest {lag:.0f} s"}
+                             "failing_jobs": failing, "detail": f"{backlog} job(s) waiting; oldest {lag:.0f} s"}
     if lag >= MAX_LAG_SECONDS:
         check["status"] = DEGRADED
         check["detail"] = (f"the oldest of {backlog} outbox job(s) is {lag:.0f} s old: is a job worker running "
                            "(embedded in `walletpass serve`, or `walletpass worker`) and are pushes failing?")
+    if failing:
+        check["status"] = DEGRADED
+        check["detail"] += (f"; {failing} job(s) tried {FAILING_ATTEMPTS} times or more and still not done: they "
+                            "are retried (at most hourly) until delivered, see outbox.last_error for why")
     return check
 
 
@@ -92,9 +97,10 @@ def health(uow: SqlUnitOfWork, settings: Settings, now: datetime,
         with uow:
             backlog = uow.outbox_backlog()
             oldest = uow.oldest_outbox()
+            failing = uow.failing_outbox(FAILING_ATTEMPTS)
         states = push_states() if push_states is not None else None
         checks["database"] = {"status": OK, "detail": "reachable"}
-        checks["worker"] = _worker_check(backlog, oldest, now)
+        checks["worker"] = _worker_check(backlog, oldest, now, failing)
     except Exception as exc:  # noqa: BLE001 - any failure here means "database down" to the prober
         serving = False
         checks["database"] = {"status": FAILING, "detail": f"unreachable ({type(exc).__name__}): check "

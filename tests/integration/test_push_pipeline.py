@@ -1,0 +1,266 @@
+"""The change → push pipeline end to end (SQLite and PostgreSQL): the web service, the outbox, the worker and our
+APNs client against the fake APNs. Nothing is lost, nothing is counted twice, leases are respected."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+
+from tests.builders import make_member, make_program
+from tests.integration import test_device_story as story
+from tests.integration.test_device_story import Device, auth_token_of, pass_json, points_field
+from walletpass.bootstrap import Services, bootstrap
+from walletpass.jobs.handlers import FAILING_ATTEMPTS, MAX_ATTEMPTS
+from walletpass.jobs.outbox import LeaseKeeper, Outbox
+from walletpass.jobs.worker import Worker
+from walletpass.ports import FixedClock
+from walletpass.services.points import add_transaction
+
+apns, settings = story.apns, story.settings  # the fake APNs and settings pointing at it (fixtures)
+
+
+@dataclass
+class Box:
+    services: Services
+    client: object
+    clock: FixedClock
+
+
+@pytest.fixture
+def box(settings) -> Iterator[Box]:  # type: ignore[no-untyped-def]
+    """Services on a clock the test moves (backoffs and leases pass without waiting), with their app client."""
+    from api import create_app
+
+    clock = FixedClock(datetime.now(UTC))
+    svc = bootstrap(settings, clock=clock)
+    yield Box(svc, create_app(services=svc).test_client(), clock)
+    svc.close()
+
+
+def bump(services: Services, member: dict, points: int = 1) -> None:
+    add_transaction(services.uow(), services.clock, services.settings, member["id"], points, "bump")
+
+
+def scalar(services: Services, sql: str) -> object:
+    with services.engine.connect() as conn:
+        return conn.execute(text(sql)).scalar_one()
+
+
+def metric(client, name: str) -> float:  # type: ignore[no-untyped-def]
+    body = client.get("/metrics").get_data(as_text=True)
+    found = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", body, re.M)
+    assert found, f"{name} not in /metrics"
+    return float(found.group(1))
+
+
+def registered(box: Box, *, passes: int = 1) -> tuple[list[dict], Device]:
+    """Members with one pass each, and one phone registered for all of them."""
+    pid = make_program(box.services)
+    members = [make_member(box.services, pid) for _ in range(passes)]
+    phone = Device(box.client, box.services.settings.member_pass_type_id)
+    for m in members:
+        assert phone.register(m["serial_number"], auth_token_of(box.client, m)).status_code == 201
+    return members, phone
+
+
+# -- issue 3.3: an undelivered push is kept until it is delivered or the device is gone ------------------------
+def test_a_push_is_never_dropped_however_long_apns_refuses(box, apns) -> None:  # type: ignore[no-untyped-def]
+    (m,), phone = registered(box)
+    refusals = MAX_ATTEMPTS + 2                        # hours of 403s: more tries than any give-up limit
+    apns.script(phone.token, [403] * refusals)
+    bump(box.services, m)
+    worker = Worker(box.services)
+    for _ in range(refusals):
+        assert worker.run_once() == 1
+        box.clock.advance(minutes=16)                  # past the 403 park window
+    assert len(apns.requests_for(phone.token)) == refusals
+    assert scalar(box.services, "SELECT attempts FROM outbox") == refusals      # kept, not dropped
+    assert metric(box.client, "walletpass_outbox_failing_jobs") == 1
+    assert metric(box.client, "walletpass_outbox_oldest_job_seconds") >= refusals * 16 * 60
+    worker_check = box.client.get("/healthz").json["checks"]["worker"]
+    assert worker_check["failing_jobs"] == 1 and worker_check["status"] == "degraded"
+    assert f"{FAILING_ATTEMPTS} times" in worker_check["detail"]
+
+    assert worker.run_once() == 1                      # the certificate works again: delivered, and done
+    assert apns.requests_for(phone.token)[-1].status == 200
+    assert scalar(box.services, "SELECT count(*) FROM outbox") == 0
+    assert scalar(box.services, "SELECT count(*) FROM registrations WHERE pushed_tag = "
+                                "(SELECT update_tag FROM passes)") == 1
+    assert metric(box.client, "walletpass_outbox_failing_jobs") == 0
+
+
+def test_a_configuration_error_is_retried_not_dropped(box, apns) -> None:  # type: ignore[no-untyped-def]
+    (m,), phone = registered(box)
+    apns.script(phone.token, [(400, "DeviceTokenNotForTopic")])
+    bump(box.services, m)
+    worker = Worker(box.services)
+    assert worker.run_once() == 1
+    assert "400 DeviceTokenNotForTopic" in scalar(box.services, "SELECT last_error FROM outbox")
+    box.clock.advance(hours=2)                         # the backoff never exceeds an hour
+    assert worker.run_once() == 1
+    assert [r.status for r in apns.requests_for(phone.token)] == [400, 200]
+    assert scalar(box.services, "SELECT count(*) FROM outbox") == 0
+
+
+# -- issue 3.6: one device push is one count ---------------------------------------------------------------
+def test_two_jobs_of_one_pass_in_a_batch_count_each_push_once(box, apns) -> None:  # type: ignore[no-untyped-def]
+    (m,), slow = registered(box)
+    fine = Device(box.client, box.services.settings.member_pass_type_id)
+    assert fine.register(m["serial_number"], auth_token_of(box.client, m)).status_code == 201
+    apns.script(slow.token, [500, 500, 500])           # fails the whole first batch: its job waits out a backoff
+    bump(box.services, m)
+    worker = Worker(box.services)
+    assert worker.run_once() == 1
+    bump(box.services, m)                              # a second job for the same pass
+    box.clock.advance(hours=2)                         # both due: one batch holds two jobs of one pass
+    assert worker.run_once() == 2
+    assert [r.status for r in apns.requests_for(slow.token)] == [500, 500, 500, 200]
+    assert [r.status for r in apns.requests_for(fine.token)] == [200, 200]
+    # One outcome per device push of a batch: fine twice, slow once (and once "retry": its first batch's answer).
+    assert metric(box.client, 'walletpass_pushes_total{outcome="ok"}') == 3
+    assert metric(box.client, 'walletpass_pushes_total{outcome="retry"}') == 1
+
+
+# -- issue 3.4: a claim whose lease ran out cannot touch the claim that replaced it ---------------------------
+def test_a_worker_whose_lease_ran_out_cannot_complete_or_release_the_new_claim(box, apns) -> None:  # type: ignore[no-untyped-def]
+    (m,), _ = registered(box)
+    bump(box.services, m)
+    outbox = Outbox(box.services.engine)
+    late = outbox.claim("worker-a", box.clock.now(), lease_seconds=60)
+    box.clock.advance(seconds=61)
+    current = outbox.claim("worker-b", box.clock.now(), lease_seconds=60)
+    assert [j.id for j in late] == [j.id for j in current] and late[0].locked_by != current[0].locked_by
+
+    assert outbox.extend(late, box.clock.now()) == []   # the lease is gone: nothing to renew
+    outbox.reschedule(late[0], box.clock.now(), error="late worker")
+    outbox.complete(late)
+    with box.services.engine.connect() as conn:
+        row = conn.execute(text("SELECT locked_by, attempts, last_error FROM outbox")).one()
+    assert (row.locked_by, row.attempts, row.last_error) == (current[0].locked_by, 2, None)
+    outbox.complete(current)
+    assert scalar(box.services, "SELECT count(*) FROM outbox") == 0
+
+
+def test_a_batch_that_outlasts_its_lease_keeps_it(box, apns) -> None:  # type: ignore[no-untyped-def]
+    (m,), _ = registered(box)
+    bump(box.services, m)
+    outbox = Outbox(box.services.engine)
+    lease = 0.3
+    jobs = outbox.claim("worker-a", box.clock.now(), lease_seconds=lease)
+    with LeaseKeeper(outbox, jobs, lease, box.clock.now) as keeper:
+        box.clock.advance(seconds=60)                  # the batch has run far past its lease...
+        seen = keeper.renewals
+        deadline = time.monotonic() + 30
+        while keeper.renewals < seen + 2 and time.monotonic() < deadline:   # ...and a renewal came after that
+            time.sleep(0.01)
+        assert outbox.claim("worker-b", box.clock.now()) == []              # so no other worker takes its jobs
+    box.clock.advance(seconds=1)                       # renewals stopped (the worker is gone): the jobs come back
+    assert [j.id for j in outbox.claim("worker-b", box.clock.now())] == [j.id for j in jobs]
+
+
+# -- issue 3.7: the device story's missing pieces ---------------------------------------------------------------
+def test_a_new_push_token_gets_the_next_push(box, apns) -> None:  # type: ignore[no-untyped-def]
+    (m,), phone = registered(box)
+    old = phone.token
+    phone.token = story.push_token()
+    assert phone.register(m["serial_number"], auth_token_of(box.client, m)).status_code == 200
+    bump(box.services, m)
+    assert Worker(box.services).run_once() == 1
+    assert [p.token for p in apns.pushes] == [phone.token] and not apns.requests_for(old)
+
+
+def test_changes_within_the_coalescing_window_make_one_push_per_device(tmp_path, pki, db_url, apns) -> None:  # type: ignore[no-untyped-def]
+    from api import create_app
+    from walletpass.config import Settings
+
+    settings = Settings.for_tests(tmp_path, database_url=db_url, certs_dir=pki.certs_dir, apns_url=apns.url,
+                                  apns_ca_file=pki.tls_ca_file, push_coalesce_seconds=2.0)
+    clock = FixedClock(datetime.now(UTC))
+    svc = bootstrap(settings, clock=clock)
+    try:
+        box = Box(svc, create_app(services=svc).test_client(), clock)
+        (m,), first = registered(box)
+        second = Device(box.client, settings.member_pass_type_id)
+        assert second.register(m["serial_number"], auth_token_of(box.client, m)).status_code == 201
+        worker = Worker(svc)
+        for _ in range(5):
+            bump(svc, m)
+            clock.advance(seconds=0.3)
+            assert worker.run_once() == 0              # within the window: nothing is due yet
+        clock.advance(seconds=2)
+        assert worker.run_once() == 1
+        assert sorted(p.token for p in apns.pushes) == sorted([first.token, second.token])
+        assert scalar(svc, "SELECT count(*) FROM outbox") == 0
+    finally:
+        svc.close()
+
+
+def test_a_410_removes_the_device_with_all_its_registrations(box, apns) -> None:  # type: ignore[no-untyped-def]
+    (a, b), phone = registered(box, passes=2)
+    apns.script(phone.token, [410])
+    bump(box.services, a)
+    assert Worker(box.services).run_once() == 1
+    assert scalar(box.services, "SELECT count(*) FROM registrations") == 0
+    assert scalar(box.services, "SELECT count(*) FROM devices") == 0
+    assert phone.list().status_code in (204, 404)
+    bump(box.services, b)                              # the other pass changes: nobody is left to push to
+    assert Worker(box.services).run_once() == 1
+    assert len(apns.pushes) == 1
+
+
+# -- issue 3.1 under load: writers and the worker at the same time ------------------------------------------------
+def test_writers_and_a_running_worker_push_every_final_version(app, auth, services, apns) -> None:  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    pid = make_program(services)
+    members = [make_member(services, pid) for _ in range(50)]
+    phones: dict[int, Device] = {}
+    for m in members:
+        phones[m["id"]] = Device(client, services.settings.member_pass_type_id)
+        assert phones[m["id"]].register(m["serial_number"], auth_token_of(client, m)).status_code == 201
+    last_change_began: dict[int, float] = {}
+    errors: list[int] = []
+
+    def write(chunk: list[dict]) -> None:
+        c = app.test_client()
+        for m in chunk:
+            for pts in (3, 4):
+                if pts == 4:
+                    last_change_began[m["id"]] = time.monotonic()
+                r = c.post(f"/api/v1/members/{m['id']}/transactions", json={"points": pts, "reason": "x"},
+                           headers=auth)
+                if r.status_code != 201:
+                    errors.append(r.status_code)
+
+    worker = Worker(services, idle_sleep=0.01)
+    running = threading.Thread(target=worker.run_forever)
+    running.start()
+    try:
+        writers = [threading.Thread(target=write, args=(members[i::8],)) for i in range(8)]
+        for t in writers:
+            t.start()
+        for t in writers:
+            t.join()
+        deadline = time.monotonic() + 120
+        while scalar(services, "SELECT count(*) FROM outbox") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+        running.join()
+    assert not errors
+    assert scalar(services, "SELECT count(*) FROM outbox") == 0
+    assert scalar(services, "SELECT count(*) FROM registrations r JOIN passes p ON p.id = r.pass_id "
+                            "WHERE r.pushed_tag = p.update_tag") == 50
+    for m in members:
+        phone = phones[m["id"]]
+        pushes = [p for p in apns.requests_for(phone.token) if p.status == 200]
+        assert 1 <= len(pushes) <= 2                   # one per change at most, and never none
+        assert pushes[-1].at > last_change_began[m["id"]]   # the last push followed the final change
+        r = phone.fetch(m["serial_number"], auth_token_of(client, m))
+        assert points_field(pass_json(r.data)) == 7
