@@ -51,3 +51,54 @@ TRANSACTION = {
         "reason": {"type": "string", "minLength": 1, "maxLength": 200},
     },
 }
+
+#: PATCH /programs/{id}: the fields POST takes, each optional; each one given replaces the program's.
+PROGRAM_PATCH = {**PROGRAM, "required": [], "minProperties": 1}
+
+#: PATCH /members/{id}: null clears email or external_id.
+MEMBER_PATCH = {
+    "type": "object", "additionalProperties": False, "minProperties": 1,
+    "properties": {
+        "name": MEMBER["properties"]["name"],
+        "email": {"type": ["string", "null"], "maxLength": 320, "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$"},
+        "external_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 200},
+    },
+}
+
+_instant = {"type": "string", "maxLength": 64, "description": "ISO 8601 date and time with its zone, e.g. "
+            "2026-12-31T23:59:00+08:00"}
+_offer_texts = {
+    "title": {"type": "string", "minLength": 1, "maxLength": 200},
+    "description": {"type": "string", "maxLength": 2000},
+    "discount": {"type": "string", "maxLength": 64},
+    "terms": {"type": "string", "maxLength": 5000},
+}
+
+OFFER = {
+    "type": "object", "additionalProperties": False, "required": ["title"],
+    "properties": {
+        **_offer_texts,
+        "valid_from": _instant, "valid_until": _instant,
+        "texts": {"type": "object", "maxProperties": len(SUPPORTED_LOCALES),
+                  "additionalProperties": {"type": "object", "additionalProperties": False,
+                                           "properties": _offer_texts}},
+    },
+}
+
+SEGMENT = {
+    "type": "object", "additionalProperties": False,
+    "description": "members in one of the tiers (when given) with at least min_points (when given); {}: everyone",
+    "properties": {
+        "tier": {"type": "array", "minItems": 1, "maxItems": 20, "items": TIER["properties"]["name"]},
+        "min_points": {"type": "integer", "minimum": 0, "maximum": MAX_POINTS},
+    },
+}
+
+COUPONS = {
+    "type": "object", "additionalProperties": False,
+    "description": "exactly one of member_id (one coupon, 201) or segment (one coupon per member of the segment, 202)",
+    "properties": {
+        "member_id": {"type": "integer", "minimum": 1},
+        "segment": SEGMENT,
+    },
+}

@@ -13,7 +13,7 @@ from api.context import services
 from api.validation import json_body
 from walletpass.errors import InvalidInput
 from walletpass.ids import sha256_hex
-from walletpass.services import enrolment, points
+from walletpass.services import enrolment, members, points
 
 
 @bp.post("/programs/<int:program_id>/members")
@@ -30,6 +30,15 @@ def create_member(program_id: int) -> tuple[Response, int, dict[str, str]]:
 def get_member(member_id: int) -> Response:
     s = services()
     return jsonify(enrolment.member_view(s.read_uow(), member_id, settings=s.settings))
+
+
+@bp.patch("/members/<int:member_id>")
+@require_key("members")
+def update_member(member_id: int) -> Response:
+    """Change name, email or external_id; the member's passes are updated when a field they show changed."""
+    s = services()
+    data = json_body(schemas.MEMBER_PATCH, max_bytes=s.settings.max_body_bytes)
+    return jsonify(members.update_member(s.uow(), s.clock, s.settings, member_id, data))
 
 
 @bp.post("/members/<int:member_id>/transactions")

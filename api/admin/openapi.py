@@ -29,6 +29,9 @@ def _op(summary: str, body: dict[str, Any] | None = None, ok: str = "200", extra
 def document() -> dict[str, Any]:
     pid = [{"name": "program_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
     mid = [{"name": "member_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    oid = [{"name": "offer_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    cid = [{"name": "coupon_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    iid = [{"name": "issue_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
     idem = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255}}
     return {
         "openapi": "3.1.0",
@@ -43,11 +46,31 @@ def document() -> dict[str, Any]:
                     "errors": {"type": "array", "items": {"type": "object", "properties": {
                         "field": {"type": "string"}, "detail": {"type": "string"}}}}}},
                 "Program": schemas.PROGRAM, "Member": schemas.MEMBER, "Transaction": schemas.TRANSACTION,
+                "ProgramPatch": schemas.PROGRAM_PATCH, "MemberPatch": schemas.MEMBER_PATCH, "Offer": schemas.OFFER,
+                "Coupons": schemas.COUPONS,
             },
         },
         "paths": {
             "/programs": {"post": _op("Create a loyalty program", {"$ref": "#/components/schemas/Program"}, "201")},
-            "/programs/{program_id}": {"parameters": pid, "get": _op("Get a program")},
+            "/programs/{program_id}": {"parameters": pid, "get": _op("Get a program"), "patch": _op(
+                "Change a program's design (every pass of it is updated on the phones)",
+                {"$ref": "#/components/schemas/ProgramPatch"})},
+            "/programs/{program_id}/offers": {"parameters": pid, "post": _op(
+                "Create an offer", {"$ref": "#/components/schemas/Offer"}, "201")},
+            "/offers/{offer_id}": {"parameters": oid, "get": _op("Get an offer, its coupons by state, its bulk issues")},
+            "/offers/{offer_id}/coupons": {"parameters": oid, "post": {**_op(
+                "Issue a coupon to member_id (201), or one to every member of segment through the worker (202)",
+                {"$ref": "#/components/schemas/Coupons"}, "201",
+                {"202": {"description": "bulk issue queued; poll its Location"}, "409": _problem}),
+                "parameters": [idem]}},
+            "/coupon-issues/{issue_id}": {"parameters": iid, "get": _op("Progress of a bulk coupon issue")},
+            "/coupons/{coupon_id}": {"parameters": cid, "get": _op("Get a coupon, its state and links")},
+            "/coupons/{coupon_id}/redeem": {"parameters": cid, "post": {**_op(
+                "Redeem a coupon (409 when already redeemed, voided or expired)", None, "200", {"409": _problem}),
+                "parameters": [idem]}},
+            "/coupons/{coupon_id}/void": {"parameters": cid, "post": {**_op(
+                "Void a coupon (409 when already redeemed, voided or expired)", None, "200", {"409": _problem}),
+                "parameters": [idem]}},
             "/programs/{program_id}/images/{slot}": {
                 "parameters": pid + [{"name": "slot", "in": "path", "required": True,
                                       "schema": {"enum": ["icon", "logo", "strip", "hero"]}}],
@@ -56,7 +79,10 @@ def document() -> dict[str, Any]:
             "/programs/{program_id}/members": {"parameters": pid, "post": _op(
                 "Enrol a member (creates their pass)", {"$ref": "#/components/schemas/Member"}, "201",
                 {"409": _problem})},
-            "/members/{member_id}": {"parameters": mid, "get": _op("Get a member, their links and devices")},
+            "/members/{member_id}": {"parameters": mid, "get": _op("Get a member, their links and devices"),
+                                     "patch": _op("Change a member's name, email or external_id",
+                                                  {"$ref": "#/components/schemas/MemberPatch"}, "200",
+                                                  {"409": _problem})},
             "/members/{member_id}/transactions": {
                 "parameters": mid,
                 "post": {**_op("Add or spend points", {"$ref": "#/components/schemas/Transaction"}, "201",

@@ -28,6 +28,16 @@ def get_program(program_id: int) -> Response:
     return jsonify(svc.program_view(services().read_uow(), program_id))
 
 
+@bp.patch("/programs/<int:program_id>")
+@require_key("programs")
+def update_program(program_id: int) -> Response:
+    """Change the design (the fields POST takes); every pass of the program is updated on the phones."""
+    s = services()
+    data = json_body(schemas.PROGRAM_PATCH, max_bytes=s.settings.max_body_bytes)
+    return jsonify(svc.update_program(s.uow(), s.clock, program_id, data,
+                                      coalesce_seconds=s.settings.push_coalesce_seconds))
+
+
 @bp.put("/programs/<int:program_id>/images/<slot>")
 @require_key("programs")
 def put_image(program_id: int, slot: str) -> tuple[str, int]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -24,6 +25,7 @@ from schemathesis import GenerationMode
 
 from api.admin.openapi import document
 from tests.builders import make_member, make_program
+from walletpass.services import coupons, offers
 
 SCALE = int(os.environ.get("FUZZ_EXAMPLES", "0")) or None
 
@@ -95,9 +97,18 @@ def _documented(path: str, method: str) -> set[int]:
     return {int(code) for code in document()["paths"][path][method]["responses"]}
 
 
-def test_openapi_routes(app, auth, services) -> None:  # type: ignore[no-untyped-def]
+def known_ids(services) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Real ids for every path parameter of the document: a program, a member, an offer, a coupon, a bulk issue."""
     program_id = make_program(services)
-    known = {"program_id": program_id, "member_id": make_member(services, program_id)["id"]}
+    member_id = make_member(services, program_id)["id"]
+    offer_id = offers.create_offer(services.uow(), services.clock, program_id, {"title": "Offer"})
+    issue = partial(coupons.issue, services.uow(), services.clock, services.settings, offer_id)
+    return {"program_id": program_id, "member_id": member_id, "offer_id": offer_id,
+            "coupon_id": issue({"member_id": member_id})[1]["id"], "issue_id": issue({"segment": {}})[1]["id"]}
+
+
+def test_openapi_routes(app, auth, services) -> None:  # type: ignore[no-untyped-def]
+    known = known_ids(services)
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == sum(len(item) - ("parameters" in item) for item in document()["paths"].values())
@@ -127,10 +138,11 @@ BODY_ROUTES = [(path, method) for path, item in document()["paths"].items() for 
 
 @pytest.mark.parametrize(("path", "method"), BODY_ROUTES)
 def test_openapi_raw_bodies(client, auth, services, path, method) -> None:  # type: ignore[no-untyped-def]
-    program_id = make_program(services)
-    url = "/api/v1" + path.format(program_id=program_id, member_id=make_member(services, program_id)["id"])
+    url = "/api/v1" + path.format(**known_ids(services))
     minimal = {"/programs": {"name": "P", "organization_name": "O"},
-               "/members/{member_id}/transactions": {"points": 1, "reason": "r"}}.get(path, {"name": "N"})
+               "/members/{member_id}/transactions": {"points": 1, "reason": "r"},
+               "/programs/{program_id}/offers": {"title": "T"}, "/offers/{offer_id}/coupons": {"segment": {}},
+               }.get(path, {"name": "N"})
     edited = st.tuples(st.sampled_from(sorted(minimal) + ["texts", "tiers", "email", "external_id"]),
                        json_values).map(lambda kv: json.dumps({**minimal, kv[0]: kv[1]}).encode())
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from walletpass.errors import Conflict
+from walletpass.errors import Conflict, InvalidInput
 
 ISSUED, REDEEMED, VOIDED, EXPIRED = "issued", "redeemed", "voided", "expired"
 
@@ -20,6 +21,12 @@ class Offer:
     valid_from: datetime | None = None
     valid_until: datetime | None = None
     terms: str = ""
+    #: locale → {"title", "description", "discount", "terms"}: the offer's texts in other languages
+    texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def expired(self, now: datetime) -> bool:
+        """Whether the offer's validity has ended at *now*."""
+        return self.valid_until is not None and now >= self.valid_until
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +45,33 @@ class Coupon:
         return self.state
 
 
-def redeem(coupon: Coupon, offer: Offer, now: datetime) -> str:
-    """Return the new state for a redemption at *now*, or raise Conflict (409)."""
+#: The text keys an offer may translate (``texts[locale]``).
+TRANSLATABLE = ("title", "description", "discount", "terms")
+
+
+def parse_instant(value: str, field_name: str) -> datetime:
+    """An ISO 8601 date and time *with* its zone (``2026-12-31T23:59:00+08:00`` or ``…Z``); else InvalidInput."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(field_name, f"{value!r} is not an ISO 8601 date and time, e.g. "
+                                       "'2026-12-31T23:59:00+08:00'") from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise InvalidInput(field_name, f"{value!r} has no time zone; add one, e.g. '+08:00' or 'Z'")
+    if not 1970 <= parsed.year <= 9998:
+        raise InvalidInput(field_name, "must be a year between 1970 and 9998")
+    return parsed
+
+
+def check_window(valid_from: datetime | None, valid_until: datetime | None, now: datetime) -> None:
+    """An offer's validity window: ``valid_until`` after ``valid_from`` and not already past."""
+    if valid_from is not None and valid_until is not None and valid_until <= valid_from:
+        raise InvalidInput("valid_until", "must be later than valid_from")
+    if valid_until is not None and valid_until <= now:
+        raise InvalidInput("valid_until", f"is already past (now is {now.isoformat(timespec='seconds')})")
+
+
+def _usable(coupon: Coupon, offer: Offer, now: datetime) -> None:
     state = coupon.effective_state(offer, now)
     if state == REDEEMED:
         raise Conflict("coupon already redeemed")
@@ -47,6 +79,17 @@ def redeem(coupon: Coupon, offer: Offer, now: datetime) -> str:
         raise Conflict("coupon expired")
     if state == VOIDED:
         raise Conflict("coupon voided")
+
+
+def void(coupon: Coupon, offer: Offer, now: datetime) -> str:
+    """Return the new state for voiding at *now*; a coupon already redeemed, voided or expired is a Conflict."""
+    _usable(coupon, offer, now)
+    return VOIDED
+
+
+def redeem(coupon: Coupon, offer: Offer, now: datetime) -> str:
+    """Return the new state for a redemption at *now*, or raise Conflict (409)."""
+    _usable(coupon, offer, now)
     if offer.valid_from is not None and now < offer.valid_from:
         raise Conflict(f"coupon not valid before {offer.valid_from.isoformat()}")
     return REDEEMED

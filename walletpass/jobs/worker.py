@@ -27,10 +27,29 @@ class Worker:
         self.idle_sleep = idle_sleep
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
         self._stop = threading.Event()
+        self._next_sweep = 0.0
+
+    def sweep(self) -> None:
+        """Periodic work that no job announces: coupons whose offer ended become expired (once; their passes
+        are bumped then). Runs at most every ``sweep_seconds`` per worker; a failure is logged, never raised."""
+        if time.monotonic() < self._next_sweep:
+            return
+        self._next_sweep = time.monotonic() + self.services.settings.sweep_seconds
+        from walletpass.services.coupons import expire_due
+
+        s = self.services
+        try:
+            expired = expire_due(s.uow, s.clock, s.settings)
+        except Exception:  # noqa: BLE001 - the next sweep tries again; delivery must go on
+            log.exception("coupon expiry sweep failed; trying again at the next sweep")
+            return
+        if expired:
+            log.info("%d coupon(s) expired", expired)
 
     def run_once(self) -> int:
-        """Claim and handle one batch; return how many jobs were handled."""
+        """Sweep when due, then claim and handle one batch; return how many jobs were handled."""
         s = self.services
+        self.sweep()
         jobs = self.outbox.claim(self.worker_id, s.clock.now(), limit=self.batch,
                                  lease_seconds=s.settings.job_lease_seconds)
         if not jobs:
@@ -94,7 +113,17 @@ def default_handlers(services: Any) -> dict[str, Any]:
         counts = sync_google(jobs, services=services, outbox=Outbox(services.engine))
         log.info("Google: %s", ", ".join(f"{n} {result}" for result, n in sorted(counts.items())))
 
-    return {"pass_changed": pass_changed, "google_sync": google_sync, "google_class_sync": google_sync}
+    def coupon_issue(jobs: list[Any]) -> None:
+        from walletpass.services.coupons import run_issue_jobs
+
+        outbox = Outbox(services.engine)
+        done, again = run_issue_jobs(jobs, uow=services.uow, clock=services.clock, settings=services.settings)
+        for job in again:  # more members to go: due again at once (a new lease), so one run stays short
+            outbox.reschedule(job, services.clock.now())
+        outbox.complete(done)
+
+    return {"pass_changed": pass_changed, "google_sync": google_sync, "google_class_sync": google_sync,
+            "coupon_issue": coupon_issue}
 
 
 def start_embedded_worker(services: Any) -> Worker:

@@ -9,6 +9,7 @@ from walletpass.domain.programs import SUPPORTED_LOCALES, Tier, parse_color, val
 from walletpass.errors import InvalidInput
 from walletpass.ids import sha256_hex
 from walletpass.ports import Clock
+from walletpass.services.google_wallet import request_class_sync
 from walletpass.storage.uow import SqlUnitOfWork
 
 IMAGE_SLOTS = ("icon", "logo", "strip", "hero")
@@ -37,15 +38,14 @@ def _texts(raw: Mapping[str, Mapping[str, str]], locales: Sequence[str], tiers: 
     return {k: dict(v) for k, v in raw.items()}
 
 
-def create_program(uow: SqlUnitOfWork, clock: Clock, data: Mapping[str, Any]) -> int:
-    """Create a program from validated API data; return its id."""
+def _design(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The program's columns from validated API data (a new program's, or a program with a PATCH applied)."""
     locales = list(dict.fromkeys(data.get("locales") or ["en"]))
     for i, loc in enumerate(locales):
         if loc not in SUPPORTED_LOCALES:
             raise InvalidInput(f"locales[{i}]", f"{loc!r} is not supported; use some of {list(SUPPORTED_LOCALES)}")
     tiers = _tiers(data.get("tiers") or [])
     texts = _texts(data.get("texts") or {}, locales, tiers)
-    now = clock.now()
     values = {
         "name": data["name"].strip(),
         "organization_name": data["organization_name"].strip(),
@@ -61,6 +61,13 @@ def create_program(uow: SqlUnitOfWork, clock: Clock, data: Mapping[str, Any]) ->
     for key in ("name", "organization_name"):
         if not values[key]:
             raise InvalidInput(key, "must not be blank")
+    return values
+
+
+def create_program(uow: SqlUnitOfWork, clock: Clock, data: Mapping[str, Any]) -> int:
+    """Create a program from validated API data; return its id."""
+    values = _design(data)
+    now = clock.now()
     with uow:
         row = uow.add_program(**values, version=1, created_at=now, updated_at=now)
         uow.commit()
@@ -73,6 +80,30 @@ def _tier_json(t: Tier) -> dict[str, Any]:
         if getattr(t, k):
             out[k] = getattr(t, k)
     return out
+
+
+#: Columns a PATCH may change (the fields POST accepts).
+_DESIGN_FIELDS = ("name", "organization_name", "background_color", "foreground_color", "label_color",
+                  "points_label", "tiers", "locales", "texts", "terms")
+
+
+def update_program(uow: SqlUnitOfWork, clock: Clock, program_id: int, data: Mapping[str, Any], *,
+                   coalesce_seconds: float = 0.0) -> dict[str, Any]:
+    """Apply a validated PATCH: each field given replaces the program's. When the design changed, every pass of
+    the program reaches the phones (set-based, so 100,000 passes are a few statements), members' tiers follow
+    new thresholds, and Google's class is synced; return the program's view."""
+    now = clock.now()
+    with uow:
+        program = uow.program(program_id)
+        values = _design({**{k: getattr(program, k) for k in _DESIGN_FIELDS}, **data})
+        changed = uow.change_row(program, values, now)
+        if changed:
+            if "tiers" in changed:
+                uow.recompute_tiers(program_id, _tiers(values["tiers"]), now)
+            uow.touch_program_passes(program_id, now, reason="design", coalesce_seconds=coalesce_seconds)
+            request_class_sync(uow, now, program_id=program_id)  # Google's classes show name, colours, logo
+        uow.commit()
+    return program_view(uow, program_id)
 
 
 def program_view(uow: SqlUnitOfWork, program_id: int) -> dict[str, Any]:

@@ -5,11 +5,11 @@ Services reach the database only through these methods (via the unit of work).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import JSON, bindparam, case, cast, delete, func, insert, literal, null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,11 +17,13 @@ from walletpass.domain.members import Member
 from walletpass.domain.offers import Coupon, Offer
 from walletpass.domain.passes import PassRef, next_last_modified
 from walletpass.domain.programs import Program, Tier
+from walletpass.domain.segments import Segment
 from walletpass.errors import Conflict, NotFound
 from walletpass.storage.tables import (
     MAX_ID,
     ApiKeyRow,
     CounterRow,
+    CouponIssueRow,
     CouponRow,
     DeviceRow,
     GoogleCallbackNonceRow,
@@ -36,6 +38,7 @@ from walletpass.storage.tables import (
     ProgramImageRow,
     ProgramRow,
     RegistrationRow,
+    UTCDateTime,
 )
 
 
@@ -75,7 +78,8 @@ def to_member(row: MemberRow) -> Member:
 
 def to_offer(row: OfferRow) -> Offer:
     return Offer(id=row.id, program_id=row.program_id, title=row.title, description=row.description,
-                 discount=row.discount, valid_from=row.valid_from, valid_until=row.valid_until, terms=row.terms)
+                 discount=row.discount, valid_from=row.valid_from, valid_until=row.valid_until, terms=row.terms,
+                 texts=row.texts or {})
 
 
 def to_coupon(row: CouponRow) -> Coupon:
@@ -204,11 +208,57 @@ class Repositories:
         return self._s.scalar(select(func.count()).where(MemberRow.member_number == number)) > 0
 
     # -- offers / coupons --------------------------------------------------------------------------
-    def offer(self, offer_id: int) -> OfferRow:
-        return self._get(OfferRow, offer_id, "offer")
+    def offer(self, offer_id: int, *, for_update: bool = False) -> OfferRow:
+        return self._get(OfferRow, offer_id, "offer", for_update=for_update)
 
     def coupon(self, coupon_id: int, *, for_update: bool = False) -> CouponRow:
         return self._get(CouponRow, coupon_id, "coupon", for_update=for_update)
+
+    def coupon_code_taken(self, code: str) -> bool:
+        return self._s.scalar(select(func.count()).where(CouponRow.code == code)) > 0
+
+    def coupon_counts(self, offer_id: int) -> dict[str, int]:
+        """The offer's coupons by stored state."""
+        rows = self._s.execute(select(CouponRow.state, func.count()).where(CouponRow.offer_id == offer_id)
+                               .group_by(CouponRow.state)).all()
+        return {state: int(n) for state, n in rows}
+
+    def add_coupon_issue(self, **values: Any) -> CouponIssueRow:
+        return self.add(CouponIssueRow(**values))
+
+    def coupon_issue(self, issue_id: int, *, for_update: bool = False) -> CouponIssueRow:
+        return self._get(CouponIssueRow, issue_id, "coupon issue", for_update=for_update)
+
+    def coupon_issues(self, offer_id: int) -> Sequence[CouponIssueRow]:
+        return self._s.scalars(select(CouponIssueRow).where(CouponIssueRow.offer_id == offer_id)
+                               .order_by(CouponIssueRow.id)).all()
+
+    @staticmethod
+    def _segment_without_coupon(program_id: int, segment: Segment, offer_id: int) -> list[Any]:
+        """Members of *segment* in the program who hold no coupon of *offer_id* yet."""
+        holds = select(CouponRow.id).where(CouponRow.offer_id == offer_id, CouponRow.member_id == MemberRow.id)
+        where: list[Any] = [MemberRow.program_id == program_id, ~holds.exists()]
+        if segment.tiers is not None:
+            where.append(MemberRow.tier.in_(segment.tiers))
+        if segment.min_points is not None:
+            where.append(MemberRow.points >= segment.min_points)
+        return where
+
+    def segment_members_without_coupon(self, program_id: int, segment: Segment, offer_id: int,
+                                       limit: int) -> Sequence[MemberRow]:
+        return self._s.scalars(select(MemberRow).where(*self._segment_without_coupon(program_id, segment, offer_id))
+                               .order_by(MemberRow.id).limit(limit)).all()
+
+    def count_segment_members_without_coupon(self, program_id: int, segment: Segment, offer_id: int) -> int:
+        return int(self._s.scalar(select(func.count()).select_from(MemberRow).where(
+            *self._segment_without_coupon(program_id, segment, offer_id))) or 0)
+
+    def expiring_coupons(self, now: datetime, limit: int) -> Sequence[CouponRow]:
+        """Issued coupons whose offer ended by *now*, locked (skipping rows another sweep holds)."""
+        return self._s.scalars(
+            select(CouponRow).join(OfferRow, OfferRow.id == CouponRow.offer_id)
+            .where(CouponRow.state == "issued", OfferRow.valid_until <= now)
+            .order_by(CouponRow.id).limit(limit).with_for_update(of=CouponRow, skip_locked=True)).all()
 
     # -- passes ------------------------------------------------------------------------------------
     def pass_(self, pass_id: int, *, for_update: bool = False) -> PassRow:
@@ -234,6 +284,11 @@ class Repositories:
 
     def coupon_passes(self, coupon_id: int) -> Sequence[PassRow]:
         return self._s.scalars(select(PassRow).where(PassRow.coupon_id == coupon_id)).all()
+
+    def member_coupon_passes(self, member_id: int) -> Sequence[PassRow]:
+        """The passes of the coupons issued to *member_id* (they show the member's name)."""
+        return self._s.scalars(select(PassRow).join(CouponRow, CouponRow.id == PassRow.coupon_id)
+                               .where(CouponRow.member_id == member_id).order_by(PassRow.id)).all()
 
     def program_passes(self, program_id: int) -> Sequence[PassRow]:
         return self._s.scalars(select(PassRow).where(PassRow.program_id == program_id).order_by(PassRow.id)).all()
@@ -261,6 +316,70 @@ class Repositories:
                 self.enqueue_google_sync(row.id, now, reason=reason, coalesce_seconds=coalesce_seconds)
         self._s.flush()
         return tag
+
+    @staticmethod
+    def change_row(row: Any, values: Mapping[str, Any], now: datetime) -> set[str]:
+        """Set the *values* that differ on a versioned *row* (bumping ``version`` and ``updated_at`` if any did);
+        return the names of those that changed."""
+        changed = {k for k, v in values.items() if getattr(row, k) != v}
+        if changed:
+            for key in changed:
+                setattr(row, key, values[key])
+            row.version += 1
+            row.updated_at = now
+        return changed
+
+    def touch_program_passes(self, program_id: int, now: datetime, *, reason: str,
+                             coalesce_seconds: float = 0.0) -> int:
+        """:meth:`touch_passes` for every pass of a program, set-based: a handful of statements, whether the
+        program has ten passes or 100,000 (no ORM object per pass). One tag for all; return it.
+
+        Last-Modified moves to this second, or one second past a row's own value when that is not earlier
+        (the rule of ``next_last_modified``), read once the tag counter is held. Every pass gets a job of its own
+        (none is merged into a pending one, which a worker may be claiming), and each Google object a sync.
+        """
+        self._s.flush()
+        of_program = PassRow.program_id == program_id
+        if not self._s.scalar(select(func.count()).select_from(PassRow).where(of_program)):
+            return self.current_tag()
+        tag = self.next_tag()
+        second = now.replace(microsecond=0)
+        late = self._s.scalars(select(PassRow.updated_at).where(of_program, PassRow.updated_at >= second)
+                               .distinct()).all()
+        for previous in sorted(late, reverse=True):  # latest first: a moved row never meets a later UPDATE
+            self._s.execute(update(PassRow).where(of_program, PassRow.updated_at == previous)
+                            .values(update_tag=tag, updated_at=next_last_modified(previous, now)))
+        self._s.execute(update(PassRow).where(of_program, PassRow.updated_at < second)
+                        .values(update_tag=tag, updated_at=second))
+        self._enqueue_for(select(PassRow.id).where(of_program), "pass_changed", reason, now, coalesce_seconds)
+        self._enqueue_for(select(PassRow.id).where(of_program, PassRow.google_state.in_(GOOGLE_SYNCED_STATES)),
+                          "google_sync", reason, now, coalesce_seconds)
+        self._s.expire_all()  # rows loaded before hold the old tag and time
+        return tag
+
+    def _enqueue_for(self, pass_ids: Any, kind: str, reason: str, now: datetime, delay_seconds: float) -> None:
+        """One *kind* job per pass id the select yields: INSERT … SELECT, in the caller's transaction."""
+        stamp = UTCDateTime()
+        rows = pass_ids.add_columns(
+            literal(kind), cast(literal({"reasons": [reason]}, JSON), JSON), literal(0),
+            literal(now, stamp), literal(now + timedelta(seconds=delay_seconds), stamp))
+        self._s.execute(insert(OutboxRow).from_select(
+            ["pass_id", "kind", "payload", "attempts", "created_at", "available_at"], rows))
+        self.outbox_written()
+
+    def outbox_written(self) -> None:
+        """Hook: outbox rows were written without :meth:`enqueue` (the unit of work then kicks the workers)."""
+
+    def recompute_tiers(self, program_id: int, tiers: Sequence[Tier], now: datetime) -> int:
+        """Set every member's tier from their points and *tiers* (set-based); return how many changed."""
+        ranked = sorted(tiers, key=lambda t: t.min_points, reverse=True)
+        tier = case(*[(MemberRow.points >= t.min_points, t.name) for t in ranked]) if ranked else null()
+        result = self._s.execute(
+            update(MemberRow).where(MemberRow.program_id == program_id, MemberRow.tier.is_distinct_from(tier))
+            .values(tier=tier, version=MemberRow.version + 1, updated_at=now)
+            .execution_options(synchronize_session=False))
+        self._s.expire_all()
+        return int(result.rowcount or 0)
 
     # -- outbox --------------------------------------------------------------------------------------
     def enqueue(self, kind: str, payload: dict[str, Any], now: datetime, *, pass_id: int | None = None,

@@ -149,6 +149,25 @@ class CouponRow(Base):
     updated_at: Mapped[datetime]
 
 
+# The expiry sweep walks the issued coupons of offers past valid_until: (offer_id, state) finds them.
+Index("ix_coupons_offer_state", CouponRow.offer_id, CouponRow.state)
+
+
+class CouponIssueRow(Base):
+    """A bulk issue of an offer's coupons to a segment of members, done by the job worker (its progress)."""
+
+    __tablename__ = "coupon_issues"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"), index=True)
+    segment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | done
+    total: Mapped[int] = mapped_column(Integer, default=0)  # members matching (without a coupon) when requested
+    issued: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
 class PassRow(Base):
     """A pass as Apple and Google see it: serial, tokens, update tag, Google object state."""
 

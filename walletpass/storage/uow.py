@@ -42,6 +42,9 @@ class SqlUnitOfWork(Repositories):
         self._outbox_written = True
         return super().enqueue(*args, **kwargs)
 
+    def outbox_written(self) -> None:
+        self._outbox_written = True
+
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         assert self.session is not None

@@ -1,4 +1,4 @@
-"""offer texts in other languages; APNs status per topic
+"""offer texts in other languages; APNs status per topic; bulk coupon issues and the coupon expiry index
 
 Revision ID: 0002
 Revises: 0001
@@ -34,6 +34,23 @@ def upgrade() -> None:
     with op.batch_alter_table('google_messages', schema=None) as batch_op:
         batch_op.add_column(sa.Column('kind', sa.String(length=16), nullable=False,
                                       server_default=sa.text("'message'")))
+    op.create_table('coupon_issues',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('offer_id', sa.Integer(), nullable=False),
+    sa.Column('segment', sa.JSON(), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('issued', sa.Integer(), nullable=False),
+    sa.Column('created_at', walletpass.storage.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', walletpass.storage.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', walletpass.storage.tables.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['offer_id'], ['offers.id'], name=op.f('fk_coupon_issues_offer_id_offers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_coupon_issues'))
+    )
+    with op.batch_alter_table('coupon_issues', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_coupon_issues_offer_id'), ['offer_id'], unique=False)
+    with op.batch_alter_table('coupons', schema=None) as batch_op:
+        batch_op.create_index('ix_coupons_offer_state', ['offer_id', 'state'], unique=False)
 
 
 def downgrade() -> None:
@@ -41,6 +58,11 @@ def downgrade() -> None:
         batch_op.drop_column('kind')
     with op.batch_alter_table('google_callback_nonces', schema=None) as batch_op:
         batch_op.drop_column('expires_at')
+    with op.batch_alter_table('coupons', schema=None) as batch_op:
+        batch_op.drop_index('ix_coupons_offer_state')
+    with op.batch_alter_table('coupon_issues', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_coupon_issues_offer_id'))
+    op.drop_table('coupon_issues')
     op.drop_table('push_status')
     with op.batch_alter_table('offers', schema=None) as batch_op:
         batch_op.drop_column('texts')

@@ -1,0 +1,24 @@
+"""The ``Idempotency-Key`` header of writes (scoped to the API key), checked and hashed with the request."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+
+from api.auth import current_principal
+from walletpass.errors import InvalidInput
+from walletpass.ids import sha256_hex
+from walletpass.services.idempotency import Retry
+
+
+def retry_of(data: Any = None) -> Retry | None:
+    """The request's Idempotency-Key with the hash of its method, path and body, or None without the header."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not (1 <= len(key) <= 255 and key.isprintable()):
+        raise InvalidInput("Idempotency-Key", "must be 1–255 printable characters")
+    body = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return Retry(current_principal().api_key_id, key, sha256_hex(f"{request.method} {request.path}\n{body}"))
