@@ -312,6 +312,53 @@ def test_design_change_patches_the_class_and_records_its_version(client, service
     assert len(google.api_requests()) == before
 
 
+def _coupon_pass(services, pid: int, member_id: int, texts: dict) -> int:  # type: ignore[no-untyped-def]
+    from walletpass.domain.passes import COUPON
+    from walletpass.ids import new_serial, new_token
+
+    now = services.clock.now()
+    with services.uow() as u:
+        offer = u.add_offer(program_id=pid, title="Free coffee", description="Any size", discount="100%",
+                            terms="One per visit", texts=texts, valid_until=now + timedelta(days=30),
+                            created_at=now, updated_at=now)
+        coupon = u.add_coupon(offer_id=offer.id, member_id=member_id, code="CPN-0001", state="issued", version=1,
+                              created_at=now, updated_at=now)
+        row = u.add_pass(serial_number=new_serial(), pass_type_id=services.settings.coupon_pass_type_id,
+                         kind=COUPON, program_id=pid, coupon_id=coupon.id, authentication_token=new_token(24),
+                         public_token=new_token(24), update_tag=u.next_tag(), voided=False, created_at=now,
+                         updated_at=now.replace(microsecond=0))
+        u.commit()
+        return row.id
+
+
+def test_offer_and_coupon_sync(client, services, google) -> None:  # type: ignore[no-untyped-def]
+    texts = {"zh-Hant": {"title": "免費咖啡", "description": "任何尺寸", "discount": "全免", "terms": "每次一張"},
+             "zh-Hans": {"title": "免费咖啡", "description": "任何尺寸", "discount": "全免", "terms": "每次一张"}}
+    pid = make_program(services, terms=LONG_TERMS)
+    m = make_member(services, pid)
+    pass_id = _coupon_pass(services, pid, m["id"], texts)
+    url = google_wallet.save_url(services.uow(), services.settings, services.clock, services.google_signer,
+                                 services.google_client, pass_id)
+    claims = pyjwt.decode(url.rsplit("/", 1)[1], options={"verify_signature": False})
+    [obj] = claims["payload"]["offerObjects"]
+    assert not schema.errors("OfferObject", obj, strict=True)
+    [cls] = [v for (res, _), v in google.store.items() if res == "offerClass"] or claims["payload"]["offerClasses"]
+    assert {t["language"]: t["value"] for t in cls["localizedTitle"]["translatedValues"]} == {
+        "zh-Hant": "免費咖啡", "zh-Hans": "免费咖啡"}
+    assert cls["localizedFinePrint"]["translatedValues"][0]["value"] == "每次一張"
+    assert client.post("/google/callback", data=callback_body(obj["id"])).status_code == 200
+    google.store[("offerObject", obj["id"])] = obj  # the save created it from the link
+    with services.uow() as u:
+        coupon = u.coupon(u.pass_(pass_id).coupon_id)
+        coupon.state = "redeemed"
+        u.touch_passes([u.pass_(pass_id)], services.clock.now(), reason="redeemed")
+        u.commit()
+    _drain(services)
+    assert google.store[("offerObject", obj["id"])]["state"] == "COMPLETED"
+    [patch] = _patches(google, obj["id"])
+    assert "notifyPreference" not in patch.body
+
+
 def test_nonces_of_expired_messages_are_pruned(client, services, google, clock) -> None:  # type: ignore[no-untyped-def]
     assert client.post("/google/callback", data=callback_body(f"{ISSUER}.X", nonce="n-1")).status_code == 200
     assert google_wallet.prune_callback_nonces(services.uow(), clock) == 0

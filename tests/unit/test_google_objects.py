@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -132,6 +134,35 @@ def test_offer_class_is_valid(translated: bool) -> None:
     assert (body["title"], body["provider"], body["redemptionChannel"]) == ("Free coffee", "Morning Light", "INSTORE")
     assert body["finePrint"] == "One per visit." and body["details"] == "Any size, any blend"
     assert body["reviewStatus"] == "UNDER_REVIEW"
+
+
+def test_offer_texts_become_localized_values() -> None:
+    """offers.texts {locale: {title, description, discount, terms}} → localizedTitle / Details / FinePrint and the
+    discount module's localizedBody, for en / zh-Hant / zh-Hans, strictly valid against the discovery schema."""
+    texts = {"zh-Hant": {"title": "免費咖啡", "description": "任何尺寸", "discount": "全免", "terms": "每次一張"},
+             "zh-Hans": {"title": "免费咖啡", "description": "任何尺寸", "discount": "全免"}}
+    offer = dataclasses.replace(OFFER, texts=texts)
+    body = objects.offer_class(offer, program(), issuer_id=ISSUER, images=images)
+    assert_valid("OfferClass", body)
+
+    def values(localized: dict) -> dict[str, str]:
+        return {t["language"]: t["value"] for t in [localized["defaultValue"], *localized["translatedValues"]]}
+
+    assert values(body["localizedTitle"]) == {"en": "Free coffee", "zh-Hant": "免費咖啡", "zh-Hans": "免费咖啡"}
+    assert values(body["localizedDetails"]) == {"en": "Any size, any blend", "zh-Hant": "任何尺寸", "zh-Hans": "任何尺寸"}
+    assert values(body["localizedFinePrint"]) == {"en": "One per visit.", "zh-Hant": "每次一張"}  # no zh-Hans given
+    [discount] = body["textModulesData"]
+    assert values(discount["localizedBody"]) == {"en": "100%", "zh-Hant": "全免", "zh-Hans": "全免"}
+    assert values(discount["localizedHeader"]) == {"en": "Discount", "zh-Hant": "優惠", "zh-Hans": "优惠"}
+    plain = objects.offer_class(OFFER, program(), issuer_id=ISSUER, images=images)  # no texts: no localized*
+    assert not {"localizedTitle", "localizedDetails"} & set(plain)
+    assert "localizedBody" not in plain["textModulesData"][0]
+
+
+def test_offer_without_terms_takes_the_programs_translated_terms() -> None:
+    body = objects.offer_class(dataclasses.replace(OFFER, terms=""), program(), issuer_id=ISSUER, images=images)
+    assert_valid("OfferClass", body)
+    assert body["finePrint"] == program().terms and "localizedFinePrint" in body
 
 
 def test_minimal_offer_class_is_valid() -> None:

@@ -202,24 +202,38 @@ def loyalty_object(program: Program, member: Member, ref: PassRef, *, issuer_id:
 
 
 # -- offers -------------------------------------------------------------------------------------
+def _offer_text(offer: Offer, key: str, base: str, langs: Sequence[str]) -> tuple[str, Json | None]:
+    """(default value, LocalizedString) of an offer string from ``Offer.texts`` (locale → {title, description,
+    discount, terms}); a locale without a translation is left out."""
+    values = {lang: offer.texts[lang][key] for lang in langs if (offer.texts.get(lang) or {}).get(key)}
+    values.setdefault(langs[0], base)
+    return values[langs[0]], _localized(langs, values)
+
+
 def offer_class(offer: Offer, program: Program, *, issuer_id: str, images: ImageSource,
                 redemption_channel: str = "INSTORE", callback_url: str | None = None) -> Json:
-    """Return the OfferClass of *offer*: title, provider (the organization), details, fine print (terms)."""
+    """Return the OfferClass of *offer*: title, provider (the organization), details, fine print (terms).
+
+    Title, details, fine print and the discount module carry ``localized*`` values from ``offer.texts`` for
+    the program's other locales; fine print falls back to the program's terms (and their translations).
+    """
     if redemption_channel not in REDEMPTION_CHANNELS:
         raise InvalidInput("redemption_channel", f"must be one of {', '.join(REDEMPTION_CHANNELS)}")
     langs = _languages(program)
+    title = _offer_text(offer, "title", offer.title, langs)
     body: Json = {"id": offer_class_id(issuer_id, offer.id), "reviewStatus": "UNDER_REVIEW",
-                  "title": offer.title, "redemptionChannel": redemption_channel}
+                  "title": title[0], "localizedTitle": title[1], "redemptionChannel": redemption_channel}
     body.update(_branding(program, images, langs, "titleImage", logo_required=False))
     body["provider"], body["localizedProvider"] = body["issuerName"], body["localizedIssuerName"]
     if offer.description:
-        body["details"] = offer.description
-    terms = offer.terms or program.terms
-    if terms:
-        body["finePrint"] = terms
+        body["details"], body["localizedDetails"] = _offer_text(offer, "description", offer.description, langs)
+    if offer.terms:
+        body["finePrint"], body["localizedFinePrint"] = _offer_text(offer, "terms", offer.terms, langs)
+    elif program.terms:
+        body["finePrint"], body["localizedFinePrint"] = _program_text(program, "terms", program.terms, langs)
     if offer.discount:
         body["textModulesData"] = [_text_module("discount", _label("discount", langs),
-                                                (offer.discount, None))]
+                                                _offer_text(offer, "discount", offer.discount, langs))]
     if callback_url:
         body["callbackOptions"] = {"url": callback_url}
     return _clean(body)
