@@ -101,6 +101,21 @@ def test_prepared_images_are_cached_per_program_version(builder: PassBuilder) ->
     assert builder.assets(tpl, demo_program(version=2)) is not first
 
 
+def test_coupon_strings_are_cached_per_offer_and_reuse_the_program_images(builder: PassBuilder) -> None:
+    tpl = builder.template("coupon")
+    offer = dataclasses.replace(demo_offer(), texts={"zh-Hant": {"title": "拿鐵送糕點"}})
+    first = builder.assets(tpl, demo_program(), offer=offer)
+    assert builder.assets(tpl, demo_program(), offer=dataclasses.replace(offer)) is first
+    program_only = builder.assets(tpl, demo_program())
+    images = [e for e in first.entries if e.name.endswith(".png")]
+    assert images and all(any(e is p for p in program_only.entries) for e in images)  # reused, not re-rendered
+    assert first.strings["zh-Hant"]["offer.title"] == "拿鐵送糕點"
+    for changed in (dataclasses.replace(offer, texts={"zh-Hant": {"title": "拿鐵買一送一"}}),
+                    dataclasses.replace(offer, discount="Free cookie"), demo_offer(2)):
+        other = builder.assets(tpl, demo_program(), offer=changed)
+        assert other is not first and other.strings != first.strings
+
+
 def test_program_upload_overrides_template_image(builder: PassBuilder) -> None:
     buf = io.BytesIO()
     Image.new("RGB", (300, 300), (0, 128, 255)).save(buf, format="PNG")

@@ -22,6 +22,7 @@ from walletpass.render.demo import (
     demo_program,
 )
 from walletpass.render.template import PassTemplate
+from walletpass.render.texts import strings_for_locale
 
 TEMPLATES = load_templates(Path(__file__).resolve().parents[2] / "templates" / "passes")
 MEMBER_T, COUPON_T = TEMPLATES["member-card"], TEMPLATES["coupon"]
@@ -101,10 +102,12 @@ def test_coupon_fields_expiry_and_code() -> None:
     f = fields(p, "coupon")
     assert p["expirationDate"] == "2026-05-15T09:00:00+00:00"
     assert f["expires"]["value"] == "2026-05-15T09:00:00+00:00"
-    assert f["code"]["value"] == "MLC-000001" and f["discount"]["value"] == "Free pastry"
+    strings = localized_strings(COUPON_T, demo_program(), offer)
+    assert f["code"]["value"] == "MLC-000001"
+    assert strings_for_locale(strings, "en", f["discount"]["value"]) == "Free pastry"
     assert p["barcodes"][0]["message"] == "MLC-000001"
     assert "voided" not in p
-    passjson.validate(p, strings=localized_strings(COUPON_T, demo_program()))
+    passjson.validate(p, strings=strings)
 
 
 def test_coupon_without_member_or_end_date_leaves_those_fields_out() -> None:
@@ -127,6 +130,42 @@ def test_coupon_voided_when_expired_at_updated_at() -> None:
     ref = dataclasses.replace(demo_coupon_ref(), updated_at=offer.valid_until + timedelta(seconds=1))
     p = coupon_pass_json(COUPON_T, demo_program(), offer, demo_coupon(), None, ref, CTX)
     assert p["voided"] is True
+
+
+def test_coupon_shows_the_offer_texts_in_each_locale() -> None:
+    offer = dataclasses.replace(demo_offer(), texts={
+        "zh-Hant": {"title": "拿鐵送糕點", "description": "任選一款糕點", "discount": "免費糕點", "terms": "每次限用一張"},
+        "zh-Hans": {"title": "拿铁送糕点", "discount": "免费糕点"},
+    })
+    p = coupon_pass_json(COUPON_T, demo_program(), offer, demo_coupon(), None, demo_coupon_ref(), CTX)
+    strings = localized_strings(COUPON_T, demo_program(), offer)
+    f = fields(p, "coupon")
+    shown = {loc: {k: strings_for_locale(strings, loc, f[k]["value"]) for k in ("offer", "details", "discount",
+                                                                             "offer_terms")}
+             for loc in ("en", "zh-Hant", "zh-Hans")}
+    assert shown["en"] == {"offer": offer.title, "details": offer.description, "discount": "Free pastry",
+                           "offer_terms": offer.terms}
+    assert shown["zh-Hant"] == {"offer": "拿鐵送糕點", "details": "任選一款糕點", "discount": "免費糕點",
+                                "offer_terms": "每次限用一張"}
+    # zh-Hans translated title and discount only: description and terms fall back to the offer's own text
+    assert shown["zh-Hans"] == {"offer": "拿铁送糕点", "details": offer.description, "discount": "免费糕点",
+                                "offer_terms": offer.terms}
+    passjson.validate(p, strings=strings)
+
+
+def test_coupon_field_of_a_text_only_a_translation_has_is_kept() -> None:
+    offer = dataclasses.replace(demo_offer(), terms="", texts={"zh-Hant": {"terms": "每次限用一張"}})
+    p = coupon_pass_json(COUPON_T, demo_program(), offer, demo_coupon(), None, demo_coupon_ref(), CTX)
+    strings = localized_strings(COUPON_T, demo_program(), offer)
+    key = fields(p, "coupon")["offer_terms"]["value"]
+    assert strings["zh-Hant"][key] == "每次限用一張" and strings["en"][key] == ""
+
+
+def test_embedded_offer_placeholder_is_the_default_text() -> None:
+    doc = {"kind": "coupon", "pass": {"coupon": {"backFields": [{"key": "t", "value": "Offer: ${offer.title}"}]}}}
+    tpl = PassTemplate.create("t", doc, {"en": {"tier.none": "Member"}}, {})
+    p = coupon_pass_json(tpl, demo_program(), demo_offer(), demo_coupon(), None, demo_coupon_ref(), CTX)
+    assert p["coupon"]["backFields"][0]["value"] == "Offer: Free pastry with any latte"
 
 
 def test_strings_three_locales_same_keys() -> None:

@@ -4,6 +4,8 @@ Made once per process with the signers (one per pass type id) and the templates.
 do not change from one pass to the next — its 1x/@2x/@3x images and its pass.strings — are prepared once
 per (template, program id, program version, program updated_at, images key) and kept with their SHA-1s and
 encoded ZIP records; a pass then costs one pass.json, one manifest, one signature and a join of bytes.
+A coupon's pass.strings also carry its offer's texts, so coupons have their own set per (that key, offer
+contents): the program's images are reused from its set, only the strings files are written again.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,7 @@ from walletpass.render.template import COUPON, MEMBER, PassTemplate
 from walletpass.render.texts import localized_strings
 
 DEFAULT_TEMPLATES = {MEMBER: "member-card", COUPON: "coupon"}
+_STRINGS_FILE = "/pass.strings"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,19 +46,35 @@ class PreparedAssets:
     manifest: ManifestBase
 
 
-def prepare_assets(template: PassTemplate, program: Program, images: Mapping[str, bytes] | None = None,
-                   *, max_image_bytes: int = _images.DEFAULT_MAX_BYTES) -> PreparedAssets:
-    """Render images (program uploads override the template's, per slot) and pass.strings for *program*."""
-    sources = {**template.images, **(images or {})}
-    files = _images.render_images(sources, style=template.style, max_bytes=max_image_bytes)
-    passjson.check_files(files)
-    strings = localized_strings(template, program)
+def _assemble(files: list[Entry], strings: dict[str, dict[str, str]]) -> PreparedAssets:
     passjson.check_localizations(strings)
-    entries = [make_entry(name, data) for name, data in files.items()]
-    entries += [make_entry(f"{locale}.lproj/pass.strings", encode_strings(table)) for locale, table in strings.items()]
+    entries = files + [make_entry(f"{locale}.lproj{_STRINGS_FILE}", encode_strings(table))
+                       for locale, table in strings.items()]
     entries.sort(key=lambda e: e.name)
     digests = {e.name: e.sha1 for e in entries}
     return PreparedAssets(tuple(entries), digests, strings, ManifestBase(digests))
+
+
+def prepare_assets(template: PassTemplate, program: Program, images: Mapping[str, bytes] | None = None,
+                   *, max_image_bytes: int = _images.DEFAULT_MAX_BYTES, offer: Offer | None = None) -> PreparedAssets:
+    """Render images (program uploads override the template's, per slot) and pass.strings for *program*
+    (with *offer*'s texts, for a coupon)."""
+    sources = {**template.images, **(images or {})}
+    files = _images.render_images(sources, style=template.style, max_bytes=max_image_bytes)
+    passjson.check_files(files)
+    return _assemble([make_entry(name, data) for name, data in files.items()],
+                     localized_strings(template, program, offer))
+
+
+def with_strings(assets: PreparedAssets, strings: dict[str, dict[str, str]]) -> PreparedAssets:
+    """*assets* with its pass.strings files replaced by *strings*; the images are reused as they are."""
+    return _assemble([e for e in assets.entries if not e.name.endswith(_STRINGS_FILE)], strings)
+
+
+def offer_fingerprint(offer: Offer) -> tuple[Any, ...]:
+    """A cache key for the texts *offer* adds to a coupon: its id and every text, so any change misses."""
+    texts = tuple(sorted((locale, tuple(sorted(t.items()))) for locale, t in offer.texts.items()))
+    return (offer.id, offer.title, offer.description, offer.discount, offer.terms, texts)
 
 
 def images_fingerprint(images: Mapping[str, bytes]) -> str:
@@ -75,7 +94,7 @@ class PassBuilder:
         team_id: the Apple team id written into every pass (must be the certificates' OU).
         web_service_url: ``webServiceURL`` of every pass (``Settings.web_service_url``).
         default_templates: kind (``member``/``coupon``) → template name used when a call names none.
-        cache_size: how many prepared (template, program, images) sets to keep.
+        cache_size: how many prepared (template, program, images[, offer]) sets to keep.
     """
 
     def __init__(self, *, signers: Mapping[str, PassSigner], templates: Mapping[str, PassTemplate], team_id: str,
@@ -113,17 +132,26 @@ class PassBuilder:
                                      f"{pass_type_id}.pem and .key in the certs folder") from None
 
     def assets(self, template: PassTemplate, program: Program, images: Mapping[str, bytes] | None = None,
-               images_key: str = "") -> PreparedAssets:
-        """The prepared images + strings of *program* for *template* (cached)."""
+               images_key: str = "", offer: Offer | None = None) -> PreparedAssets:
+        """The prepared images + strings of *program* for *template*, with *offer*'s texts if given (cached)."""
         if images and not images_key:
             images_key = images_fingerprint(images)
-        key = (template.name, template.version, program.id, program.version, program.updated_at, images_key)
+        key: tuple[Any, ...] = (template.name, template.version, program.id, program.version, program.updated_at,
+                                images_key)
+        if offer is None:
+            return self._cached(key, lambda: prepare_assets(template, program, images,
+                                                            max_image_bytes=self._max_image_bytes))
+        return self._cached((*key, offer_fingerprint(offer)),
+                            lambda: with_strings(self.assets(template, program, images, images_key),
+                                                 localized_strings(template, program, offer)))
+
+    def _cached(self, key: tuple[Any, ...], prepare: Callable[[], PreparedAssets]) -> PreparedAssets:
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        prepared = prepare_assets(template, program, images, max_image_bytes=self._max_image_bytes)
+        prepared = prepare()
         with self._lock:
             self._cache[key] = prepared
             while len(self._cache) > self._cache_size:
@@ -163,5 +191,5 @@ class PassBuilder:
         if coupon.offer_id != offer.id:
             raise InvalidInput("coupon", f"coupon {coupon.id} belongs to offer {coupon.offer_id}, not {offer.id}")
         tpl = self.template(COUPON, template)
-        assets = self.assets(tpl, program, images, images_key)
+        assets = self.assets(tpl, program, images, images_key, offer)
         return self.package(coupon_pass_json(tpl, program, offer, coupon, member, pass_ref, self._context), assets)

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from walletpass.domain.members import Member
-from walletpass.domain.offers import EXPIRED, REDEEMED, VOIDED, Coupon, Offer
+from walletpass.domain.offers import EXPIRED, REDEEMED, TRANSLATABLE, VOIDED, Coupon, Offer
 from walletpass.domain.passes import PassRef
 from walletpass.domain.programs import Program
 from walletpass.errors import InvalidInput
 from walletpass.render.template import COUPON, MEMBER, PassTemplate, substitute
-from walletpass.render.texts import localized_strings, tier_key
+from walletpass.render.texts import localized_strings, offer_text_key, tier_key
 
 BARCODE_FORMAT = "PKBarcodeFormatQR"
 
@@ -103,6 +103,13 @@ def coupon_voided(coupon: Coupon, offer: Offer, pass_ref: PassRef) -> bool:
     return pass_ref.voided or coupon.effective_state(offer, pass_ref.updated_at) in (REDEEMED, VOIDED, EXPIRED)
 
 
+def _offer_text_keys(offer: Offer) -> dict[str, str | None]:
+    """``offer.<text>_key`` → the pass.strings key, or None (field left out) when no locale has that text."""
+    return {f"offer.{name}_key": offer_text_key(name)
+            if getattr(offer, name) or any(t.get(name) for t in offer.texts.values()) else None
+            for name in TRANSLATABLE}
+
+
 def coupon_pass_json(template: PassTemplate, program: Program, offer: Offer, coupon: Coupon, member: Member | None,
                      pass_ref: PassRef, ctx: RenderContext) -> dict[str, Any]:
     """pass.json (coupon) for *coupon* of *offer*, optionally issued to *member*."""
@@ -113,6 +120,7 @@ def coupon_pass_json(template: PassTemplate, program: Program, offer: Offer, cou
         "offer.description": offer.description or None,
         "offer.discount": offer.discount or None,
         "offer.terms": offer.terms or None,
+        **_offer_text_keys(offer),
         "offer.valid_from": w3c_date(offer.valid_from) if offer.valid_from else None,
         "offer.valid_until": w3c_date(offer.valid_until) if offer.valid_until else None,
         "member.name": member.name if member else None,
@@ -137,6 +145,6 @@ def render_member(template: PassTemplate, program: Program, member: Member, pass
 
 def render_coupon(template: PassTemplate, program: Program, offer: Offer, coupon: Coupon, member: Member | None,
                   pass_ref: PassRef, ctx: RenderContext) -> RenderedPass:
-    """pass.json and localized strings of a coupon."""
+    """pass.json and localized strings (the program's and *offer*'s) of a coupon."""
     return RenderedPass(coupon_pass_json(template, program, offer, coupon, member, pass_ref, ctx),
-                        localized_strings(template, program))
+                        localized_strings(template, program, offer))

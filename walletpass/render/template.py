@@ -27,11 +27,13 @@ MEMBER, COUPON = "member", "coupon"
 #: Pass style of each template kind.
 STYLE_OF_KIND = {MEMBER: "storeCard", COUPON: "coupon"}
 
-#: Variables a template of each kind may use (documented in templates/passes/README).
+#: Variables a template of each kind may use (documented in templates/passes/README). ``offer.<text>`` is the
+#: offer's default text; ``offer.<text>_key`` its pass.strings key, which Wallet shows in the device's language.
 VARIABLES: Mapping[str, frozenset[str]] = {
     MEMBER: frozenset({"member.name", "member.number", "member.points", "member.tier_key", "member.email",
                        "pass.serial_number"}),
     COUPON: frozenset({"coupon.code", "offer.title", "offer.description", "offer.discount", "offer.terms",
+                       "offer.title_key", "offer.description_key", "offer.discount_key", "offer.terms_key",
                        "offer.valid_from", "offer.valid_until", "member.name", "member.number",
                        "pass.serial_number"}),
 }

@@ -13,6 +13,11 @@ key                    text
 ``tier.<name>``        ``texts[L]["tier.<name>"]``, else the template's ``tier.<name>``, else the name
 =====================  ==============================================================================
 
+A coupon's strings also carry its offer's texts, under ``offer.title``, ``offer.description``,
+``offer.discount`` and ``offer.terms``: ``Offer.texts[L][…]``, else the offer's own (default) text. The
+coupon template shows them through ``${offer.title_key}`` … (the key, which Wallet looks up), as the member
+card shows its tier through ``${member.tier_key}``.
+
 Template keys missing in a locale fall back to the template's default locale, so every file ends up with
 exactly the same keys, which Wallet requires.
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from walletpass.domain.offers import TRANSLATABLE, Offer
 from walletpass.domain.programs import Program
 from walletpass.render.template import PassTemplate
 
@@ -32,6 +38,17 @@ _NO_TIER_DEFAULT = "Member"
 def tier_key(tier_name: str | None) -> str:
     """The pass.strings key of a tier's display name."""
     return f"tier.{tier_name}" if tier_name else NO_TIER_KEY
+
+
+def offer_text_key(name: str) -> str:
+    """The pass.strings key of one of an offer's texts (``title``, ``description``, ``discount``, ``terms``)."""
+    return f"offer.{name}"
+
+
+def offer_entries(offer: Offer, locale: str) -> dict[str, str]:
+    """*offer*'s texts in *locale*: its translation where it has one, else its default text."""
+    own = offer.texts.get(locale) or {}
+    return {offer_text_key(name): own.get(name) or getattr(offer, name) for name in TRANSLATABLE}
 
 
 def locales_for(template: PassTemplate, program: Program) -> tuple[str, ...]:
@@ -67,13 +84,16 @@ def _program_entries(template: PassTemplate, program: Program, locale: str) -> d
     return out
 
 
-def localized_strings(template: PassTemplate, program: Program) -> dict[str, dict[str, str]]:
-    """locale → pass.strings entries, every locale with the same keys; deterministic."""
+def localized_strings(template: PassTemplate, program: Program,
+                      offer: Offer | None = None) -> dict[str, dict[str, str]]:
+    """locale → pass.strings entries (with *offer*'s texts for a coupon), every locale with the same keys."""
     keys = sorted({k for table in template.strings.values() for k in table})
     result: dict[str, dict[str, str]] = {}
     for locale in locales_for(template, program):
         table = {k: _template_text(template, locale, k) or "" for k in keys}
         table.update(_program_entries(template, program, locale))
+        if offer is not None:
+            table.update(offer_entries(offer, locale))
         result[locale] = dict(sorted(table.items()))
     return result
 
