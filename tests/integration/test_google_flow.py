@@ -93,7 +93,7 @@ def test_save_link_is_a_signed_jwt_under_1800(client, services, pki) -> None:  #
 
 def test_class_is_inserted_once_then_links_carry_the_object_only(client, services, google) -> None:  # type: ignore[no-untyped-def]
     """A 3-locale card: class + object is over 3,000 characters; once the class is at Google, the object alone
-    fits (the demo's points label is left untranslated here: with it the object alone is ~1,870 characters)."""
+    fits (the demo's points label is left untranslated here; with it, see the demo test below)."""
     texts = {loc: {k: v for k, v in t.items() if k != "points_label"} for loc, t in DEMO_PROGRAM["texts"].items()}
     pid = make_program(services, texts=texts)
     m = make_member(services, pid, points=1250)
@@ -192,3 +192,37 @@ def test_the_images_google_fetches_are_served(client, services, slot: str) -> No
     assert r.status_code == 200 and r.mimetype == "image/png"
     with Image.open(BytesIO(r.data)) as image:
         assert image.format == "PNG" and image.width > 0
+
+
+def test_demo_card_link_is_object_only_without_rest(client, services, google) -> None:  # type: ignore[no-untyped-def]
+    """The program and member `walletpass init` seeds (3 locales): once the class is at Google, a member's first
+    save is a plain signed link — even for a 40-character CJK name and a 9-digit balance — and no REST call."""
+    from walletpass.demo import DEMO_MEMBER
+    from walletpass.services import enrolment, programs
+
+    pid = programs.create_program(services.uow(), services.clock, DEMO_PROGRAM)
+    demo = enrolment.enrol_member(services.uow(), services.clock, services.settings, pid, DEMO_MEMBER, source="demo")
+    first = _save(client, demo)  # the class is not at Google yet: inserted once by REST
+    assert [(r.method, r.path) for r in google.api_requests()] == [("POST", "/walletobjects/v1/loyaltyClass")]
+    long_name = "晨光咖啡會員" * 6 + "林美玲好"
+    assert len(long_name) == 40
+    big = enrolment.enrol_member(services.uow(), services.clock, services.settings, pid,
+                                 {"name": long_name, "email": "long@example.com", "points": 999_999_999})
+    for member, url in ((demo, first), (big, _save(client, big))):
+        assert url.startswith("https://pay.google.com/gp/v/save/") and len(url) < 1800, len(url)
+        claims = pyjwt.decode(url.rsplit("/", 1)[1], options={"verify_signature": False})
+        assert set(claims["payload"]) == {"loyaltyObjects"}
+        [obj] = claims["payload"]["loyaltyObjects"]
+        assert not schema.errors("LoyaltyObject", obj, strict=True)
+        assert obj["id"] == f"{ISSUER}.{member['serial_number']}" and obj["accountName"] == member["name"]
+        # what the card shows is all there: translated points label and tier line, balance, member number
+        assert obj["loyaltyPoints"]["localizedLabel"]["translatedValues"] == [
+            {"language": "zh-Hant", "value": "點數"}, {"language": "zh-Hans", "value": "积分"}]
+        assert obj["barcode"]["value"] == obj["accountId"]
+        [tier] = obj["textModulesData"]
+        assert {t["value"] for t in tier["localizedBody"]["translatedValues"]} <= {
+            f"{label}{name}" for label in ("等級：", "等级：") for name in
+            [*DEMO_PROGRAM["texts"]["zh-Hant"].values(), *DEMO_PROGRAM["texts"]["zh-Hans"].values()]}
+    assert obj["loyaltyPoints"]["balance"] == {"int": 999_999_999}
+    assert len(google.api_requests()) == 1  # the second member's first save: no REST call in the request
+    assert not [k for k in google.store if k[0] == "loyaltyObject"]

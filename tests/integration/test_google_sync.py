@@ -25,7 +25,8 @@ from walletpass.services import google_wallet
 from walletpass.services.points import add_transaction
 from walletpass.storage.tables import GoogleMessageRow, OutboxRow
 
-LONG_TERMS = "Long terms. " * 150  # the class must be inserted by REST, and then the object too
+LONG_TERMS = "Long terms. " * 150  # the class must be inserted by REST
+LONG_NAME = "晨光會員" * 50  # and then the object too (the demo card's object alone fits)
 
 
 class StepClock:
@@ -76,7 +77,7 @@ def _drain(services) -> None:  # type: ignore[no-untyped-def]
 def _saved_member(client, services, google, **kw: Any) -> tuple[dict, str]:  # type: ignore[no-untyped-def]
     """A member whose object was inserted by REST (long class) and saved by the user (callback)."""
     pid = make_program(services, terms=LONG_TERMS, **kw)
-    m = make_member(services, pid, points=10)
+    m = make_member(services, pid, points=10, name=LONG_NAME)
     _save(client, m)
     object_id = f"{ISSUER}.{m['serial_number']}"
     assert ("loyaltyObject", object_id) in google.store

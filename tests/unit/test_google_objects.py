@@ -91,18 +91,23 @@ def test_loyalty_object_in_every_tier_is_valid(tier: str | None, translated: boo
     assert body["state"] == "ACTIVE"
     assert body["classId"] == f"{ISSUER}.program-7"
     assert body["loyaltyPoints"]["balance"] == {"int": 1250}
-    assert body["barcode"] == {"type": "QR_CODE", "value": "ML-000123", "alternateText": "ML-000123"}
+    # no alternateText: under the barcode Google shows accountId, the same number
+    assert body["barcode"] == {"type": "QR_CODE", "value": "ML-000123"}
     assert (body["accountId"], body["accountName"]) == ("ML-000123", "Lin Mei")
     assert "hexBackgroundColor" not in body
     if tier is None:
         assert "textModulesData" not in body
     else:
-        module = body["textModulesData"][0]
-        assert module["id"] == "tier" and module["body"] == tier
+        [module] = body["textModulesData"]
+        if not translated:
+            assert module == {"id": "tier", "body": f"Tier: {tier}"}
+        else:  # one localized line; the plain body would be ignored beside it, so it is left out
+            assert set(module) == {"id", "localizedBody"} and module["id"] == "tier"
+            assert module["localizedBody"]["defaultValue"] == {"language": "en", "value": f"Tier: {tier}"}
+            assert {"language": "zh-Hant", "value": f"等級：{program(True).texts['zh-Hant'][f'tier.{tier}']}"} in \
+                module["localizedBody"]["translatedValues"]
         if translated and tier == "Gold":
-            assert {"language": "zh-Hans", "value": "金"} in module["localizedBody"]["translatedValues"]
-        if translated:
-            assert {"language": "zh-Hant", "value": "等級"} in module["localizedHeader"]["translatedValues"]
+            assert {"language": "zh-Hans", "value": "等级：金"} in module["localizedBody"]["translatedValues"]
 
 
 def test_points_label_is_clipped_to_nine_characters() -> None:

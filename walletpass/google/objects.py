@@ -9,15 +9,19 @@ Choices (google.md §2):
   ``<issuer>.<serial_number>`` with anything outside ``[A-Za-z0-9._-]`` replaced by ``_``.
 - **Tier is text, not points.** ``LoyaltyClass.rewardsTier`` is class-level, so it cannot differ per member, and
   ``secondaryLoyaltyPoints`` would show a tier name as a "balance". The tier therefore goes into an object text
-  module ``tier`` (localized header + localized tier name). Tier colours are not shown on Google:
-  ``hexBackgroundColor`` exists on classes only (never on Loyalty/Offer objects), and it carries the program colour.
+  module ``tier``: one localized line "Tier: Gold" / "等級：金卡" (a translated header and a translated body would
+  cost twice the bytes in every member's save link; LoyaltyObject has no class-side label for it). Tier colours
+  are not shown on Google: ``hexBackgroundColor`` exists on classes only (never on Loyalty/Offer objects), and it
+  carries the program colour.
 - **Coupon states**: issued → ``ACTIVE``; redeemed → ``COMPLETED`` (DISCO: "Object has completed its lifecycle" —
   a used coupon is done, not invalid; ``INACTIVE`` means "no longer valid" and fits a *voided* coupon);
   voided → ``INACTIVE``; expired → ``EXPIRED``. A voided pass (``PassRef.voided``) is ``INACTIVE`` whatever its state.
 - **Localized strings** carry ``defaultValue`` in the program's first locale and ``translatedValues`` for its other
   locales (``en``, ``zh-Hant``, ``zh-Hans``): program strings from ``Program.texts``, our own labels from
   :data:`LABELS`. A string with no translation gets no ``localized*`` field at all — the plain field already says
-  it, and every byte counts against the 1,800-character save link.
+  it, and every byte counts against the 1,800-character save link. On objects (in every member's link) the plain
+  field is left out beside its LocalizedString ("the non-localized field will not be used"), and the loyalty
+  barcode has no ``alternateText``: Google shows ``accountId``, the same number, under it.
 - Images are ``{sourceUri: {uri}, contentDescription}``; the URLs come from the caller (slot → URL), since the
   asset URL scheme is decided elsewhere. Slots: ``"logo"`` (required for loyalty classes) and ``"hero"``.
 """
@@ -100,6 +104,13 @@ def _program_text(program: Program, key: str, base: str, langs: Sequence[str],
     return values[langs[0]], _localized(langs, values)
 
 
+def _plain(value: str, localized: Json | None) -> str | None:
+    """The plain field beside a LocalizedString, or None when the localized one is set: "If the corresponding
+    localized field is set, the non-localized field will not be used" (Google's localization guide), and its
+    ``defaultValue`` already says it. Used on objects, whose bytes count against the save link on every member."""
+    return None if localized else value
+
+
 def _label(name: str, langs: Sequence[str]) -> tuple[str, Json | None]:
     values = {lang: LABELS[name].get(lang, LABELS[name]["en"]) for lang in langs}
     return values[langs[0]], _localized(langs, values)
@@ -128,8 +139,23 @@ def _text_module(module_id: str, header: tuple[str, Json | None], body: tuple[st
             "body": body[0], "localizedBody": body[1]}
 
 
-def _qr(value: str) -> Json:
-    return {"type": "QR_CODE", "value": value, "alternateText": value}
+#: How a label and its value join in one line, per language ("Tier: Gold", "等級：金卡").
+_LABEL_JOIN = {"zh-Hant": "：", "zh-Hans": "："}
+
+
+def _labelled_line(name: str, value: str, program: Program, key: str, langs: Sequence[str]) -> tuple[str, Json | None]:
+    """(default, LocalizedString) of "<label>: <value>" in every language (the value untranslated where the
+    program has no translation): one localized string instead of a translated header and a translated body,
+    half the bytes of a per-member module in the save link."""
+    lines = {lang: LABELS[name].get(lang, LABELS[name]["en"]) + _LABEL_JOIN.get(lang, ": ")
+             + program.text(lang, key, value) for lang in langs}
+    return lines[langs[0]], _localized(langs, lines)
+
+
+def _qr(value: str, *, text_under: bool = True) -> Json:
+    """A QR code; *text_under* False leaves ``alternateText`` out where Google shows the same text anyway (a loyalty
+    card falls back to ``accountId`` under the barcode: google.md §1.4's field budget, Google's loyalty design page)."""
+    return {"type": "QR_CODE", "value": value, "alternateText": value if text_under else None}
 
 
 def _date(value: datetime) -> Json:
@@ -192,12 +218,14 @@ def loyalty_object(program: Program, member: Member, ref: PassRef, *, issuer_id:
         "state": "INACTIVE" if ref.voided else "ACTIVE",
         "accountId": member.member_number,
         "accountName": member.name,
-        "loyaltyPoints": {"label": label, "localizedLabel": localized_label, "balance": {"int": member.points}},
-        "barcode": _qr(member.member_number),
+        "loyaltyPoints": {"label": _plain(label, localized_label), "localizedLabel": localized_label,
+                          "balance": {"int": member.points}},
+        "barcode": _qr(member.member_number, text_under=False),
     }
     if member.tier:
-        tier_name = _program_text(program, f"tier.{member.tier}", member.tier, langs)
-        body["textModulesData"] = [_text_module("tier", _label("tier", langs), tier_name)]
+        line, localized_line = _labelled_line("tier", member.tier, program, f"tier.{member.tier}", langs)
+        body["textModulesData"] = [{"id": "tier", "body": _plain(line, localized_line),
+                                    "localizedBody": localized_line}]
     return _clean(body)
 
 

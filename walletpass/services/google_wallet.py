@@ -163,7 +163,8 @@ def _render(uow: SqlUnitOfWork, settings: Settings, clock: Clock, pass_id: int) 
 # -- save link ------------------------------------------------------------------------------------
 def plan_link(signer: Any, r: Rendered, now: datetime) -> SaveLink | NeedsInsert:
     """The link the service hands out before any REST call: the object alone once the class is at Google
-    (the 3-locale demo card: 1,635 characters), else class + object (3,718: too long → NeedsInsert)."""
+    (the 3-locale demo card: 1,605 characters; a 40-character CJK name with a 9-digit balance: 1,762), else class
+    + object (4,911: too long → NeedsInsert)."""
     return signer.plan_save(r.kind, None if r.class_current_at_google else r.class_, r.object_, now)
 
 
