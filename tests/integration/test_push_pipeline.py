@@ -264,3 +264,34 @@ def test_writers_and_a_running_worker_push_every_final_version(app, auth, servic
         assert pushes[-1].at > last_change_began[m["id"]]   # the last push followed the final change
         r = phone.fetch(m["serial_number"], auth_token_of(client, m))
         assert points_field(pass_json(r.data)) == 7
+
+
+# -- /healthz's worker lag is the wait of a due job; parked and backing-off jobs are not lag --------------------
+def test_worker_lag_counts_due_jobs_only_and_parked_jobs_nowhere_but_their_gauge(box, apns) -> None:  # type: ignore[no-untyped-def]
+    (m,), phone = registered(box)
+    apns.script(phone.token, [(400, "DeviceTokenNotForTopic")])
+    bump(box.services, m)
+    worker = Worker(box.services)
+    assert worker.run_once() == 1                      # refused: the job waits out its backoff
+    box.clock.advance(seconds=0.5)
+    check = box.client.get("/healthz").json["checks"]["worker"]
+    assert check["outbox_backlog"] == 1 and check["lag_seconds"] == 0 and check["status"] == "ok"
+
+    with box.services.uow() as u:                      # a job retrying cannot fix, kept for the operator
+        u.enqueue("google_sync", {"reasons": ["x"]}, box.clock.now(), pass_id=None)
+        u.commit()
+    with box.services.uow() as u:
+        job_id = scalar(box.services, "SELECT max(id) FROM outbox")
+        u.park_job(job_id, "400 invalid field")
+        u.commit()
+    box.clock.advance(hours=2)                         # the push job is long due now, the parked one never
+    check = box.client.get("/healthz").json["checks"]["worker"]
+    assert check["outbox_backlog"] == 1 and check["failing_jobs"] == 0
+    assert check["lag_seconds"] >= 3600 and check["status"] == "degraded" and "waited" in check["detail"]
+    assert metric(box.client, "walletpass_outbox_backlog") == 1
+    assert 'walletpass_outbox_parked{kind="google_sync"} 1.0' in box.client.get("/metrics").get_data(as_text=True)
+
+    assert worker.run_once() == 1                      # delivered: only the parked job is left, and no lag
+    check = box.client.get("/healthz").json["checks"]["worker"]
+    assert check == {**check, "outbox_backlog": 0, "lag_seconds": 0, "failing_jobs": 0, "status": "ok"}
+    assert metric(box.client, "walletpass_outbox_oldest_job_seconds") == 0

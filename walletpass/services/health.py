@@ -58,13 +58,16 @@ def _certificate_check(path: Path, now: datetime) -> dict[str, Any]:
 
 
 def _worker_check(backlog: int, oldest: datetime | None, now: datetime, failing: int = 0) -> dict[str, Any]:
+    """*oldest* is when the job that has waited longest for a worker became due: jobs waiting out a backoff
+    are not lag (they show as failing when retried often), and parked jobs wait for nobody."""
     lag = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
     check: dict[str, Any] = {"status": OK, "outbox_backlog": backlog, "lag_seconds": round(lag, 1),
-                             "failing_jobs": failing, "detail": f"{backlog} job(s) waiting; oldest {lag:.0f} s"}
+                             "failing_jobs": failing,
+                             "detail": f"{backlog} job(s) in the outbox; the longest-due has waited {lag:.0f} s"}
     if lag >= MAX_LAG_SECONDS:
         check["status"] = DEGRADED
-        check["detail"] = (f"the oldest of {backlog} outbox job(s) is {lag:.0f} s old: is a job worker running "
-                           "(embedded in `walletpass serve`, or `walletpass worker`) and are pushes failing?")
+        check["detail"] = (f"an outbox job has waited {lag:.0f} s for a worker ({backlog} in all): is a job "
+                           "worker running (embedded in `walletpass serve`, or `walletpass worker`)?")
     if failing:
         check["status"] = DEGRADED
         check["detail"] += (f"; {failing} job(s) tried {FAILING_ATTEMPTS} times or more and still not done: they "
@@ -96,7 +99,7 @@ def health(uow: SqlUnitOfWork, settings: Settings, now: datetime,
     try:
         with uow:
             backlog = uow.outbox_backlog()
-            oldest = uow.oldest_outbox()
+            oldest = uow.oldest_due_outbox(now)
             failing = uow.failing_outbox(FAILING_ATTEMPTS)
         states = push_states() if push_states is not None else None
         checks["database"] = {"status": OK, "detail": "reachable"}

@@ -417,16 +417,23 @@ class Repositories:
             return
         self.enqueue(kind, {"reasons": [reason]}, now, pass_id=pass_id, delay_seconds=coalesce_seconds)
 
+    # Parked jobs (available_at = PARKED_AT) are counted by parked_jobs() alone: they wait for nobody.
     def outbox_backlog(self) -> int:
-        return int(self._s.scalar(select(func.count()).select_from(OutboxRow)) or 0)
+        return int(self._s.scalar(select(func.count()).select_from(OutboxRow)
+                                  .where(OutboxRow.available_at < PARKED_AT)) or 0)
 
     def oldest_outbox(self) -> datetime | None:
-        return self._s.scalar(select(func.min(OutboxRow.created_at)))
+        return self._s.scalar(select(func.min(OutboxRow.created_at)).where(OutboxRow.available_at < PARKED_AT))
+
+    def oldest_due_outbox(self, now: datetime) -> datetime | None:
+        """When the job that has waited longest for a worker became due (None when no job is due)."""
+        return self._s.scalar(select(func.min(OutboxRow.available_at)).where(OutboxRow.available_at <= now))
 
     def failing_outbox(self, min_attempts: int) -> int:
         """Jobs tried *min_attempts* times or more and still not done (devices unreachable, or parked on 403)."""
         return int(self._s.scalar(select(func.count()).select_from(OutboxRow)
-                                  .where(OutboxRow.attempts >= min_attempts)) or 0)
+                                  .where(OutboxRow.attempts >= min_attempts,
+                                         OutboxRow.available_at < PARKED_AT)) or 0)
 
     # -- ledger, idempotency, api keys, events -------------------------------------------------------
     def add_ledger_entry(self, member_id: int, points: int, balance: int, reason: str, api_key_id: int | None,
