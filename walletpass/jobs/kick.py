@@ -79,13 +79,13 @@ class Kicker:
         try:
             self._send(eta)
         except Exception as exc:  # noqa: BLE001 - any broker failure: the row is committed, the sweep delivers
-            self.failed += 1
             now = self._clock()
             if self._failing_since is None or now - self._warned_at >= _WARN_EVERY:
                 log.warning("could not kick the workers (%s); committed jobs go out with the next worker sweep",
                             exc)
                 self._warned_at = now
             self._failing_since = self._failing_since or now
+            self.failed += 1  # last: whoever watches the count finds the warning already logged
             return
         self.sent += 1
         if self._failing_since is not None:
