@@ -6,8 +6,8 @@ from typing import Any
 
 from walletpass.config import Settings
 from walletpass.domain.members import apply_points
-from walletpass.errors import Conflict, IdempotencyMismatch
 from walletpass.ports import Clock
+from walletpass.services.idempotency import Retry, once
 from walletpass.storage.repositories import to_program
 from walletpass.storage.uow import SqlUnitOfWork
 
@@ -20,50 +20,26 @@ def add_transaction(uow: SqlUnitOfWork, clock: Clock, settings: Settings, member
     The member row is locked (SELECT … FOR UPDATE on PostgreSQL; BEGIN IMMEDIATE on SQLite) before the
     idempotency check, so concurrent retries and concurrent transactions serialise and none is lost.
     """
-    try:
-        return _apply(uow, clock, settings, member_id, points, reason, api_key_id, idempotency_key, request_hash)
-    except Conflict:
-        if not idempotency_key or api_key_id is None:
-            raise
-        # A concurrent request with the same key committed first: answer what it answered.
-        with uow:
-            prior = uow.idempotency(api_key_id, idempotency_key)
-            if prior is None:
-                raise
-            if prior.request_hash != request_hash:
-                raise IdempotencyMismatch("this Idempotency-Key was used with a different request body") from None
-            return prior.status, dict(prior.response)
+    retry = (Retry(api_key_id, idempotency_key, request_hash)
+             if idempotency_key and api_key_id is not None else None)
 
-
-def _apply(uow: SqlUnitOfWork, clock: Clock, settings: Settings, member_id: int, points: int, reason: str,
-           api_key_id: int | None, idempotency_key: str | None, request_hash: str) -> tuple[int, dict[str, Any]]:
-    with uow:
-        member = uow.member(member_id, for_update=True)
-        if idempotency_key and api_key_id is not None:
-            prior = uow.idempotency(api_key_id, idempotency_key)
-            if prior is not None:
-                if prior.request_hash != request_hash:
-                    raise IdempotencyMismatch("this Idempotency-Key was used with a different request body")
-                return prior.status, dict(prior.response)
+    def apply(u: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
+        member = u.member(member_id)  # locked by once() below
         now = clock.now()
         balance = apply_points(member.points, points)
-        program = to_program(uow.program(member.program_id))
-        tier = program.tier_for(balance)
+        tier = to_program(u.program(member.program_id)).tier_for(balance)
         old_tier = member.tier
         member.points = balance
         member.tier = tier.name if tier else None
         member.version += 1
         member.updated_at = now
-        entry = uow.add_ledger_entry(member.id, points, balance, reason, api_key_id, now)
-        reasons = "points" if member.tier == old_tier else "tier"
-        uow.touch_passes(uow.member_passes(member.id), now, reason=reasons,
-                         coalesce_seconds=settings.push_coalesce_seconds)
-        body = {"id": entry.id, "member_id": member.id, "points": points, "balance": balance,
-                "tier": member.tier, "reason": reason, "created_at": now.isoformat()}
-        if idempotency_key and api_key_id is not None:
-            uow.save_idempotency(api_key_id, idempotency_key, request_hash, 201, body, now)
-        uow.commit()
-        return 201, body
+        entry = u.add_ledger_entry(member.id, points, balance, reason, api_key_id, now)
+        u.touch_passes(u.member_passes(member.id), now, reason="points" if member.tier == old_tier else "tier",
+                       coalesce_seconds=settings.push_coalesce_seconds)
+        return 201, {"id": entry.id, "member_id": member.id, "points": points, "balance": balance,
+                     "tier": member.tier, "reason": reason, "created_at": now.isoformat()}
+
+    return once(uow, clock.now(), retry, lambda u: u.member(member_id, for_update=True), apply)
 
 
 def ledger_view(uow: SqlUnitOfWork, member_id: int) -> list[dict[str, Any]]:
