@@ -295,3 +295,24 @@ def test_worker_lag_counts_due_jobs_only_and_parked_jobs_nowhere_but_their_gauge
     check = box.client.get("/healthz").json["checks"]["worker"]
     assert check == {**check, "outbox_backlog": 0, "lag_seconds": 0, "failing_jobs": 0, "status": "ok"}
     assert metric(box.client, "walletpass_outbox_oldest_job_seconds") == 0
+
+
+def test_a_late_worker_cannot_complete_or_reschedule_a_google_job_claimed_again(box) -> None:  # type: ignore[no-untyped-def]
+    from walletpass.jobs.handlers import apply_google_outcomes
+    from walletpass.services.google_wallet import SyncOutcome
+
+    with box.services.uow() as u:
+        u.enqueue("google_sync", {"reasons": ["points"]}, box.clock.now())
+        u.enqueue("google_sync", {"reasons": ["tier"]}, box.clock.now())
+        u.commit()
+    outbox = Outbox(box.services.engine)
+    late = outbox.claim("worker-a", box.clock.now(), lease_seconds=60)
+    box.clock.advance(seconds=61)
+    current = outbox.claim("worker-b", box.clock.now(), lease_seconds=60)
+    assert len(late) == len(current) == 2
+
+    apply_google_outcomes(late, [SyncOutcome(late[0].id, "done"), SyncOutcome(late[1].id, "retry", "503")],
+                          uow=box.services.uow, outbox=outbox, now=box.clock.now)
+    with box.services.engine.connect() as conn:
+        rows = conn.execute(text("SELECT locked_by, last_error FROM outbox ORDER BY id")).all()
+    assert [(r.locked_by, r.last_error) for r in rows] == [(j.locked_by, None) for j in current]

@@ -210,15 +210,15 @@ def apply_google_outcomes(jobs: Sequence[Job], outcomes: Sequence[Any], *, uow: 
             result = "park"
         counts[result] += 1
         if result in ("done", "skipped"):
-            done.append(job.id)
+            done.append(job)
         elif result == "released":
             released.append(job.id)
         elif result == "retry":
             delay = backoff_delay(job.attempts, base=GOOGLE_RETRY_BASE, cap=GOOGLE_RETRY_CAP, rng=rng)
-            outbox.reschedule(job.id, now() + timedelta(seconds=delay), error=o.error)
+            outbox.reschedule(job, now() + timedelta(seconds=delay), error=o.error)
         elif result == "pause":
             log.warning("Google refused %s job %s (%s); pausing it %s", job.kind, job.id, o.error, FORBIDDEN_PARK)
-            outbox.reschedule(job.id, now() + FORBIDDEN_PARK, error=o.error)
+            outbox.reschedule(job, now() + FORBIDDEN_PARK, error=o.error)
         else:
             log.error("Google %s job %s parked after %d attempt(s): %s", job.kind, job.id, job.attempts, o.error)
             with uow() as u:
