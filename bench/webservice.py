@@ -363,11 +363,19 @@ def main() -> None:
 
 
 def reset_database(url: str) -> None:
-    """Drop everything in the bench database so `walletpass init` starts from an empty schema."""
-    from sqlalchemy import MetaData
+    """Create the bench database when it is missing, else drop everything in it, so `walletpass init` starts
+    from an empty schema."""
+    from sqlalchemy import MetaData, make_url
 
     from walletpass.storage.db import make_engine
 
+    target = make_url(url)
+    server = make_engine(target.set(database="postgres").render_as_string(hide_password=False),
+                         autocommit_reads=True)
+    with server.connect() as conn:
+        if conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %s", (target.database,)).first() is None:
+            conn.exec_driver_sql(f'CREATE DATABASE "{target.database}"')
+    server.dispose()
     engine = make_engine(url)
     meta = MetaData()
     meta.reflect(engine)
