@@ -38,7 +38,8 @@ def update_member(member_id: int) -> Response:
     """Change name, email or external_id; the member's passes are updated when a field they show changed."""
     s = services()
     data = json_body(schemas.MEMBER_PATCH, max_bytes=s.settings.max_body_bytes)
-    return jsonify(members.update_member(s.uow(), s.clock, s.settings, member_id, data))
+    return jsonify(members.update_member(s.uow(), s.clock, s.settings, member_id, data,
+                                         templates=s.pass_builder.templates_in_use()))
 
 
 @bp.post("/members/<int:member_id>/transactions")

@@ -114,6 +114,25 @@ def test_email_is_not_on_the_pass_so_nothing_is_pushed(client, auth, services) -
     assert cleared.status_code == 200 and cleared.json["email"] is None
 
 
+def test_email_change_bumps_the_passes_when_the_template_in_use_shows_it(services) -> None:  # type: ignore[no-untyped-def]
+    from walletpass.render.template import PassTemplate
+    from walletpass.services.members import shown_on_passes, update_member
+
+    demo = services.pass_builder.template("member")
+    assert "email" not in shown_on_passes(services.pass_builder.templates_in_use())
+    document = json.loads(demo.document)
+    document["pass"]["storeCard"]["backFields"].append({"key": "email", "label": "email", "value": "${member.email}"})
+    with_email = PassTemplate.create("member-card-email", document, demo.strings, demo.images)
+    assert shown_on_passes([with_email]) == {"name", "email", "number", "points", "tier_key"}
+    member = make_member(services, make_program(services))
+    tag = count(services, "SELECT update_tag FROM passes")
+    view = update_member(services.uow(), services.clock, services.settings, member["id"],
+                         {"email": "mei@example.com"}, templates=[with_email])
+    assert view["email"] == "mei@example.com"
+    assert count(services, "SELECT update_tag FROM passes") > tag
+    assert count(services, "SELECT count(*) FROM outbox WHERE kind = 'pass_changed'") == 1
+
+
 @pytest.mark.parametrize(("body", "status", "field"), [
     ({}, 422, ""),
     ({"name": ""}, 422, "name"),
@@ -240,6 +259,17 @@ def test_new_tier_thresholds_move_members_and_their_passes(client, auth, service
 def test_design_change_queues_the_google_class_sync(client, auth, services) -> None:  # type: ignore[no-untyped-def]
     program = make_program(services)
     assert patch(client, f"/api/v1/programs/{program}", auth, {"points_label": "Beans"}).status_code == 200
+    assert count(services, "SELECT count(*) FROM outbox WHERE kind = 'google_class_sync'") >= 1
+
+
+def test_image_upload_bumps_the_passes_and_queues_the_google_class_sync(client, auth, services) -> None:  # type: ignore[no-untyped-def]
+    from tests.api.test_images import PNG, _put
+
+    program = make_program(services)
+    make_member(services, program)
+    tag = count(services, "SELECT update_tag FROM passes")
+    assert _put(client, auth, program, "logo", PNG).status_code == 204
+    assert count(services, "SELECT update_tag FROM passes") > tag
     assert count(services, "SELECT count(*) FROM outbox WHERE kind = 'google_class_sync'") >= 1
 
 

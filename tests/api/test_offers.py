@@ -265,6 +265,61 @@ def test_bulk_issue_once_per_member_even_when_the_job_runs_twice(client, auth, s
     assert count(services, "SELECT count(*) FROM coupons") == 4
 
 
+def test_bulk_issue_ends_when_a_tier_of_its_segment_is_renamed_before_it_runs(client, auth, services, program) -> None:  # type: ignore[no-untyped-def]
+    offer = make_offer(client, auth, program)
+    make_member(services, program, points=2500)                                  # Gold
+    silver = make_member(services, program, points=600)
+    r = post(client, f"/api/v1/offers/{offer}/coupons", auth, {"segment": {"tier": ["Gold", "Silver"]}})
+    assert r.status_code == 202 and r.json["total"] == 2
+    tiers = [{"name": "Bronze", "min_points": 0}, {"name": "Silver", "min_points": 500},
+             {"name": "Platinum", "min_points": 2000}]
+    renamed = client.patch(f"/api/v1/programs/{program}", data=json.dumps({"tiers": tiers, "texts": {}}),
+                           headers=auth, content_type="application/json")
+    assert renamed.status_code == 200, renamed.json
+    worker = Worker(services)
+    while worker.run_once():
+        pass
+    progress = client.get(r.headers["Location"], headers=auth).json
+    assert progress["state"] == "done" and progress["issued"] == 1                # "Gold" now matches nobody
+    with services.engine.connect() as conn:
+        assert conn.execute(text("SELECT member_id FROM coupons")).scalars().all() == [silver["id"]]
+    assert count(services, "SELECT count(*) FROM outbox WHERE kind = 'coupon_issue'") == 0
+
+
+def test_expiry_sweep_reads_the_passes_of_a_batch_in_one_query_and_commits_nothing_when_none_is_due(  # type: ignore[no-untyped-def]
+        client, auth, services, program) -> None:
+    from sqlalchemy import event
+
+    from walletpass.services.coupons import expire_due
+
+    offer = make_offer(client, auth, program, valid_until=(NOW + timedelta(hours=1)).isoformat())
+    for _ in range(3):
+        issue(client, auth, services, program, offer)
+    services.clock.advance(hours=2)  # type: ignore[attr-defined]
+    statements: list[str] = []
+    commits: list[object] = []
+
+    def seen(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    def committed(conn) -> None:  # type: ignore[no-untyped-def]
+        commits.append(conn)
+
+    event.listen(services.engine, "before_cursor_execute", seen)
+    event.listen(services.engine, "commit", committed)
+    try:
+        assert expire_due(services.uow, services.clock, services.settings) == 3
+        assert len([s for s in statements if "passes.coupon_id" in s]) == 1
+        assert len(commits) == 1
+        statements.clear(), commits.clear()
+        assert expire_due(services.uow, services.clock, services.settings) == 0
+        assert commits == [] and [s for s in statements if "passes" in s or "counters" in s] == []
+    finally:
+        event.remove(services.engine, "before_cursor_execute", seen)
+        event.remove(services.engine, "commit", committed)
+    assert count(services, "SELECT count(*) FROM coupons WHERE state = 'expired'") == 3
+
+
 def test_expiry_sweep_expires_once(client, auth, services, program) -> None:  # type: ignore[no-untyped-def]
     offer = make_offer(client, auth, program, valid_until=(NOW + timedelta(hours=1)).isoformat())
     coupon = issue(client, auth, services, program, offer)

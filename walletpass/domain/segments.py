@@ -24,6 +24,13 @@ class Segment:
             out["min_points"] = self.min_points
         return out
 
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Segment:
+        """A Segment from its JSON, not checked against the program: a stored segment naming a tier that was
+        renamed or removed since simply matches nobody in that tier."""
+        tiers = raw.get("tier")
+        return cls(tiers=None if tiers is None else tuple(dict.fromkeys(tiers)), min_points=raw.get("min_points"))
+
 
 def parse_segment(raw: Mapping[str, Any], tier_names: Sequence[str], field: str = "segment") -> Segment:
     """A Segment from validated JSON; tier names must be the program's."""
@@ -33,5 +40,4 @@ def parse_segment(raw: Mapping[str, Any], tier_names: Sequence[str], field: str 
             if name not in tier_names:
                 raise InvalidInput(f"{field}.tier[{i}]",
                                    f"{name!r} is not a tier of this program; its tiers are {list(tier_names)}")
-        tiers = tuple(dict.fromkeys(tiers))
-    return Segment(tiers=tiers, min_points=raw.get("min_points"))
+    return Segment.from_json(raw)

@@ -124,6 +124,10 @@ class PassBuilder:
             raise ConfigurationError(f"pass template {name!r} is for {tpl.kind} passes, not {kind} passes")
         return tpl
 
+    def templates_in_use(self) -> tuple[PassTemplate, ...]:
+        """The template of each kind that passes are made from."""
+        return tuple(self.template(kind) for kind in self._defaults)
+
     def signer(self, pass_type_id: str) -> PassSigner:
         try:
             return self._signers[pass_type_id]

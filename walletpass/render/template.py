@@ -84,6 +84,19 @@ def _compile(node: Any, path: str, allowed: frozenset[str]) -> Any:
     return node
 
 
+def _variables(node: Any) -> frozenset[str]:
+    """The variables a compiled skeleton reads."""
+    if isinstance(node, MappingProxyType):
+        return frozenset().union(*map(_variables, node.values()))
+    if isinstance(node, tuple):
+        return frozenset().union(*map(_variables, node))
+    if isinstance(node, _Var):
+        return frozenset({node.name})
+    if isinstance(node, _Text):
+        return frozenset(node.names)
+    return frozenset()
+
+
 def _text(value: object) -> str:
     return "" if value is None else str(value)
 
@@ -137,6 +150,11 @@ class PassTemplate:
     @property
     def style(self) -> str:
         return STYLE_OF_KIND[self.kind]
+
+    @property
+    def variables(self) -> frozenset[str]:
+        """The variables (``member.name`` …) this template's pass shows."""
+        return _variables(self.skeleton)
 
     @classmethod
     def create(cls, name: str, document: Mapping[str, Any], strings: Mapping[str, Mapping[str, str]],

@@ -14,7 +14,7 @@ from typing import Any
 from walletpass.config import Settings
 from walletpass.domain import offers as rules
 from walletpass.domain.passes import COUPON
-from walletpass.domain.segments import parse_segment
+from walletpass.domain.segments import Segment, parse_segment
 from walletpass.errors import Conflict, InvalidInput, NotFound
 from walletpass.ids import new_coupon_code, new_serial, new_token
 from walletpass.ports import Clock
@@ -176,9 +176,9 @@ def _issue_slice(uow: SqlUnitOfWork, clock: Clock, settings: Settings, offer_id:
             return True
         members: Sequence[Any] = ()
         if not to_offer(offer_row).expired(now):
-            program = to_program(uow.program(offer_row.program_id))
-            segment = parse_segment(issue_row.segment, [t.name for t in program.tiers])
-            members = uow.segment_members_without_coupon(program.id, segment, offer_row.id, ISSUE_SLICE)
+            # not checked again: a tier renamed since the issue was queued matches nobody, the issue still ends
+            segment = Segment.from_json(issue_row.segment)
+            members = uow.segment_members_without_coupon(offer_row.program_id, segment, offer_row.id, ISSUE_SLICE)
         for member in members:
             _new_coupon(uow, settings, offer_row, member.id, now)
         issue_row.issued += len(members)
@@ -197,9 +197,11 @@ def expire_due(uow: Callable[[], SqlUnitOfWork], clock: Clock, settings: Setting
         now = clock.now()
         with uow() as u:
             rows = u.expiring_coupons(now, batch)
+            if not rows:
+                return total
             for row in rows:
                 row.state, row.version, row.updated_at = rules.EXPIRED, row.version + 1, now
-            passes = [p for row in rows for p in u.coupon_passes(row.id)]
+            passes = u.passes_of_coupons([row.id for row in rows])
             u.touch_passes(passes, now, reason=rules.EXPIRED, coalesce_seconds=settings.push_coalesce_seconds)
             u.commit()
         total += len(rows)

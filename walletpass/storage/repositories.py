@@ -621,3 +621,10 @@ class Repositories:
 
     def program_offers(self, program_id: int) -> Sequence[OfferRow]:
         return self._s.scalars(select(OfferRow).where(OfferRow.program_id == program_id).order_by(OfferRow.id)).all()
+
+    def passes_of_coupons(self, coupon_ids: Sequence[int]) -> Sequence[PassRow]:
+        """The passes of the coupons *coupon_ids*, in one query."""
+        if not coupon_ids:
+            return []
+        return self._s.scalars(select(PassRow).where(PassRow.coupon_id.in_(list(coupon_ids)))
+                               .order_by(PassRow.id)).all()
