@@ -4,6 +4,7 @@ stale objects after a fat-link save, removed passes, class versions, offers and 
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -150,9 +151,9 @@ def test_forbidden_pauses_and_repeated_failures_end_parked(client, services, goo
     claimed = outbox.claim("w1", job.available_at + timedelta(seconds=1), limit=10)
     from walletpass.jobs.handlers import MAX_ATTEMPTS
 
-    tired = [type(j)(j.id, j.kind, j.pass_id, j.payload, MAX_ATTEMPTS, j.created_at) for j in claimed]
+    tired = [dataclasses.replace(j, attempts=MAX_ATTEMPTS) for j in claimed]  # same claim, many tries
     outcome = google_wallet.SyncOutcome(job.id, "retry", "Google 503 backendError")
-    apply_google_outcomes(tired, [outcome], uow=services.uow, outbox=outbox, now=clock.now)
+    apply_google_outcomes(tired, [outcome], outbox=outbox, now=clock.now)
     assert _jobs(services)[0].available_at.year == 9999  # retries are capped
 
 
@@ -188,7 +189,7 @@ def test_batch_stays_within_the_lease(client, services, google) -> None:  # type
     outcomes = google_wallet.sync_objects(jobs, uow=services.uow, settings=services.settings, clock=services.clock,
                                           client=client_, budget_seconds=1.5, monotonic=lambda: float(next(ticks)))
     assert [o.result for o in outcomes] == ["done", "released"]
-    apply_google_outcomes(jobs, outcomes, uow=services.uow, outbox=Outbox(services.engine),
+    apply_google_outcomes(jobs, outcomes, outbox=Outbox(services.engine),
                           now=services.clock.now)
     [left] = _jobs(services)
     assert left.id == jobs[1].id and left.attempts == 0 and left.locked_until is None

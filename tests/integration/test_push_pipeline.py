@@ -280,10 +280,9 @@ def test_worker_lag_counts_due_jobs_only_and_parked_jobs_nowhere_but_their_gauge
     with box.services.uow() as u:                      # a job retrying cannot fix, kept for the operator
         u.enqueue("google_sync", {"reasons": ["x"]}, box.clock.now(), pass_id=None)
         u.commit()
-    with box.services.uow() as u:
-        job_id = scalar(box.services, "SELECT max(id) FROM outbox")
-        u.park_job(job_id, "400 invalid field")
-        u.commit()
+    outbox = Outbox(box.services.engine)
+    [google_job] = outbox.claim("worker-g", box.clock.now())   # the push job is still waiting out its backoff
+    outbox.park(google_job, "400 invalid field")
     box.clock.advance(hours=2)                         # the push job is long due now, the parked one never
     check = box.client.get("/healthz").json["checks"]["worker"]
     assert check["outbox_backlog"] == 1 and check["failing_jobs"] == 0
@@ -302,17 +301,19 @@ def test_a_late_worker_cannot_complete_or_reschedule_a_google_job_claimed_again(
     from walletpass.services.google_wallet import SyncOutcome
 
     with box.services.uow() as u:
-        u.enqueue("google_sync", {"reasons": ["points"]}, box.clock.now())
-        u.enqueue("google_sync", {"reasons": ["tier"]}, box.clock.now())
+        for reason in ("points", "tier", "name", "design"):
+            u.enqueue("google_sync", {"reasons": [reason]}, box.clock.now())
         u.commit()
     outbox = Outbox(box.services.engine)
     late = outbox.claim("worker-a", box.clock.now(), lease_seconds=60)
     box.clock.advance(seconds=61)
     current = outbox.claim("worker-b", box.clock.now(), lease_seconds=60)
-    assert len(late) == len(current) == 2
+    assert len(late) == len(current) == 4
 
-    apply_google_outcomes(late, [SyncOutcome(late[0].id, "done"), SyncOutcome(late[1].id, "retry", "503")],
-                          uow=box.services.uow, outbox=outbox, now=box.clock.now)
+    results = ["done", "retry", "park", "released"]
+    apply_google_outcomes(late, [SyncOutcome(j.id, r, "400") for j, r in zip(late, results, strict=True)],
+                          outbox=outbox, now=box.clock.now)
     with box.services.engine.connect() as conn:
-        rows = conn.execute(text("SELECT locked_by, last_error FROM outbox ORDER BY id")).all()
-    assert [(r.locked_by, r.last_error) for r in rows] == [(j.locked_by, None) for j in current]
+        rows = conn.execute(text("SELECT locked_by, attempts, last_error, available_at FROM outbox ORDER BY id")).all()
+    assert [(r.locked_by, r.attempts, r.last_error) for r in rows] == [(j.locked_by, 2, None) for j in current]
+    assert not any(str(r.available_at).startswith("9999") for r in rows)

@@ -62,11 +62,13 @@ def make_celery(settings: Settings) -> Celery:
 def _register_drain(app: Celery, services: Services) -> None:
     """Register the ``drain`` task; every run uses *services*, built once for this worker process."""
     queue = services.settings.broker_queue
+    worker = Worker(services)  # one per process: its sweep clock spans messages (a sweep per sweep_seconds,
+    #                            not a coupon-expiry transaction per kick); each claim has its own lease token
 
     @app.task(name=DRAIN, ignore_result=True, shared=False)
     def drain() -> None:
         """Deliver due outbox jobs; if a full MAX_BATCHES were due, queue another drain for the rest."""
-        if Worker(services).drain(MAX_BATCHES, stopping=_shutting_down):
+        if worker.drain(MAX_BATCHES, stopping=_shutting_down):
             try:
                 _send(app, queue, eta=None)
             except RemoteError as exc:

@@ -107,10 +107,9 @@ def push_pass_updates(jobs: Sequence[Job], *, uow: Callable[[], Any], outbox: Ou
     parked: dict[str, str] = {}
     held: set[str] = set()  # topics not sent to at all (certificate refused recently): not counted as pushes
     started = now()
-    states = {topic: status.get(topic) for topic in by_topic}
+    states = status.all()  # one read for every topic of the batch
     for topic, tokens in by_topic.items():
-        sender = sender_for(topic)
-        refused = _refused_recently(states[topic], started)
+        refused = _refused_recently(states.get(topic), started)
         if refused is not None:
             # The certificate was refused (403) within the park window: every push would be refused too.
             # Park these jobs without sending, so a broken certificate plus a stream of changes never
@@ -118,8 +117,8 @@ def push_pass_updates(jobs: Sequence[Job], *, uow: Callable[[], Any], outbox: Ou
             results = [PushOutcome(t, 403, refused) for t in tokens]
             held.add(topic)
         else:
-            try:
-                results = sender.send_with_retry(list(tokens), topic, max_attempts=PUSH_TRIES)
+            try:  # a missing or unreadable certificate fails this topic only, not the batch
+                results = sender_for(topic).send_with_retry(list(tokens), topic, max_attempts=PUSH_TRIES)
             except (PushUnavailable, CredentialError, WalletpassError) as exc:
                 log.warning("APNs unavailable for %s: %s", topic, exc)
                 results = [PushOutcome.transport_failure(t, str(exc)[:200]) for t in tokens]
@@ -133,7 +132,7 @@ def push_pass_updates(jobs: Sequence[Job], *, uow: Callable[[], Any], outbox: Ou
         if topic in parked:
             status.record_forbidden(topic, parked[topic], finished)
         elif any(outcomes[(topic, t)].kind is Outcome.OK for t in by_topic[topic]):
-            status.record_accepted(topic, finished, states[topic])
+            status.record_accepted(topic, finished, states.get(topic))
     pushed: list[tuple[int, int]] = []
     dead: list[str] = []
     retry_tokens: dict[int, set[str]] = defaultdict(set)  # pass id → tokens to try again
@@ -196,7 +195,7 @@ GOOGLE_LEASE_SHARE = 0.4
 GOOGLE_RETRY_BASE, GOOGLE_RETRY_CAP = 5.0, 1800.0
 
 
-def apply_google_outcomes(jobs: Sequence[Job], outcomes: Sequence[Any], *, uow: Callable[[], Any], outbox: Outbox,
+def apply_google_outcomes(jobs: Sequence[Job], outcomes: Sequence[Any], *, outbox: Outbox,
                           now: Callable[[], datetime], rng: random.Random | None = None) -> dict[str, int]:
     """Complete, retry (backoff), pause (credentials), park or release each Google job by its own outcome;
     return counts by result (for logs)."""
@@ -212,7 +211,7 @@ def apply_google_outcomes(jobs: Sequence[Job], outcomes: Sequence[Any], *, uow: 
         if result in ("done", "skipped"):
             done.append(job)
         elif result == "released":
-            released.append(job.id)
+            released.append(job)
         elif result == "retry":
             delay = backoff_delay(job.attempts, base=GOOGLE_RETRY_BASE, cap=GOOGLE_RETRY_CAP, rng=rng)
             outbox.reschedule(job, now() + timedelta(seconds=delay), error=o.error)
@@ -221,13 +220,8 @@ def apply_google_outcomes(jobs: Sequence[Job], outcomes: Sequence[Any], *, uow: 
             outbox.reschedule(job, now() + FORBIDDEN_PARK, error=o.error)
         else:
             log.error("Google %s job %s parked after %d attempt(s): %s", job.kind, job.id, job.attempts, o.error)
-            with uow() as u:
-                u.park_job(job.id, o.error or "parked")
-                u.commit()
-    if released:
-        with uow() as u:
-            u.release_jobs(released)
-            u.commit()
+            outbox.park(job, o.error or "parked")
+    outbox.release(released)
     outbox.complete(done)
     return dict(counts)
 
@@ -254,4 +248,4 @@ def sync_google(jobs: Sequence[Job], *, services: Any, outbox: Outbox) -> dict[s
             continue
         seen.add(key)
         outcomes.append(google_wallet.sync_class(job, uow=s.uow, settings=s.settings, client=client))
-    return apply_google_outcomes(jobs, outcomes, uow=s.uow, outbox=outbox, now=s.clock.now)
+    return apply_google_outcomes(jobs, outcomes, outbox=outbox, now=s.clock.now)

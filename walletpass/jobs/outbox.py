@@ -25,6 +25,7 @@ from types import TracebackType
 
 from sqlalchemy import Engine, and_, delete, or_, select, update
 
+from walletpass.storage.repositories import PARKED_AT
 from walletpass.storage.tables import OutboxRow
 
 log = logging.getLogger("walletpass.jobs")
@@ -93,6 +94,22 @@ class Outbox:
             values["payload"] = payload
         with self._engine.begin() as conn:
             conn.execute(update(OutboxRow).where(_held([job])).values(**values))
+
+
+    def park(self, job: Job, error: str) -> None:
+        """Keep *job* (if its claim still holds it), which retrying cannot fix, out of the way with its error:
+        never claimed again (``available_at`` = PARKED_AT), counted by walletpass_outbox_parked."""
+        with self._engine.begin() as conn:
+            conn.execute(update(OutboxRow).where(_held([job])).values(
+                available_at=PARKED_AT, locked_until=None, locked_by=None, last_error=error[:2000]))
+
+    def release(self, jobs: Sequence[Job]) -> None:
+        """Hand claimed *jobs* back untried (the claim counted an attempt): due now, free to absorb changes."""
+        if not jobs:
+            return
+        with self._engine.begin() as conn:
+            conn.execute(update(OutboxRow).where(_held(jobs)).values(
+                locked_until=None, locked_by=None, attempts=OutboxRow.attempts - 1))
 
 
 class LeaseKeeper:

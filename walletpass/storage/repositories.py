@@ -548,17 +548,6 @@ class Repositories:
         change (merged exactly as :meth:`enqueue_pass_update` merges pushes: never into a claimed job)."""
         self.enqueue_pass_update(pass_id, now, reason=reason, coalesce_seconds=coalesce_seconds, kind="google_sync")
 
-    def release_jobs(self, job_ids: Sequence[int]) -> None:
-        """Hand claimed jobs back untried (the claim counted an attempt): due now, free to absorb changes."""
-        if job_ids:
-            self._s.execute(update(OutboxRow).where(OutboxRow.id.in_(list(job_ids))).values(
-                locked_until=None, locked_by=None, attempts=OutboxRow.attempts - 1))
-
-    def park_job(self, job_id: int, error: str) -> None:
-        """Keep a job that retrying cannot fix, with its error, out of the way (``available_at`` = PARKED_AT)."""
-        self._s.execute(update(OutboxRow).where(OutboxRow.id == job_id).values(
-            available_at=PARKED_AT, locked_until=None, locked_by=None, last_error=error[:2000]))
-
     def drop_parked_jobs(self, kind: str, pass_id: int) -> None:
         """A newer job for the pass succeeded: its parked jobs of *kind* are out of date."""
         self._s.execute(delete(OutboxRow).where(OutboxRow.kind == kind, OutboxRow.pass_id == pass_id,
