@@ -317,3 +317,34 @@ def test_a_late_worker_cannot_complete_or_reschedule_a_google_job_claimed_again(
         rows = conn.execute(text("SELECT locked_by, attempts, last_error, available_at FROM outbox ORDER BY id")).all()
     assert [(r.locked_by, r.attempts, r.last_error) for r in rows] == [(j.locked_by, 2, None) for j in current]
     assert not any(str(r.available_at).startswith("9999") for r in rows)
+
+
+def test_a_missing_certificate_fails_its_pushes_not_the_worker(settings, apns, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A pass type whose certificate file is gone: its jobs wait with the reason, the batch goes on; once the
+    file is back the next attempt delivers."""
+    import dataclasses
+    import shutil
+
+    from api import create_app
+
+    cert = tmp_path / "member.pem"
+    shutil.copy(settings.cert_path(settings.member_pass_type_id), cert)
+    broken = dataclasses.replace(settings, member_cert_file=cert)
+    clock = FixedClock(datetime.now(UTC))
+    svc = bootstrap(broken, clock=clock)
+    try:
+        box = Box(svc, create_app(services=svc).test_client(), clock)
+        (m,), phone = registered(box)
+        cert.rename(tmp_path / "away.pem")
+        bump(svc, m)
+        worker = Worker(svc)
+        assert worker.run_once() == 1                  # handled: no exception out of the batch
+        assert not apns.requests_for(phone.token)
+        assert "certificate file" in scalar(svc, "SELECT last_error FROM outbox")   # says what is wrong
+        (tmp_path / "away.pem").rename(cert)
+        clock.advance(hours=1)
+        assert worker.run_once() == 1
+        assert [r.status for r in apns.requests_for(phone.token)] == [200]
+        assert scalar(svc, "SELECT count(*) FROM outbox") == 0
+    finally:
+        svc.close()
