@@ -76,3 +76,44 @@ def test_redis_down_falls_back_to_this_process(tmp_path: Path) -> None:
     fallback = TokenBucket(RATE, clock=clock, sleep=lambda s: None)
     bucket = RedisTokenBucket("redis://127.0.0.1:1/0", RATE, key="k", fallback=fallback, sleep=lambda s: None)
     assert [bucket.acquire() for _ in range(3)] == [0.0, 1 / RATE, 2 / RATE]
+
+
+def test_redis_down_is_asked_again_only_after_a_pause() -> None:
+    """A Redis that fails costs one attempt per REDIS_RETRY_SECONDS, not one (and a timeout) per Google request."""
+    import socket
+    import threading
+
+    from walletpass.google.ratelimit import REDIS_RETRY_SECONDS
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[int] = []
+
+    def refuse() -> None:  # a "Redis" that hangs up on every connection
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            conn.close()
+
+    threading.Thread(target=refuse, daemon=True).start()
+    clock, mono = SharedClock(), SharedClock()
+    fallback = TokenBucket(RATE, clock=clock, sleep=lambda s: None)
+    bucket = RedisTokenBucket(f"redis://127.0.0.1:{listener.getsockname()[1]}/0", RATE, key="k",
+                              fallback=fallback, sleep=lambda s: None, monotonic=mono)
+    try:
+        bucket.acquire()
+        tried = len(accepted)
+        assert tried >= 1
+        for _ in range(5):
+            bucket.acquire()
+        assert len(accepted) == tried                  # paced locally, Redis left alone
+        mono.now += REDIS_RETRY_SECONDS + 1
+        bucket.acquire()
+        assert len(accepted) > tried                   # asked again after the pause
+    finally:
+        listener.close()
+        bucket.close()

@@ -52,6 +52,10 @@ return '0'
 """
 
 
+#: After Redis fails to answer, each process paces itself alone this long before asking Redis again.
+REDIS_RETRY_SECONDS = 30.0
+
+
 class RedisTokenBucket:
     """A token bucket of *rate* per second (burst *burst*) kept in Redis under *key*, shared by all processes.
 
@@ -65,7 +69,8 @@ class RedisTokenBucket:
 
     def __init__(self, url: str, rate: float, burst: float = 1.0, *, key: str,
                  fallback: object | None = None, clock: Callable[[], float] | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         from walletpass.google.client import TokenBucket
 
         self.rate = rate
@@ -75,16 +80,28 @@ class RedisTokenBucket:
         self._script = self._redis.register_script(_RESERVE)
         self._fallback = fallback if fallback is not None else TokenBucket(rate, burst)
         self._clock, self._sleep = clock, sleep
+        self._monotonic = monotonic
+        self._down_until: float | None = None  # Redis failed: pace locally until then, without asking it
 
     def acquire(self) -> float:
-        """Take one token from the shared bucket, sleeping until it is due; return the seconds waited."""
+        """Take one token from the shared bucket, sleeping until it is due; return the seconds waited.
+
+        When Redis does not answer, this process paces itself for REDIS_RETRY_SECONDS before asking Redis again
+        (one warning per outage), so a hung Redis costs one timeout per period, not one per Google request."""
         if self.rate <= 0:
             return 0.0
+        if self._down_until is not None:
+            if self._monotonic() < self._down_until:
+                return self._fallback.acquire()  # type: ignore[attr-defined]
+            self._down_until = None
+            log.info("Google rate limit: asking Redis again")
         now = "" if self._clock is None else repr(self._clock())
         try:
             wait = float(self._script(keys=[self.key], args=[repr(float(self.rate)), repr(self.burst), now]))
         except redis.RedisError as exc:
-            log.warning("Google rate limit: Redis unavailable (%s); pacing this process alone", exc)
+            log.warning("Google rate limit: Redis unavailable (%s); pacing this process alone for %.0f s", exc,
+                        REDIS_RETRY_SECONDS)
+            self._down_until = self._monotonic() + REDIS_RETRY_SECONDS
             return self._fallback.acquire()  # type: ignore[attr-defined]
         if wait > 0:
             self._sleep(wait)

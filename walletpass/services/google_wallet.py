@@ -29,6 +29,7 @@ from walletpass.domain.passes import MEMBER_CARD
 from walletpass.domain.programs import Program
 from walletpass.errors import GoogleApiError
 from walletpass.google import objects as g
+from walletpass.google.client import FINAL_REASONS, RETRY_STATUSES
 from walletpass.google.jwt import NeedsInsert, SaveLink
 from walletpass.ports import Clock
 from walletpass.storage.repositories import (
@@ -45,12 +46,10 @@ log = logging.getLogger("walletpass.google")
 
 #: Change reasons whose PATCH asks Google to notify (allow-listed fields: points balance, tier; google.md §3.5).
 NOTIFY_REASONS = frozenset({"points", "tier"})
-#: Statuses a later try can fix (rate limit, Google's errors, no answer at all = 0).
-RETRYABLE = frozenset({0, 429, 500, 502, 503, 504})
+#: Statuses a later try can fix: the client's retryable ones, and no answer at all (0).
+RETRYABLE = RETRY_STATUSES | {0}
 #: Statuses an operator can fix (service account not authorised, token refused): tried again after a pause.
 CREDENTIALS = frozenset({401, 403})
-#: 429 reasons that retrying cannot fix (the notification quota).
-FINAL_REASONS = frozenset({"quotaExceeded", "QuotaExceededException"})
 #: One callback in this many prunes expired nonces (a cheap DELETE; no need on every delivery).
 PRUNE_EVERY = 16
 
