@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
-from flask import Response, jsonify, request, url_for
+from flask import Response, jsonify, url_for
 
 from api import schemas
 from api.admin import bp
 from api.auth import current_principal, require_key
 from api.context import services
+from api.idempotency import retry_of
 from api.validation import json_body
-from walletpass.errors import InvalidInput
-from walletpass.ids import sha256_hex
 from walletpass.services import enrolment, members, points
 
 
@@ -47,13 +44,9 @@ def update_member(member_id: int) -> Response:
 def add_transaction(member_id: int) -> tuple[Response, int, dict[str, str]]:
     s = services()
     data = json_body(schemas.TRANSACTION, max_bytes=s.settings.max_body_bytes)
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (1 <= len(key) <= 255 and key.isprintable()):
-        raise InvalidInput("Idempotency-Key", "must be 1–255 printable characters")
-    request_hash = sha256_hex(f"{member_id}\n" + json.dumps(data, sort_keys=True, separators=(",", ":")))
     status, body = points.add_transaction(
         s.uow(), s.clock, s.settings, member_id, data["points"], data["reason"],
-        api_key_id=current_principal().api_key_id, idempotency_key=key, request_hash=request_hash)
+        api_key_id=current_principal().api_key_id, retry=retry_of(data))
     return jsonify(body), status, {"Location": url_for("admin.list_transactions", member_id=member_id)}
 
 

@@ -13,16 +13,13 @@ from walletpass.storage.uow import SqlUnitOfWork
 
 
 def add_transaction(uow: SqlUnitOfWork, clock: Clock, settings: Settings, member_id: int, points: int,
-                    reason: str, *, api_key_id: int | None = None, idempotency_key: str | None = None,
-                    request_hash: str = "") -> tuple[int, dict[str, Any]]:
-    """Apply a signed points change; return (status, body). A retried Idempotency-Key answers the first answer.
+                    reason: str, *, api_key_id: int | None = None,
+                    retry: Retry | None = None) -> tuple[int, dict[str, Any]]:
+    """Apply a signed points change; return (status, body). A *retry* (Idempotency-Key) answers the first answer.
 
     The member row is locked (SELECT … FOR UPDATE on PostgreSQL; BEGIN IMMEDIATE on SQLite) before the
     idempotency check, so concurrent retries and concurrent transactions serialise and none is lost.
     """
-    retry = (Retry(api_key_id, idempotency_key, request_hash)
-             if idempotency_key and api_key_id is not None else None)
-
     def apply(u: SqlUnitOfWork) -> tuple[int, dict[str, Any]]:
         member = u.member(member_id)  # locked by once() below
         now = clock.now()
