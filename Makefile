@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install init bench clean
+.PHONY: run test lint install init bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ run: init
 
 test: install
 	$(PY) -m pytest -n 2 -q
+
+# Static checks: ruff (pyflakes, pycodestyle, bugbear, isort, pyupgrade, simplify) and the import contracts.
+lint: install
+	$(VENV)/bin/ruff check walletpass api tests bench wsgi.py
+	$(VENV)/bin/lint-imports
 
 bench: install
 	$(PY) bench/pkpass.py

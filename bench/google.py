@@ -35,7 +35,6 @@ sys.path.insert(0, str(ROOT))
 from google.auth import crypt  # noqa: E402
 
 from bench._common import load_average, machine, write_section  # noqa: E402
-
 from walletpass.config import Settings  # noqa: E402
 from walletpass.devpki import make_google_service_account  # noqa: E402
 from walletpass.domain.members import Member  # noqa: E402
@@ -169,7 +168,7 @@ def bench_patches(key_file: Path, info: dict, seconds: float) -> dict[str, float
         for name, session in (("requests.Session", requests.Session()), ("httpx.Client", httpx.Client())):
             with session:
                 cpu = time.process_time()
-                per_s, n = rate(lambda i: session.get(keys_url).content, seconds)
+                per_s, n = rate(lambda i, s=session: s.get(keys_url).content, seconds)
                 out[f"raw GET/s {name}"] = per_s
                 out[f"raw GET client CPU ms {name}"] = (time.process_time() - cpu) / n * 1000
     finally:

@@ -163,7 +163,7 @@ def scenario_lines(seeded: list[Seeded], ptid: str) -> dict[str, list[str]]:
     changed = [listing(x, x.tag - 1) for x in seeded]
     unchanged = [listing(x, x.tag) for x in seeded]
     not_modified = [fetch(x, x.last_modified) for x in seeded]
-    mixed = [line for triple in zip(changed, unchanged, not_modified) for line in triple]
+    mixed = [line for triple in zip(changed, unchanged, not_modified, strict=False) for line in triple]
     return {"list since tag → 200 (one serial)": changed, "list since tag → 204 (nothing new)": unchanged,
             "latest pass → 304 (not modified)": not_modified, "mixed (the three in turn)": mixed,
             BUILT: [fetch(x, "") for x in seeded]}

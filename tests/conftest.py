@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.fakes.apns_server import FakeApns
+from tests.fakes.google_server import FakeGoogle
+from tests.helpers import CALLBACK_ROOT, ISSUER, b64, der, ms
 from tests.pki import TestPki, make_test_pki
 from walletpass.bootstrap import Services, bootstrap
 from walletpass.config import Settings
@@ -93,8 +97,34 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, pki: TestPki, db_url: str) -> Settings:
-    return Settings.for_tests(tmp_path, database_url=db_url, certs_dir=pki.certs_dir)
+def apns(pki: TestPki) -> Iterator[FakeApns]:
+    """The APNs stand-in (HTTP/2, TLS, demands the pass type certificate); ``settings`` points at it."""
+    with FakeApns(pki) as fake:
+        yield fake
+
+
+@pytest.fixture
+def google(pki: TestPki) -> Iterator[FakeGoogle]:
+    """The Google Wallet stand-in (OAuth, discovery-validated bodies, callback keys); ``settings`` points at it."""
+    with FakeGoogle(pki.certs_dir / "google-service-account.json") as server:
+        server.set_callback_keys({"keys": [{"keyValue": b64(der(CALLBACK_ROOT)), "protocolVersion": "ECv2SigningOnly",
+                                            "keyExpiration": str(ms(datetime.now(UTC) + timedelta(days=30)))}]})
+        yield server
+
+
+@pytest.fixture
+def settings(request: pytest.FixtureRequest, tmp_path: Path, pki: TestPki, db_url: str) -> Settings:
+    """Settings of a test instance; pointing at the APNs / Google stand-ins when the test uses them (by name, or
+    a module's ``pytestmark = pytest.mark.usefixtures("apns")``)."""
+    extra: dict[str, object] = {}
+    if "apns" in request.fixturenames:
+        fake_apns = request.getfixturevalue("apns")
+        extra.update(apns_url=fake_apns.url, apns_ca_file=pki.tls_ca_file)
+    if "google" in request.fixturenames:
+        fake = request.getfixturevalue("google")
+        extra.update(google_issuer_id=ISSUER, google_api_url=fake.url, google_token_url=fake.token_url,
+                     google_callback_keys_url=fake.keys_url, google_rate_limit=0.0)
+    return Settings.for_tests(tmp_path, database_url=db_url, certs_dir=pki.certs_dir, **extra)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from api import create_app
 from api.apple import LOG_BURST, LOG_RATE, MAX_LOG_ENTRIES, MAX_LOG_ENTRY_CHARS, MAX_REGISTER_BODY
 from tests.builders import make_member, make_program
-from tests.integration.test_device_story import Device, auth_token_of
+from tests.helpers import Device, auth_token_of
 from walletpass.bootstrap import Services, bootstrap
 from walletpass.config import Settings
 from walletpass.ports import FixedClock

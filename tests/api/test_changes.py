@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.api.test_download import verify_with_openssl
-from tests.api.test_offers import count, local, make_offer, post
 from tests.builders import make_member, make_program
-from tests.integration.test_device_story import Device, apns, settings  # noqa: F401  (fixtures: the APNs stand-in)
+from tests.helpers import Device, count, local, make_offer, post, verify_with_openssl
 from walletpass.bootstrap import Services, bootstrap
 from walletpass.jobs.worker import Worker
 from walletpass.ports import FixedClock
+
+pytestmark = pytest.mark.usefixtures("apns")  # settings point at the stand-in
 
 NOW = datetime(2026, 11, 23, 9, 30, 15, 500000, tzinfo=UTC)
 

@@ -10,9 +10,8 @@ import json
 import zipfile
 from typing import Any
 
-from tests.api.test_download import check_manifest, verify_with_openssl
-from tests.api.test_offers import local, make_offer, post
 from tests.builders import make_member, make_program
+from tests.helpers import check_manifest, local, make_offer, post, verify_with_openssl
 from walletpass.pkpass.strings import parse_strings
 
 LOCALES = ("en", "zh-Hant", "zh-Hans")

@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
-import subprocess
 import zipfile
-from pathlib import Path
 
 from tests.builders import make_program
-
-
-def check_manifest(data: bytes) -> None:
-    """Every file but manifest.json and signature is listed once, with the SHA-1 of its bytes (apple.md §1.2)."""
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        manifest = json.loads(z.read("manifest.json"))
-        files = {n: z.read(n) for n in z.namelist() if n not in ("manifest.json", "signature")}
-    assert manifest == {name: hashlib.sha1(body).hexdigest() for name, body in files.items()}
-
-
-def verify_with_openssl(data: bytes, wwdr: Path, tmp: Path) -> None:
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        (tmp / "manifest.json").write_bytes(z.read("manifest.json"))
-        (tmp / "signature").write_bytes(z.read("signature"))
-    subprocess.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp / "signature"),
-                    "-content", str(tmp / "manifest.json"), "-CAfile", str(wwdr),
-                    "-purpose", "any", "-out", "/dev/null"], check=True, capture_output=True)
+from tests.helpers import check_manifest, verify_with_openssl
 
 
 def test_enrol_download_verify(client, auth, services, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from tests.builders import make_program
-from tests.unit.test_pkpass_images import bomb_png
+from tests.helpers import bomb_png
 
 
 def _encode(fmt: str, size: tuple[int, int] = (240, 240)) -> bytes:

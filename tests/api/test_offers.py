@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from tests.api.test_download import verify_with_openssl
 from tests.builders import make_member, make_program
+from tests.helpers import count, local, make_offer, post, verify_with_openssl
 from walletpass.bootstrap import Services, bootstrap
 from walletpass.jobs.worker import Worker
 from walletpass.ports import FixedClock
@@ -29,33 +29,9 @@ def services(settings) -> Iterator[Services]:  # type: ignore[no-untyped-def]
     svc.close()
 
 
-def count(services: Services, sql: str) -> int:
-    with services.engine.connect() as conn:
-        return int(conn.execute(text(sql)).scalar_one() or 0)
-
-
-def post(client, path: str, auth, body: object = None, key: str | None = None):  # type: ignore[no-untyped-def]
-    headers = {**auth, **({"Idempotency-Key": key} if key else {})}
-    if body is None:
-        return client.post(path, headers=headers)
-    data = body if isinstance(body, bytes) else json.dumps(body)
-    return client.post(path, data=data, headers=headers, content_type="application/json")
-
-
-def local(path_or_url: str) -> str:
-    return "/" + path_or_url.split("://", 1)[1].split("/", 1)[1]
-
-
 @pytest.fixture
 def program(services) -> int:  # type: ignore[no-untyped-def]
     return make_program(services)
-
-
-def make_offer(client, auth, program_id: int, **fields: object) -> int:  # type: ignore[no-untyped-def]
-    body = {"title": "Free latte", "discount": "100%", "valid_until": "2026-12-31T23:59:00+08:00", **fields}
-    r = post(client, f"/api/v1/programs/{program_id}/offers", auth, body)
-    assert r.status_code == 201, r.json
-    return int(r.json["id"])
 
 
 def test_create_and_get_offer(client, auth, program) -> None:  # type: ignore[no-untyped-def]

@@ -146,7 +146,7 @@ def test_a_tier_change_reaches_the_downloaded_pass(client, auth, services, tmp_p
     import io
     import zipfile
 
-    from tests.api.test_download import check_manifest, verify_with_openssl
+    from tests.helpers import check_manifest, verify_with_openssl
 
     member = make_member(services, make_program(services), points=100)
     assert client.get(f"/api/v1/members/{member['id']}", headers=auth).json["tier"] == "Bronze"

@@ -20,6 +20,7 @@ Threads: one accept thread plus one thread per connection (blocking ssl sockets 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -420,10 +421,8 @@ class _Session:
     def _flush(self) -> None:
         out = self.conn.data_to_send()
         if out:
-            try:
+            with contextlib.suppress(ssl.SSLError, OSError):
                 self.tls.sendall(out)
-            except (ssl.SSLError, OSError):
-                pass
 
     def _goaway(self) -> None:
         """Send GOAWAY naming the last answered stream, then linger so the client reads it before we close."""

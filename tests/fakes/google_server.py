@@ -38,14 +38,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import jwt as pyjwt
 from cryptography.hazmat.primitives import serialization
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
-
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 

@@ -17,6 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from tests.fakes.apns_server import FakeApns
+from tests.helpers import renew_identity
 from tests.pki import COUPON_PTID, MEMBER_PTID, TEAM_ID
 from tests.pki import TestPki as Pki  # aliased: pytest would try to collect a Test* name
 from walletpass import devpki
@@ -171,9 +172,9 @@ def foreign_identity(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
 def test_a_client_certificate_from_another_ca_is_refused_at_the_handshake(
         apns: FakeApns, pki: Pki, foreign_identity: tuple[Path, Path]) -> None:
     cert, key = foreign_identity
-    with ApnsClient(apns.url, cert, key, ca_file=pki.tls_ca_file) as stranger:
-        with pytest.raises(PushUnavailable) as info:
-            stranger.send([tok(1), tok(2)], MEMBER_PTID)
+    with ApnsClient(apns.url, cert, key, ca_file=pki.tls_ca_file) as stranger, \
+            pytest.raises(PushUnavailable) as info:
+        stranger.send([tok(1), tok(2)], MEMBER_PTID)
     assert isinstance(info.value.__cause__, pycurl.error)
     assert apns.wait_until(lambda: apns.rejected_handshakes >= 1)
     assert apns.connections == 0 and apns.pushes == []
@@ -182,11 +183,10 @@ def test_a_client_certificate_from_another_ca_is_refused_at_the_handshake(
 def test_the_fake_refuses_a_client_without_certificate(apns: FakeApns, pki: Pki) -> None:
     ctx = ssl.create_default_context(cafile=str(pki.tls_ca_file))
     ctx.set_alpn_protocols(["h2"])
-    with socket.create_connection(("127.0.0.1", apns.port), timeout=5) as raw:
-        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-            with pytest.raises((ssl.SSLError, OSError)):
-                tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-                tls.recv(100)
+    with socket.create_connection(("127.0.0.1", apns.port), timeout=5) as raw, \
+            ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls, pytest.raises((ssl.SSLError, OSError)):
+        tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        tls.recv(100)
     assert apns.wait_until(lambda: apns.rejected_handshakes == 1)
     assert apns.connections == 0
 
@@ -195,9 +195,9 @@ def test_an_unreachable_server_is_push_unavailable(pki: Pki) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound, not listening: connection refused
-        with ApnsClient(f"https://127.0.0.1:{port}", pki.cert(), pki.key(), ca_file=pki.tls_ca_file) as c:
-            with pytest.raises(PushUnavailable, match="no answer from APNs"):
-                c.send([tok(1)], MEMBER_PTID)
+        with ApnsClient(f"https://127.0.0.1:{port}", pki.cert(), pki.key(), ca_file=pki.tls_ca_file) as c, \
+                pytest.raises(PushUnavailable, match="no answer from APNs"):
+            c.send([tok(1)], MEMBER_PTID)
 
 
 def test_an_encrypted_key_needs_its_password(apns: FakeApns, pki: Pki, tmp_path: Path) -> None:
@@ -207,9 +207,9 @@ def test_an_encrypted_key_needs_its_password(apns: FakeApns, pki: Pki, tmp_path:
                                             serialization.BestAvailableEncryption(b"s3cret")))
     with ApnsClient(apns.url, pki.cert(), encrypted, "s3cret", pki.tls_ca_file) as good:
         assert good.send([tok(1)], MEMBER_PTID)[0].status == 200
-    with ApnsClient(apns.url, pki.cert(), encrypted, "wrong", pki.tls_ca_file) as bad:
-        with pytest.raises(CredentialError):
-            bad.send([tok(1)], MEMBER_PTID)
+    with ApnsClient(apns.url, pki.cert(), encrypted, "wrong", pki.tls_ca_file) as bad, \
+            pytest.raises(CredentialError):
+        bad.send([tok(1)], MEMBER_PTID)
 
 
 def test_bad_construction_arguments_are_rejected(pki: Pki, tmp_path: Path) -> None:
@@ -292,16 +292,6 @@ def _own_identity(pki: Pki, folder: Path) -> tuple[Path, Path]:
     cert.write_bytes(pki.cert().read_bytes())
     key.write_bytes(pki.key().read_bytes())
     return cert, key
-
-
-def renew_identity(pki: Pki, cert: Path, key: Path) -> None:
-    """What an operator does: put a newly issued certificate and key (same pass type, same WWDR) in place."""
-    wwdr = devpki.Issued((pki.certs_dir / "wwdr-ca.pem").read_bytes(), (pki.certs_dir / "wwdr-ca.key").read_bytes())
-    fresh = devpki.make_pass_type_cert(wwdr, MEMBER_PTID, TEAM_ID, datetime.now(UTC))
-    for path, data in ((key, fresh.key_pem), (cert, fresh.cert_pem)):
-        tmp = path.with_suffix(".new")
-        tmp.write_bytes(data)
-        tmp.replace(path)  # atomic, as a careful operator (or a deploy tool) would
 
 
 def test_a_403_closes_the_connection_and_the_next_send_opens_a_new_one(apns: FakeApns, client: ApnsClient) -> None:

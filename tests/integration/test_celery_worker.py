@@ -21,8 +21,7 @@ from sqlalchemy import text
 from tests.builders import make_member, make_program
 from tests.conftest import REDIS_URL
 from tests.fakes.apns_server import FakeApns
-from tests.integration.test_device_story import Device, auth_token_of
-from tests.integration.test_worker_process import ROOT, BlackHole, _env, _wait
+from tests.helpers import REPO_ROOT, BlackHole, Device, auth_token_of, wait_until, worker_env
 from tests.pki import TestPki
 from walletpass.bootstrap import Services, bootstrap
 from walletpass.config import Settings
@@ -107,7 +106,7 @@ class WorkerProcess:
 
     def __init__(self, web: Web, pki: TestPki, apns: FakeApns, redis_url: str, *, sweep: float,
                  lease: float | None = None, apns_url: str | None = None, args: tuple[str, ...] = ()) -> None:
-        env = _env(web.settings, apns, pki)
+        env = worker_env(web.settings, apns, pki)
         env.update({"WALLETPASS_APNS_URL": apns_url or apns.url, "WALLETPASS_BROKER_URL": redis_url,
                     "WALLETPASS_BROKER_QUEUE": web.settings.broker_queue, "WALLETPASS_SWEEP_SECONDS": str(sweep),
                     "WALLETPASS_PUSH_COALESCE_SECONDS": "0"})
@@ -118,14 +117,14 @@ class WorkerProcess:
         self.log = web.settings.instance_path / f"worker-{uuid.uuid4().hex[:6]}.log"
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("wb") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "api.cli", "worker", *args], env=env, cwd=ROOT,
+            self.proc = subprocess.Popen([sys.executable, "-m", "api.cli", "worker", *args], env=env, cwd=REPO_ROOT,
                                          stdout=out, stderr=subprocess.STDOUT)
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
 
     def wait_ready(self) -> None:
-        assert _wait(lambda: " ready." in self.text() or self.proc.poll() is not None), self.text()
+        assert wait_until(lambda: " ready." in self.text() or self.proc.poll() is not None), self.text()
         assert self.proc.poll() is None, self.text()
 
     def stop(self) -> int:
@@ -160,10 +159,10 @@ def test_a_kick_through_redis_pushes_before_any_sweep(tmp_path: Path, pki: TestP
         phone = web.phones[member["id"]]
         started = time.monotonic()
         assert web.add_points(member) == 201
-        assert _wait(lambda: _pushed(apns, phone.token) == 1, timeout=15), worker.text()
+        assert wait_until(lambda: _pushed(apns, phone.token) == 1, timeout=15), worker.text()
         assert time.monotonic() - started < 15       # the sweep is 600 s: the kick went through Redis
         assert web.svc.kicker is not None and web.svc.kicker.sent >= 1 and web.svc.kicker.failed == 0
-        assert _wait(lambda: web.outbox() == 0)
+        assert wait_until(lambda: web.outbox() == 0)
         import httpx
 
         body = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
@@ -186,13 +185,13 @@ def test_b_broker_down_at_commit_then_sweep_delivers(tmp_path: Path, pki: TestPk
         phone = web.phones[member["id"]]
         with caplog.at_level("WARNING", logger="walletpass.kick"):
             assert web.add_points(member) == 201                 # the API does not wait on Redis
-            assert _wait(lambda: web.svc.kicker.failed >= 1, timeout=10)  # type: ignore[union-attr]
+            assert wait_until(lambda: web.svc.kicker.failed >= 1, timeout=10)  # type: ignore[union-attr]
         assert "could not kick the workers" in caplog.text
         assert web.svc.kicker.sent == 0  # type: ignore[union-attr]
         assert web.outbox() == 1 and not apns.pushes            # committed, waiting
         worker = WorkerProcess(web, pki, apns, redis_url, sweep=0.5)
-        assert _wait(lambda: _pushed(apns, phone.token) == 1, timeout=20), worker.text()
-        assert _wait(lambda: web.outbox() == 0)
+        assert wait_until(lambda: _pushed(apns, phone.token) == 1, timeout=20), worker.text()
+        assert wait_until(lambda: web.outbox() == 0)
     finally:
         if worker is not None:
             worker.kill()
@@ -212,14 +211,14 @@ def test_c_celery_worker_killed_between_claim_and_push_loses_nothing(tmp_path: P
         member = web.members[0]
         phone = web.phones[member["id"]]
         assert web.add_points(member) == 201
-        assert _wait(lambda: len(hole.accepted) > 0), hung.text()        # claimed, stuck talking to "APNs"
+        assert wait_until(lambda: len(hole.accepted) > 0), hung.text()        # claimed, stuck talking to "APNs"
         hung.proc.send_signal(signal.SIGKILL)
         hung.proc.wait(timeout=10)
         assert not apns.pushes
         with web.svc.engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM outbox WHERE locked_by IS NOT NULL")).scalar_one() == 1
         worker = WorkerProcess(web, pki, apns, redis_url, sweep=0.5, lease=2)
-        assert _wait(lambda: _pushed(apns, phone.token) == 1, timeout=20), "the push was lost\n" + worker.text()
+        assert wait_until(lambda: _pushed(apns, phone.token) == 1, timeout=20), "the push was lost\n" + worker.text()
     finally:
         hung.kill()
         if worker is not None:
@@ -240,9 +239,9 @@ def test_d_two_workers_push_each_change_once(tmp_path: Path, pki: TestPki, db_ur
         for round_ in (1, 2):
             for m in web.members:
                 assert web.add_points(m) == 201
-            assert _wait(lambda: all(_pushed(apns, t) >= round_ for t in tokens), timeout=20), \
+            assert wait_until(lambda r=round_: all(_pushed(apns, t) >= r for t in tokens), timeout=20), \
                 "\n".join(w.text() for w in workers)
-            assert _wait(lambda: web.outbox() == 0)
+            assert wait_until(lambda: web.outbox() == 0)
         time.sleep(0.5)                       # a few more sweeps and kicks: still nothing pushed twice
         assert {t: _pushed(apns, t) for t in tokens} == {t: 2 for t in tokens}
         assert [w.stop() for w in workers] == [0, 0]
@@ -276,9 +275,9 @@ def test_polling_worker_serves_its_metrics(tmp_path: Path, pki: TestPki, apns: F
     svc = bootstrap(settings, migrate=True)
     member = make_member(svc, make_program(svc))
     port = _free_port()
-    env = _env(settings, apns, pki)
+    env = worker_env(settings, apns, pki)
     proc = subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--metrics-port", str(port)], env=env,
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         def scrape() -> str:
             try:
@@ -286,14 +285,14 @@ def test_polling_worker_serves_its_metrics(tmp_path: Path, pki: TestPki, apns: F
             except httpx.TransportError:
                 return ""
 
-        assert _wait(lambda: 'walletpass_pushes_total{outcome="ok"} 0.0' in scrape())
+        assert wait_until(lambda: 'walletpass_pushes_total{outcome="ok"} 0.0' in scrape())
         from api import create_app
 
         client = create_app(services=svc).test_client()
         phone = Device(client, settings.member_pass_type_id)
         assert phone.register(member["serial_number"], auth_token_of(client, member)).status_code == 201
         add_transaction(svc.uow(), svc.clock, settings, member["id"], 5, "coffee")
-        assert _wait(lambda: 'walletpass_pushes_total{outcome="ok"} 1.0' in scrape())
+        assert wait_until(lambda: 'walletpass_pushes_total{outcome="ok"} 1.0' in scrape())
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:

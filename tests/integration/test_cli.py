@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.test_download import verify_with_openssl
+from tests.helpers import verify_with_openssl
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

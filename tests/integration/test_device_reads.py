@@ -51,7 +51,7 @@ def test_pass_downloads_and_device_calls_do_not_wait_for_a_writer(client, servic
     import sqlite3
     import time
 
-    from tests.integration.test_device_story import Device, auth_token_of
+    from tests.helpers import Device, auth_token_of
 
     member = make_member(services, make_program(services))
     ptid, serial = services.settings.member_pass_type_id, member["serial_number"]

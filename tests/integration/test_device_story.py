@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
-import secrets
 import threading
-import zipfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -15,73 +11,11 @@ import pytest
 from sqlalchemy import text
 
 from tests.builders import make_member, make_program
-from tests.fakes.apns_server import FakeApns
+from tests.helpers import Device, auth_token_of, pass_json, points_field, push_token
 from walletpass.bootstrap import bootstrap
-from walletpass.config import Settings
 from walletpass.jobs.worker import Worker
 
-
-@pytest.fixture
-def apns(pki) -> Iterator[FakeApns]:  # type: ignore[no-untyped-def]
-    with FakeApns(pki) as fake:
-        yield fake
-
-
-@pytest.fixture
-def settings(tmp_path, pki, db_url, apns) -> Settings:  # type: ignore[no-untyped-def]
-    return Settings.for_tests(tmp_path, database_url=db_url, certs_dir=pki.certs_dir, apns_url=apns.url,
-                              apns_ca_file=pki.tls_ca_file)
-
-
-def push_token() -> str:
-    return secrets.token_hex(32)
-
-
-class Device:
-    """What an iPhone's Wallet does against our /v1 web service."""
-
-    def __init__(self, client, pass_type_id: str) -> None:  # type: ignore[no-untyped-def]
-        self.client = client
-        self.id = secrets.token_hex(16)
-        self.token = push_token()
-        self.ptid = pass_type_id
-        self.last_updated: str | None = None
-        self.last_modified: str | None = None
-
-    def register(self, serial: str, auth_token: str, body: object = None):  # type: ignore[no-untyped-def]
-        return self.client.post(f"/v1/devices/{self.id}/registrations/{self.ptid}/{serial}",
-                                data=json.dumps(body if body is not None else {"pushToken": self.token}),
-                                headers={"Authorization": f"ApplePass {auth_token}"},
-                                content_type="application/json")
-
-    def list(self, since: str | None = None):  # type: ignore[no-untyped-def]
-        q = f"?passesUpdatedSince={since}" if since is not None else ""
-        return self.client.get(f"/v1/devices/{self.id}/registrations/{self.ptid}{q}")
-
-    def fetch(self, serial: str, auth_token: str, if_modified_since: str | None = None):  # type: ignore[no-untyped-def]
-        headers = {"Authorization": f"ApplePass {auth_token}"}
-        if if_modified_since:
-            headers["If-Modified-Since"] = if_modified_since
-        return self.client.get(f"/v1/passes/{self.ptid}/{serial}", headers=headers)
-
-    def unregister(self, serial: str, auth_token: str):  # type: ignore[no-untyped-def]
-        return self.client.delete(f"/v1/devices/{self.id}/registrations/{self.ptid}/{serial}",
-                                  headers={"Authorization": f"ApplePass {auth_token}"})
-
-
-def pass_json(data: bytes) -> dict:
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        return json.loads(z.read("pass.json"))
-
-
-def auth_token_of(client, member) -> str:  # type: ignore[no-untyped-def]
-    path = "/" + member["links"]["pkpass"].split("://", 1)[1].split("/", 1)[1]
-    return pass_json(client.get(path).data)["authenticationToken"]
-
-
-def points_field(pj: dict) -> object:
-    fields = [f for group in pj["storeCard"].values() if isinstance(group, list) for f in group]
-    return next(f["value"] for f in fields if f["key"] == "points")
+pytestmark = pytest.mark.usefixtures("apns")  # settings point at the stand-in
 
 
 def test_the_whole_device_story(client, auth, services, apns) -> None:  # type: ignore[no-untyped-def]

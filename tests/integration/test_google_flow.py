@@ -2,70 +2,20 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import jwt as pyjwt
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import text
 
 from tests.builders import make_member, make_program
-from tests.fakes.google_server import FakeGoogle
-from walletpass.config import Settings
+from tests.helpers import ISSUER, callback_body
 from walletpass.demo import DEMO_PROGRAM
 from walletpass.google import schema
-from walletpass.google.callbacks import lv
 from walletpass.jobs.worker import Worker
 
-ISSUER = "3388000000022222222"
-ROOT = ec.generate_private_key(ec.SECP256R1())
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def _der(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def _ms(t: datetime) -> int:
-    return int(t.timestamp() * 1000)
-
-
-def callback_body(object_id: str, event: str = "save", nonce: str | None = None) -> bytes:
-    now = datetime.now(UTC)
-    inter = ec.generate_private_key(ec.SECP256R1())
-    signed_key = json.dumps({"keyValue": _b64(_der(inter)), "keyExpiration": str(_ms(now + timedelta(days=1)))})
-    message = json.dumps({"classId": object_id.split(".")[0] + ".program-1", "objectId": object_id,
-                          "eventType": event, "expTimeMillis": _ms(now + timedelta(minutes=5)),
-                          "count": 1, "nonce": nonce or str(uuid.uuid4())})
-    key_sig = ROOT.sign(lv("GooglePayPasses") + lv("ECv2SigningOnly") + lv(signed_key), ec.ECDSA(hashes.SHA256()))
-    msg_sig = inter.sign(lv("GooglePayPasses") + lv(ISSUER) + lv("ECv2SigningOnly") + lv(message),
-                         ec.ECDSA(hashes.SHA256()))
-    return json.dumps({"signature": _b64(msg_sig), "protocolVersion": "ECv2SigningOnly", "signedMessage": message,
-                       "intermediateSigningKey": {"signedKey": signed_key, "signatures": [_b64(key_sig)]}}).encode()
-
-
-@pytest.fixture
-def google(pki) -> Iterator[FakeGoogle]:  # type: ignore[no-untyped-def]
-    with FakeGoogle(pki.certs_dir / "google-service-account.json") as server:
-        server.set_callback_keys({"keys": [{"keyValue": _b64(_der(ROOT)), "protocolVersion": "ECv2SigningOnly",
-                                            "keyExpiration": str(_ms(datetime.now(UTC) + timedelta(days=30)))}]})
-        yield server
-
-
-@pytest.fixture
-def settings(tmp_path, pki, db_url, google) -> Settings:  # type: ignore[no-untyped-def]
-    return Settings.for_tests(tmp_path, database_url=db_url, certs_dir=pki.certs_dir, google_issuer_id=ISSUER,
-                              google_api_url=google.url, google_token_url=google.token_url,
-                              google_callback_keys_url=google.keys_url, google_rate_limit=0.0)
-
+pytestmark = pytest.mark.usefixtures("google")  # settings point at the stand-in
 
 def _public_key(pki):  # type: ignore[no-untyped-def]
     info = json.loads((pki.certs_dir / "google-service-account.json").read_text())

@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 
 from tests.builders import make_member, make_program
 from tests.fakes.google_server import FakeGoogle
-from tests.integration.test_google_flow import ISSUER, callback_body, google, settings  # noqa: F401 - fixtures
+from tests.helpers import ISSUER, callback_body
 from walletpass.demo import DEMO_PROGRAM
 from walletpass.errors import GoogleApiError
 from walletpass.google import schema
@@ -25,6 +25,8 @@ from walletpass.jobs.worker import Worker
 from walletpass.services import google_wallet
 from walletpass.services.points import add_transaction
 from walletpass.storage.tables import GoogleMessageRow, OutboxRow
+
+pytestmark = pytest.mark.usefixtures("google")  # settings point at the stand-in
 
 LONG_TERMS = "Long terms. " * 150  # the class must be inserted by REST
 LONG_NAME = "晨光會員" * 50  # and then the object too (the demo card's object alone fits)

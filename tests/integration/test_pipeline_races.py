@@ -18,12 +18,11 @@ import pytest
 from sqlalchemy import Connection, create_engine, text
 
 from tests.builders import make_member, make_program
-from tests.integration import test_device_story as story
-from tests.integration.test_device_story import Device, auth_token_of
+from tests.helpers import Device, auth_token_of
 from walletpass.jobs.worker import Worker
 
-pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("db_url", ["postgres"], indirect=True)]
-apns, settings = story.apns, story.settings  # the fake APNs and settings pointing at it (fixtures)
+pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("db_url", ["postgres"], indirect=True),
+              pytest.mark.usefixtures("apns")]  # settings point at the APNs stand-in
 
 
 @contextmanager

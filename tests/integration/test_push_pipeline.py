@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
+from tests import helpers as story
 from tests.builders import make_member, make_program
-from tests.integration import test_device_story as story
-from tests.integration.test_device_story import Device, auth_token_of, pass_json, points_field
+from tests.helpers import Device, auth_token_of, pass_json, points_field
 from walletpass.bootstrap import Services, bootstrap
 from walletpass.jobs.handlers import FAILING_ATTEMPTS, MAX_ATTEMPTS
 from walletpass.jobs.outbox import LeaseKeeper, Outbox
@@ -23,7 +23,7 @@ from walletpass.jobs.worker import Worker
 from walletpass.ports import FixedClock
 from walletpass.services.points import add_transaction
 
-apns, settings = story.apns, story.settings  # the fake APNs and settings pointing at it (fixtures)
+pytestmark = pytest.mark.usefixtures("apns")  # settings point at the APNs stand-in
 
 
 @dataclass

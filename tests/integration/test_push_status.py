@@ -18,8 +18,7 @@ from sqlalchemy import text
 from api import create_app
 from tests.builders import make_member, make_program
 from tests.fakes.apns_server import FakeApns
-from tests.integration.test_apns import renew_identity
-from tests.integration.test_device_story import Device, auth_token_of
+from tests.helpers import Device, auth_token_of, renew_identity
 from tests.pki import MEMBER_PTID
 from tests.pki import TestPki as Pki
 from walletpass.bootstrap import Services, bootstrap

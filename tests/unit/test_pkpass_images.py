@@ -5,34 +5,13 @@ from __future__ import annotations
 import io
 import struct
 import time
-import zlib
 
 import pytest
 from PIL import Image
 
+from tests.helpers import bomb_png, jpeg, png
 from walletpass.errors import InvalidInput, PayloadTooLarge
 from walletpass.pkpass import images
-
-
-def png(w: int, h: int, mode: str = "RGB", color: object = (200, 120, 40)) -> bytes:
-    buf = io.BytesIO()
-    Image.new(mode, (w, h), color).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def jpeg(w: int, h: int) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (w, h), (10, 20, 30)).save(buf, format="JPEG", quality=80, progressive=True)
-    return buf.getvalue()
-
-
-def bomb_png(w: int, h: int) -> bytes:
-    """A valid-looking PNG header declaring w×h pixels, with a few bytes of compressed zeros."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
-    idat = chunk(b"IDAT", zlib.compress(b"\0" * 1000))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + idat + chunk(b"IEND", b"")
 
 
 def test_check_image_content_types() -> None:

@@ -37,7 +37,7 @@ def test_deterministic() -> None:
 
 
 def test_parser_reads_utf8_sources_with_comments() -> None:
-    src = '/* header */\n// line comment\n"a" = "A";\n\n"b"="B\\n";  /* trailing */\n'.encode()
+    src = b'/* header */\n// line comment\n"a" = "A";\n\n"b"="B\\n";  /* trailing */\n'
     assert parse_strings(src) == {"a": "A", "b": "B\n"}
 
 

@@ -31,7 +31,7 @@ def parse_color(value: object, field_name: str = "color") -> str:
         h = m.group(1)
         if len(h) == 3:
             h = "".join(c * 2 for c in h)
-        return "rgb({}, {}, {})".format(int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
+        return f"rgb({int(h[0:2], 16)}, {int(h[2:4], 16)}, {int(h[4:6], 16)})"
     raise InvalidInput(field_name, f"{value!r} is not a colour; use 'rgb(r, g, b)' or '#rrggbb'")
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -61,7 +61,7 @@ def _convert_property(prop: Mapping[str, Any], strict: bool) -> dict[str, Any]:
             values = prop["enum"]
             if strict:
                 flags = prop.get("enumDeprecated", [False] * len(values))
-                values = [v for v, old in zip(values, flags) if not old]
+                values = [v for v, old in zip(values, flags, strict=False) if not old]
             return {"type": "string", "enum": list(values)}
         if prop.get("format") in {"int64", "uint64"}:
             return {"type": ["string", "integer"], "pattern": r"^-?\d+$"}
@@ -91,7 +91,7 @@ def _convert_schema(schema: Mapping[str, Any], *, strict: bool, partial: bool) -
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _defs(strict: bool, partial: bool) -> dict[str, Any]:
     schemas = discovery_document()["schemas"]
     return {name: _convert_schema(s, strict=strict, partial=partial) for name, s in schemas.items()}
@@ -108,7 +108,7 @@ def json_schema(name: str, *, strict: bool = False, partial: bool = False) -> di
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": defs, "$ref": f"#/$defs/{name}"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(name: str, *, strict: bool = False, partial: bool = False) -> Draft202012Validator:
     """Return a cached validator for discovery schema *name*."""
     return Draft202012Validator(json_schema(name, strict=strict, partial=partial))

@@ -12,16 +12,14 @@ ran out (its jobs claimed again by another) can neither delete nor release the o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
-
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import Engine, and_, delete, or_, select, update
 

@@ -41,7 +41,6 @@ from walletpass.storage.tables import (
     UTCDateTime,
 )
 
-
 #: Passes whose Google object exists (inserted by REST, or saved by the user): changes are patched there.
 GOOGLE_SYNCED_STATES = ("inserted", "saved")
 #: ``available_at`` of a parked job: kept (with ``last_error``) for the operator, never claimed again.

@@ -1,13 +1,13 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23
 """
-from alembic import op
 import sqlalchemy as sa
-import walletpass.storage.tables
+from alembic import op
 
+import walletpass.storage.tables
 
 revision = '0001'
 down_revision = None
