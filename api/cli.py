@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from walletpass.config import Settings
+from walletpass.domain.programs import Program
 from walletpass.errors import ConfigurationError, CredentialError, InvalidInput, WalletpassError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,6 +61,7 @@ def init(force: bool) -> None:
     from walletpass.instance import load_secret_key
     from walletpass.services import enrolment, programs
     from walletpass.services.api_keys import create_api_key
+    from walletpass.services.enrolment import MemberDetails
 
     s = _settings()
     s.instance_path.mkdir(parents=True, exist_ok=True)
@@ -78,13 +80,15 @@ def init(force: bool) -> None:
         click.echo(f"kept {path}: not made by walletpass's dev CA, so never regenerated (--force only "
                    "regenerates dev material)", err=True)
     with svc.uow() as uow:
-        fresh = not uow.programs()
+        fresh = not uow.programs.exist()
         has_keys = bool(uow.api_keys())
     if fresh:
-        program_id = programs.create_program(svc.uow(), svc.clock, DEMO_PROGRAM)
-        member = enrolment.enrol_member(svc.uow(), svc.clock, s, program_id, DEMO_MEMBER, source="demo")
-        click.echo(f"demo program {program_id}: {DEMO_PROGRAM['organization_name']}", err=True)
-        click.echo(f"demo member's pass page: {member['links']['page']}", err=True)
+        program = programs.create_program(svc.uow(), svc.clock, DEMO_PROGRAM)
+        assert isinstance(program, Program)  # no Idempotency-Key: never a replay
+        member = enrolment.enrol_member(svc.uow(), svc.clock, s, program.id, DEMO_MEMBER, source="demo")
+        assert isinstance(member, MemberDetails)
+        click.echo(f"demo program {program.id}: {DEMO_PROGRAM['organization_name']}", err=True)
+        click.echo(f"demo member's pass page: {svc.urls.page(member.card.public_token)}", err=True)
     if not has_keys or force:
         key = create_api_key(svc.uow(), svc.clock, "admin (walletpass init)", ["admin"])
         click.echo("admin API key (shown once; keep it safe):", err=True)

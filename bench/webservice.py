@@ -118,7 +118,7 @@ def seed(settings: Settings, passes: int) -> list[Seeded]:
         for n in range(passes):
             view = enrol_member(services.uow(), services.clock, settings, program_id,
                                 {"name": f"Bench Member {n}", "points": n % 5000})
-            serial = view["serial_number"]
+            serial = view.card.serial_number  # type: ignore[union-attr]
             with services.engine.connect() as conn:
                 token = conn.execute(select(PassRow.authentication_token).where(
                     PassRow.pass_type_id == ptid, PassRow.serial_number == serial)).scalar_one()

@@ -13,11 +13,12 @@ from sqlalchemy import Engine
 
 from walletpass.config import Settings
 from walletpass.jobs.kick import Kicker
-from walletpass.ports import Clock, SystemClock
+from walletpass.ports import Clock, SystemClock, WalletProvider
 from walletpass.services.api_keys import ApiKeyVerifier
 from walletpass.storage.db import make_engine, upgrade
 from walletpass.storage.device_reads import DeviceReads
 from walletpass.storage.uow import SqlUnitOfWork, read_only_uow_factory, uow_factory
+from walletpass.urls import PublicUrls
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -52,6 +53,11 @@ class Services:
     #: prometheus_client multiprocess folder shared by the processes of `walletpass serve` (None: this
     #: process's own registry is the whole story).
     metrics_dir: Path | None = None
+
+    @cached_property
+    def urls(self) -> PublicUrls:
+        """Every public URL handed out (pass links, images, callbacks)."""
+        return PublicUrls.of(self.settings)
 
     @cached_property
     def read_uow(self) -> Callable[[], SqlUnitOfWork]:
@@ -151,6 +157,14 @@ class Services:
         self.engine.dispose()
 
 
+def wallet_providers() -> tuple[WalletProvider, ...]:
+    """The wallets passes are delivered to; each is told of every pass change in the change's transaction."""
+    from walletpass.apple.provider import AppleWallet
+    from walletpass.google.provider import GoogleWallet
+
+    return AppleWallet(), GoogleWallet()
+
+
 def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool = False,
               metrics_dir: Path | None = None) -> Services:
     """Build the services for *settings*; with *migrate*, bring the database schema up to date first.
@@ -165,6 +179,6 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
         from walletpass.jobs.celery_app import broker_kicker
 
         kicker = broker_kicker(settings)
-    uow = uow_factory(engine, after_outbox_commit=kicker.kick if kicker else None)
+    uow = uow_factory(engine, after_outbox_commit=kicker.kick if kicker else None, wallets=wallet_providers())
     return Services(settings=settings, engine=engine, uow=uow, clock=clock or SystemClock(), kicker=kicker,
                     metrics_dir=metrics_dir)

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask import Response, jsonify, url_for
 
 from api import schemas
 from api.admin import bp
 from api.auth import require_key
 from api.context import services
-from api.idempotency import retry_of
+from api.idempotency import respond, retry_of
+from api.representations import coupon_json, coupon_state_json, issue_json, offer_json
 from api.validation import json_body
+from walletpass.domain.offers import Coupon, CouponIssue, Offer
 from walletpass.services import coupons, offers
+from walletpass.services.coupons import CouponDetails
+
+
+def _created(offer: Offer) -> tuple[int, dict[str, Any]]:
+    return 201, {"id": offer.id}
 
 
 @bp.post("/programs/<int:program_id>/offers")
@@ -18,15 +28,21 @@ from walletpass.services import coupons, offers
 def create_offer(program_id: int) -> tuple[Response, int, dict[str, str]]:
     s = services()
     data = json_body(schemas.OFFER, max_bytes=s.settings.max_body_bytes)
-    offer_id = offers.create_offer(s.uow(), s.clock, program_id, data)
-    return jsonify({"id": offer_id}), 201, {"Location": url_for("admin.get_offer", offer_id=offer_id)}
+    result = offers.create_offer(s.uow(), s.clock, program_id, data, retry=retry_of(_created, data))
+    return respond(result, _created, lambda status, body: url_for("admin.get_offer", offer_id=body["id"]))
 
 
 @bp.get("/offers/<int:offer_id>")
 @require_key("offers")
 def get_offer(offer_id: int) -> Response:
     s = services()
-    return jsonify(offers.offer_view(s.read_uow(), s.clock, offer_id))
+    return jsonify(offer_json(offers.offer_details(s.read_uow(), s.clock, offer_id)))
+
+
+def _issue_location(status: int, body: Mapping[str, Any]) -> str:
+    if status == 201:
+        return url_for("admin.get_coupon", coupon_id=body["id"])
+    return url_for("admin.get_coupon_issue", issue_id=body["id"])
 
 
 @bp.post("/offers/<int:offer_id>/coupons")
@@ -35,38 +51,42 @@ def issue_coupons(offer_id: int) -> tuple[Response, int, dict[str, str]]:
     """One coupon to ``member_id`` (201), or one per member of ``segment`` through the job worker (202)."""
     s = services()
     data = json_body(schemas.COUPONS, max_bytes=s.settings.max_body_bytes)
-    status, body = coupons.issue(s.uow(), s.clock, s.settings, offer_id, data, retry_of(data))
-    if status == 201:
-        location = url_for("admin.get_coupon", coupon_id=body["id"])
-    else:
-        location = url_for("admin.get_coupon_issue", issue_id=body["id"])
-    return jsonify(body), status, {"Location": location}
+
+    def render(result: CouponDetails | CouponIssue) -> tuple[int, dict[str, Any]]:
+        if isinstance(result, CouponDetails):
+            return 201, coupon_json(result, s.urls)
+        return 202, issue_json(result)
+
+    result = coupons.issue(s.uow(), s.clock, s.settings, offer_id, data, retry_of(render, data))
+    return respond(result, render, _issue_location)
 
 
 @bp.get("/coupon-issues/<int:issue_id>")
 @require_key("offers")
 def get_coupon_issue(issue_id: int) -> Response:
-    return jsonify(coupons.issue_progress(services().read_uow(), issue_id))
+    return jsonify(issue_json(offers.issue_progress(services().read_uow(), issue_id)))
 
 
 @bp.get("/coupons/<int:coupon_id>")
 @require_key("offers")
 def get_coupon(coupon_id: int) -> Response:
     s = services()
-    return jsonify(coupons.coupon_view(s.read_uow(), s.clock, s.settings, coupon_id))
+    return jsonify(coupon_json(coupons.coupon_details(s.read_uow(), s.clock, coupon_id), s.urls))
+
+
+def _state(coupon: Coupon) -> tuple[int, dict[str, Any]]:
+    return 200, coupon_state_json(coupon)
 
 
 @bp.post("/coupons/<int:coupon_id>/redeem")
 @require_key("offers")
-def redeem_coupon(coupon_id: int) -> tuple[Response, int]:
+def redeem_coupon(coupon_id: int) -> tuple[Response, int, dict[str, str]]:
     s = services()
-    status, body = coupons.redeem(s.uow(), s.clock, s.settings, coupon_id, retry_of())
-    return jsonify(body), status
+    return respond(coupons.redeem(s.uow(), s.clock, s.settings, coupon_id, retry_of(_state)), _state)
 
 
 @bp.post("/coupons/<int:coupon_id>/void")
 @require_key("offers")
-def void_coupon(coupon_id: int) -> tuple[Response, int]:
+def void_coupon(coupon_id: int) -> tuple[Response, int, dict[str, str]]:
     s = services()
-    status, body = coupons.void(s.uow(), s.clock, s.settings, coupon_id, retry_of())
-    return jsonify(body), status
+    return respond(coupons.void(s.uow(), s.clock, s.settings, coupon_id, retry_of(_state)), _state)

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, jsonify, request, url_for
 
 from api import schemas
 from api.admin import bp
 from api.auth import require_key
 from api.context import services
+from api.idempotency import respond, retry_of
+from api.representations import program_json
 from api.validation import json_body
+from walletpass.domain.programs import Program
 from walletpass.errors import MalformedRequest, PayloadTooLarge
 from walletpass.services import programs as svc
+
+
+def _created(program: Program) -> tuple[int, dict[str, Any]]:
+    return 201, {"id": program.id}
 
 
 @bp.post("/programs")
@@ -18,14 +27,14 @@ from walletpass.services import programs as svc
 def create_program() -> tuple[Response, int, dict[str, str]]:
     s = services()
     data = json_body(schemas.PROGRAM, max_bytes=s.settings.max_body_bytes)
-    program_id = svc.create_program(s.uow(), s.clock, data)
-    return jsonify({"id": program_id}), 201, {"Location": url_for("admin.get_program", program_id=program_id)}
+    result = svc.create_program(s.uow(), s.clock, data, retry=retry_of(_created, data))
+    return respond(result, _created, lambda status, body: url_for("admin.get_program", program_id=body["id"]))
 
 
 @bp.get("/programs/<int:program_id>")
 @require_key("programs")
 def get_program(program_id: int) -> Response:
-    return jsonify(svc.program_view(services().read_uow(), program_id))
+    return jsonify(program_json(svc.get_program(services().read_uow(), program_id)))
 
 
 @bp.patch("/programs/<int:program_id>")
@@ -34,8 +43,8 @@ def update_program(program_id: int) -> Response:
     """Change the design (the fields POST takes); every pass of the program is updated on the phones."""
     s = services()
     data = json_body(schemas.PROGRAM_PATCH, max_bytes=s.settings.max_body_bytes)
-    return jsonify(svc.update_program(s.uow(), s.clock, program_id, data,
-                                      coalesce_seconds=s.settings.push_coalesce_seconds))
+    return jsonify(program_json(svc.update_program(s.uow(), s.clock, program_id, data,
+                                                   coalesce_seconds=s.settings.push_coalesce_seconds)))
 
 
 @bp.put("/programs/<int:program_id>/images/<slot>")

@@ -128,7 +128,7 @@ def test_email_change_bumps_the_passes_when_the_template_in_use_shows_it(service
     tag = count(services, "SELECT update_tag FROM passes")
     view = update_member(services.uow(), services.clock, services.settings, member["id"],
                          {"email": "mei@example.com"}, templates=[with_email])
-    assert view["email"] == "mei@example.com"
+    assert view.member.email == "mei@example.com"
     assert count(services, "SELECT update_tag FROM passes") > tag
     assert count(services, "SELECT count(*) FROM outbox WHERE kind = 'pass_changed'") == 1
 

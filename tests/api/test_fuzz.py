@@ -101,10 +101,10 @@ def known_ids(services) -> dict[str, int]:  # type: ignore[no-untyped-def]
     """Real ids for every path parameter of the document: a program, a member, an offer, a coupon, a bulk issue."""
     program_id = make_program(services)
     member_id = make_member(services, program_id)["id"]
-    offer_id = offers.create_offer(services.uow(), services.clock, program_id, {"title": "Offer"})
+    offer_id = offers.create_offer(services.uow(), services.clock, program_id, {"title": "Offer"}).id
     issue = partial(coupons.issue, services.uow(), services.clock, services.settings, offer_id)
     return {"program_id": program_id, "member_id": member_id, "offer_id": offer_id,
-            "coupon_id": issue({"member_id": member_id})[1]["id"], "issue_id": issue({"segment": {}})[1]["id"]}
+            "coupon_id": issue({"member_id": member_id}).coupon.id, "issue_id": issue({"segment": {}}).id}
 
 
 def test_openapi_routes(app, auth, services) -> None:  # type: ignore[no-untyped-def]

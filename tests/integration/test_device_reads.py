@@ -82,6 +82,6 @@ def test_a_read_only_unit_of_work_refuses_to_commit(services) -> None:  # type: 
     import pytest
 
     with services.read_uow() as uow:
-        uow.programs()
+        uow.programs.all()
         with pytest.raises(RuntimeError, match="read-only"):
             uow.commit()

@@ -148,16 +148,14 @@ def test_demo_card_link_is_object_only_without_rest(client, services, google) ->
     """The program and member `walletpass init` seeds (3 locales): once the class is at Google, a member's first
     save is a plain signed link — even for a 40-character CJK name and a 9-digit balance — and no REST call."""
     from walletpass.demo import DEMO_MEMBER
-    from walletpass.services import enrolment, programs
 
-    pid = programs.create_program(services.uow(), services.clock, DEMO_PROGRAM)
-    demo = enrolment.enrol_member(services.uow(), services.clock, services.settings, pid, DEMO_MEMBER, source="demo")
+    pid = make_program(services)
+    demo = make_member(services, pid, source="demo", **DEMO_MEMBER)
     first = _save(client, demo)  # the class is not at Google yet: inserted once by REST
     assert [(r.method, r.path) for r in google.api_requests()] == [("POST", "/walletobjects/v1/loyaltyClass")]
     long_name = "晨光咖啡會員" * 6 + "林美玲好"
     assert len(long_name) == 40
-    big = enrolment.enrol_member(services.uow(), services.clock, services.settings, pid,
-                                 {"name": long_name, "email": "long@example.com", "points": 999_999_999})
+    big = make_member(services, pid, name=long_name, email="long@example.com", points=999_999_999)
     for member, url in ((demo, first), (big, _save(client, big))):
         assert url.startswith("https://pay.google.com/gp/v/save/") and len(url) < 1800, len(url)
         claims = pyjwt.decode(url.rsplit("/", 1)[1], options={"verify_signature": False})

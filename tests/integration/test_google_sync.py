@@ -20,10 +20,10 @@ from walletpass.errors import GoogleApiError
 from walletpass.google import schema
 from walletpass.google.client import RetryPolicy
 from walletpass.jobs.handlers import apply_google_outcomes
-from walletpass.jobs.outbox import Outbox
 from walletpass.jobs.worker import Worker
 from walletpass.services import google_wallet
 from walletpass.services.points import add_transaction
+from walletpass.storage.outbox import Outbox
 from walletpass.storage.tables import GoogleMessageRow, OutboxRow
 
 pytestmark = pytest.mark.usefixtures("google")  # settings point at the stand-in

@@ -18,10 +18,11 @@ from tests.builders import make_member, make_program
 from tests.helpers import Device, auth_token_of, pass_json, points_field
 from walletpass.bootstrap import Services, bootstrap
 from walletpass.jobs.handlers import FAILING_ATTEMPTS, MAX_ATTEMPTS
-from walletpass.jobs.outbox import LeaseKeeper, Outbox
+from walletpass.jobs.lease import LeaseKeeper
 from walletpass.jobs.worker import Worker
 from walletpass.ports import FixedClock
 from walletpass.services.points import add_transaction
+from walletpass.storage.outbox import Outbox
 
 pytestmark = pytest.mark.usefixtures("apns")  # settings point at the APNs stand-in
 

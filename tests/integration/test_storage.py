@@ -18,6 +18,8 @@ from alembic.migration import MigrationContext
 from PIL import Image
 from sqlalchemy import JSON, Engine, inspect
 
+from api.representations import tier_json
+from tests.builders import make_program
 from tests.conftest import scratch_pg_database
 from walletpass.bootstrap import Services
 from walletpass.demo import DEMO_PROGRAM
@@ -87,17 +89,17 @@ def _png(color: tuple[int, int, int]) -> bytes:
 
 
 def test_program_texts_tiers_locales_and_images_round_trip(services: Services) -> None:
-    pid = programs.create_program(services.uow(), services.clock, DEMO_PROGRAM)
+    pid = make_program(services)
     stored_images = {"icon": _png((1, 2, 3)), "logo": _png((200, 100, 50)), "hero": _png((9, 9, 9))}
     for slot, data in stored_images.items():
         programs.set_program_image(services.uow(), services.clock, pid, slot, data, "image/png")
     with services.uow() as uow:
-        row = uow.program(pid)
-        assert row.texts == DEMO_PROGRAM["texts"]  # zh-Hant and zh-Hans, characters intact
-        assert row.tiers == DEMO_PROGRAM["tiers"]
-        assert row.locales == ["en", "zh-Hant", "zh-Hans"]
-        assert (row.organization_name, row.terms) == (DEMO_PROGRAM["organization_name"], DEMO_PROGRAM["terms"])
-        assert row.version == 1 + len(stored_images)
-        images, cache_key = uow.program_images(pid)
+        program = uow.programs.get(pid)
+        assert program.texts == DEMO_PROGRAM["texts"]  # zh-Hant and zh-Hans, characters intact
+        assert [tier_json(t) for t in program.tiers] == DEMO_PROGRAM["tiers"]
+        assert program.locales == ("en", "zh-Hant", "zh-Hans")
+        assert (program.organization_name, program.terms) == (DEMO_PROGRAM["organization_name"], DEMO_PROGRAM["terms"])
+        assert program.version == 1 + len(stored_images)
+        images, cache_key = uow.programs.images(pid)
         assert images == stored_images and cache_key
-        assert {uow.program_image(pid, slot).content_type for slot in stored_images} == {"image/png"}  # type: ignore[union-attr]
+        assert {uow.programs.image(pid, slot).content_type for slot in stored_images} == {"image/png"}  # type: ignore[union-attr]

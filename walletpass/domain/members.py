@@ -22,6 +22,23 @@ class Member:
     email: str | None = None
     external_id: str | None = None
     created_at: datetime | None = None
+    #: the ``src`` the member enrolled from (a flyer, ``api``, ``demo``)
+    source: str | None = None
+    version: int = 1
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """A points transaction: the source of truth of a balance (the balance after it is kept with it)."""
+
+    id: int
+    member_id: int
+    points: int
+    balance: int
+    reason: str
+    created_at: datetime
+    api_key_id: int | None = None
 
 
 def apply_points(balance: int, delta: int) -> int:

@@ -23,6 +23,8 @@ class Offer:
     terms: str = ""
     #: locale → {"title", "description", "discount", "terms"}: the offer's texts in other languages
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
     def expired(self, now: datetime) -> bool:
         """Whether the offer's validity has ended at *now*."""
@@ -37,12 +39,28 @@ class Coupon:
     state: str = ISSUED
     member_id: int | None = None
     redeemed_at: datetime | None = None
+    created_at: datetime | None = None
+    version: int = 1
 
     def effective_state(self, offer: Offer, now: datetime) -> str:
         """The state as of *now*: an issued coupon past ``valid_until`` is expired."""
         if self.state == ISSUED and offer.valid_until is not None and now >= offer.valid_until:
             return EXPIRED
         return self.state
+
+
+@dataclass(frozen=True, slots=True)
+class CouponIssue:
+    """A bulk issue of an offer's coupons to a segment of members, done by the job worker (and its progress)."""
+
+    id: int
+    offer_id: int
+    segment: Mapping[str, object]
+    state: str  # queued | running | done
+    total: int
+    issued: int
+    created_at: datetime
+    finished_at: datetime | None = None
 
 
 #: The text keys an offer may translate (``texts[locale]``).

@@ -1,9 +1,15 @@
-"""The pass record shared by Apple and Google: serial, tokens and the update tag."""
+"""Passes and the rule of a pass change, shared by every wallet: serial, tokens, the update tag, Last-Modified.
+
+PURE. "A pass changed" is decided here (:func:`new_versions`) and returned as a value (:class:`PassesChanged`);
+storage persists the new versions, and each wallet provider records what it must tell the wallets that hold the
+pass (an APNs push, a Google object PATCH, …) in the same transaction.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 MEMBER_CARD, COUPON = "member", "coupon"
 
@@ -25,6 +31,34 @@ class PassRef:
     voided: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """A pass as stored: one member card of a member, or the pass of one coupon.
+
+    ``public_token`` reaches the pass page and its links (unguessable); ``authentication_token`` is what Apple's
+    devices send back (apple.md §3).
+    """
+
+    id: int
+    serial_number: str
+    pass_type_id: str
+    kind: str
+    program_id: int
+    authentication_token: str
+    public_token: str
+    update_tag: int
+    updated_at: datetime
+    member_id: int | None = None
+    coupon_id: int | None = None
+    voided: bool = False
+    created_at: datetime | None = None
+
+    @property
+    def ref(self) -> PassRef:
+        return PassRef(self.serial_number, self.pass_type_id, self.authentication_token, self.kind, self.update_tag,
+                       self.updated_at, self.voided)
+
+
 def next_last_modified(previous: datetime | None, now: datetime) -> datetime:
     """The Last-Modified time for a change at *now*: whole seconds, strictly after *previous*.
 
@@ -33,7 +67,41 @@ def next_last_modified(previous: datetime | None, now: datetime) -> datetime:
     """
     candidate = now.replace(microsecond=0)
     if previous is not None and candidate <= previous:
-        from datetime import timedelta
-
         candidate = previous.replace(microsecond=0) + timedelta(seconds=1)
     return candidate
+
+
+def new_versions(last_modified: Mapping[int, datetime], now: datetime) -> dict[int, datetime]:
+    """The new Last-Modified of each changed pass (pass id → its current Last-Modified, read once the tag
+    counter is held): a change that committed while this one waited has a smaller tag and must keep an earlier
+    Last-Modified too."""
+    return {pass_id: next_last_modified(previous, now) for pass_id, previous in last_modified.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class PassSelection:
+    """Which passes: the ones listed, or every pass of a program (set-based: 100,000 passes are one statement)."""
+
+    pass_ids: tuple[int, ...] = ()
+    program_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.program_id is not None and self.pass_ids:
+            raise ValueError("a selection is either pass ids or a program, not both")
+
+    @property
+    def empty(self) -> bool:
+        return not self.pass_ids and self.program_id is None
+
+
+@dataclass(frozen=True, slots=True)
+class PassesChanged:
+    """What happened: the *selection*'s passes have version *tag* since *at*, because of *reason* (``points``,
+    ``tier``, ``name``, ``design``, ``redeemed``, …). Every wallet that holds them must be told; a change
+    recorded within *coalesce_seconds* of another may be delivered with it."""
+
+    selection: PassSelection
+    tag: int
+    at: datetime
+    reason: str
+    coalesce_seconds: float = 0.0

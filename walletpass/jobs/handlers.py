@@ -19,10 +19,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from walletpass.domain.jobs import Job
 from walletpass.errors import CredentialError, PushUnavailable, WalletpassError
-from walletpass.jobs.outbox import Job, Outbox
 from walletpass.push.policy import Outcome, PushOutcome, backoff_delay, short_token
 from walletpass.push.status import PushState
+from walletpass.storage.outbox import Outbox
 
 log = logging.getLogger("walletpass.jobs")
 
@@ -91,14 +92,14 @@ def push_pass_updates(jobs: Sequence[Job], *, uow: Callable[[], Any], outbox: Ou
     """Deliver a batch of ``pass_changed`` jobs; a 403 is recorded in *status* (and cleared by an accepted push).
 
     The sends can outlast a lease (3 tries × the request timeout, topic after topic): the worker keeps the
-    batch's lease renewed meanwhile (:class:`walletpass.jobs.outbox.LeaseKeeper`), and ``complete`` /
+    batch's lease renewed meanwhile (:class:`walletpass.jobs.lease.LeaseKeeper`), and ``complete`` /
     ``reschedule`` touch only jobs this claim still holds.
     """
     observer = observer or _NullObserver()
     rng = rng or random.Random()
     pass_ids = sorted({j.pass_id for j in jobs if j.pass_id is not None})
     with uow() as u:
-        targets = u.push_targets(pass_ids)
+        targets = [(t.registration_id, t.pass_id, t.topic, t.token, t.tag) for t in u.devices.push_targets(pass_ids)]
     only: dict[int, set[str] | None] = {j.id: (set(j.payload["tokens"]) if "tokens" in j.payload else None)
                                         for j in jobs}
     by_topic = _plan(jobs, targets, only)
@@ -161,8 +162,8 @@ def push_pass_updates(jobs: Sequence[Job], *, uow: Callable[[], Any], outbox: Ou
                     retry_tokens[pass_id].add(token)
 
     with uow() as u:
-        u.mark_pushed(pushed, finished)
-        u.forget_push_tokens(dead)
+        u.devices.mark_pushed(pushed, finished)
+        u.devices.forget_push_tokens(dead)
         u.commit()
 
     done: list[Job] = []

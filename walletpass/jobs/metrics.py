@@ -53,12 +53,12 @@ class DatabaseGauges:
 
     def collect(self) -> Iterator[Metric]:
         with self._read_uow() as uow:
-            backlog = uow.outbox_backlog()
-            regs = uow.registration_count()
-            stale = uow.stale_devices(self._now() - STALE_AFTER)
-            parked = uow.parked_jobs()
-            oldest = uow.oldest_outbox()
-            failing = uow.failing_outbox(FAILING_ATTEMPTS)
+            backlog = uow.outbox.backlog()
+            regs = uow.devices.count()
+            stale = uow.devices.stale(self._now() - STALE_AFTER)
+            parked = uow.outbox.parked()
+            oldest = uow.outbox.oldest()
+            failing = uow.outbox.failing(FAILING_ATTEMPTS)
         yield _gauge("walletpass_outbox_backlog", "jobs waiting in the outbox", backlog)
         yield _gauge("walletpass_outbox_oldest_job_seconds", "age of the oldest job in the outbox (0 when empty)",
                      max(0.0, (self._now() - oldest).total_seconds()) if oldest else 0.0)

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from walletpass.jobs.handlers import push_pass_updates, sync_google
-from walletpass.jobs.outbox import LeaseKeeper, Outbox
+from walletpass.jobs.lease import LeaseKeeper
+from walletpass.storage.outbox import Outbox
 
 log = logging.getLogger("walletpass.worker")
 
@@ -116,11 +117,9 @@ def default_handlers(services: Any) -> dict[str, Any]:
     def coupon_issue(jobs: list[Any]) -> None:
         from walletpass.services.coupons import run_issue_jobs
 
-        outbox = Outbox(services.engine)
-        done, again = run_issue_jobs(jobs, uow=services.uow, clock=services.clock, settings=services.settings)
-        for job in again:  # more members to go: due again at once (a new lease), so one run stays short
-            outbox.reschedule(job, services.clock.now())
-        outbox.complete(done)
+        # more members to go: due again at once (a new lease), so one run stays short
+        Outbox(services.engine).apply(run_issue_jobs(jobs, uow=services.uow, clock=services.clock,
+                                                     settings=services.settings))
 
     return {"pass_changed": pass_changed, "google_sync": google_sync, "google_class_sync": google_sync,
             "coupon_issue": coupon_issue}

@@ -11,12 +11,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from walletpass.domain.passes import Pass
 from walletpass.errors import MalformedRequest, Unauthorized
 from walletpass.ids import same
-from walletpass.ports import Clock
-from walletpass.storage.device_reads import DeviceReads, PassForDevice
-from walletpass.storage.tables import PassRow
-from walletpass.storage.uow import SqlUnitOfWork
+from walletpass.ports import Clock, DeviceReads, PassForDevice, UnitOfWork
 
 # \Z, not $: "$" also matches before a final newline, and "abc\n" is no identifier a device sends.
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,128}\Z")
@@ -51,11 +49,11 @@ def _token_matches(stored: str | None, token: str) -> bool:
     return same(token, stored if stored is not None else _DUMMY_TOKEN) and stored is not None
 
 
-def _authorised_pass(uow: SqlUnitOfWork, pass_type_id: str, serial: str, token: str) -> PassRow:
-    row = uow.pass_by_serial(pass_type_id, serial) if _ID.match(pass_type_id) and _SERIAL.match(serial) else None
-    if row is None or not _token_matches(row.authentication_token, token):
+def _authorised_pass(uow: UnitOfWork, pass_type_id: str, serial: str, token: str) -> Pass:
+    found = uow.passes.by_serial(pass_type_id, serial) if _ID.match(pass_type_id) and _SERIAL.match(serial) else None
+    if found is None or not _token_matches(found.authentication_token, token):
         raise Unauthorized("the pass is unknown or the token is wrong")
-    return row
+    return found
 
 
 def _push_token(body: bytes) -> object:
@@ -73,7 +71,7 @@ class Registered:
     created: bool
 
 
-def register(uow: SqlUnitOfWork, clock: Clock, device_id: str, pass_type_id: str, serial: str, token: str,
+def register(uow: UnitOfWork, clock: Clock, device_id: str, pass_type_id: str, serial: str, token: str,
              body: bytes) -> Registered:
     """Register *device_id* for updates of a pass (201 new, 200 existing; a changed push token is stored).
 
@@ -88,29 +86,29 @@ def register(uow: SqlUnitOfWork, clock: Clock, device_id: str, pass_type_id: str
         now = clock.now()
         # add_device / add_registration also answer for a concurrent request that inserted the same row first:
         # the device is then that one, and this pass is "already registered" (200), never a 500.
-        device = uow.device(device_id) or uow.add_device(device_id, push_token, now)
+        device = uow.devices.get(device_id) or uow.devices.add(device_id, push_token, now)
         if device.push_token != push_token:
-            device.push_token, device.updated_at = push_token, now
-        known = uow.registration(device.id, pass_row.id) is not None
-        if known or not uow.add_registration(device.id, pass_row.id, now):
+            uow.devices.set_push_token(device.id, push_token, now)
+        known = uow.devices.registration(device.id, pass_row.id) is not None
+        if known or not uow.devices.register(device.id, pass_row.id, now):
             uow.commit()
             return Registered(created=False)
-        uow.record_event(pass_row.program_id, "apple_install", now, pass_id=pass_row.id)
+        uow.events.record(pass_row.program_id, "apple_install", now, pass_id=pass_row.id)
         uow.commit()
         return Registered(created=True)
 
 
-def unregister(uow: SqlUnitOfWork, clock: Clock, device_id: str, pass_type_id: str, serial: str,
+def unregister(uow: UnitOfWork, clock: Clock, device_id: str, pass_type_id: str, serial: str,
                token: str) -> None:
     """Remove the registration; the device goes once it has none left."""
     with uow:
         pass_row = _authorised_pass(uow, pass_type_id, serial, token)
         check_ids(device_id, pass_type_id, serial)
-        device = uow.device(device_id)
-        reg = uow.registration(device.id, pass_row.id) if device else None
+        device = uow.devices.get(device_id)
+        reg = uow.devices.registration(device.id, pass_row.id) if device else None
         if reg is not None:
-            uow.delete_registration(reg)
-            uow.record_event(pass_row.program_id, "uninstall", clock.now(), pass_id=pass_row.id)
+            uow.devices.unregister(reg.id, reg.device_id)
+            uow.events.record(pass_row.program_id, "uninstall", clock.now(), pass_id=pass_row.id)
         uow.commit()
 
 

@@ -18,29 +18,24 @@ import json
 import logging
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from walletpass.config import Settings
+from walletpass.domain.jobs import JobKind
 from walletpass.domain.offers import Offer
-from walletpass.domain.passes import MEMBER_CARD
+from walletpass.domain.passes import MEMBER_CARD, PassesChanged, PassSelection
 from walletpass.domain.programs import Program
 from walletpass.errors import GoogleApiError
 from walletpass.google import objects as g
 from walletpass.google.client import FINAL_REASONS, RETRY_STATUSES
 from walletpass.google.jwt import NeedsInsert, SaveLink
-from walletpass.ports import Clock
-from walletpass.storage.repositories import (
-    GOOGLE_SYNCED_STATES,
-    to_coupon,
-    to_member,
-    to_offer,
-    to_pass_ref,
-    to_program,
-)
-from walletpass.storage.uow import SqlUnitOfWork
+from walletpass.ports import Clock, UnitOfWork
+
+#: Passes whose Google object exists (inserted by REST, or saved by the user): changes are patched there.
+GOOGLE_SYNCED_STATES = ("inserted", "saved")
 
 log = logging.getLogger("walletpass.google")
 
@@ -119,8 +114,9 @@ class Rendered:
     tag: int
     state: str | None
     synced_tag: int | None
-    class_at_google: int | None  # google_class_version of the program (loyalty) or the offer
+    class_at_google: int | None  # the class version known to be at Google: the program's (loyalty), the offer's
     version: int  # class_version(class_)
+    offer_id: int | None = None  # the class's offer (an offer pass), else the program's class
 
     @property
     def object_id(self) -> str:
@@ -131,32 +127,25 @@ class Rendered:
         return self.class_at_google == self.version
 
 
-def _class_owner(uow: SqlUnitOfWork, kind: g.Kind, row: Any) -> Any:
-    """The row whose ``google_class_version`` describes the pass's class: its program or its offer."""
-    if kind == "loyalty":
-        return uow.program(row.program_id)
-    return uow.offer(uow.coupon(row.coupon_id).offer_id)
-
-
-def _render(uow: SqlUnitOfWork, settings: Settings, clock: Clock, pass_id: int) -> Rendered:
-    row = uow.pass_(pass_id)
-    program_row = uow.program(row.program_id)
-    program = to_program(program_row)
-    ref = to_pass_ref(row)
+def _render(uow: UnitOfWork, settings: Settings, clock: Clock, pass_id: int) -> Rendered:
+    pass_ = uow.passes.get(pass_id)
+    program = uow.programs.get(pass_.program_id)
+    at_google = uow.wallet_state.object(pass_id)
     issuer = settings.google_issuer_id
-    if row.kind == MEMBER_CARD:
-        member = to_member(uow.member(row.member_id))
+    if pass_.kind == MEMBER_CARD and pass_.member_id is not None:
+        member = uow.members.get(pass_.member_id)
         class_, version = class_and_version(settings, program)
-        return Rendered(pass_id, "loyalty", class_, g.loyalty_object(program, member, ref, issuer_id=issuer),
-                        row.update_tag, row.google_state, row.google_synced_tag, program_row.google_class_version,
-                        version)
-    coupon_row = uow.coupon(row.coupon_id)
-    offer_row = uow.offer(coupon_row.offer_id)
-    offer = to_offer(offer_row)
-    class_, version = class_and_version(settings, program, offer, stamp=(offer_row.updated_at,))
+        return Rendered(pass_id, "loyalty", class_, g.loyalty_object(program, member, pass_.ref, issuer_id=issuer),
+                        pass_.update_tag, at_google.state, at_google.synced_tag,
+                        uow.wallet_state.class_version(program_id=program.id), version, None)
+    assert pass_.coupon_id is not None
+    coupon = uow.offers.coupon(pass_.coupon_id)
+    offer = uow.offers.get(coupon.offer_id)
+    class_, version = class_and_version(settings, program, offer, stamp=(offer.updated_at,))
     return Rendered(pass_id, "offer", class_,
-                    g.offer_object(to_coupon(coupon_row), offer, ref, issuer_id=issuer, now=clock.now()),
-                    row.update_tag, row.google_state, row.google_synced_tag, offer_row.google_class_version, version)
+                    g.offer_object(coupon, offer, pass_.ref, issuer_id=issuer, now=clock.now()),
+                    pass_.update_tag, at_google.state, at_google.synced_tag,
+                    uow.wallet_state.class_version(offer_id=offer.id), version, offer.id)
 
 
 # -- save link ------------------------------------------------------------------------------------
@@ -167,7 +156,7 @@ def plan_link(signer: Any, r: Rendered, now: datetime) -> SaveLink | NeedsInsert
     return signer.plan_save(r.kind, None if r.class_current_at_google else r.class_, r.object_, now)
 
 
-def save_url(uow: SqlUnitOfWork, settings: Settings, clock: Clock, signer: Any, client_factory: Callable[[], Any],
+def save_url(uow: UnitOfWork, settings: Settings, clock: Clock, signer: Any, client_factory: Callable[[], Any],
              pass_id: int) -> str:
     """The "Add to Google Wallet" URL of a pass (google.md §1.4).
 
@@ -181,9 +170,8 @@ def save_url(uow: SqlUnitOfWork, settings: Settings, clock: Clock, signer: Any, 
     now = clock.now()
     with uow:
         r = _render(uow, settings, clock, pass_id)
-        row = uow.pass_(pass_id)
-        if row.google_object_id != r.object_id:
-            row.google_object_id = r.object_id
+        if uow.wallet_state.object(pass_id).object_id != r.object_id:
+            uow.wallet_state.set_object_id(pass_id, r.object_id)
             uow.commit()
     if r.state in GOOGLE_SYNCED_STATES:
         return signer.skinny_url(r.kind, r.object_id, r.class_["id"], now)
@@ -195,7 +183,7 @@ def save_url(uow: SqlUnitOfWork, settings: Settings, clock: Clock, signer: Any, 
     plan = plan_link(signer, r, now)
     if isinstance(plan, NeedsInsert) and plan.class_ is not None:
         client_factory().insert_class(r.kind, r.class_)
-        _mark_class(uow, r.kind, pass_id, r.version)
+        _mark_class(uow, r)
         plan = signer.plan_save(r.kind, None, r.object_, now)
     if isinstance(plan, SaveLink):
         if r.synced_tag is None:  # the oldest data a save of this link may put at Google (compared on save)
@@ -206,25 +194,23 @@ def save_url(uow: SqlUnitOfWork, settings: Settings, clock: Clock, signer: Any, 
     return signer.skinny_url(r.kind, r.object_id, r.class_["id"], now)
 
 
-def _mark_synced(uow: SqlUnitOfWork, r: Rendered, *, state: str | None = None, only_if_unset: bool = False) -> None:
+def _mark_synced(uow: UnitOfWork, r: Rendered, *, state: str | None = None, only_if_unset: bool = False) -> None:
     with uow:
-        row = uow.pass_(r.pass_id)
-        if only_if_unset and row.google_synced_tag is not None:
-            return
-        row.google_synced_tag = r.tag
-        if state is not None:
-            row.google_state = state
+        uow.wallet_state.set_synced(r.pass_id, r.tag, state=state, only_if_unset=only_if_unset)
         uow.commit()
 
 
-def _mark_class(uow: SqlUnitOfWork, kind: g.Kind, pass_id: int, version: int) -> None:
+def _mark_class(uow: UnitOfWork, r: Rendered) -> None:
     with uow:
-        _class_owner(uow, kind, uow.pass_(pass_id)).google_class_version = version
+        if r.offer_id is not None:
+            uow.wallet_state.set_class_version(r.version, offer_id=r.offer_id)
+        else:
+            uow.wallet_state.set_class_version(r.version, program_id=uow.passes.get(r.pass_id).program_id)
         uow.commit()
 
 
 # -- callbacks ------------------------------------------------------------------------------------
-def record_callback(uow: SqlUnitOfWork, clock: Clock, event: Any) -> str:
+def record_callback(uow: UnitOfWork, clock: Clock, event: Any) -> str:
     """Record a verified save/delete callback once per nonce; return what happened (for logs and tests).
 
     A save of a pass that changed after the data its link (or REST insert) carried gets a sync job: the
@@ -232,21 +218,24 @@ def record_callback(uow: SqlUnitOfWork, clock: Clock, event: Any) -> str:
     """
     now = clock.now()
     with uow:
-        if not uow.claim_callback_nonce(event.nonce, now, getattr(event, "exp", None)):
+        if not uow.wallet_state.claim_nonce(event.nonce, now, getattr(event, "exp", None)):
             return "duplicate"
-        row = uow.pass_by_google_object(event.object_id)
-        if row is None:
+        found = uow.wallet_state.object_by_id(event.object_id)
+        if found is None:
             outcome = "unknown object"
         elif event.event_type == "save":
-            row.google_state = "saved"
-            uow.record_event(row.program_id, "google_save", now, pass_id=row.id)
+            pass_ = uow.passes.get(found.pass_id)
+            uow.wallet_state.set_state(pass_.id, "saved")
+            uow.events.record(pass_.program_id, "google_save", now, pass_id=pass_.id)
             outcome = "save"
-            if row.google_synced_tag != row.update_tag:
-                uow.enqueue_google_sync(row.id, now, reason="saved", coalesce_seconds=0.0)
+            if found.synced_tag != pass_.update_tag:
+                change = PassesChanged(PassSelection(pass_ids=(pass_.id,)), pass_.update_tag, now, "saved")
+                uow.outbox.enqueue_changes(JobKind.GOOGLE_SYNC, change)
                 outcome = "save (stale: sync queued)"
         else:
-            row.google_state = "deleted"
-            uow.record_event(row.program_id, "uninstall", now, pass_id=row.id)
+            pass_ = uow.passes.get(found.pass_id)
+            uow.wallet_state.set_state(pass_.id, "deleted")
+            uow.events.record(pass_.program_id, "uninstall", now, pass_id=pass_.id)
             outcome = "del"
         uow.commit()
     if zlib.crc32(event.nonce.encode("utf-8")) % PRUNE_EVERY == 0:
@@ -254,16 +243,16 @@ def record_callback(uow: SqlUnitOfWork, clock: Clock, event: Any) -> str:
     return outcome
 
 
-def prune_callback_nonces(uow: SqlUnitOfWork, clock: Clock) -> int:
+def prune_callback_nonces(uow: UnitOfWork, clock: Clock) -> int:
     """Delete the nonces of expired callback messages (a replay of one fails verification); return how many."""
     with uow:
-        pruned = uow.prune_callback_nonces(clock.now())
+        pruned = uow.wallet_state.prune_nonces(clock.now())
         uow.commit()
     return pruned
 
 
 # -- messages -------------------------------------------------------------------------------------
-def send_message(uow: Callable[[], SqlUnitOfWork], clock: Clock, client_factory: Callable[[], Any], pass_id: int,
+def send_message(uow: Callable[[], UnitOfWork], clock: Clock, client_factory: Callable[[], Any], pass_id: int,
                  header: str, body: str, *, message_id: str | None = None) -> str:
     """Add a message to a pass's Google object; return the ``messageType`` sent, or ``"skipped"``.
 
@@ -274,12 +263,12 @@ def send_message(uow: Callable[[], SqlUnitOfWork], clock: Clock, client_factory:
     """
     now = clock.now()
     with uow() as u:
-        row = u.pass_(pass_id)
-        if row.google_state not in GOOGLE_SYNCED_STATES or not row.google_object_id:
+        at_google = u.wallet_state.object(pass_id)
+        if at_google.state not in GOOGLE_SYNCED_STATES or not at_google.object_id:
             return "skipped"
-        kind, object_id = kind_of(row.kind), row.google_object_id
-        record, notify = u.reserve_notification(pass_id, "message", True, now, limit=g.NOTIFY_LIMIT,
-                                                window=g.NOTIFY_WINDOW)
+        kind, object_id = kind_of(u.passes.get(pass_id).kind), at_google.object_id
+        record, notify = u.wallet_state.reserve_notification(pass_id, "message", True, now, limit=g.NOTIFY_LIMIT,
+                                                             window=g.NOTIFY_WINDOW)
         u.commit()
     client = client_factory()
     try:
@@ -296,14 +285,14 @@ def send_message(uow: Callable[[], SqlUnitOfWork], clock: Clock, client_factory:
             raise
         notify = False
         with uow() as u:
-            u.set_notification(record, False)
+            u.wallet_state.set_notification(record, False)
             u.commit()
     return g.TEXT_AND_NOTIFY if notify else g.TEXT
 
 
-def _forget_notification(uow: Callable[[], SqlUnitOfWork], record: int) -> None:
+def _forget_notification(uow: Callable[[], UnitOfWork], record: int) -> None:
     with uow() as u:
-        u.forget_notification(record)
+        u.wallet_state.forget_notification(record)
         u.commit()
 
 
@@ -351,7 +340,7 @@ def _push_object(client: Any, r: Rendered, *, notify: bool) -> None:
         client.insert_object(r.kind, r.object_)
 
 
-def sync_objects(jobs: Sequence[Any], *, uow: Callable[[], SqlUnitOfWork], settings: Settings, clock: Clock,
+def sync_objects(jobs: Sequence[Any], *, uow: Callable[[], UnitOfWork], settings: Settings, clock: Clock,
                  client: Any, budget_seconds: float | None = None,
                  monotonic: Callable[[], float] = time.monotonic) -> list[SyncOutcome]:
     """Patch the Google objects of changed passes: one outcome per job, each job on its own.
@@ -369,7 +358,7 @@ def sync_objects(jobs: Sequence[Any], *, uow: Callable[[], SqlUnitOfWork], setti
     return outcomes
 
 
-def _sync_object(job: Any, uow: Callable[[], SqlUnitOfWork], settings: Settings, clock: Clock,
+def _sync_object(job: Any, uow: Callable[[], UnitOfWork], settings: Settings, clock: Clock,
                  client: Any) -> SyncOutcome:
     now = clock.now()
     with uow() as u:
@@ -378,8 +367,8 @@ def _sync_object(job: Any, uow: Callable[[], SqlUnitOfWork], settings: Settings,
             return SyncOutcome(job.id, "skipped")  # never saved, or removed by the user: nothing to patch
         record, notify = None, False
         if NOTIFY_REASONS & set(job.payload.get("reasons", ())):
-            record, notify = u.reserve_notification(job.pass_id, "update", True, now, limit=g.NOTIFY_LIMIT,
-                                                    window=g.NOTIFY_WINDOW)
+            record, notify = u.wallet_state.reserve_notification(job.pass_id, "update", True, now,
+                                                                 limit=g.NOTIFY_LIMIT, window=g.NOTIFY_WINDOW)
             u.commit()
     try:
         _push_object(client, r, notify=notify)
@@ -388,49 +377,48 @@ def _sync_object(job: Any, uow: Callable[[], SqlUnitOfWork], settings: Settings,
             _forget_notification(uow, record)
         return _failure(job.id, exc)
     with uow() as u:
-        row = u.pass_(job.pass_id)
-        row.google_synced_tag = r.tag
-        u.drop_parked_jobs("google_sync", job.pass_id)
+        u.wallet_state.set_synced(job.pass_id, r.tag)
+        u.outbox.drop_parked(JobKind.GOOGLE_SYNC, job.pass_id)
         u.commit()
     return SyncOutcome(job.id, "done")
 
 
-def request_class_sync(uow: SqlUnitOfWork, now: datetime, *, program_id: int | None = None,
+def request_class_sync(uow: UnitOfWork, now: datetime, *, program_id: int | None = None,
                        offer_id: int | None = None) -> None:
     """Queue a ``google_class_sync`` job after a program's or an offer's design changed (call inside the
     open unit of work, before its commit). A program's job also covers its offers' classes, which carry the
     program's name, colour and logo."""
     if program_id is not None:
-        uow.enqueue("google_class_sync", {"program_id": program_id}, now)
-        for offer in uow.program_offers(program_id):
-            uow.enqueue("google_class_sync", {"offer_id": offer.id}, now)
+        uow.outbox.enqueue(JobKind.GOOGLE_CLASS_SYNC, {"program_id": program_id}, now)
+        for offer in uow.offers.of_program(program_id):
+            uow.outbox.enqueue(JobKind.GOOGLE_CLASS_SYNC, {"offer_id": offer.id}, now)
     if offer_id is not None:
-        uow.enqueue("google_class_sync", {"offer_id": offer_id}, now)
+        uow.outbox.enqueue(JobKind.GOOGLE_CLASS_SYNC, {"offer_id": offer_id}, now)
 
 
-def _render_class(uow: SqlUnitOfWork, settings: Settings, payload: dict[str, Any]) -> tuple[g.Kind, g.Json, int, Any]:
-    """(kind, class body, its version, the row holding google_class_version) of a class sync job."""
+def _render_class(uow: UnitOfWork, settings: Settings, payload: Mapping[str, Any]
+                  ) -> tuple[g.Kind, g.Json, int, dict[str, int]]:
+    """(kind, class body, its version, the class's owner as ``program_id=`` / ``offer_id=``) of a class sync job."""
     if "program_id" in payload:
-        row = uow.program(int(payload["program_id"]))
-        return ("loyalty", *class_and_version(settings, to_program(row)), row)
-    row = uow.offer(int(payload["offer_id"]))
-    program = to_program(uow.program(row.program_id))
-    return ("offer", *class_and_version(settings, program, to_offer(row), stamp=(row.updated_at,)), row)
+        program = uow.programs.get(int(payload["program_id"]))
+        return ("loyalty", *class_and_version(settings, program), {"program_id": program.id})
+    offer = uow.offers.get(int(payload["offer_id"]))
+    program = uow.programs.get(offer.program_id)
+    return ("offer", *class_and_version(settings, program, offer, stamp=(offer.updated_at,)), {"offer_id": offer.id})
 
 
-def sync_class(job: Any, *, uow: Callable[[], SqlUnitOfWork], settings: Settings, client: Any) -> SyncOutcome:
+def sync_class(job: Any, *, uow: Callable[[], UnitOfWork], settings: Settings, client: Any) -> SyncOutcome:
     """Bring a program's or offer's class at Google up to date (insert, or GET + PATCH when it differs) and
     record its version; nothing to do when the recorded version is already current."""
     with uow() as u:
-        kind, class_, version, row = _render_class(u, settings, job.payload)
-        if row.google_class_version == version:
+        kind, class_, version, owner = _render_class(u, settings, job.payload)
+        if u.wallet_state.class_version(**owner) == version:
             return SyncOutcome(job.id, "skipped")
     try:
         client.insert_class(kind, class_)
     except GoogleApiError as exc:
         return _failure(job.id, exc)
     with uow() as u:
-        row = _render_class(u, settings, job.payload)[3]
-        row.google_class_version = version
+        u.wallet_state.set_class_version(version, **owner)
         u.commit()
     return SyncOutcome(job.id, "done")

@@ -19,7 +19,7 @@ from cryptography import x509
 
 from walletpass.config import Settings
 from walletpass.jobs.handlers import FAILING_ATTEMPTS
-from walletpass.storage.uow import SqlUnitOfWork
+from walletpass.ports import UnitOfWork
 
 if TYPE_CHECKING:
     from walletpass.push.status import PushState
@@ -90,7 +90,7 @@ def _apns_check(state: PushState | None) -> dict[str, Any]:
     return check
 
 
-def health(uow: SqlUnitOfWork, settings: Settings, now: datetime,
+def health(uow: UnitOfWork, settings: Settings, now: datetime,
            push_states: Callable[[], Mapping[str, PushState]] | None = None) -> tuple[bool, dict[str, Any]]:
     """Return (can this process serve?, report); False only when the database is unreachable."""
     checks: dict[str, dict[str, Any]] = {}
@@ -98,9 +98,9 @@ def health(uow: SqlUnitOfWork, settings: Settings, now: datetime,
     states: Mapping[str, PushState] | None = None
     try:
         with uow:
-            backlog = uow.outbox_backlog()
-            oldest = uow.oldest_due_outbox(now)
-            failing = uow.failing_outbox(FAILING_ATTEMPTS)
+            backlog = uow.outbox.backlog()
+            oldest = uow.outbox.oldest_due(now)
+            failing = uow.outbox.failing(FAILING_ATTEMPTS)
         states = push_states() if push_states is not None else None
         checks["database"] = {"status": OK, "detail": "reachable"}
         checks["worker"] = _worker_check(backlog, oldest, now, failing)

@@ -7,10 +7,10 @@ from typing import Any
 
 from walletpass.config import Settings
 from walletpass.errors import Conflict, InvalidInput
-from walletpass.ports import Clock
+from walletpass.ports import Clock, UnitOfWork
 from walletpass.render.template import PassTemplate
-from walletpass.services.enrolment import member_view
-from walletpass.storage.uow import SqlUnitOfWork
+from walletpass.services.changes import passes_changed
+from walletpass.services.enrolment import MemberDetails, details_in
 
 #: Member fields Google's objects show whatever the template (the loyalty object's accountName).
 ON_GOOGLE_OBJECTS = frozenset({"name"})
@@ -23,8 +23,8 @@ def shown_on_passes(templates: Iterable[PassTemplate]) -> frozenset[str]:
                                 if name.startswith("member.")}
 
 
-def update_member(uow: SqlUnitOfWork, clock: Clock, settings: Settings, member_id: int,
-                  data: Mapping[str, Any], *, templates: Iterable[PassTemplate]) -> dict[str, Any]:
+def update_member(uow: UnitOfWork, clock: Clock, settings: Settings, member_id: int,
+                  data: Mapping[str, Any], *, templates: Iterable[PassTemplate]) -> MemberDetails:
     """Apply a validated PATCH (``name``, ``email``, ``external_id``; null clears the optional two); *templates*
     are the pass templates in use (a change to a field one of them shows bumps the passes)."""
     changes = dict(data)
@@ -34,17 +34,19 @@ def update_member(uow: SqlUnitOfWork, clock: Clock, settings: Settings, member_i
             raise InvalidInput("name", "must not be blank")
     now = clock.now()
     with uow:
-        member = uow.member(member_id, for_update=True)
+        member = uow.members.get(member_id, for_update=True)
         external_id = changes.get("external_id")
         if external_id is not None and external_id != member.external_id:
-            other = uow.member_by_external_id(member.program_id, external_id)
+            other = uow.members.by_external_id(member.program_id, external_id)
             if other is not None:
                 raise Conflict(f"a member with external_id {external_id!r} already exists in program "
                                f"{member.program_id} (member {other.id})")
-        changed = uow.change_row(member, changes, now)
+        changed = uow.members.update(member.id, changes, now)
         if changed & shown_on_passes(templates):
-            passes = [*uow.member_passes(member.id), *uow.member_coupon_passes(member.id)]
-            uow.touch_passes(passes, now, reason="name", coalesce_seconds=settings.push_coalesce_seconds)
+            passes = [*uow.passes.of_member(member.id), *uow.passes.of_member_coupons(member.id)]
+            passes_changed(uow, [p.id for p in passes], now, reason="name",
+                           coalesce_seconds=settings.push_coalesce_seconds)
         uow.flush()
+        details = details_in(uow, member_id)
         uow.commit()
-        return member_view(uow, member_id, settings=settings)
+        return details

@@ -3,15 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from walletpass.domain.offers import EXPIRED, ISSUED, REDEEMED, TRANSLATABLE, VOIDED, check_window, parse_instant
+from walletpass.domain.offers import (
+    EXPIRED,
+    ISSUED,
+    REDEEMED,
+    TRANSLATABLE,
+    VOIDED,
+    CouponIssue,
+    Offer,
+    check_window,
+    parse_instant,
+)
 from walletpass.errors import InvalidInput
-from walletpass.ports import Clock
-from walletpass.render.passes import w3c_date
-from walletpass.storage.repositories import to_offer
-from walletpass.storage.uow import SqlUnitOfWork
+from walletpass.ports import Clock, UnitOfWork
+from walletpass.services.idempotency import Replayed, Retry, no_lock, once
+
+#: Coupon states in the order the API lists them.
+COUPON_STATES = (ISSUED, REDEEMED, VOIDED, EXPIRED)
+
+
+@dataclass(frozen=True, slots=True)
+class OfferDetails:
+    """An offer with its coupons counted by state (as of now) and its bulk issues."""
+
+    offer: Offer
+    coupons: Mapping[str, int]
+    issues: tuple[CouponIssue, ...]
 
 
 def _texts(raw: Mapping[str, Mapping[str, str]], locales: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -28,47 +49,37 @@ def _instant(data: Mapping[str, Any], key: str) -> datetime | None:
     return parse_instant(data[key], key) if data.get(key) is not None else None
 
 
-def create_offer(uow: SqlUnitOfWork, clock: Clock, program_id: int, data: Mapping[str, Any]) -> int:
-    """Create an offer of *program_id* from validated API data; return its id."""
+def create_offer(uow: UnitOfWork, clock: Clock, program_id: int, data: Mapping[str, Any], *,
+                 retry: Retry | None = None) -> Offer | Replayed:
+    """Create an offer of *program_id* from validated API data."""
     title = data["title"].strip()
     if not title:
         raise InvalidInput("title", "must not be blank")
     now = clock.now()
     valid_from, valid_until = _instant(data, "valid_from"), _instant(data, "valid_until")
     check_window(valid_from, valid_until, now)
+
+    def create(u: UnitOfWork) -> Offer:
+        program = u.programs.get(program_id)
+        return u.offers.add({
+            "program_id": program_id, "title": title, "description": data.get("description") or "",
+            "discount": data.get("discount") or "", "valid_from": valid_from, "valid_until": valid_until,
+            "terms": data.get("terms") or "", "texts": _texts(data.get("texts") or {}, program.locales)}, now)
+
+    return once(uow, now, retry, no_lock, create)
+
+
+def offer_details(uow: UnitOfWork, clock: Clock, offer_id: int) -> OfferDetails:
+    """An offer, its coupons by state, its bulk issues."""
     with uow:
-        program = uow.program(program_id)
-        row = uow.add_offer(program_id=program_id, title=title, description=data.get("description") or "",
-                            discount=data.get("discount") or "", valid_from=valid_from, valid_until=valid_until,
-                            terms=data.get("terms") or "", texts=_texts(data.get("texts") or {}, program.locales),
-                            created_at=now, updated_at=now)
-        uow.commit()
-        return row.id
-
-
-def issue_view(row: Any) -> dict[str, Any]:
-    """A bulk issue and its progress."""
-    return {"id": row.id, "offer_id": row.offer_id, "segment": row.segment, "state": row.state,
-            "total": row.total, "issued": row.issued, "created_at": row.created_at.isoformat(),
-            "finished_at": row.finished_at.isoformat() if row.finished_at else None}
-
-
-def offer_view(uow: SqlUnitOfWork, clock: Clock, offer_id: int) -> dict[str, Any]:
-    """The API representation of an offer: its fields, its coupons by state, its bulk issues."""
-    with uow:
-        row = uow.offer(offer_id)
-        offer = to_offer(row)
-        counts = uow.coupon_counts(offer_id)
+        offer = uow.offers.get(offer_id)
+        counts = uow.offers.coupon_counts(offer_id)
         if offer.expired(clock.now()):  # not swept yet: an issued coupon of an ended offer is expired already
             counts[EXPIRED] = counts.get(EXPIRED, 0) + counts.pop(ISSUED, 0)
-        coupons = {state: counts.get(state, 0) for state in (ISSUED, REDEEMED, VOIDED, EXPIRED)}
-        return {
-            "id": offer.id, "program_id": offer.program_id, "title": offer.title,
-            "description": offer.description, "discount": offer.discount,
-            "valid_from": w3c_date(offer.valid_from) if offer.valid_from else None,
-            "valid_until": w3c_date(offer.valid_until) if offer.valid_until else None,
-            "terms": offer.terms, "texts": offer.texts,
-            "coupons": {**coupons, "total": sum(coupons.values())},
-            "issues": [issue_view(i) for i in uow.coupon_issues(offer_id)],
-            "created_at": row.created_at.isoformat(),
-        }
+        return OfferDetails(offer, {state: counts.get(state, 0) for state in COUPON_STATES},
+                            tuple(uow.offers.issues(offer_id)))
+
+
+def issue_progress(uow: UnitOfWork, issue_id: int) -> CouponIssue:
+    with uow:
+        return uow.offers.issue(issue_id)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
-from walletpass.domain.programs import SUPPORTED_LOCALES, Tier, parse_color, validate_tiers
-from walletpass.errors import InvalidInput
+from walletpass.domain.programs import SUPPORTED_LOCALES, Program, Tier, parse_color, validate_tiers
+from walletpass.errors import InvalidInput, NotFound
 from walletpass.ids import sha256_hex
-from walletpass.ports import Clock
-from walletpass.services.google_wallet import request_class_sync
-from walletpass.storage.uow import SqlUnitOfWork
+from walletpass.ports import Clock, UnitOfWork
+from walletpass.services.changes import program_changed
+from walletpass.services.idempotency import Replayed, Retry, no_lock, once
 
 IMAGE_SLOTS = ("icon", "logo", "strip", "hero")
 
@@ -65,14 +64,12 @@ def _design(data: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def create_program(uow: SqlUnitOfWork, clock: Clock, data: Mapping[str, Any]) -> int:
-    """Create a program from validated API data; return its id."""
+def create_program(uow: UnitOfWork, clock: Clock, data: Mapping[str, Any], *,
+                   retry: Retry | None = None) -> Program | Replayed:
+    """Create a program from validated API data."""
     values = _design(data)
     now = clock.now()
-    with uow:
-        row = uow.add_program(**values, version=1, created_at=now, updated_at=now)
-        uow.commit()
-        return row.id
+    return once(uow, now, retry, no_lock, lambda u: u.programs.add(values, now))
 
 
 def _tier_json(t: Tier) -> dict[str, Any]:
@@ -88,67 +85,55 @@ _DESIGN_FIELDS = ("name", "organization_name", "background_color", "foreground_c
                   "points_label", "tiers", "locales", "texts", "terms")
 
 
-def update_program(uow: SqlUnitOfWork, clock: Clock, program_id: int, data: Mapping[str, Any], *,
-                   coalesce_seconds: float = 0.0) -> dict[str, Any]:
+def update_program(uow: UnitOfWork, clock: Clock, program_id: int, data: Mapping[str, Any], *,
+                   coalesce_seconds: float = 0.0) -> Program:
     """Apply a validated PATCH: each field given replaces the program's. When the design changed, every pass of
     the program reaches the phones (set-based, so 100,000 passes are a few statements), members' tiers follow
-    new thresholds, and Google's class is synced; return the program's view."""
+    new thresholds, and every wallet updates its copy of the design (Google: the class)."""
     now = clock.now()
     with uow:
-        program = uow.program(program_id)
-        values = _design({**{k: getattr(program, k) for k in _DESIGN_FIELDS}, **data})
-        changed = uow.change_row(program, values, now)
+        program = uow.programs.get(program_id, for_update=True)
+        current = {k: getattr(program, k) for k in _DESIGN_FIELDS}
+        current["tiers"] = [_tier_json(t) for t in program.tiers]
+        current["locales"] = list(program.locales)
+        values = _design({**current, **data})
+        changed = uow.programs.update(program_id, values, now)
         if changed:
             if "tiers" in changed:
-                uow.recompute_tiers(program_id, _tiers(values["tiers"]), now)
-            _design_changed(uow, program_id, now, coalesce_seconds)
+                uow.members.recompute_tiers(program_id, _tiers(values["tiers"]), now)
+            program_changed(uow, program_id, now, coalesce_seconds=coalesce_seconds)
+        program = uow.programs.get(program_id)
         uow.commit()
-    return program_view(uow, program_id)
+        return program
 
 
-def _design_changed(uow: SqlUnitOfWork, program_id: int, now: datetime, coalesce_seconds: float) -> None:
-    """Every pass of the program reaches the phones (set-based: a few statements for 100,000 passes) and
-    Google's class is synced (it shows the name, colours and logo)."""
-    uow.touch_program_passes(program_id, now, reason="design", coalesce_seconds=coalesce_seconds)
-    request_class_sync(uow, now, program_id=program_id)
-
-
-def program_view(uow: SqlUnitOfWork, program_id: int) -> dict[str, Any]:
+def get_program(uow: UnitOfWork, program_id: int) -> Program:
     with uow:
-        row = uow.program(program_id)
-        return {"id": row.id, "name": row.name, "organization_name": row.organization_name,
-                "tiers": row.tiers, "points_label": row.points_label, "locales": row.locales,
-                "background_color": row.background_color, "foreground_color": row.foreground_color,
-                "label_color": row.label_color, "terms": row.terms, "texts": row.texts,
-                "version": row.version}
+        return uow.programs.get(program_id)
 
 
-def set_program_image(uow: SqlUnitOfWork, clock: Clock, program_id: int, slot: str, data: bytes,
+def set_program_image(uow: UnitOfWork, clock: Clock, program_id: int, slot: str, data: bytes,
                       content_type: str, *, coalesce_seconds: float = 0.0) -> None:
-    """Store a checked source image; every pass of the program changes (new design reaches phones)."""
+    """Store a checked source image; every pass of the program changes (the new design reaches the phones)."""
     if slot not in IMAGE_SLOTS:
         raise InvalidInput("slot", f"unknown image slot {slot!r}; use one of {list(IMAGE_SLOTS)}")
     now = clock.now()
     with uow:
-        program = uow.program(program_id)
-        uow.put_program_image(program_id, slot, content_type, data, sha256_hex(data), now)
-        program.version += 1
-        program.updated_at = now
-        _design_changed(uow, program_id, now, coalesce_seconds)
+        uow.programs.touch(program_id, now)
+        uow.programs.put_image(program_id, slot, content_type, data, sha256_hex(data), now)
+        program_changed(uow, program_id, now, coalesce_seconds=coalesce_seconds)
         uow.commit()
 
 
-def program_image_source(uow: SqlUnitOfWork, builder: object, program_id: int, slot: str) -> tuple[bytes, str]:
+def program_image_source(uow: UnitOfWork, builder: object, program_id: int, slot: str) -> tuple[bytes, str]:
     """An image of a program by slot: its upload, else the member-card template's; NotFound otherwise."""
-    from walletpass.errors import NotFound
-
     if slot not in IMAGE_SLOTS:
         raise NotFound(f"no image slot {slot!r}")
     with uow:
-        uow.program(program_id)
-        row = uow.program_image(program_id, slot)
-        if row is not None:
-            return row.data, row.content_type
+        uow.programs.get(program_id)
+        image = uow.programs.image(program_id, slot)
+        if image is not None:
+            return image.data, image.content_type
     template = builder.template("member")  # type: ignore[attr-defined]
     data = template.images.get(slot) or (template.images.get("strip") if slot == "hero" else None)
     if data is None:

@@ -9,12 +9,12 @@ WAL instead of queueing for the write lock. Only a fetch that moves a registrati
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Select, bindparam, exists, or_, select, update
 
+from walletpass.domain.devices import PassForDevice
 from walletpass.storage.tables import DeviceRow, PassRow, RegistrationRow
 
 _passes, _regs, _devices = PassRow.__table__, RegistrationRow.__table__, DeviceRow.__table__
@@ -42,17 +42,6 @@ _RECORD_FETCH = (
            or_(_regs.c.fetched_tag.is_(None), _regs.c.fetched_tag < bindparam("b_tag")))
     .values(fetched_tag=bindparam("b_tag"), last_fetched_at=bindparam("b_now"))
 )
-
-
-@dataclass(frozen=True, slots=True)
-class PassForDevice:
-    """What a device's fetch needs: the token to check, the version, and whether a registration is behind."""
-
-    id: int
-    authentication_token: str
-    updated_at: datetime
-    update_tag: int
-    lagging: bool
 
 
 class _Prepared:

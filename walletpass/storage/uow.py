@@ -5,7 +5,7 @@ Leaving the block without commit rolls back. Database errors are translated at t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -15,27 +15,58 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from walletpass.errors import Conflict, RemoteError
 from walletpass.storage.db import READ_ONLY_OPTION
-from walletpass.storage.repositories import Repositories, constraint_of
+from walletpass.storage.legacy import Repositories
+from walletpass.storage.outbox import OutboxWriter
+from walletpass.storage.repositories import (
+    DeviceRepository,
+    EventRepository,
+    IdempotencyRepository,
+    LedgerRepository,
+    MemberRepository,
+    OfferRepository,
+    PassRepository,
+    ProgramRepository,
+    WalletRepository,
+    constraint_of,
+)
 
 
 class SqlUnitOfWork(Repositories):
-    """Repositories over one session; ``commit()`` makes everything (changes + outbox rows) durable at once.
+    """The repositories of one session; ``commit()`` makes everything (changes + outbox rows) durable at once.
 
     *after_outbox_commit* is called after a commit that wrote outbox rows (broker mode: kick the workers). It
-    runs after the data is durable and must not raise: the change has happened whatever it does.
+    runs after the data is durable and must not raise: the change has happened whatever it does. *wallets* are
+    the wallet providers, told of every pass change inside the transaction (they record their jobs).
     """
 
+    programs: ProgramRepository
+    members: MemberRepository
+    ledger: LedgerRepository
+    offers: OfferRepository
+    passes: PassRepository
+    devices: DeviceRepository
+    idempotency: IdempotencyRepository
+    events: EventRepository
+    wallet_state: WalletRepository
+    outbox: OutboxWriter
+
     def __init__(self, session_factory: Callable[[], Session],
-                 after_outbox_commit: Callable[[], None] | None = None) -> None:
+                 after_outbox_commit: Callable[[], None] | None = None, wallets: Sequence[Any] = ()) -> None:
         self._factory = session_factory
         self._after_outbox_commit = after_outbox_commit
         self._outbox_written = False
+        self.wallets = tuple(wallets)
         self.session: Session | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
-        self.session = self._factory()
+        self.session = s = self._factory()
         self._outbox_written = False
-        super().__init__(self.session)
+        super().__init__(s)
+        self.programs, self.members, self.ledger = ProgramRepository(s), MemberRepository(s), LedgerRepository(s)
+        self.offers, self.passes, self.devices = OfferRepository(s), PassRepository(s), DeviceRepository(s)
+        self.idempotency, self.events = IdempotencyRepository(s), EventRepository(s)
+        self.wallet_state = WalletRepository(s)
+        self.outbox = OutboxWriter(s, self.outbox_written)
         return self
 
     def enqueue(self, *args: Any, **kwargs: Any) -> Any:
@@ -82,10 +113,10 @@ class SqlUnitOfWork(Repositories):
         self._outbox_written = False
 
 
-def uow_factory(engine: Engine, *, after_outbox_commit: Callable[[], None] | None = None
-                ) -> Callable[[], SqlUnitOfWork]:
+def uow_factory(engine: Engine, *, after_outbox_commit: Callable[[], None] | None = None,
+                wallets: Sequence[Any] = ()) -> Callable[[], SqlUnitOfWork]:
     maker = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
-    return lambda: SqlUnitOfWork(maker, after_outbox_commit)
+    return lambda: SqlUnitOfWork(maker, after_outbox_commit, wallets)
 
 
 class ReadOnlyUnitOfWork(SqlUnitOfWork):

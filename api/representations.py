@@ -1,0 +1,93 @@
+"""What the marketer API answers: the JSON of each use case's result (services return values, never JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from walletpass.domain.members import LedgerEntry
+from walletpass.domain.offers import Coupon, CouponIssue
+from walletpass.domain.programs import Program, Tier
+from walletpass.render.passes import w3c_date
+from walletpass.services.coupons import CouponDetails
+from walletpass.services.enrolment import MemberDetails
+from walletpass.services.offers import OfferDetails
+from walletpass.services.points import PointsAdded
+from walletpass.urls import PublicUrls
+
+Json = dict[str, Any]
+
+
+def tier_json(t: Tier) -> Json:
+    out: Json = {"name": t.name, "min_points": t.min_points}
+    for key in ("background_color", "foreground_color", "label_color"):
+        if getattr(t, key):
+            out[key] = getattr(t, key)
+    return out
+
+
+def program_json(p: Program) -> Json:
+    return {"id": p.id, "name": p.name, "organization_name": p.organization_name,
+            "tiers": [tier_json(t) for t in p.tiers], "points_label": p.points_label, "locales": list(p.locales),
+            "background_color": p.background_color, "foreground_color": p.foreground_color,
+            "label_color": p.label_color, "terms": p.terms, "texts": p.texts, "version": p.version}
+
+
+def member_json(d: MemberDetails, urls: PublicUrls) -> Json:
+    m, card = d.member, d.card
+    devices = [{
+        "device": dev.device_library_identifier[:8] + "…",
+        "registered_at": reg.created_at.isoformat(),
+        "last_pushed": reg.last_pushed_at.isoformat() if reg.last_pushed_at else None,
+        "last_fetched": reg.last_fetched_at.isoformat() if reg.last_fetched_at else None,
+        "up_to_date": reg.fetched_tag is not None and reg.fetched_tag >= p.update_tag,
+    } for reg, dev, p in d.devices]
+    return {
+        "id": m.id, "program_id": m.program_id, "name": m.name, "email": m.email,
+        "external_id": m.external_id, "member_number": m.member_number,
+        "serial_number": card.serial_number, "points": m.points, "tier": m.tier,
+        "links": urls.links(card.public_token), "devices": devices,
+        "google": {"object_id": d.google.object_id, "state": d.google.state},
+        "created_at": m.created_at.isoformat() if m.created_at else None,
+    }
+
+
+def transaction_json(t: PointsAdded) -> Json:
+    e = t.entry
+    return {"id": e.id, "member_id": e.member_id, "points": e.points, "balance": e.balance, "tier": t.tier,
+            "reason": e.reason, "created_at": e.created_at.isoformat()}
+
+
+def ledger_json(e: LedgerEntry) -> Json:
+    return {"id": e.id, "points": e.points, "balance": e.balance, "reason": e.reason,
+            "created_at": e.created_at.isoformat()}
+
+
+def issue_json(i: CouponIssue) -> Json:
+    """A bulk issue and its progress."""
+    return {"id": i.id, "offer_id": i.offer_id, "segment": dict(i.segment), "state": i.state, "total": i.total,
+            "issued": i.issued, "created_at": i.created_at.isoformat(),
+            "finished_at": i.finished_at.isoformat() if i.finished_at else None}
+
+
+def offer_json(d: OfferDetails) -> Json:
+    o = d.offer
+    return {
+        "id": o.id, "program_id": o.program_id, "title": o.title, "description": o.description,
+        "discount": o.discount, "valid_from": w3c_date(o.valid_from) if o.valid_from else None,
+        "valid_until": w3c_date(o.valid_until) if o.valid_until else None, "terms": o.terms, "texts": o.texts,
+        "coupons": {**d.coupons, "total": sum(d.coupons.values())},
+        "issues": [issue_json(i) for i in d.issues],
+        "created_at": o.created_at.isoformat() if o.created_at else None,
+    }
+
+
+def coupon_json(d: CouponDetails, urls: PublicUrls) -> Json:
+    c = d.coupon
+    return {"id": c.id, "offer_id": c.offer_id, "member_id": c.member_id, "code": c.code, "state": d.state,
+            "serial_number": d.pass_.serial_number, "links": urls.links(d.pass_.public_token),
+            "redeemed_at": c.redeemed_at.isoformat() if c.redeemed_at else None,
+            "created_at": c.created_at.isoformat() if c.created_at else None}
+
+
+def coupon_state_json(c: Coupon) -> Json:
+    return {"id": c.id, "state": c.state, "redeemed_at": c.redeemed_at.isoformat() if c.redeemed_at else None}

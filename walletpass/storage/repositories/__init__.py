@@ -1,0 +1,23 @@
+"""Repositories, one per aggregate, each over the unit of work's session and mapping rows to domain values."""
+
+from walletpass.storage.repositories._base import constraint_of
+from walletpass.storage.repositories.devices import DeviceRepository
+from walletpass.storage.repositories.members import LedgerRepository, MemberRepository
+from walletpass.storage.repositories.offers import OfferRepository
+from walletpass.storage.repositories.passes import PassRepository
+from walletpass.storage.repositories.programs import ProgramRepository
+from walletpass.storage.repositories.records import EventRepository, IdempotencyRepository
+from walletpass.storage.repositories.wallets import WalletRepository
+
+__all__ = [
+    "DeviceRepository",
+    "EventRepository",
+    "IdempotencyRepository",
+    "LedgerRepository",
+    "MemberRepository",
+    "OfferRepository",
+    "PassRepository",
+    "ProgramRepository",
+    "WalletRepository",
+    "constraint_of",
+]

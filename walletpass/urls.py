@@ -1,0 +1,49 @@
+"""Every public URL walletpass hands out, built in one place (tested against the Flask URL map).
+
+Passes and their links are reached through a pass's unguessable public token, never a serial or an id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from walletpass.config import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class PublicUrls:
+    """URLs under the instance's public base URL (``WALLETPASS_BASE_URL``)."""
+
+    base: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> PublicUrls:
+        return cls(settings.base_url.rstrip("/"))
+
+    def page(self, token: str) -> str:
+        """The pass page, with its "Add to Apple Wallet" / "Add to Google Wallet" links."""
+        return f"{self.base}/p/{token}"
+
+    def pkpass(self, token: str) -> str:
+        """The signed ``.pkpass`` (``application/vnd.apple.pkpass``)."""
+        return f"{self.base}/p/{token}/pass.pkpass"
+
+    def google_save(self, token: str) -> str:
+        """A redirect to Google's save page with a signed JWT."""
+        return f"{self.base}/p/{token}/google"
+
+    def links(self, token: str) -> dict[str, str]:
+        """The ``links`` of a member or coupon in the API: ``page``, ``pkpass``, ``google_save``."""
+        return {"page": self.page(token), "pkpass": self.pkpass(token), "google_save": self.google_save(token)}
+
+    def program_image(self, program_id: int, slot: str) -> str:
+        """A program's public image (Google fetches the logo and hero from here)."""
+        return f"{self.base}/assets/programs/{program_id}/{slot}.png"
+
+    def google_callback(self) -> str:
+        """Where Google posts save/delete callbacks."""
+        return f"{self.base}/google/callback"
+
+    def web_service(self) -> str:
+        """``webServiceURL`` of every pass: devices call ``<it>v1/...`` (apple.md §3)."""
+        return f"{self.base}/"
