@@ -81,7 +81,7 @@ def init(force: bool) -> None:
                    "regenerates dev material)", err=True)
     with svc.uow() as uow:
         fresh = not uow.programs.exist()
-        has_keys = bool(uow.api_keys())
+        has_keys = uow.api_keys.exist()
     if fresh:
         program = programs.create_program(svc.uow(), svc.clock, DEMO_PROGRAM)
         assert isinstance(program, Program)  # no Idempotency-Key: never a replay

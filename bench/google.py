@@ -3,7 +3,7 @@
 - **save links**: one :class:`SaveLinkSigner` (key parsed once) signs fat links for a realistic member card
   (class + object, 3 locales → most need the skinny path, so both ``plan_save`` and ``skinny_url`` are timed);
   compared with re-parsing the key per link, as a naive peer does. The row "service path" times what
-  ``links.google_save`` runs once the class is at Google (``walletpass.services.google_wallet.plan_link``: render
+  ``links.google_save`` runs once the class is at Google (``walletpass.google.provider.plan_link``: render
   class and object, compare the class version, sign the object-only link) — everything but the database read.
 - **patches**: :class:`GoogleWalletClient` PATCHes one object's balance against ``tests/fakes/google_server.py``
   running in a **separate process** (so the client's own cost is visible), rate limit off (0). Reported: patches/s
@@ -41,9 +41,9 @@ from walletpass.domain.members import Member  # noqa: E402
 from walletpass.domain.passes import MEMBER_CARD, PassRef  # noqa: E402
 from walletpass.domain.programs import Program, Tier  # noqa: E402
 from walletpass.google import objects  # noqa: E402
+from walletpass.google import provider as google_wallet  # noqa: E402
 from walletpass.google.client import GoogleWalletClient  # noqa: E402
 from walletpass.google.jwt import NeedsInsert, SaveLink, SaveLinkSigner  # noqa: E402
-from walletpass.services import google_wallet  # noqa: E402
 
 ISSUER = "3388000000022222222"
 START, END = "<!-- bench:google:start -->", "<!-- bench:google:end -->"

@@ -1,4 +1,9 @@
-"""Composition root: Settings → Services (engine, unit of work, signers, gateways). Nothing else picks adapters."""
+"""Composition root: Settings → Services (engine, unit of work, wallet providers, job handlers, signers,
+gateways). Nothing else picks adapters.
+
+Adding a wallet is one provider in :func:`bootstrap` (it is then told of every pass change); adding a job kind is
+one handler in :meth:`Services.job_handlers`.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
+from walletpass.apple.provider import AppleWallet
 from walletpass.config import Settings
+from walletpass.domain.jobs import JobKind
+from walletpass.google.provider import GoogleWallet
 from walletpass.jobs.kick import Kicker
-from walletpass.ports import Clock, SystemClock, WalletProvider
+from walletpass.ports import Clock, JobHandler, SystemClock, WalletProvider
 from walletpass.services.api_keys import ApiKeyVerifier
 from walletpass.storage.db import make_engine, upgrade
 from walletpass.storage.device_reads import DeviceReads
@@ -24,6 +32,9 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from walletpass.jobs.metrics import PushMetrics
+    from walletpass.pkpass.builder import PassBuilder
+    from walletpass.push.apns import ApnsClient
+    from walletpass.push.status import PushStatusStore
 
 
 def _new_registry() -> CollectorRegistry:
@@ -34,7 +45,6 @@ def _new_registry() -> CollectorRegistry:
     return CollectorRegistry(auto_describe=True)
 
 
-
 @dataclass
 class Services:
     """Everything a request, a CLI command or a worker needs, built once per process."""
@@ -43,11 +53,12 @@ class Services:
     engine: Engine
     uow: Callable[[], SqlUnitOfWork]
     clock: Clock
+    #: every wallet passes are delivered to (told of each pass change, in its transaction)
+    wallets: tuple[WalletProvider, ...] = ()
     api_keys: ApiKeyVerifier = field(default_factory=ApiKeyVerifier)
     registry: CollectorRegistry = field(default_factory=_new_registry)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _apns: dict[str, Any] = field(default_factory=dict, repr=False)
-    _google: Any = field(default=None, repr=False)
+    _apns: dict[str, ApnsClient] = field(default_factory=dict, repr=False)
     #: Broker mode: tells Celery workers that outbox rows were committed (None: no broker configured).
     kicker: Kicker | None = None
     #: prometheus_client multiprocess folder shared by the processes of `walletpass serve` (None: this
@@ -58,6 +69,15 @@ class Services:
     def urls(self) -> PublicUrls:
         """Every public URL handed out (pass links, images, callbacks)."""
         return PublicUrls.of(self.settings)
+
+    def wallet(self, name: str) -> WalletProvider:
+        return next(w for w in self.wallets if w.name == name)
+
+    @property
+    def google(self) -> GoogleWallet:
+        wallet = self.wallet("google")
+        assert isinstance(wallet, GoogleWallet)
+        return wallet
 
     @cached_property
     def read_uow(self) -> Callable[[], SqlUnitOfWork]:
@@ -78,35 +98,31 @@ class Services:
         return PushMetrics(self.registry)
 
     @cached_property
-    def job_handlers(self) -> dict[str, Callable[[list[Any]], None]]:
-        from walletpass.jobs.worker import default_handlers
+    def job_handlers(self) -> dict[str, JobHandler]:
+        """The handler of each job kind: a new kind is one handler and one line here."""
+        from walletpass.apple.push import ApplePushHandler
+        from walletpass.services.coupons import run_issue_jobs
 
-        return default_handlers(self)
+        def coupon_issue(jobs: Any) -> Any:
+            return run_issue_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings)
 
-    @cached_property
+        return {
+            JobKind.APPLE_PUSH: ApplePushHandler(self.uow, self.apns, self.push_status, self.clock.now, self.metrics),
+            JobKind.GOOGLE_SYNC: self.google,
+            JobKind.GOOGLE_CLASS_SYNC: self.google,
+            JobKind.COUPON_ISSUE: coupon_issue,
+        }
+
+    @property
     def google_signer(self) -> Any:
-        """The save-link signer: the service-account key parsed once per process."""
-        from walletpass.google.jwt import SaveLinkSigner
-
-        return SaveLinkSigner.from_json(self.settings.google_key_path.read_bytes(),
-                                        origins=[self.settings.base_url])
+        """The save-link signer (Google's provider keeps it)."""
+        return self.google.signer
 
     def google_client(self) -> Any:
         """The Wallet REST client (one per process: token and connections reused)."""
-        with self._lock:
-            if self._google is None:
-                from walletpass.google.client import GoogleWalletClient
+        return self.google.client()
 
-                self._google = GoogleWalletClient.from_settings(self.settings)
-            return self._google
-
-    @cached_property
-    def google_callbacks(self) -> Any:
-        from walletpass.google.callbacks import CallbackVerifier, HttpKeyFetcher
-
-        return CallbackVerifier(self.settings.google_issuer_id, HttpKeyFetcher(self.settings.google_callback_keys_url))
-
-    def apns(self, pass_type_id: str) -> Any:
+    def apns(self, pass_type_id: str) -> ApnsClient:
         """The APNs client of *pass_type_id* (its certificate is the TLS identity); one per process, kept open."""
         with self._lock:
             client = self._apns.get(pass_type_id)
@@ -120,14 +136,14 @@ class Services:
             return client
 
     @cached_property
-    def push_status(self) -> Any:
+    def push_status(self) -> PushStatusStore:
         """The APNs state of each pass type, in the database: every process records and reads the same one."""
         from walletpass.push.status import PushStatusStore
 
         return PushStatusStore(self.engine)
 
     @cached_property
-    def pass_builder(self) -> Any:
+    def pass_builder(self) -> PassBuilder:
         """The Apple pass builder: certificates and keys parsed once per process, templates read once."""
         from walletpass.credentials import load_signer
         from walletpass.pass_templates import load_templates
@@ -139,30 +155,20 @@ class Services:
                    for ptid in s.pass_type_ids}
         templates = load_templates()
         return PassBuilder(signers=signers, templates=templates, team_id=s.team_id,
-                           web_service_url=s.web_service_url)
+                           web_service_url=self.urls.web_service())
 
     def close(self) -> None:
         with self._lock:
             clients, self._apns = list(self._apns.values()), {}
-            if self._google is not None:
-                clients.append(self._google)
-                self._google = None
         for client in clients:
             client.close()
+        self.google.close()
         if self.kicker is not None:
             self.kicker.close()
         reads = self.__dict__.get("device_reads")
         if reads is not None:
             reads.close()
         self.engine.dispose()
-
-
-def wallet_providers() -> tuple[WalletProvider, ...]:
-    """The wallets passes are delivered to; each is told of every pass change in the change's transaction."""
-    from walletpass.apple.provider import AppleWallet
-    from walletpass.google.provider import GoogleWallet
-
-    return AppleWallet(), GoogleWallet()
 
 
 def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool = False,
@@ -179,6 +185,9 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
         from walletpass.jobs.celery_app import broker_kicker
 
         kicker = broker_kicker(settings)
-    uow = uow_factory(engine, after_outbox_commit=kicker.kick if kicker else None, wallets=wallet_providers())
-    return Services(settings=settings, engine=engine, uow=uow, clock=clock or SystemClock(), kicker=kicker,
+    clock = clock or SystemClock()
+    wallets: list[WalletProvider] = []  # filled below: providers need the unit of work that tells them
+    uow = uow_factory(engine, after_outbox_commit=kicker.kick if kicker else None, wallets=wallets)
+    wallets += [AppleWallet(uow, PublicUrls.of(settings)), GoogleWallet(settings, clock, uow)]
+    return Services(settings=settings, engine=engine, uow=uow, clock=clock, wallets=tuple(wallets), kicker=kicker,
                     metrics_dir=metrics_dir)

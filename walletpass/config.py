@@ -114,11 +114,6 @@ class Settings:
         return (self.member_pass_type_id, self.coupon_pass_type_id)
 
     @property
-    def web_service_url(self) -> str:
-        """The ``webServiceURL`` put in every pass: devices call ``<this>v1/...``."""
-        return self.base_url.rstrip("/") + "/"
-
-    @property
     def wwdr_path(self) -> Path:
         return self.wwdr_cert_file or self.certs_dir / "wwdr-ca.pem"
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol
 
+from walletpass.domain.api_keys import ApiKey
 from walletpass.domain.devices import Device, PassForDevice, PushTarget, Registration
 from walletpass.domain.jobs import Job, JobResult
 from walletpass.domain.members import LedgerEntry, Member
@@ -187,9 +188,16 @@ class OutboxWriter(Protocol):
     def parked(self) -> dict[str, int]: ...
 
 
+class ApiKeys(Protocol):
+    def add(self, *, name: str, prefix: str, key_hash: str, scopes: Sequence[str], now: datetime) -> ApiKey: ...
+    def by_prefix(self, prefix: str) -> ApiKey | None: ...
+    def exist(self) -> bool: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: ``with uow:`` … ``uow.commit()``; leaving the block without commit rolls back."""
 
+    api_keys: ApiKeys
     programs: Programs
     members: Members
     ledger: Ledger

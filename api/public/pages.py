@@ -36,10 +36,7 @@ def google_save(token: str) -> Response:
     """302 to Google's save page with a signed JWT (google.md §1)."""
     from flask import redirect
 
-    from walletpass.services.google_wallet import save_url
-
-    s = services()
-    url = save_url(s.uow(), s.settings, s.clock, s.google_signer, s.google_client, _pass_id(token))
+    url = services().wallet("google").save_link(_pass_id(token))
     resp = redirect(url, code=302)
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -62,14 +59,10 @@ def google_callback() -> tuple[str, int]:
     """Google's save/delete callback: verified (ECv2SigningOnly), deduplicated by nonce, recorded."""
     from flask import request
 
-    from walletpass.services.google_wallet import record_callback
-
-    s = services()
     raw = request.get_data(cache=False)
     if len(raw) > 64 * 1024:
         abort(413)
-    event = s.google_callbacks.verify(raw, s.clock.now())
-    record_callback(s.uow(), s.clock, event)
+    services().wallet("google").handle_callback(raw, request.headers)
     return "", 200
 
 

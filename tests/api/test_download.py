@@ -29,7 +29,7 @@ def test_enrol_download_verify(client, auth, services, tmp_path) -> None:  # typ
     fields = {f["key"]: f for group in pass_json["storeCard"].values() for f in group}
     assert fields["points"]["value"] == 1250 and fields["member"]["value"] == "陳小明"
     assert pass_json["serialNumber"] == r.json["serial_number"]
-    assert pass_json["webServiceURL"] == services.settings.web_service_url
+    assert pass_json["webServiceURL"] == services.urls.web_service()
     assert len(pass_json["authenticationToken"]) >= 16
     # the page and an unknown token
     assert client.get("/" + links["page"].split("://", 1)[1].split("/", 1)[1]).status_code == 200

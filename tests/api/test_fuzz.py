@@ -163,7 +163,7 @@ def device(client, services) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """A member's pass with one registered device: the real values the strategies mix in."""
     member = make_member(services, make_program(services))
     with services.uow() as uow:
-        row = uow.member_passes(member["id"])[0]
+        row = uow.passes.of_member(member["id"])[0]
         real = {"ptid": row.pass_type_id, "serial": row.serial_number, "token": row.authentication_token,
                 "public": row.public_token, "device": "fuzzdevice0001"}
     r = client.post(f"/v1/devices/{real['device']}/registrations/{real['ptid']}/{real['serial']}",

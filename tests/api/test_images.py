@@ -29,7 +29,7 @@ def _corrupt(data: bytes, start: int) -> bytes:
 def _state(client: Any, services: Any, auth: dict[str, str], pid: int) -> tuple[int, dict[str, bytes]]:
     version = client.get(f"/api/v1/programs/{pid}", headers=auth).json["version"]
     with services.uow() as uow:
-        stored, _ = uow.program_images(pid)
+        stored, _ = uow.programs.images(pid)
     return version, stored
 
 

@@ -133,10 +133,8 @@ def test_the_images_google_fetches_are_served(client, services, slot: str) -> No
 
     from PIL import Image
 
-    from walletpass.services.google_wallet import image_urls
-
     pid = make_program(services)
-    url = image_urls(services.settings, pid)(slot)
+    url = services.urls.program_image(pid, slot)
     assert url == f"{services.settings.base_url}/assets/programs/{pid}/{slot}.png"
     r = client.get(url.split(services.settings.base_url, 1)[1])
     assert r.status_code == 200 and r.mimetype == "image/png"

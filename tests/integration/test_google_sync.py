@@ -5,6 +5,7 @@ stale objects after a fat-link save, removed passes, class versions, offers and 
 from __future__ import annotations
 
 import dataclasses
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,12 +17,13 @@ from tests.builders import make_member, make_program
 from tests.fakes.google_server import FakeGoogle
 from tests.helpers import ISSUER, callback_body
 from walletpass.demo import DEMO_PROGRAM
+from walletpass.domain.jobs import JobOutcome
 from walletpass.errors import GoogleApiError
 from walletpass.google import schema
 from walletpass.google.client import RetryPolicy
-from walletpass.jobs.handlers import apply_google_outcomes
+from walletpass.google.provider import GoogleWallet, Synced, results_of
 from walletpass.jobs.worker import Worker
-from walletpass.services import google_wallet
+from walletpass.services.changes import passes_changed
 from walletpass.services.points import add_transaction
 from walletpass.storage.outbox import Outbox
 from walletpass.storage.tables import GoogleMessageRow, OutboxRow
@@ -151,11 +153,11 @@ def test_forbidden_pauses_and_repeated_failures_end_parked(client, services, goo
     assert job.available_at >= clock.now() + timedelta(minutes=15) and "403" in job.last_error
     outbox = Outbox(services.engine)
     claimed = outbox.claim("w1", job.available_at + timedelta(seconds=1), limit=10)
-    from walletpass.jobs.handlers import MAX_ATTEMPTS
+    from walletpass.push.policy import GOOGLE_MAX_ATTEMPTS
 
-    tired = [dataclasses.replace(j, attempts=MAX_ATTEMPTS) for j in claimed]  # same claim, many tries
-    outcome = google_wallet.SyncOutcome(job.id, "retry", "Google 503 backendError")
-    apply_google_outcomes(tired, [outcome], outbox=outbox, now=clock.now)
+    tired = [dataclasses.replace(j, attempts=GOOGLE_MAX_ATTEMPTS) for j in claimed]  # same claim, many tries
+    outbox.apply(results_of([Synced(tired[0], JobOutcome.RETRY, "Google 503 backendError")], clock.now(),
+                            random.Random()))
     assert _jobs(services)[0].available_at.year == 9999  # retries are capped
 
 
@@ -172,8 +174,8 @@ def test_objects_not_at_google_are_skipped(client, services, google) -> None:  #
     pid = make_program(services)
     m = make_member(services, pid)
     with services.uow() as u:
-        [row] = u.member_passes(m["id"])
-        u.enqueue_google_sync(row.id, services.clock.now(), reason="points", coalesce_seconds=0)
+        [row] = u.passes.of_member(m["id"])
+        u.outbox.enqueue("google_sync", {"reasons": ["points"]}, services.clock.now(), pass_id=row.id)
         u.commit()
     _drain(services)
     assert _jobs(services) == [] and google.api_requests() == []
@@ -188,11 +190,10 @@ def test_batch_stays_within_the_lease(client, services, google) -> None:  # type
     jobs = [j for j in claimed if j.kind == "google_sync"]
     ticks = iter(range(100))
     client_ = services.google_client().with_retry(RetryPolicy(attempts=1))
-    outcomes = google_wallet.sync_objects(jobs, uow=services.uow, settings=services.settings, clock=services.clock,
-                                          client=client_, budget_seconds=1.5, monotonic=lambda: float(next(ticks)))
-    assert [o.result for o in outcomes] == ["done", "released"]
-    apply_google_outcomes(jobs, outcomes, outbox=Outbox(services.engine),
-                          now=services.clock.now)
+    google_ = GoogleWallet(services.settings, services.clock, services.uow, monotonic=lambda: float(next(ticks)))
+    outcomes = google_.sync_objects(jobs, client_, budget_seconds=1.5)
+    assert [o.outcome for o in outcomes] == ["done", "released"]
+    Outbox(services.engine).apply(results_of(outcomes, services.clock.now(), random.Random()))
     [left] = _jobs(services)
     assert left.id == jobs[1].id and left.attempts == 0 and left.locked_until is None
     _points(services, b, 1)  # an untried job again: it absorbs the next change
@@ -207,8 +208,8 @@ def test_updates_and_messages_share_three_notifications_a_day(client, services, 
     sent = [p.body.get("notifyPreference") for p in _patches(google, object_id)]
     assert sent == ["NOTIFY_ON_UPDATE"] * 2
     with services.uow() as u:
-        pass_id = u.pass_by_google_object(object_id).id
-    send = lambda i: google_wallet.send_message(services.uow, clock, services.google_client, pass_id,  # noqa: E731
+        pass_id = u.wallet_state.object_by_id(object_id).pass_id
+    send = lambda i: services.google.send_message(pass_id,  # noqa: E731
                                                 f"News {i}", "20% off this week", message_id=f"m{i}")
     assert send(1) == "TEXT_AND_NOTIFY"
     assert send(2) == "TEXT"  # 2 updates + 1 message: the cap is reached, known before sending
@@ -234,8 +235,8 @@ def test_updates_and_messages_share_three_notifications_a_day(client, services, 
 def test_four_messages_three_notify_and_the_fourth_is_text(client, services, google, clock) -> None:  # type: ignore[no-untyped-def]
     m, object_id = _saved_member(client, services, google)
     with services.uow() as u:
-        pass_id = u.pass_by_google_object(object_id).id
-    types = [google_wallet.send_message(services.uow, clock, services.google_client, pass_id, f"News {i}", "Hi")
+        pass_id = u.wallet_state.object_by_id(object_id).pass_id
+    types = [services.google.send_message(pass_id, f"News {i}", "Hi")
              for i in range(4)]
     assert types == ["TEXT_AND_NOTIFY"] * 3 + ["TEXT"]
     assert [r.body["message"]["messageType"] for r in google.api_requests("POST")[-4:]] == types
@@ -243,17 +244,17 @@ def test_four_messages_three_notify_and_the_fourth_is_text(client, services, goo
     pid = make_program(services)
     never_saved = make_member(services, pid)
     with services.uow() as u:
-        other = u.member_passes(never_saved["id"])[0].id
-    assert google_wallet.send_message(services.uow, clock, services.google_client, other, "x", "y") == "skipped"
+        other = u.passes.of_member(never_saved["id"])[0].id
+    assert services.google.send_message(other, "x", "y") == "skipped"
 
 
 def test_a_failed_message_frees_its_notification(client, services, google, clock) -> None:  # type: ignore[no-untyped-def]
     m, object_id = _saved_member(client, services, google)
     with services.uow() as u:
-        pass_id = u.pass_by_google_object(object_id).id
+        pass_id = u.wallet_state.object_by_id(object_id).pass_id
     google.fail_next(400)
     with pytest.raises(GoogleApiError):
-        google_wallet.send_message(services.uow, clock, services.google_client, pass_id, "x", "y")
+        services.google.send_message(pass_id, "x", "y")
     with services.engine.connect() as conn:
         assert conn.execute(select(GoogleMessageRow)).all() == []
 
@@ -296,21 +297,18 @@ def test_design_change_patches_the_class_and_records_its_version(client, service
     m, object_id = _saved_member(client, services, google)
     pid = m["program_id"]
     with services.uow() as u:
-        program = u.program(pid)
-        program.name = "Morning Light Club"
-        program.version += 1  # as every design change does (the class cache follows the version)
-        program.updated_at = services.clock.now()
-        google_wallet.request_class_sync(u, services.clock.now(), program_id=pid)
+        u.programs.update(pid, {"name": "Morning Light Club"}, services.clock.now())  # a new version too
+        services.google.request_class_sync(u, services.clock.now(), program_id=pid)
         u.commit()
     _drain(services)
     assert google.store[("loyaltyClass", f"{ISSUER}.program-{pid}")]["programName"] == "Morning Light Club"
     assert _jobs(services, "google_class_sync") == []
     with services.uow() as u:
-        rendered = google_wallet._render(u, services.settings, services.clock, u.pass_by_google_object(object_id).id)
+        rendered = services.google.render(u, u.wallet_state.object_by_id(object_id).pass_id)
     assert rendered.class_current_at_google
     before = len(google.api_requests())
     with services.uow() as u:  # no change: nothing sent
-        google_wallet.request_class_sync(u, services.clock.now(), program_id=pid)
+        services.google.request_class_sync(u, services.clock.now(), program_id=pid)
         u.commit()
     _drain(services)
     assert len(google.api_requests()) == before
@@ -322,15 +320,13 @@ def _coupon_pass(services, pid: int, member_id: int, texts: dict) -> int:  # typ
 
     now = services.clock.now()
     with services.uow() as u:
-        offer = u.add_offer(program_id=pid, title="Free coffee", description="Any size", discount="100%",
-                            terms="One per visit", texts=texts, valid_until=now + timedelta(days=30),
-                            created_at=now, updated_at=now)
-        coupon = u.add_coupon(offer_id=offer.id, member_id=member_id, code="CPN-0001", state="issued", version=1,
-                              created_at=now, updated_at=now)
-        row = u.add_pass(serial_number=new_serial(), pass_type_id=services.settings.coupon_pass_type_id,
-                         kind=COUPON, program_id=pid, coupon_id=coupon.id, authentication_token=new_token(24),
-                         public_token=new_token(24), update_tag=u.next_tag(), voided=False, created_at=now,
-                         updated_at=now.replace(microsecond=0))
+        offer = u.offers.add({"program_id": pid, "title": "Free coffee", "description": "Any size",
+                              "discount": "100%", "terms": "One per visit", "texts": texts,
+                              "valid_until": now + timedelta(days=30)}, now)
+        coupon = u.offers.add_coupon(offer_id=offer.id, member_id=member_id, code="CPN-0001", now=now)
+        row = u.passes.add(serial_number=new_serial(), pass_type_id=services.settings.coupon_pass_type_id,
+                           kind=COUPON, program_id=pid, coupon_id=coupon.id, authentication_token=new_token(24),
+                           public_token=new_token(24), tag=u.passes.next_tag(), now=now)
         u.commit()
         return row.id
 
@@ -341,8 +337,7 @@ def test_offer_and_coupon_sync(client, services, google) -> None:  # type: ignor
     pid = make_program(services, terms=LONG_TERMS)
     m = make_member(services, pid)
     pass_id = _coupon_pass(services, pid, m["id"], texts)
-    url = google_wallet.save_url(services.uow(), services.settings, services.clock, services.google_signer,
-                                 services.google_client, pass_id)
+    url = services.google.save_link(pass_id)
     claims = pyjwt.decode(url.rsplit("/", 1)[1], options={"verify_signature": False})
     [obj] = claims["payload"]["offerObjects"]
     assert not schema.errors("OfferObject", obj, strict=True)
@@ -353,9 +348,8 @@ def test_offer_and_coupon_sync(client, services, google) -> None:  # type: ignor
     assert client.post("/google/callback", data=callback_body(obj["id"])).status_code == 200
     google.store[("offerObject", obj["id"])] = obj  # the save created it from the link
     with services.uow() as u:
-        coupon = u.coupon(u.pass_(pass_id).coupon_id)
-        coupon.state = "redeemed"
-        u.touch_passes([u.pass_(pass_id)], services.clock.now(), reason="redeemed")
+        u.offers.set_coupon_state(u.passes.get(pass_id).coupon_id, "redeemed", services.clock.now())
+        passes_changed(u, [pass_id], services.clock.now(), reason="redeemed")
         u.commit()
     _drain(services)
     assert google.store[("offerObject", obj["id"])]["state"] == "COMPLETED"
@@ -365,9 +359,9 @@ def test_offer_and_coupon_sync(client, services, google) -> None:  # type: ignor
 
 def test_nonces_of_expired_messages_are_pruned(client, services, google, clock) -> None:  # type: ignore[no-untyped-def]
     assert client.post("/google/callback", data=callback_body(f"{ISSUER}.X", nonce="n-1")).status_code == 200
-    assert google_wallet.prune_callback_nonces(services.uow(), clock) == 0
+    assert services.google.prune_callback_nonces() == 0
     clock.at += timedelta(minutes=10)  # the message expired 5 minutes after it was sent
-    assert google_wallet.prune_callback_nonces(services.uow(), clock) == 1
+    assert services.google.prune_callback_nonces() == 1
     with services.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM google_callback_nonces")).scalar_one() == 0
 
@@ -382,10 +376,9 @@ def test_record_callback_race_is_a_replay(services, clock) -> None:  # type: ign
     event = CallbackEvent(f"{ISSUER}.program-1", f"{ISSUER}.X", "save", "same-nonce", clock.now() + timedelta(minutes=5))
     first = services.uow()
     first.__enter__()
-    assert first.claim_callback_nonce(event.nonce, clock.now(), event.exp)
+    assert first.wallet_state.claim_nonce(event.nonce, clock.now(), event.exp)
     results: list[str] = []
-    second = threading.Thread(target=lambda: results.append(google_wallet.record_callback(services.uow(), clock,
-                                                                                         event)))
+    second = threading.Thread(target=lambda: results.append(services.google.record_callback(event)))
     second.start()
     second.join(timeout=0.5)  # blocked on the first's row (PostgreSQL) or the write lock (SQLite)
     first.commit()

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, create_engine, text
 from tests.builders import make_member, make_program
 from tests.helpers import Device, auth_token_of
 from walletpass.jobs.worker import Worker
+from walletpass.services.changes import passes_changed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("db_url", ["postgres"], indirect=True),
               pytest.mark.usefixtures("apns")]  # settings point at the APNs stand-in
@@ -88,8 +89,8 @@ def test_a_claim_between_a_change_and_its_commit_loses_no_push(client, services,
 
     uow = services.uow()
     with uow:                                        # a second change, not yet committed
-        rows = uow.member_passes(m["id"])
-        uow.touch_passes(rows, services.clock.now(), reason="points")
+        rows = uow.passes.of_member(m["id"])
+        passes_changed(uow, [r.id for r in rows], services.clock.now(), reason="points")
         # The worker claims now. J is the pending job this change merged into: it must stay unclaimed, or
         # the worker would push the old version and this change would commit with no job of its own.
         worker.run_once()
@@ -120,13 +121,13 @@ def test_last_modified_is_computed_after_the_tag_lock(client, auth, services) ->
     m = make_member(services, make_program(services))
     uow = services.uow()
     with uow:
-        rows = uow.member_passes(m["id"])            # read before another change commits
+        rows = uow.passes.of_member(m["id"])         # read before another change commits
         before = rows[0].updated_at
         # Another change of the same pass commits in between (it holds the tag counter until it commits).
         assert client.post(f"/api/v1/members/{m['id']}/transactions", json={"points": 5, "reason": "x"},
                            headers=auth).status_code == 201
         other = one(services, "SELECT update_tag, updated_at FROM passes WHERE id = :id", id=rows[0].id)
-        uow.touch_passes(rows, before - timedelta(hours=1), reason="program")
+        passes_changed(uow, [r.id for r in rows], before - timedelta(hours=1), reason="program")
         uow.commit()
     mine = one(services, "SELECT update_tag, updated_at FROM passes WHERE id = :id", id=rows[0].id)
     assert mine.update_tag > other.update_tag

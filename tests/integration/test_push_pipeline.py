@@ -17,10 +17,11 @@ from tests import helpers as story
 from tests.builders import make_member, make_program
 from tests.helpers import Device, auth_token_of, pass_json, points_field
 from walletpass.bootstrap import Services, bootstrap
-from walletpass.jobs.handlers import FAILING_ATTEMPTS, MAX_ATTEMPTS
+from walletpass.domain.jobs import FAILING_ATTEMPTS
 from walletpass.jobs.lease import LeaseKeeper
 from walletpass.jobs.worker import Worker
 from walletpass.ports import FixedClock
+from walletpass.push.policy import GOOGLE_MAX_ATTEMPTS as MAX_ATTEMPTS
 from walletpass.services.points import add_transaction
 from walletpass.storage.outbox import Outbox
 
@@ -279,7 +280,7 @@ def test_worker_lag_counts_due_jobs_only_and_parked_jobs_nowhere_but_their_gauge
     assert check["outbox_backlog"] == 1 and check["lag_seconds"] == 0 and check["status"] == "ok"
 
     with box.services.uow() as u:                      # a job retrying cannot fix, kept for the operator
-        u.enqueue("google_sync", {"reasons": ["x"]}, box.clock.now(), pass_id=None)
+        u.outbox.enqueue("google_sync", {"reasons": ["x"]}, box.clock.now(), pass_id=None)
         u.commit()
     outbox = Outbox(box.services.engine)
     [google_job] = outbox.claim("worker-g", box.clock.now())   # the push job is still waiting out its backoff
@@ -298,12 +299,14 @@ def test_worker_lag_counts_due_jobs_only_and_parked_jobs_nowhere_but_their_gauge
 
 
 def test_a_late_worker_cannot_complete_or_reschedule_a_google_job_claimed_again(box) -> None:  # type: ignore[no-untyped-def]
-    from walletpass.jobs.handlers import apply_google_outcomes
-    from walletpass.services.google_wallet import SyncOutcome
+    import random
+
+    from walletpass.domain.jobs import JobOutcome
+    from walletpass.google.provider import Synced, results_of
 
     with box.services.uow() as u:
         for reason in ("points", "tier", "name", "design"):
-            u.enqueue("google_sync", {"reasons": [reason]}, box.clock.now())
+            u.outbox.enqueue("google_sync", {"reasons": [reason]}, box.clock.now())
         u.commit()
     outbox = Outbox(box.services.engine)
     late = outbox.claim("worker-a", box.clock.now(), lease_seconds=60)
@@ -312,8 +315,8 @@ def test_a_late_worker_cannot_complete_or_reschedule_a_google_job_claimed_again(
     assert len(late) == len(current) == 4
 
     results = ["done", "retry", "park", "released"]
-    apply_google_outcomes(late, [SyncOutcome(j.id, r, "400") for j, r in zip(late, results, strict=True)],
-                          outbox=outbox, now=box.clock.now)
+    outbox.apply(results_of([Synced(j, JobOutcome(r), "400") for j, r in zip(late, results, strict=True)],
+                            box.clock.now(), random.Random()))
     with box.services.engine.connect() as conn:
         rows = conn.execute(text("SELECT locked_by, attempts, last_error, available_at FROM outbox ORDER BY id")).all()
     assert [(r.locked_by, r.attempts, r.last_error) for r in rows] == [(j.locked_by, 2, None) for j in current]

@@ -23,9 +23,9 @@ from tests.pki import MEMBER_PTID
 from tests.pki import TestPki as Pki
 from walletpass.bootstrap import Services, bootstrap
 from walletpass.config import Settings
-from walletpass.jobs.handlers import FORBIDDEN_PARK
 from walletpass.jobs.worker import Worker
 from walletpass.ports import FixedClock
+from walletpass.push.policy import FORBIDDEN_PARK
 from walletpass.services.points import add_transaction
 
 

@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import text
 
 from tests.builders import make_member, make_program
-from walletpass.bootstrap import wallet_providers
 from walletpass.errors import Conflict
 from walletpass.services.api_keys import create_api_key
 from walletpass.services.points import add_transaction
@@ -16,7 +15,7 @@ from walletpass.storage.uow import uow_factory
 def test_hook_runs_after_commits_that_wrote_the_outbox(services) -> None:  # type: ignore[no-untyped-def]
     member = make_member(services, make_program(services))
     calls: list[int] = []
-    uow = uow_factory(services.engine, after_outbox_commit=lambda: calls.append(1), wallets=wallet_providers())
+    uow = uow_factory(services.engine, after_outbox_commit=lambda: calls.append(1), wallets=services.wallets)
     s = services.settings
 
     add_transaction(uow(), services.clock, s, member["id"], 5, "latte")

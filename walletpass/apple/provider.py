@@ -10,15 +10,16 @@ from walletpass.domain.jobs import JobKind
 from walletpass.domain.passes import PassesChanged
 from walletpass.errors import NotFound
 from walletpass.ports import UnitOfWork
+from walletpass.urls import PublicUrls
 
 
 class AppleWallet:
-    """The Apple wallet provider. *pkpass_url* gives a pass's download link (by its public token)."""
+    """The Apple wallet provider."""
 
     name = "apple"
 
-    def __init__(self, pkpass_url: Callable[[int], str] | None = None) -> None:
-        self._pkpass_url = pkpass_url
+    def __init__(self, uow: Callable[[], UnitOfWork], urls: PublicUrls) -> None:
+        self._uow, self._urls = uow, urls
 
     def on_passes_changed(self, uow: UnitOfWork, change: PassesChanged) -> None:
         """One push job per pass (coalesced with a pending one): every registered device gets a push."""
@@ -28,9 +29,9 @@ class AppleWallet:
         """Nothing kept per program: each pass carries the whole design."""
 
     def save_link(self, pass_id: int) -> str:
-        if self._pkpass_url is None:
-            raise NotFound("no download link configured for Apple passes")
-        return self._pkpass_url(pass_id)
+        """The signed ``.pkpass`` download, behind the pass's unguessable token."""
+        with self._uow() as uow:
+            return self._urls.pkpass(uow.passes.get(pass_id).public_token)
 
     def handle_callback(self, body: bytes, headers: Mapping[str, str]) -> str:
         """Apple's devices call the web service (/v1), not a callback."""

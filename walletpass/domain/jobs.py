@@ -13,6 +13,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+#: A job tried this often and still not done is reported as failing (/metrics, /healthz).
+FAILING_ATTEMPTS = 5
+
 
 class JobKind(StrEnum):
     """The kinds of job (the values are stored in ``outbox.kind``)."""

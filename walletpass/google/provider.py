@@ -1,37 +1,512 @@
-"""Google Wallet as a wallet provider: a changed pass is a PATCH of its object at Google (when Google holds it),
-a changed design an update of the class (google.md §2–§3)."""
+"""Google Wallet as a wallet provider (google.md): the save link, save/delete callbacks, messages, and keeping
+Google's classes and objects current through the outbox.
+
+What we know about Google's copy of each pass (``uow.wallet_state``): the object id; its state — None (nothing
+known), ``inserted`` (by REST), ``saved`` / ``deleted`` (callbacks); ``synced_tag`` — the oldest pass version
+Google may be showing (set when a link carrying the object's data is handed out, and when the object is inserted
+or patched by REST). Per program / offer: the :func:`class_version` of the class body known to be at Google
+(inserted or patched by REST). Once the class is there, links carry the object only.
+
+Notifications (google.md §3.5): "Both message and update notifications are limited to 3 per pass within a
+24-hour period." Every notifying addMessage and every PATCH with ``notifyPreference`` is decided from, and
+recorded in, the notification records before it is sent, so the cap is known up front.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import json
+import logging
+import random
+import threading
+import time
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from walletpass.domain.jobs import JobKind
-from walletpass.domain.passes import PassesChanged
-from walletpass.errors import NotFound
-from walletpass.ports import UnitOfWork
+from walletpass.config import Settings
+from walletpass.domain.jobs import Job, JobKind, JobOutcome, JobResult
+from walletpass.domain.offers import Offer
+from walletpass.domain.passes import MEMBER_CARD, PassesChanged, PassSelection
+from walletpass.domain.programs import Program
+from walletpass.errors import GoogleApiError
+from walletpass.google import objects as g
+from walletpass.google.callbacks import CallbackEvent
+from walletpass.google.client import FINAL_REASONS, RETRY_STATUSES, GoogleWalletClient, RetryPolicy
+from walletpass.google.jwt import NeedsInsert, SaveLink, SaveLinkSigner
+from walletpass.ports import Clock, UnitOfWork
+from walletpass.push.policy import decide_sync
+from walletpass.urls import PublicUrls
+
+log = logging.getLogger("walletpass.google")
 
 #: Passes whose Google object exists (inserted by REST, or saved by the user): changes are patched there.
 SYNCED_STATES = ("inserted", "saved")
+#: Change reasons whose PATCH asks Google to notify (allow-listed fields: points balance, tier; google.md §3.5).
+NOTIFY_REASONS = frozenset({"points", "tier"})
+#: Statuses a later try can fix: the client's retryable ones, and no answer at all (0).
+RETRYABLE = RETRY_STATUSES | {0}
+#: Statuses an operator can fix (service account not authorised, token refused): tried again after a pause.
+CREDENTIALS = frozenset({401, 403})
+#: One callback in this many prunes expired nonces (a cheap DELETE; no need on every delivery).
+PRUNE_EVERY = 16
+#: How long one batch of Google jobs may spend starting jobs (its lease is renewed meanwhile); at 20 requests/s
+#: that is ~480 jobs. Jobs not reached are handed back untried.
+BATCH_SECONDS = 24.0
+
+
+def callback_url(urls: PublicUrls) -> str | None:
+    """Where Google posts save/delete callbacks; None unless the base URL is https (Google calls https only)."""
+    url = urls.google_callback()
+    return url if url.startswith("https://") else None
+
+
+def class_version(class_: g.Json) -> int:
+    """A fingerprint of a class body (31 bits: fits the INTEGER column): equal bodies, equal versions.
+
+    A fingerprint rather than the program's version number: offers have none, and the class also changes
+    with settings (base URL → image and callback URLs, issuer id), which no version number follows.
+    """
+    canonical = json.dumps(class_, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return int.from_bytes(hashlib.sha256(canonical).digest()[:4], "big") & 0x7FFFFFFF
+
+
+#: (settings, class owner and its version stamp) → (class body, class_version): links are the hot path, and the
+#: class body plus its fingerprint cost as much as the object; a design change moves the stamp. Bounded.
+_CLASSES: dict[tuple[Any, ...], tuple[g.Json, int]] = {}
+_CLASSES_MAX = 1024
+
+
+def class_and_version(settings: Settings, program: Program, offer: Offer | None = None, *,
+                      stamp: tuple[Any, ...] = ()) -> tuple[g.Json, int]:
+    """The class of *program* (or of *offer*) and its :func:`class_version`, cached per process.
+
+    *stamp* must change whenever the class could (the rows' ``version`` / ``updated_at``): the cache key is
+    the settings that shape the class, the owner's id, the program's version and update time, and *stamp*.
+    """
+    key = (settings.base_url, settings.google_issuer_id, program.id, program.version, program.updated_at,
+           offer.id if offer is not None else None, *stamp)
+    hit = _CLASSES.get(key)
+    if hit is None:
+        urls = PublicUrls.of(settings)
+        issuer, callback = settings.google_issuer_id, callback_url(urls)
+
+        def images(slot: str) -> str:
+            return urls.program_image(program.id, slot)
+
+        if offer is None:
+            class_ = g.loyalty_class(program, issuer_id=issuer, images=images, callback_url=callback)
+        else:
+            class_ = g.offer_class(offer, program, issuer_id=issuer, images=images, callback_url=callback)
+        hit = (class_, class_version(class_))
+        if len(_CLASSES) >= _CLASSES_MAX:
+            _CLASSES.clear()
+        _CLASSES[key] = hit
+    return hit
+
+
+def kind_of(pass_kind: str) -> g.Kind:
+    return "loyalty" if pass_kind == MEMBER_CARD else "offer"
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A pass as Google should show it now, and what we know about Google's copy."""
+
+    pass_id: int
+    kind: g.Kind
+    class_: g.Json
+    object_: g.Json
+    tag: int
+    state: str | None
+    synced_tag: int | None
+    class_at_google: int | None  # the class version known to be at Google: the program's (loyalty), the offer's
+    version: int  # class_version(class_)
+    offer_id: int | None = None  # the class's offer (an offer pass), else the program's class
+
+    @property
+    def object_id(self) -> str:
+        return str(self.object_["id"])
+
+    @property
+    def class_current_at_google(self) -> bool:
+        return self.class_at_google == self.version
+
+
+def plan_link(signer: SaveLinkSigner, r: Rendered, now: datetime) -> SaveLink | NeedsInsert:
+    """The link handed out before any REST call: the object alone once the class is at Google (the 3-locale demo
+    card: 1,605 characters; a 40-character CJK name with a 9-digit balance: 1,762), else class + object (4,911:
+    too long → NeedsInsert)."""
+    return signer.plan_save(r.kind, None if r.class_current_at_google else r.class_, r.object_, now)
+
+
+@dataclass(frozen=True, slots=True)
+class Synced:
+    """What became of one Google job, before the retry policy turns it into a JobResult."""
+
+    job: Job
+    outcome: JobOutcome
+    error: str = ""
+
+
+def results_of(synced: Sequence[Synced], now: datetime, rng: random.Random) -> list[JobResult]:
+    """Each job's result under the retry policy (walletpass.push.policy.decide_sync)."""
+    return [decide_sync(s.job, s.outcome, s.error, now, rng) for s in synced]
+
+
+def failure(job: Job, exc: GoogleApiError) -> Synced:
+    text = f"Google {exc.status or 'unreachable'} {exc.reason}: {exc.detail}"[:500]
+    if exc.status in RETRYABLE and exc.reason not in FINAL_REASONS:
+        return Synced(job, JobOutcome.RETRY, text)
+    if exc.status in CREDENTIALS:
+        return Synced(job, JobOutcome.PAUSE, text)
+    return Synced(job, JobOutcome.PARK, text)
 
 
 class GoogleWallet:
-    """The Google wallet provider."""
+    """The Google wallet provider: one per process (its signer, REST client and callback verifier are built once,
+    when first needed, and kept)."""
 
     name = "google"
 
+    def __init__(self, settings: Settings, clock: Clock, uow: Callable[[], UnitOfWork], *,
+                 client_factory: Callable[[], Any] | None = None,
+                 callback_keys: Callable[[], bytes | str] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic, rng: random.Random | None = None) -> None:
+        self.settings, self._clock, self._uow = settings, clock, uow
+        self._client_factory = client_factory
+        self._callback_keys = callback_keys
+        self._monotonic, self._rng = monotonic, rng or random.Random()
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._signer: SaveLinkSigner | None = None
+        self._verifier: Any = None
+
+    # -- what the process keeps -----------------------------------------------------------------------------
+    def client(self) -> Any:
+        """The Wallet REST client (one per process: token and connections reused)."""
+        with self._lock:
+            if self._client is None:
+                if self._client_factory is not None:
+                    self._client = self._client_factory()
+                else:
+                    self._client = GoogleWalletClient.from_settings(self.settings)
+            return self._client
+
+    @property
+    def signer(self) -> SaveLinkSigner:
+        """The save-link signer: the service-account key parsed once per process."""
+        if self._signer is None:
+            self._signer = SaveLinkSigner.from_json(self.settings.google_key_path.read_bytes(),
+                                                    origins=[self.settings.base_url])
+        return self._signer
+
+    @property
+    def verifier(self) -> Any:
+        """The callback verifier (ECv2SigningOnly) with Google's root keys, fetched when needed."""
+        if self._verifier is None:
+            from walletpass.google.callbacks import CallbackVerifier, HttpKeyFetcher
+
+            fetch = self._callback_keys or HttpKeyFetcher(self.settings.google_callback_keys_url)
+            self._verifier = CallbackVerifier(self.settings.google_issuer_id, fetch)
+        return self._verifier
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    # -- WalletProvider ---------------------------------------------------------------------------------
     def on_passes_changed(self, uow: UnitOfWork, change: PassesChanged) -> None:
         """A sync job for each changed pass whose object is at Google (coalesced with a pending one)."""
         uow.outbox.enqueue_changes(JobKind.GOOGLE_SYNC, change, held_by_wallet=(self.name, SYNCED_STATES))
 
     def on_program_changed(self, uow: UnitOfWork, program_id: int, at: datetime) -> None:
         """The program's class, and its offers' classes (they carry its name, colour and logo), are updated."""
-        uow.outbox.enqueue(JobKind.GOOGLE_CLASS_SYNC, {"program_id": program_id}, at)
-        for offer in uow.offers.of_program(program_id):
-            uow.outbox.enqueue(JobKind.GOOGLE_CLASS_SYNC, {"offer_id": offer.id}, at)
+        self.request_class_sync(uow, at, program_id=program_id)
 
     def save_link(self, pass_id: int) -> str:
-        raise NotFound("not wired yet")
+        """The "Add to Google Wallet" URL of a pass (google.md §1.4).
+
+        - object already at Google (inserted / saved): a skinny link;
+        - removed by the user (deleted) with changes Google has not had: PATCH them first, then a skinny link
+          (a link carrying the data would not replace Google's stale copy);
+        - otherwise a fat link with the object (and the class, unless it is known to be at Google); when that is
+          over 1,800 characters the class is inserted by REST (once: recorded), and if the object alone is still
+          too long it is inserted too and the link is skinny.
+        """
+        now = self._clock.now()
+        with self._uow() as uow:
+            r = self.render(uow, pass_id)
+            if uow.wallet_state.object(pass_id).object_id != r.object_id:
+                uow.wallet_state.set_object_id(pass_id, r.object_id)
+                uow.commit()
+        signer = self.signer
+        if r.state in SYNCED_STATES:
+            return signer.skinny_url(r.kind, r.object_id, r.class_["id"], now)
+        if r.state == "deleted":
+            if r.synced_tag != r.tag:
+                _push_object(self.client(), r, notify=False)
+                self._mark_synced(r)
+            return signer.skinny_url(r.kind, r.object_id, r.class_["id"], now)
+        plan = plan_link(signer, r, now)
+        if isinstance(plan, NeedsInsert) and plan.class_ is not None:
+            self.client().insert_class(r.kind, r.class_)
+            self._mark_class(r)
+            plan = signer.plan_save(r.kind, None, r.object_, now)
+        if isinstance(plan, SaveLink):
+            if r.synced_tag is None:  # the oldest data a save of this link may put at Google (compared on save)
+                self._mark_synced(r, only_if_unset=True)
+            return plan.url
+        self.client().insert_object(r.kind, r.object_)
+        self._mark_synced(r, state="inserted")
+        return signer.skinny_url(r.kind, r.object_id, r.class_["id"], now)
 
     def handle_callback(self, body: bytes, headers: Mapping[str, str]) -> str:
-        raise NotFound("not wired yet")
+        """Verify (ECv2SigningOnly) and record a save/delete callback; return what happened."""
+        return self.record_callback(self.verifier.verify(body, self._clock.now()))
+
+    # -- rendering ---------------------------------------------------------------------------------------
+    def render(self, uow: UnitOfWork, pass_id: int) -> Rendered:
+        """The pass as Google should show it now (inside an open unit of work)."""
+        settings, issuer = self.settings, self.settings.google_issuer_id
+        pass_ = uow.passes.get(pass_id)
+        program = uow.programs.get(pass_.program_id)
+        at_google = uow.wallet_state.object(pass_id)
+        if pass_.kind == MEMBER_CARD and pass_.member_id is not None:
+            member = uow.members.get(pass_.member_id)
+            class_, version = class_and_version(settings, program)
+            return Rendered(pass_id, "loyalty", class_, g.loyalty_object(program, member, pass_.ref, issuer_id=issuer),
+                            pass_.update_tag, at_google.state, at_google.synced_tag,
+                            uow.wallet_state.class_version(program_id=program.id), version, None)
+        assert pass_.coupon_id is not None
+        coupon = uow.offers.coupon(pass_.coupon_id)
+        offer = uow.offers.get(coupon.offer_id)
+        class_, version = class_and_version(settings, program, offer, stamp=(offer.updated_at,))
+        return Rendered(pass_id, "offer", class_,
+                        g.offer_object(coupon, offer, pass_.ref, issuer_id=issuer, now=self._clock.now()),
+                        pass_.update_tag, at_google.state, at_google.synced_tag,
+                        uow.wallet_state.class_version(offer_id=offer.id), version, offer.id)
+
+    def _mark_synced(self, r: Rendered, *, state: str | None = None, only_if_unset: bool = False) -> None:
+        with self._uow() as uow:
+            uow.wallet_state.set_synced(r.pass_id, r.tag, state=state, only_if_unset=only_if_unset)
+            uow.commit()
+
+    def _mark_class(self, r: Rendered) -> None:
+        with self._uow() as uow:
+            if r.offer_id is not None:
+                uow.wallet_state.set_class_version(r.version, offer_id=r.offer_id)
+            else:
+                uow.wallet_state.set_class_version(r.version, program_id=uow.passes.get(r.pass_id).program_id)
+            uow.commit()
+
+    # -- callbacks ---------------------------------------------------------------------------------------
+    def record_callback(self, event: CallbackEvent) -> str:
+        """Record a verified save/delete callback once per nonce; return what happened (for logs and tests).
+
+        A save of a pass that changed after the data its link (or REST insert) carried gets a sync job: the
+        object Google just created from the link is older than the pass.
+        """
+        now = self._clock.now()
+        with self._uow() as uow:
+            if not uow.wallet_state.claim_nonce(event.nonce, now, getattr(event, "exp", None)):
+                return "duplicate"
+            found = uow.wallet_state.object_by_id(event.object_id)
+            if found is None:
+                outcome = "unknown object"
+            elif event.event_type == "save":
+                pass_ = uow.passes.get(found.pass_id)
+                uow.wallet_state.set_state(pass_.id, "saved")
+                uow.events.record(pass_.program_id, "google_save", now, pass_id=pass_.id)
+                outcome = "save"
+                if found.synced_tag != pass_.update_tag:
+                    stale = PassesChanged(PassSelection(pass_ids=(pass_.id,)), pass_.update_tag, now, "saved")
+                    uow.outbox.enqueue_changes(JobKind.GOOGLE_SYNC, stale)
+                    outcome = "save (stale: sync queued)"
+            else:
+                pass_ = uow.passes.get(found.pass_id)
+                uow.wallet_state.set_state(pass_.id, "deleted")
+                uow.events.record(pass_.program_id, "uninstall", now, pass_id=pass_.id)
+                outcome = "del"
+            uow.commit()
+        if zlib.crc32(event.nonce.encode("utf-8")) % PRUNE_EVERY == 0:
+            self.prune_callback_nonces()
+        return outcome
+
+    def prune_callback_nonces(self) -> int:
+        """Delete the nonces of expired callback messages (a replay of one fails verification); return how many."""
+        with self._uow() as uow:
+            pruned = uow.wallet_state.prune_nonces(self._clock.now())
+            uow.commit()
+        return pruned
+
+    # -- messages ----------------------------------------------------------------------------------------
+    def send_message(self, pass_id: int, header: str, body: str, *, message_id: str | None = None) -> str:
+        """Add a message to a pass's Google object; return the ``messageType`` sent, or ``"skipped"``.
+
+        ``TEXT_AND_NOTIFY`` while the pass had fewer than 3 notifications (messages and updates) in 24 h, else
+        ``TEXT`` — decided from the records before sending, and recorded. Passes whose object is not at Google
+        (never saved, or removed by the user) are skipped. Should Google still refuse the buzz (notifications
+        sent by something else), the message goes as ``TEXT`` and the record says so.
+        """
+        now = self._clock.now()
+        with self._uow() as u:
+            at_google = u.wallet_state.object(pass_id)
+            if at_google.state not in SYNCED_STATES or not at_google.object_id:
+                return "skipped"
+            kind, object_id = kind_of(u.passes.get(pass_id).kind), at_google.object_id
+            record, notify = u.wallet_state.reserve_notification(pass_id, "message", True, now,
+                                                                 limit=g.NOTIFY_LIMIT, window=g.NOTIFY_WINDOW)
+            u.commit()
+        client = self.client()
+        try:
+            client.add_message(kind, object_id, header, body, notify, message_id=message_id)
+        except GoogleApiError as exc:
+            if not (notify and exc.reason in FINAL_REASONS):
+                self._forget_notification(record)
+                raise
+            log.warning("Google refused a notifying message to %s (%s); sending it as TEXT", object_id, exc)
+            try:
+                client.add_message(kind, object_id, header, body, False, message_id=message_id)
+            except GoogleApiError:
+                self._forget_notification(record)
+                raise
+            notify = False
+            with self._uow() as u:
+                u.wallet_state.set_notification(record, False)
+                u.commit()
+        return g.TEXT_AND_NOTIFY if notify else g.TEXT
+
+    def _forget_notification(self, record: int) -> None:
+        with self._uow() as u:
+            u.wallet_state.forget_notification(record)
+            u.commit()
+
+    # -- keeping objects and classes current (the job handler) --------------------------------------------
+    def __call__(self, jobs: Sequence[Job]) -> list[JobResult]:
+        """Deliver ``google_sync`` (object PATCH) and ``google_class_sync`` jobs, each with its own outcome (a
+        :class:`walletpass.ports.JobHandler`). The client makes one try per request (no sleeping in the lease);
+        a failed job is retried later with backoff, or paused / parked (see walletpass.push.policy.decide_sync).
+        """
+        client = self.client().with_retry(RetryPolicy(attempts=1))
+        objects = [j for j in jobs if j.kind == JobKind.GOOGLE_SYNC]
+        synced = self.sync_objects(objects, client, budget_seconds=BATCH_SECONDS)
+        seen: set[str] = set()
+        for job in (j for j in jobs if j.kind == JobKind.GOOGLE_CLASS_SYNC):
+            key = repr(sorted(job.payload.items()))
+            if key in seen:  # several design changes in one batch: one upsert per class
+                synced.append(Synced(job, JobOutcome.SKIPPED))
+                continue
+            seen.add(key)
+            synced.append(self.sync_class(job, client))
+        results = results_of(synced, self._clock.now(), self._rng)
+        for r in results:
+            if r.outcome is JobOutcome.PAUSE:
+                log.warning("Google refused %s job %s (%s); pausing it until %s", r.job.kind, r.job.id, r.error,
+                            r.at)
+            elif r.outcome is JobOutcome.PARK:
+                log.error("Google %s job %s parked after %d attempt(s): %s", r.job.kind, r.job.id, r.job.attempts,
+                          r.error)
+        counts: dict[str, int] = {}
+        for r in results:
+            counts[r.outcome] = counts.get(r.outcome, 0) + 1
+        log.info("Google: %s", ", ".join(f"{n} {result}" for result, n in sorted(counts.items())))
+        return results
+
+    def sync_objects(self, jobs: Sequence[Job], client: Any, *, budget_seconds: float | None = None) -> list[Synced]:
+        """Patch the Google objects of changed passes: one outcome per job, each job on its own. Jobs not started
+        within *budget_seconds* are RELEASED. *client* should not retry by itself (the job is retried instead)."""
+        deadline = None if budget_seconds is None else self._monotonic() + budget_seconds
+        out = []
+        for job in jobs:
+            if deadline is not None and self._monotonic() > deadline:
+                out.append(Synced(job, JobOutcome.RELEASED))
+                continue
+            out.append(self._sync_object(job, client))
+        return out
+
+    def _sync_object(self, job: Job, client: Any) -> Synced:
+        now = self._clock.now()
+        assert job.pass_id is not None
+        with self._uow() as u:
+            r = self.render(u, job.pass_id)
+            if r.state not in SYNCED_STATES:
+                return Synced(job, JobOutcome.SKIPPED)  # never saved, or removed by the user: nothing to patch
+            record, notify = None, False
+            if NOTIFY_REASONS & set(job.payload.get("reasons", ())):
+                record, notify = u.wallet_state.reserve_notification(job.pass_id, "update", True, now,
+                                                                     limit=g.NOTIFY_LIMIT, window=g.NOTIFY_WINDOW)
+                u.commit()
+        try:
+            _push_object(client, r, notify=notify)
+        except GoogleApiError as exc:
+            if record is not None:
+                self._forget_notification(record)
+            return failure(job, exc)
+        with self._uow() as u:
+            u.wallet_state.set_synced(job.pass_id, r.tag)
+            u.outbox.drop_parked(JobKind.GOOGLE_SYNC, job.pass_id)
+            u.commit()
+        return Synced(job, JobOutcome.DONE)
+
+    def request_class_sync(self, uow: UnitOfWork, now: datetime, *, program_id: int | None = None,
+                           offer_id: int | None = None) -> None:
+        """Queue a ``google_class_sync`` job after a program's or an offer's design changed (inside the open unit
+        of work, before its commit). A program's job also covers its offers' classes, which carry the program's
+        name, colour and logo."""
+        if program_id is not None:
+            uow.outbox.enqueue(JobKind.GOOGLE_CLASS_SYNC, {"program_id": program_id}, now)
+            for offer in uow.offers.of_program(program_id):
+                uow.outbox.enqueue(JobKind.GOOGLE_CLASS_SYNC, {"offer_id": offer.id}, now)
+        if offer_id is not None:
+            uow.outbox.enqueue(JobKind.GOOGLE_CLASS_SYNC, {"offer_id": offer_id}, now)
+
+    def _render_class(self, uow: UnitOfWork, payload: Mapping[str, Any]) -> tuple[g.Kind, g.Json, int, dict[str, int]]:
+        """(kind, class body, its version, its owner as ``program_id=`` / ``offer_id=``) of a class sync job."""
+        if "program_id" in payload:
+            program = uow.programs.get(int(payload["program_id"]))
+            return ("loyalty", *class_and_version(self.settings, program), {"program_id": program.id})
+        offer = uow.offers.get(int(payload["offer_id"]))
+        program = uow.programs.get(offer.program_id)
+        return ("offer", *class_and_version(self.settings, program, offer, stamp=(offer.updated_at,)),
+                {"offer_id": offer.id})
+
+    def sync_class(self, job: Job, client: Any) -> Synced:
+        """Bring a program's or offer's class at Google up to date (insert, or GET + PATCH when it differs) and
+        record its version; nothing to do when the recorded version is already current."""
+        with self._uow() as u:
+            kind, class_, version, owner = self._render_class(u, job.payload)
+            if u.wallet_state.class_version(**owner) == version:
+                return Synced(job, JobOutcome.SKIPPED)
+        try:
+            client.insert_class(kind, class_)
+        except GoogleApiError as exc:
+            return failure(job, exc)
+        with self._uow() as u:
+            u.wallet_state.set_class_version(version, **owner)
+            u.commit()
+        return Synced(job, JobOutcome.DONE)
+
+
+def _push_object(client: Any, r: Rendered, *, notify: bool) -> None:
+    """PATCH the object with its current data; if Google has no such object (404), insert it again (and its
+    class, if that is missing too)."""
+    body = {k: v for k, v in r.object_.items() if k not in ("id", "classId")}
+    try:
+        client.patch_object(r.kind, r.object_id, body, notify=notify)
+        return
+    except GoogleApiError as exc:
+        if exc.status != 404:
+            raise
+        log.warning("Google has no object %s (%s); inserting it again", r.object_id, exc.detail)
+    try:
+        client.insert_object(r.kind, r.object_)
+    except GoogleApiError as exc:
+        if exc.status != 404:  # 404 here: the class is missing as well
+            raise
+        client.insert_class(r.kind, r.class_)
+        client.insert_object(r.kind, r.object_)

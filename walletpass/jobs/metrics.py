@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from walletpass.jobs.handlers import FAILING_ATTEMPTS
+from walletpass.domain.jobs import FAILING_ATTEMPTS
 from walletpass.push.policy import Outcome
 
 #: A device is stale once a push it got is this old and it has not fetched the pass since.

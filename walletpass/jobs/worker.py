@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from walletpass.jobs.handlers import push_pass_updates, sync_google
 from walletpass.jobs.lease import LeaseKeeper
 from walletpass.storage.outbox import Outbox
 
@@ -67,7 +66,7 @@ class Worker:
                 if handler is None:
                     log.error("no handler for job kind %r; leaving %d job(s) for a newer worker", kind, len(group))
                     continue
-                handler(group)
+                self.outbox.apply(handler(group))
         return len(jobs)
 
     def drain(self, max_batches: int = 20, *, stopping: Callable[[], bool] | None = None) -> bool:
@@ -103,26 +102,6 @@ class Worker:
 
     def stop(self) -> None:
         self._stop.set()
-
-
-def default_handlers(services: Any) -> dict[str, Any]:
-    def pass_changed(jobs: list[Any]) -> None:
-        push_pass_updates(jobs, uow=services.uow, outbox=Outbox(services.engine), sender_for=services.apns,
-                          now=services.clock.now, status=services.push_status, observer=services.metrics)
-
-    def google_sync(jobs: list[Any]) -> None:
-        counts = sync_google(jobs, services=services, outbox=Outbox(services.engine))
-        log.info("Google: %s", ", ".join(f"{n} {result}" for result, n in sorted(counts.items())))
-
-    def coupon_issue(jobs: list[Any]) -> None:
-        from walletpass.services.coupons import run_issue_jobs
-
-        # more members to go: due again at once (a new lease), so one run stays short
-        Outbox(services.engine).apply(run_issue_jobs(jobs, uow=services.uow, clock=services.clock,
-                                                     settings=services.settings))
-
-    return {"pass_changed": pass_changed, "google_sync": google_sync, "google_class_sync": google_sync,
-            "coupon_issue": coupon_issue}
 
 
 def start_embedded_worker(services: Any) -> Worker:

@@ -92,7 +92,7 @@ class PassBuilder:
         signers: pass type id → PassSigner (made once per process by ``credentials.load_signer``).
         templates: template name → PassTemplate (``pass_templates.load_templates``).
         team_id: the Apple team id written into every pass (must be the certificates' OU).
-        web_service_url: ``webServiceURL`` of every pass (``Settings.web_service_url``).
+        web_service_url: ``webServiceURL`` of every pass (``PublicUrls.web_service()``).
         default_templates: kind (``member``/``coupon``) → template name used when a call names none.
         cache_size: how many prepared (template, program, images[, offer]) sets to keep.
     """

@@ -11,8 +11,7 @@ from passlib.hash import pbkdf2_sha256
 
 from walletpass.errors import InvalidInput, Unauthorized
 from walletpass.ids import api_key_prefix, new_api_key, sha256_hex
-from walletpass.ports import Clock
-from walletpass.storage.uow import SqlUnitOfWork
+from walletpass.ports import Clock, UnitOfWork
 
 SCOPES = ("admin", "programs", "members", "points", "offers", "campaigns", "stats")
 
@@ -27,7 +26,7 @@ class Principal:
         return "admin" in self.scopes or scope in self.scopes
 
 
-def create_api_key(uow: SqlUnitOfWork, clock: Clock, name: str, scopes: Sequence[str] = ("admin",)) -> str:
+def create_api_key(uow: UnitOfWork, clock: Clock, name: str, scopes: Sequence[str] = ("admin",)) -> str:
     """Create a key and return it; only its hash is stored, so this is the one time it is seen."""
     name = name.strip()
     if not name or len(name) > 100:
@@ -37,8 +36,7 @@ def create_api_key(uow: SqlUnitOfWork, clock: Clock, name: str, scopes: Sequence
             raise InvalidInput("scope", f"unknown scope {s!r}; use some of {list(SCOPES)}")
     key, prefix = new_api_key()
     with uow:
-        uow.add_api_key(name=name, prefix=prefix, key_hash=pbkdf2_sha256.hash(key), scopes=list(scopes),
-                        created_at=clock.now())
+        uow.api_keys.add(name=name, prefix=prefix, key_hash=pbkdf2_sha256.hash(key), scopes=scopes, now=clock.now())
         uow.commit()
     return key
 
@@ -52,7 +50,7 @@ class ApiKeyVerifier:
         self._cache: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
 
-    def verify(self, uow: SqlUnitOfWork, key: str) -> Principal:
+    def verify(self, uow: UnitOfWork, key: str) -> Principal:
         digest = sha256_hex(key)
         with self._lock:
             hit = self._cache.get(digest)
@@ -60,7 +58,7 @@ class ApiKeyVerifier:
             return hit[1]
         prefix = api_key_prefix(key)
         with uow:
-            row = uow.api_key_by_prefix(prefix) if prefix else None
+            row = uow.api_keys.by_prefix(prefix) if prefix else None
             found = (row.key_hash, row.revoked_at is None,
                      Principal(row.id, row.name, tuple(row.scopes))) if row else None
         # The slow hash check runs after the (read-only) transaction, holding nothing. Always one check, so

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 
 from walletpass.config import Settings
-from walletpass.jobs.handlers import FAILING_ATTEMPTS
+from walletpass.domain.jobs import FAILING_ATTEMPTS
 from walletpass.ports import UnitOfWork
 
 if TYPE_CHECKING:

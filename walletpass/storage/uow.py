@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from walletpass.errors import Conflict, RemoteError
 from walletpass.storage.db import READ_ONLY_OPTION
-from walletpass.storage.legacy import Repositories
 from walletpass.storage.outbox import OutboxWriter
 from walletpass.storage.repositories import (
+    ApiKeyRepository,
     DeviceRepository,
     EventRepository,
     IdempotencyRepository,
@@ -31,7 +31,7 @@ from walletpass.storage.repositories import (
 )
 
 
-class SqlUnitOfWork(Repositories):
+class SqlUnitOfWork:
     """The repositories of one session; ``commit()`` makes everything (changes + outbox rows) durable at once.
 
     *after_outbox_commit* is called after a commit that wrote outbox rows (broker mode: kick the workers). It
@@ -39,6 +39,7 @@ class SqlUnitOfWork(Repositories):
     the wallet providers, told of every pass change inside the transaction (they record their jobs).
     """
 
+    api_keys: ApiKeyRepository
     programs: ProgramRepository
     members: MemberRepository
     ledger: LedgerRepository
@@ -61,19 +62,15 @@ class SqlUnitOfWork(Repositories):
     def __enter__(self) -> SqlUnitOfWork:
         self.session = s = self._factory()
         self._outbox_written = False
-        super().__init__(s)
         self.programs, self.members, self.ledger = ProgramRepository(s), MemberRepository(s), LedgerRepository(s)
         self.offers, self.passes, self.devices = OfferRepository(s), PassRepository(s), DeviceRepository(s)
         self.idempotency, self.events = IdempotencyRepository(s), EventRepository(s)
-        self.wallet_state = WalletRepository(s)
+        self.wallet_state, self.api_keys = WalletRepository(s), ApiKeyRepository(s)
         self.outbox = OutboxWriter(s, self.outbox_written)
         return self
 
-    def enqueue(self, *args: Any, **kwargs: Any) -> Any:
-        self._outbox_written = True
-        return super().enqueue(*args, **kwargs)
-
     def outbox_written(self) -> None:
+        """Outbox rows were written in this transaction: the hook runs once it commits."""
         self._outbox_written = True
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -1,6 +1,7 @@
 """Repositories, one per aggregate, each over the unit of work's session and mapping rows to domain values."""
 
 from walletpass.storage.repositories._base import constraint_of
+from walletpass.storage.repositories.api_keys import ApiKeyRepository
 from walletpass.storage.repositories.devices import DeviceRepository
 from walletpass.storage.repositories.members import LedgerRepository, MemberRepository
 from walletpass.storage.repositories.offers import OfferRepository
@@ -10,6 +11,7 @@ from walletpass.storage.repositories.records import EventRepository, Idempotency
 from walletpass.storage.repositories.wallets import WalletRepository
 
 __all__ = [
+    "ApiKeyRepository",
     "DeviceRepository",
     "EventRepository",
     "IdempotencyRepository",
