@@ -1,4 +1,4 @@
-"""The ``walletpass`` command: init, serve, worker, apikey, certs, pass build, db upgrade.
+"""The ``walletpass`` command: init, serve, worker, apikey, certs, pass build, db upgrade, --version.
 
 Errors print one readable line on stderr and exit non-zero; never a stack trace.
 """
@@ -44,7 +44,27 @@ def _friendly(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _version() -> str:
+    """The installed distribution's version; walletpass.__version__ when run from a checkout not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("walletpass")
+    except PackageNotFoundError:
+        from walletpass import __version__
+
+        return __version__
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"walletpass {_version()}")
+        ctx.exit()
+
+
 @click.group()
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Print the version and exit.")
 def main() -> None:
     """walletpass: Apple Wallet and Google Wallet passes for loyalty programs."""
 

@@ -52,7 +52,7 @@ class Result(NamedTuple):
 def make_builder(certs: Path) -> PassBuilder:
     ensure_dev_pki(certs, TEAM, [MEMBER, COUPON], "http://127.0.0.1:1/token", datetime.now(UTC))
     signers = {p: load_signer(certs / f"{p}.pem", certs / f"{p}.key", certs / "wwdr-ca.pem") for p in (MEMBER, COUPON)}
-    return PassBuilder(signers=signers, templates=load_templates(ROOT / "templates" / "passes"), team_id=TEAM,
+    return PassBuilder(signers=signers, templates=load_templates(), team_id=TEAM,
                        web_service_url="https://passes.example.com/")
 
 

@@ -153,7 +153,7 @@ class Services:
         signers = {ptid: load_signer(s.cert_path(ptid), s.key_path(ptid), s.wwdr_path,
                                      s.key_password.encode() if s.key_password else None)
                    for ptid in s.pass_type_ids}
-        templates = load_templates()
+        templates = load_templates(own=s.templates_dir)
         return PassBuilder(signers=signers, templates=templates, team_id=s.team_id,
                            web_service_url=self.urls.web_service())
 

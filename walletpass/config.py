@@ -32,6 +32,9 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "TEAM_ID": ("team_id", "Apple Team ID (the OU of your Pass Type ID certificate)"),
     "MEMBER_PASS_TYPE_ID": ("member_pass_type_id", "Pass Type ID of member cards (storeCard)"),
     "COUPON_PASS_TYPE_ID": ("coupon_pass_type_id", "Pass Type ID of coupons"),
+    "TEMPLATES_DIR": ("templates_dir", "folder of your own pass templates, one folder each (member-card/, "
+                      "coupon/, …): each is used instead of the shipped template of that name (default: the "
+                      "shipped ones only)"),
     "CERTS_DIR": ("certs_dir", "folder of <passTypeId>.pem/.key, wwdr-ca.pem, google-service-account.json "
                   "(default ./certs/dev; keep real certificates in a folder of their own)"),
     "MEMBER_CERT_FILE": ("member_cert_file", "Pass Type ID certificate (PEM) of member cards (default "
@@ -84,6 +87,7 @@ class Settings:
     team_id: str = "DEVTEAM001"
     member_pass_type_id: str = "pass.dev.walletpass.member"
     coupon_pass_type_id: str = "pass.dev.walletpass.coupon"
+    templates_dir: Path | None = None
     member_cert_file: Path | None = None
     member_key_file: Path | None = None
     coupon_cert_file: Path | None = None

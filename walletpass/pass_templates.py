@@ -1,4 +1,8 @@
-"""ADAPTER: read pass templates from ``templates/passes/<name>/`` into PassTemplate values.
+"""ADAPTER: read pass templates from ``walletpass/templates/passes/<name>/`` into PassTemplate values.
+
+The templates ship inside the package (package data, found through :mod:`importlib.resources`), so an installed
+walletpass builds passes from any working directory. An operator's own templates live in a folder of their own
+(``WALLETPASS_TEMPLATES_DIR``): each template folder there is used instead of the shipped one of that name.
 
 A template folder holds ``template.json`` (``{"kind": "member"|"coupon", "pass": {pass.json skeleton}}``),
 source images ``icon.png`` (required), ``logo.png``, ``strip.png`` (PNG or JPEG, at the largest size: they are
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from importlib import resources
 from pathlib import Path
 
 from walletpass.errors import ConfigurationError, InvalidInput
@@ -19,9 +24,8 @@ from walletpass.pkpass.passjson import check_localizations
 from walletpass.pkpass.strings import parse_strings
 from walletpass.render.template import STYLE_OF_KIND, PassTemplate
 
-#: Where templates live, relative to the project root.
-#: The project's templates folder (absolute, so loading does not depend on the working directory).
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "passes"
+#: The shipped templates: package data of walletpass (a real folder: wheels install unzipped).
+TEMPLATES_DIR = Path(str(resources.files("walletpass").joinpath("templates", "passes")))
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
@@ -79,9 +83,23 @@ def load_template(directory: Path | str) -> PassTemplate:
         raise ConfigurationError(f"pass template {folder}: {exc.detail}") from exc
 
 
-def load_templates(root: Path | str = TEMPLATES_DIR) -> dict[str, PassTemplate]:
-    """Read every template folder under *root* (folders with a template.json), by name."""
-    base = Path(root)
+def load_templates(root: Path | str = TEMPLATES_DIR, *, own: Path | str | None = None) -> dict[str, PassTemplate]:
+    """Read every template folder under *root* (folders with a template.json), by name.
+
+    *own* is the operator's folder (``WALLETPASS_TEMPLATES_DIR``): its template folders are read too and replace
+    those of *root* with the same name; a folder that does not exist or holds no template is an error.
+    """
+    templates = _read_folder(Path(root), "pass templates folder")
+    if own is not None:
+        mine = _read_folder(Path(own), "WALLETPASS_TEMPLATES_DIR")
+        if not mine:
+            raise ConfigurationError(f"WALLETPASS_TEMPLATES_DIR {own} holds no template: put each one in a folder "
+                                     "of its own, e.g. member-card/template.json (see walletpass/templates/passes)")
+        templates.update(mine)
+    return templates
+
+
+def _read_folder(base: Path, what: str) -> dict[str, PassTemplate]:
     if not base.is_dir():
-        raise ConfigurationError(f"pass templates folder {base} does not exist")
+        raise ConfigurationError(f"{what} {base} does not exist")
     return {p.parent.name: load_template(p.parent) for p in sorted(base.glob("*/template.json"))}

@@ -25,14 +25,12 @@ from walletpass.render.demo import (
     demo_program,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
 def passes(pki: testpki.TestPki) -> dict[str, bytes]:
     wwdr = pki.certs_dir / "wwdr-ca.pem"
     signers = {p: load_signer(pki.cert(p), pki.key(p), wwdr) for p in (MEMBER_PTID, COUPON_PTID)}
-    b = PassBuilder(signers=signers, templates=load_templates(ROOT / "templates" / "passes"), team_id=TEAM_ID,
+    b = PassBuilder(signers=signers, templates=load_templates(), team_id=TEAM_ID,
                     web_service_url="https://passes.example.com/")
     return {
         "member": b.build_member_pass(demo_program(), demo_member(), demo_pass_ref()),

@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import zipfile
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -26,7 +25,7 @@ from walletpass.render.demo import (
     demo_program,
 )
 
-TEMPLATES = load_templates(Path(__file__).resolve().parents[2] / "templates" / "passes")
+TEMPLATES = load_templates()
 LOCALES = ("en", "zh-Hans", "zh-Hant")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -24,7 +23,7 @@ from walletpass.render.demo import (
 from walletpass.render.template import PassTemplate
 from walletpass.render.texts import strings_for_locale
 
-TEMPLATES = load_templates(Path(__file__).resolve().parents[2] / "templates" / "passes")
+TEMPLATES = load_templates()
 MEMBER_T, COUPON_T = TEMPLATES["member-card"], TEMPLATES["coupon"]
 CTX = RenderContext(team_id="DEVTEAM001", web_service_url="https://passes.example.com/")
 

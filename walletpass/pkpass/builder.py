@@ -119,7 +119,7 @@ class PassBuilder:
         try:
             tpl = self._templates[name]
         except KeyError:
-            raise ConfigurationError(f"no pass template {name!r}; add templates/passes/{name}/") from None
+            raise ConfigurationError(f"no pass template {name!r}; add a folder {name}/ to your pass templates (WALLETPASS_TEMPLATES_DIR)") from None
         if tpl.kind != kind:
             raise ConfigurationError(f"pass template {name!r} is for {tpl.kind} passes, not {kind} passes")
         return tpl

@@ -1,6 +1,6 @@
 """PassTemplate: a pass.json skeleton with ``${…}`` placeholders, its texts per locale and source images.
 
-A template is a value; :mod:`walletpass.pass_templates` reads one from ``templates/passes/<name>/``.
+A template is a value; :mod:`walletpass.pass_templates` reads one from ``walletpass/templates/passes/<name>/``.
 The skeleton is compiled once (placeholders parsed, structure frozen), so rendering a pass only walks it.
 
 Placeholder rules:
@@ -27,7 +27,7 @@ MEMBER, COUPON = "member", "coupon"
 #: Pass style of each template kind.
 STYLE_OF_KIND = {MEMBER: "storeCard", COUPON: "coupon"}
 
-#: Variables a template of each kind may use (documented in templates/passes/README). ``offer.<text>`` is the
+#: Variables a template of each kind may use (documented in walletpass/templates/passes/README.md). ``offer.<text>`` is the
 #: offer's default text; ``offer.<text>_key`` its pass.strings key, which Wallet shows in the device's language.
 VARIABLES: Mapping[str, frozenset[str]] = {
     MEMBER: frozenset({"member.name", "member.number", "member.points", "member.tier_key", "member.email",
