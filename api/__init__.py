@@ -7,6 +7,7 @@ import os
 
 from flask import Flask
 from flask.sessions import SessionInterface
+from werkzeug.routing import IntegerConverter
 
 from walletpass.bootstrap import Services, bootstrap
 from walletpass.config import Settings
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     # No 308 from "/v1/passes/T//S" to "/v1/passes/T/S": an empty segment names nothing (a problem+json 404),
     # and the redirect would point a device or a till at another resource than the one it asked for.
     app.url_map.merge_slashes = False
+    app.url_map.converters["int"] = AsciiIntegerConverter  # before any blueprint adds a rule
     app.session_interface = _NoSessions()
     app.extensions["walletpass"] = services
 
@@ -44,6 +46,17 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.register_blueprint(public_bp)
     app.register_blueprint(apple_bp)
     return app
+
+
+class AsciiIntegerConverter(IntegerConverter):
+    """``<int:…>`` for ASCII digits only.
+
+    Werkzeug's converter matches ``\\d+``, which in Python's ``re`` is every Unicode decimal digit, and ``int()``
+    reads them all: ``/api/v1/coupons/١/redeem`` (Arabic-Indic one) redeemed coupon 1. An id is written in
+    ASCII digits; any other spelling names nothing (404).
+    """
+
+    regex = "[0-9]+"
 
 
 class _NoSessions(SessionInterface):
