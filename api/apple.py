@@ -140,5 +140,25 @@ def log() -> Response:
         raise MalformedRequest("logs", "send {\"logs\": [\"message\", …]}")
     budget: LogBudget = current_app.extensions["walletpass.log_budget"]
     for entry in logs[: budget.take(min(len(logs), MAX_LOG_ENTRIES))]:
-        device_log.warning("device: %s", entry[:MAX_LOG_ENTRY_CHARS].replace("\n", " "))
+        device_log.warning("device: %s", _loggable(entry[:MAX_LOG_ENTRY_CHARS]))
     return Response(status=200)
+
+
+#: Kept readable: a newline is a space (one entry, one line); a backslash doubles so escapes stay unambiguous.
+_ESCAPES = {"\n": " ", "\\": "\\\\"}
+
+
+def _loggable(text: str) -> str:
+    """Return *text* as one log line that shows every character it holds and can forge none.
+
+    Anyone may post here, so a raw CR, an ANSI/C1 escape sequence, U+2028/U+2029 or NEL (line breaks to many
+    log viewers), a bidi override or a lone surrogate (which the UTF-8 log stream cannot even encode) would
+    let them fake or hide log lines. Newlines become spaces (an entry stays one line, as before); every other
+    character that ``str.isprintable`` refuses — C0, DEL, C1, Unicode separators and format controls,
+    surrogates, unassigned code points — is written as its Python escape (``\\x1b``, ``\\u2028``), and a
+    backslash as ``\\\\``, so an escape in the log always stands for one character the device sent.
+    """
+    if text.isprintable() and "\\" not in text:
+        return text  # the usual entry: one C-speed check
+    return "".join(_ESCAPES.get(c) or (c if c.isprintable() else c.encode("unicode_escape").decode("ascii"))
+                   for c in text)

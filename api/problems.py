@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from typing import Any
 
 from flask import Flask, Response, json
@@ -22,6 +23,7 @@ STATUS: list[tuple[type[e.WalletpassError], int]] = [
     (e.Conflict, 409),
     (e.Unauthorized, 401),
     (e.Forbidden, 403),
+    (e.DatabaseUnavailable, 503),
     (e.CredentialError, 503),
     (e.ConfigurationError, 503),
     (e.RemoteError, 503),
@@ -47,6 +49,11 @@ def problem(status: int, title: str, detail: str, *, type_: str = "about:blank",
 def from_error(exc: e.WalletpassError) -> Response:
     status = status_for(exc)
     headers = {"WWW-Authenticate": 'Bearer realm="walletpass"'} if status == 401 else None
+    if isinstance(exc, e.DatabaseUnavailable):
+        log.warning("database unavailable, answered 503: %s", exc.reason)
+        # A lost connection is back at once (the pools reconnect), a failover takes seconds; the jitter keeps
+        # the tills and phones that met the same outage from all retrying in the same second.
+        headers = {"Retry-After": str(random.randint(1, 5))}
     return problem(status, exc.title, exc.detail, type_=f"https://walletpass.dev/problems/{exc.code}",
                    errors=[{"field": fe.field, "detail": fe.detail} for fe in exc.errors] or None, headers=headers)
 

@@ -235,3 +235,10 @@ def bomb_png(w: int, h: int) -> bytes:
     idat = chunk(b"IDAT", zlib.compress(b"\0" * 1000))
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + idat + chunk(b"IEND", b"")
 
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

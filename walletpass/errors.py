@@ -19,9 +19,10 @@ on one line and exits non-zero.
     ├── Forbidden               credentials lack the scope (403)
     ├── CredentialError         certificate / key problems: unreadable, expired, mismatched
     ├── ConfigurationError      settings that cannot work
-    └── RemoteError             a remote service failed (APNs, Google)
+    └── RemoteError             a remote service failed (APNs, Google, the database)
         ├── PushUnavailable     could not reach / talk to APNs
-        └── GoogleApiError      Google Wallet REST answered an error (keeps Google's message)
+        ├── GoogleApiError      Google Wallet REST answered an error (keeps Google's message)
+        └── DatabaseUnavailable the database dropped or refused the connection, or timed out (503 + Retry-After)
 """
 
 from __future__ import annotations
@@ -159,10 +160,27 @@ class GoogleApiError(RemoteError):
         self.reason = reason
 
 
+class DatabaseUnavailable(RemoteError):
+    """The database did not answer: connection lost (restart, failover, killed session), refused, or timed out.
+
+    Nothing was committed unless the commit itself was cut off (then a retry with the same Idempotency-Key
+    answers what the first one did). ``reason`` is the driver's one-line message, for the operator's log only.
+    """
+
+    code = "database_unavailable"
+    title = "Database unavailable"
+
+    def __init__(self, detail: str = "the database is unavailable; try again in a few seconds", *,
+                 reason: str = "") -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
 __all__ = [
     "Conflict",
     "ConfigurationError",
     "CredentialError",
+    "DatabaseUnavailable",
     "DuplicateFieldKey",
     "FieldError",
     "Forbidden",

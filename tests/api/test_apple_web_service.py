@@ -111,6 +111,36 @@ def test_a_log_request_logs_at_most_the_entry_cap_each_cut_to_one_line(timed, ca
     assert _logged(caplog)[-1] == "device: " + "y" * MAX_LOG_ENTRY_CHARS
 
 
+FORGERIES = {
+    "carriage return": ("ok\r2026-01-01 00:00:00,000 INFO walletpass.api: admin logged in", "ok\\r2026-01-01"),
+    "ANSI escape": ("\x1b[2K\x1b[1Afake line \x1b[31mred", "\\x1b[2K\\x1b[1Afake line \\x1b[31mred"),
+    "line separator": ("a\u2028forged", "a\\u2028forged"),
+    "paragraph separator": ("a\u2029forged", "a\\u2029forged"),
+    "NEL": ("a\x85forged", "a\\x85forged"),
+    "C1 CSI": ("a\x9b31mred", "a\\x9b31mred"),
+    "DEL and NUL": ("a\x7f\x00b", "a\\x7f\\x00b"),
+    "bidi override": ("user \u202egnp.exe", "user \\u202egnp.exe"),
+    "lone surrogate": ("a\ud800b", "a\\ud800b"),
+    "tab and vertical tab": ("a\tb\x0bc\x0cd", "a\\tb\\x0bc\\x0cd"),
+    "backslash": ("C:\\x1b is text", "C:\\\\x1b is text"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORGERIES))
+def test_device_log_entries_are_logged_with_every_control_character_escaped(timed, caplog, name) -> None:  # type: ignore[no-untyped-def]
+    # Unauthenticated callers write here: a raw CR, ANSI sequence or Unicode line break would forge log lines.
+    _, app = timed
+    caplog.set_level(logging.WARNING, logger="walletpass.device_log")
+    entry, escaped = FORGERIES[name]
+
+    assert app.test_client().post("/v1/log", json={"logs": [entry, "plain 晨光 text ok"]}).status_code == 200
+
+    first, second = _logged(caplog)
+    assert escaped in first
+    assert first.isprintable() and first.encode("utf-8")  # no control, format or separator character left
+    assert second == "device: plain 晨光 text ok"
+
+
 def test_device_logs_are_rate_limited_and_the_budget_refills_with_time(timed, clock, caplog) -> None:  # type: ignore[no-untyped-def]
     _, app = timed
     client = app.test_client()

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from walletpass.errors import DatabaseUnavailable
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -54,6 +62,64 @@ def make_engine(url: str, *, pool_size: int = 10, autocommit_reads: bool = False
         return create_engine(parsed, pool_size=pool_size, max_overflow=20, isolation_level="AUTOCOMMIT",
                              pool_recycle=3600)
     return create_engine(parsed, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+
+
+#: SQLAlchemy's errors that say the database did not answer (connection lost or refused, pool or lock timeout),
+#: as opposed to a statement it refused. An error on a connection SQLAlchemy found dead counts whatever its class.
+_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    return isinstance(exc, _UNAVAILABLE) or (isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated)
+
+
+def unavailable(exc: BaseException) -> DatabaseUnavailable:
+    """The DatabaseUnavailable for *exc* (SQLAlchemy's or the driver's), with the driver's first line as reason.
+
+    Only that line: SQLAlchemy's own text adds the statement and its parameters, which may hold tokens.
+    """
+    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    lines = str(orig).strip().splitlines()
+    return DatabaseUnavailable(reason=f"{type(orig).__name__}: {lines[0] if lines else ''}")
+
+
+@contextmanager
+def unavailable_as_error() -> Iterator[None]:
+    """Translate SQLAlchemy's "the database did not answer" errors into :class:`DatabaseUnavailable`."""
+    try:
+        yield
+    except (sa_exc.DBAPIError, sa_exc.TimeoutError) as exc:
+        if not is_unavailable(exc):
+            raise
+        raise unavailable(exc) from exc
+
+
+class StaleConnections:
+    """Lets a raw-connection user retire every pooled connection at once, as SQLAlchemy does for its own.
+
+    A ``Connection`` that meets a dropped connection invalidates the whole pool (the database restarted or
+    killed the sessions: the other idle ones are dead too). Raw DB-API connections (``DeviceReads``) only
+    invalidate themselves, so after a kill the next checkout handed out another dead one. :meth:`retire_all`
+    marks every connection opened until now as stale; each is replaced by a fresh one at its next checkout
+    (a ``DisconnectionError`` from the checkout event: SQLAlchemy's documented way to refuse a connection).
+    """
+
+    _BORN = "walletpass_born"
+
+    def __init__(self, engine: Engine) -> None:
+        self._installed = self._retired_before = time.monotonic()  # connections already open count as born now
+        event.listen(engine, "connect", self._born)
+        event.listen(engine, "checkout", self._checkout)
+
+    def retire_all(self) -> None:
+        self._retired_before = time.monotonic()
+
+    def _born(self, _dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+        record.info[self._BORN] = time.monotonic()
+
+    def _checkout(self, _dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        if record.info.get(self._BORN, self._installed) < self._retired_before:
+            raise sa_exc.DisconnectionError("opened before the database dropped its connections")
 
 
 def alembic_config(url: str) -> Config:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, bindparam, exists, or_, select, update
 
 from walletpass.domain.devices import PassForDevice
+from walletpass.storage.db import StaleConnections, unavailable, unavailable_as_error
 from walletpass.storage.tables import DeviceRow, PassRow, RegistrationRow
 
 _passes, _regs, _devices = PassRow.__table__, RegistrationRow.__table__, DeviceRow.__table__
@@ -52,8 +53,9 @@ class _Prepared:
     Connection/ExecutionContext/Result machinery, which costs several times the query itself here.
     """
 
-    def __init__(self, engine: Engine, stmt: Select[Any]) -> None:
+    def __init__(self, engine: Engine, stmt: Select[Any], stale: StaleConnections) -> None:
         self._engine = engine
+        self._stale = stale
         compiled = stmt.compile(dialect=engine.dialect)
         self._sql = compiled.string
         self._order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
@@ -68,7 +70,14 @@ class _Prepared:
         try:
             raw = self._run(args)
         except self._disconnect_errors:
-            raw = self._run(args)  # that pooled connection had died (database restarted): once more, fresh
+            # That pooled connection had died (database restarted, sessions killed), and so have the others
+            # opened with it: retire them all, and once more on a fresh one.
+            self._stale.retire_all()
+            try:
+                with unavailable_as_error():  # the pool's reconnect failing is SQLAlchemy's error
+                    raw = self._run(args)
+            except self._disconnect_errors as exc:
+                raise unavailable(exc) from exc
         convert = self._convert
         return [tuple(f(v) if f is not None else v for f, v in zip(convert, row, strict=True)) for row in raw]
 
@@ -98,8 +107,9 @@ class DeviceReads:
     def __init__(self, engine: Engine, *, writer: Engine | None = None) -> None:
         self._engine = engine
         self._writer = writer or engine
-        self._pass_for_device = _Prepared(engine, _PASS_FOR_DEVICE)
-        self._device_passes_since = _Prepared(engine, _DEVICE_PASSES_SINCE)
+        stale = StaleConnections(engine)
+        self._pass_for_device = _Prepared(engine, _PASS_FOR_DEVICE, stale)
+        self._device_passes_since = _Prepared(engine, _DEVICE_PASSES_SINCE, stale)
 
     def pass_for_device(self, pass_type_id: str, serial: str) -> PassForDevice | None:
         rows = self._pass_for_device.rows({"pass_type_id": pass_type_id, "serial": serial})
@@ -120,7 +130,7 @@ class DeviceReads:
 
         The fetch carries no device id, so every registration of the pass that was behind is marked.
         """
-        with self._writer.begin() as conn:
+        with unavailable_as_error(), self._writer.begin() as conn:
             conn.execute(_RECORD_FETCH, {"b_pass": pass_id, "b_tag": tag, "b_now": now})
 
     def close(self) -> None:

@@ -10,11 +10,11 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from walletpass.errors import Conflict, RemoteError
-from walletpass.storage.db import READ_ONLY_OPTION
+from walletpass.errors import Conflict, DatabaseUnavailable
+from walletpass.storage.db import READ_ONLY_OPTION, is_unavailable, unavailable, unavailable_as_error
 from walletpass.storage.outbox import OutboxWriter
 from walletpass.storage.repositories import (
     ApiKeyRepository,
@@ -77,10 +77,18 @@ class SqlUnitOfWork:
                  tb: TracebackType | None) -> None:
         assert self.session is not None
         try:
-            self.session.rollback()
-        finally:
-            self.session.close()
-            self.session = None
+            with unavailable_as_error():
+                try:
+                    self.session.rollback()
+                finally:
+                    self.session.close()
+                    self.session = None
+        except DatabaseUnavailable:
+            if exc is None:
+                raise
+        # A lost connection anywhere in the block (a query, a flush) is a 503 to retry, not a bug.
+        if exc is not None and is_unavailable(exc):
+            raise unavailable(exc) from exc
 
     def flush(self) -> None:
         assert self.session is not None
@@ -92,13 +100,11 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         assert self.session is not None
         try:
-            self.session.commit()
+            with unavailable_as_error():  # leaving the block rolls back what is left
+                self.session.commit()
         except IntegrityError as exc:
             self.session.rollback()
             raise Conflict("conflicts with existing data: " + constraint_of(exc)) from exc
-        except OperationalError as exc:
-            self.session.rollback()
-            raise RemoteError("the database is unavailable; try again") from exc
         if self._outbox_written:
             self._outbox_written = False
             if self._after_outbox_commit is not None:
