@@ -30,7 +30,7 @@ def require_key(scope: str) -> Callable[[F], F]:
             if scheme.lower() != "bearer" or not key.strip():
                 raise Unauthorized("send your API key as 'Authorization: Bearer <key>'")
             svc = services()
-            principal = svc.api_keys.verify(svc.read_uow(), key.strip())
+            principal = svc.api_keys.verify(key.strip())
             if not principal.allows(scope):
                 raise Forbidden(f"this API key lacks the {scope!r} scope")
             g.principal = principal

@@ -49,8 +49,8 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--force", is_flag=True, help="regenerate the secret key and the dev PKI (only what walletpass made: "
-              "an imported certificate is kept)")
+@click.option("--force", is_flag=True, help="regenerate the secret key (API keys made before stop working; a new "
+              "admin key is printed) and the dev PKI (only what walletpass made: an imported certificate is kept)")
 @_friendly
 def init(force: bool) -> None:
     """Create the instance: secret key, database, dev PKI, demo program, and one admin API key."""
@@ -86,7 +86,7 @@ def init(force: bool) -> None:
         click.echo(f"demo program {program_id}: {DEMO_PROGRAM['organization_name']}", err=True)
         click.echo(f"demo member's pass page: {member['links']['page']}", err=True)
     if not has_keys or force:
-        key = create_api_key(svc.uow(), svc.clock, "admin (walletpass init)", ["admin"])
+        key = create_api_key(svc.uow(), svc.clock, svc.api_keys.hasher, "admin (walletpass init)", ["admin"])
         click.echo("admin API key (shown once; keep it safe):", err=True)
         click.echo(key)
     else:
@@ -174,8 +174,10 @@ def apikey_create(name: str, scopes: tuple[str, ...]) -> None:
     from walletpass.services.api_keys import create_api_key
 
     svc = bootstrap(_settings(), migrate=True)
-    click.echo(create_api_key(svc.uow(), svc.clock, name, scopes))
-    svc.close()
+    try:
+        click.echo(create_api_key(svc.uow(), svc.clock, svc.api_keys.hasher, name, scopes))
+    finally:
+        svc.close()
 
 
 @main.group()
