@@ -167,15 +167,18 @@ def apikey() -> None:
 @click.option("--name", required=True, help="who or what uses the key, e.g. 'pos-taipei-1'")
 @click.option("--scope", "scopes", multiple=True, default=("admin",), show_default=True,
               help="admin, programs, members, points, offers, campaigns, stats (repeat for several)")
+@click.option("--program", "programs", multiple=True, type=click.IntRange(1), metavar="ID",
+              help="limit the key to this program's resources (repeat for several; default: every program)")
 @_friendly
-def apikey_create(name: str, scopes: tuple[str, ...]) -> None:
+def apikey_create(name: str, scopes: tuple[str, ...], programs: tuple[int, ...]) -> None:
     """Create an API key and print it (alone, once) on stdout."""
     from walletpass.bootstrap import bootstrap
     from walletpass.services.api_keys import create_api_key
 
     svc = bootstrap(_settings(), migrate=True)
     try:
-        click.echo(create_api_key(svc.uow(), svc.clock, svc.api_keys.hasher, name, scopes))
+        click.echo(create_api_key(svc.uow(), svc.clock, svc.api_keys.hasher, name, scopes,
+                                  programs=programs or None))
     finally:
         svc.close()
 

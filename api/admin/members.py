@@ -14,7 +14,7 @@ from walletpass.services import enrolment, members, points
 
 
 @bp.post("/programs/<int:program_id>/members")
-@require_key("members")
+@require_key("members", owner="program_id")
 def create_member(program_id: int) -> tuple[Response, int, dict[str, str]]:
     s = services()
     data = json_body(schemas.MEMBER, max_bytes=s.settings.max_body_bytes)
@@ -23,14 +23,14 @@ def create_member(program_id: int) -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.get("/members/<int:member_id>")
-@require_key("members")
+@require_key("members", owner="member_id")
 def get_member(member_id: int) -> Response:
     s = services()
     return jsonify(enrolment.member_view(s.read_uow(), member_id, settings=s.settings))
 
 
 @bp.patch("/members/<int:member_id>")
-@require_key("members")
+@require_key("members", owner="member_id")
 def update_member(member_id: int) -> Response:
     """Change name, email or external_id; the member's passes are updated when a field they show changed."""
     s = services()
@@ -40,7 +40,7 @@ def update_member(member_id: int) -> Response:
 
 
 @bp.post("/members/<int:member_id>/transactions")
-@require_key("points")
+@require_key("points", owner="member_id")
 def add_transaction(member_id: int) -> tuple[Response, int, dict[str, str]]:
     s = services()
     data = json_body(schemas.TRANSACTION, max_bytes=s.settings.max_body_bytes)
@@ -51,6 +51,6 @@ def add_transaction(member_id: int) -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.get("/members/<int:member_id>/transactions")
-@require_key("points")
+@require_key("points", owner="member_id")
 def list_transactions(member_id: int) -> Response:
     return jsonify({"transactions": points.ledger_view(services().read_uow(), member_id)})

@@ -14,7 +14,7 @@ from walletpass.services import coupons, offers
 
 
 @bp.post("/programs/<int:program_id>/offers")
-@require_key("offers")
+@require_key("offers", owner="program_id")
 def create_offer(program_id: int) -> tuple[Response, int, dict[str, str]]:
     s = services()
     data = json_body(schemas.OFFER, max_bytes=s.settings.max_body_bytes)
@@ -23,14 +23,14 @@ def create_offer(program_id: int) -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.get("/offers/<int:offer_id>")
-@require_key("offers")
+@require_key("offers", owner="offer_id")
 def get_offer(offer_id: int) -> Response:
     s = services()
     return jsonify(offers.offer_view(s.read_uow(), s.clock, offer_id))
 
 
 @bp.post("/offers/<int:offer_id>/coupons")
-@require_key("offers")
+@require_key("offers", owner="offer_id")
 def issue_coupons(offer_id: int) -> tuple[Response, int, dict[str, str]]:
     """One coupon to ``member_id`` (201), or one per member of ``segment`` through the job worker (202)."""
     s = services()
@@ -44,20 +44,20 @@ def issue_coupons(offer_id: int) -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.get("/coupon-issues/<int:issue_id>")
-@require_key("offers")
+@require_key("offers", owner="issue_id")
 def get_coupon_issue(issue_id: int) -> Response:
     return jsonify(coupons.issue_progress(services().read_uow(), issue_id))
 
 
 @bp.get("/coupons/<int:coupon_id>")
-@require_key("offers")
+@require_key("offers", owner="coupon_id")
 def get_coupon(coupon_id: int) -> Response:
     s = services()
     return jsonify(coupons.coupon_view(s.read_uow(), s.clock, s.settings, coupon_id))
 
 
 @bp.post("/coupons/<int:coupon_id>/redeem")
-@require_key("offers")
+@require_key("offers", owner="coupon_id")
 def redeem_coupon(coupon_id: int) -> tuple[Response, int]:
     s = services()
     status, body = coupons.redeem(s.uow(), s.clock, s.settings, coupon_id, retry_of())
@@ -65,7 +65,7 @@ def redeem_coupon(coupon_id: int) -> tuple[Response, int]:
 
 
 @bp.post("/coupons/<int:coupon_id>/void")
-@require_key("offers")
+@require_key("offers", owner="coupon_id")
 def void_coupon(coupon_id: int) -> tuple[Response, int]:
     s = services()
     status, body = coupons.void(s.uow(), s.clock, s.settings, coupon_id, retry_of())

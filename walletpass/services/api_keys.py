@@ -5,6 +5,8 @@ the key under a key derived from the instance secret (``walletpass.ids.ApiKeyHas
 instance (``serve`` workers, the CLI, on every machine) must share that secret, and changing it invalidates every
 key. A wrong key costs one indexed read and one HMAC, never a slow hash. Rows from before that form hold passlib's
 PBKDF2 hash; they still verify (slowly) and are rewritten to the HMAC form on their first successful use.
+
+A key may be bound to programs (``programs``): it then sees only their resources (see ``ensure_visible``).
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ from dataclasses import dataclass
 
 from passlib.hash import pbkdf2_sha256
 
-from walletpass.errors import ConfigurationError, InvalidInput, Unauthorized, WalletpassError
+from walletpass.errors import ConfigurationError, Forbidden, InvalidInput, NotFound, Unauthorized, WalletpassError
 from walletpass.ids import API_KEY_HMAC, ApiKeyHasher, api_key_prefix, new_api_key, same
 from walletpass.ports import Clock
 from walletpass.storage.uow import SqlUnitOfWork
 
 SCOPES = ("admin", "programs", "members", "points", "offers", "campaigns", "stats")
+
+#: What a program-bound key's check needs to know of a resource: the name its 404 uses ("member 7 not found",
+#: as the repositories say for one that does not exist).
+RESOURCES = ("program", "member", "offer", "coupon", "coupon issue")
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +38,19 @@ class Principal:
     api_key_id: int
     name: str
     scopes: tuple[str, ...]
+    #: The programs this key may touch; None: every program (and creating programs).
+    programs: tuple[int, ...] | None = None
 
     def allows(self, scope: str) -> bool:
         return "admin" in self.scopes or scope in self.scopes
 
 
 def create_api_key(uow: SqlUnitOfWork, clock: Clock, hasher: ApiKeyHasher, name: str,
-                   scopes: Sequence[str] = ("admin",)) -> str:
+                   scopes: Sequence[str] = ("admin",), *, programs: Sequence[int] | None = None) -> str:
     """Create a key and return it; only its hash is stored, so this is the one time it is seen.
 
-    *hasher*: the instance's (``Services.api_keys.hasher``).
+    *hasher*: the instance's (``Services.api_keys.hasher``). *programs*: ids of existing programs the key is
+    limited to; None for every program.
     """
     name = name.strip()
     if not name or len(name) > 100:
@@ -49,9 +58,18 @@ def create_api_key(uow: SqlUnitOfWork, clock: Clock, hasher: ApiKeyHasher, name:
     for s in scopes:
         if s not in SCOPES:
             raise InvalidInput("scope", f"unknown scope {s!r}; use some of {list(SCOPES)}")
+    bound = None if programs is None else sorted(set(programs))
+    if bound is not None and not bound:
+        raise InvalidInput("program", "give at least one program id, or none for a key of every program")
     key, prefix = new_api_key()
     with uow:
-        uow.add_api_key(name=name, prefix=prefix, key_hash=hasher.hash(key), scopes=list(scopes),
+        for program_id in bound or ():
+            try:
+                uow.program(program_id)
+            except NotFound:
+                raise InvalidInput("program", f"there is no program {program_id}; give the id of an existing "
+                                   "program") from None
+        uow.add_api_key(name=name, prefix=prefix, key_hash=hasher.hash(key), scopes=list(scopes), programs=bound,
                         created_at=clock.now())
         uow.commit()
     return key
@@ -89,7 +107,8 @@ class ApiKeyVerifier:
             if row is None:
                 raise Unauthorized("invalid API key")
             key_id, stored, revoked = row.id, row.key_hash, row.revoked_at is not None
-            principal = Principal(row.id, row.name, tuple(row.scopes))
+            principal = Principal(row.id, row.name, tuple(row.scopes),
+                                  None if row.programs is None else tuple(row.programs))
         if stored.startswith(API_KEY_HMAC):
             ok = same(digest, stored)
             if not ok:
@@ -134,3 +153,34 @@ def _legacy_verify(key: str, stored: str) -> bool:
     except (ValueError, TypeError):  # not a hash passlib knows: nothing verifies against it
         return False
 
+
+def ensure_visible(principal: Principal, uow: Callable[[], SqlUnitOfWork], resource: str, ident: int) -> None:
+    """Raise NotFound unless *principal* may touch *resource* *ident* — the same 404 as for one that does not
+    exist, so a key bound to programs learns nothing of the others. Reads the resource's program (one or two
+    primary-key reads) only for a key bound to programs and a resource other than a program.
+    """
+    if principal.programs is None:
+        return
+    if resource not in RESOURCES:
+        raise ValueError(f"unknown resource {resource!r}; one of {RESOURCES}")
+    program_id = ident if resource == "program" else _program_of(uow, resource, ident)
+    if program_id not in principal.programs:
+        raise NotFound(f"{resource} {ident} not found")
+
+
+def ensure_unbound(principal: Principal) -> None:
+    """Raise Forbidden when *principal* is bound to programs (for what concerns every program, e.g. creating one)."""
+    if principal.programs is not None:
+        raise Forbidden(f"this API key is limited to programs {list(principal.programs)}; this needs a key for "
+                        "every program")
+
+
+def _program_of(uow: Callable[[], SqlUnitOfWork], resource: str, ident: int) -> int:
+    """The program a member, offer, coupon or coupon issue belongs to (never changes); NotFound as its read says."""
+    with uow() as u:
+        if resource == "member":
+            return u.member(ident).program_id
+        if resource == "offer":
+            return u.offer(ident).program_id
+        offer_id = u.coupon(ident).offer_id if resource == "coupon" else u.coupon_issue(ident).offer_id
+        return u.offer(offer_id).program_id
