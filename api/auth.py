@@ -1,4 +1,4 @@
-"""Bearer API keys for the marketer API (hashed at rest, scoped)."""
+"""Bearer API keys for the marketer API (hashed at rest, scoped, optionally bound to programs)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,29 @@ from flask import g, request
 
 from api.context import services
 from walletpass.errors import Forbidden, Unauthorized
-from walletpass.services.api_keys import Principal
+from walletpass.services.api_keys import Principal, ensure_unbound, ensure_visible
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: URL argument → the resource it names, for keys bound to programs.
+OWNERS = {"program_id": "program", "member_id": "member", "offer_id": "offer", "coupon_id": "coupon",
+          "issue_id": "coupon issue"}
 
 
 def current_principal() -> Principal:
     return g.principal  # type: ignore[no-any-return]
 
 
-def require_key(scope: str) -> Callable[[F], F]:
-    """Reject the request with 401/403 unless it carries a valid key with *scope* (or admin)."""
+def require_key(scope: str, *, owner: str | None = None) -> Callable[[F], F]:
+    """Reject the request with 401/403 unless it carries a valid key with *scope* (or admin).
+
+    *owner*: the URL argument naming the program's resource the route touches (``program_id``, ``member_id``,
+    ``offer_id``, ``coupon_id``, ``issue_id``). A key bound to programs gets 404 for a resource of another
+    program, exactly as for one that does not exist, before the view runs (nothing is parsed or written). A
+    route without *owner* concerns every program (creating one), so such a key gets 403 there.
+    """
+    if owner is not None and owner not in OWNERS:
+        raise ValueError(f"owner must be one of {sorted(OWNERS)}, not {owner!r}")
 
     def deco(view: F) -> F:
         @wraps(view)
@@ -30,12 +42,19 @@ def require_key(scope: str) -> Callable[[F], F]:
             if scheme.lower() != "bearer" or not key.strip():
                 raise Unauthorized("send your API key as 'Authorization: Bearer <key>'")
             svc = services()
-            principal = svc.api_keys.verify(svc.read_uow(), key.strip())
+            principal = svc.api_keys.verify(key.strip())
             if not principal.allows(scope):
                 raise Forbidden(f"this API key lacks the {scope!r} scope")
+            if principal.programs is not None:
+                if owner is None:
+                    ensure_unbound(principal)
+                else:
+                    ensure_visible(principal, svc.read_uow, OWNERS[owner], kwargs[owner])
             g.principal = principal
             return view(*args, **kwargs)
 
+        wrapper.api_key_scope = scope  # type: ignore[attr-defined]  # read by tests that walk the routes
+        wrapper.api_key_owner = owner  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return deco

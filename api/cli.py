@@ -70,8 +70,8 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--force", is_flag=True, help="regenerate the secret key and the dev PKI (only what walletpass made: "
-              "an imported certificate is kept)")
+@click.option("--force", is_flag=True, help="regenerate the secret key (API keys made before stop working; a new "
+              "admin key is printed) and the dev PKI (only what walletpass made: an imported certificate is kept)")
 @_friendly
 def init(force: bool) -> None:
     """Create the instance: secret key, database, dev PKI, demo program, and one admin API key."""
@@ -110,7 +110,7 @@ def init(force: bool) -> None:
         click.echo(f"demo program {program.id}: {DEMO_PROGRAM['organization_name']}", err=True)
         click.echo(f"demo member's pass page: {svc.urls.page(member.card.public_token)}", err=True)
     if not has_keys or force:
-        key = create_api_key(svc.uow(), svc.clock, "admin (walletpass init)", ["admin"])
+        key = create_api_key(svc.uow(), svc.clock, svc.api_keys.hasher, "admin (walletpass init)", ["admin"])
         click.echo("admin API key (shown once; keep it safe):", err=True)
         click.echo(key)
     else:
@@ -191,15 +191,20 @@ def apikey() -> None:
 @click.option("--name", required=True, help="who or what uses the key, e.g. 'pos-taipei-1'")
 @click.option("--scope", "scopes", multiple=True, default=("admin",), show_default=True,
               help="admin, programs, members, points, offers, campaigns, stats (repeat for several)")
+@click.option("--program", "programs", multiple=True, type=click.IntRange(1), metavar="ID",
+              help="limit the key to this program's resources (repeat for several; default: every program)")
 @_friendly
-def apikey_create(name: str, scopes: tuple[str, ...]) -> None:
+def apikey_create(name: str, scopes: tuple[str, ...], programs: tuple[int, ...]) -> None:
     """Create an API key and print it (alone, once) on stdout."""
     from walletpass.bootstrap import bootstrap
     from walletpass.services.api_keys import create_api_key
 
     svc = bootstrap(_settings(), migrate=True)
-    click.echo(create_api_key(svc.uow(), svc.clock, name, scopes))
-    svc.close()
+    try:
+        click.echo(create_api_key(svc.uow(), svc.clock, svc.api_keys.hasher, name, scopes,
+                                  programs=programs or None))
+    finally:
+        svc.close()
 
 
 @main.group()

@@ -152,7 +152,7 @@ def client(app):  # type: ignore[no-untyped-def]
 def api_key(services: Services) -> str:
     from walletpass.services.api_keys import create_api_key
 
-    return create_api_key(services.uow(), services.clock, "test admin", ["admin"])
+    return create_api_key(services.uow(), services.clock, services.api_keys.hasher, "test admin", ["admin"])
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from walletpass.apple.provider import AppleWallet
 from walletpass.config import Settings
 from walletpass.domain.jobs import JobKind
 from walletpass.google.provider import GoogleWallet
+from walletpass.instance import load_secret_key
 from walletpass.jobs.kick import Kicker
 from walletpass.ports import Clock, JobHandler, SystemClock, WalletProvider
 from walletpass.services.api_keys import ApiKeyVerifier
@@ -55,7 +56,6 @@ class Services:
     clock: Clock
     #: every wallet passes are delivered to (told of each pass change, in its transaction)
     wallets: tuple[WalletProvider, ...] = ()
-    api_keys: ApiKeyVerifier = field(default_factory=ApiKeyVerifier)
     registry: CollectorRegistry = field(default_factory=_new_registry)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _apns: dict[str, ApnsClient] = field(default_factory=dict, repr=False)
@@ -83,6 +83,12 @@ class Services:
     def read_uow(self) -> Callable[[], SqlUnitOfWork]:
         """Units of work for reads only (pass downloads, public pages): on SQLite, never the write lock."""
         return read_only_uow_factory(self.engine)
+
+    @cached_property
+    def api_keys(self) -> ApiKeyVerifier:
+        """API key checks, keyed by the instance secret: the same in every process of the instance."""
+        s = self.settings
+        return ApiKeyVerifier(s.secret_key or load_secret_key(s.instance_path), read_uow=self.read_uow, uow=self.uow)
 
     @cached_property
     def device_reads(self) -> DeviceReads:

@@ -28,7 +28,9 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "BROKER_QUEUE": ("broker_queue", "Celery queue the web processes kick and `walletpass worker` consumes "
                      "(default walletpass)"),
     "BASE_URL": ("base_url", "public base URL (default http://127.0.0.1:8000); passes get webServiceURL=<base>/"),
-    "SECRET_KEY": ("secret_key", "secret for signed tokens; default: generated into <instance>/secret_key"),
+    "SECRET_KEY": ("secret_key", "secret for signed tokens and API key hashes: the same for every process and "
+                   "machine of the instance; changing it invalidates the API keys; default: generated into "
+                   "<instance>/secret_key"),
     "TEAM_ID": ("team_id", "Apple Team ID (the OU of your Pass Type ID certificate)"),
     "MEMBER_PASS_TYPE_ID": ("member_pass_type_id", "Pass Type ID of member cards (storeCard)"),
     "COUPON_PASS_TYPE_ID": ("coupon_pass_type_id", "Pass Type ID of coupons"),

@@ -24,7 +24,7 @@ def _member_location(status: int, body: Mapping[str, Any]) -> str:
 
 
 @bp.post("/programs/<int:program_id>/members")
-@require_key("members")
+@require_key("members", owner="program_id")
 def create_member(program_id: int) -> tuple[Response, int, dict[str, str]]:
     s = services()
     data = json_body(schemas.MEMBER, max_bytes=s.settings.max_body_bytes)
@@ -38,14 +38,14 @@ def create_member(program_id: int) -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.get("/members/<int:member_id>")
-@require_key("members")
+@require_key("members", owner="member_id")
 def get_member(member_id: int) -> Response:
     s = services()
     return jsonify(member_json(enrolment.member_details(s.read_uow(), member_id), s.urls))
 
 
 @bp.patch("/members/<int:member_id>")
-@require_key("members")
+@require_key("members", owner="member_id")
 def update_member(member_id: int) -> Response:
     """Change name, email or external_id; the member's passes are updated when a field they show changed."""
     s = services()
@@ -56,7 +56,7 @@ def update_member(member_id: int) -> Response:
 
 
 @bp.post("/members/<int:member_id>/transactions")
-@require_key("points")
+@require_key("points", owner="member_id")
 def add_transaction(member_id: int) -> tuple[Response, int, dict[str, str]]:
     s = services()
     data = json_body(schemas.TRANSACTION, max_bytes=s.settings.max_body_bytes)
@@ -70,6 +70,6 @@ def add_transaction(member_id: int) -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.get("/members/<int:member_id>/transactions")
-@require_key("points")
+@require_key("points", owner="member_id")
 def list_transactions(member_id: int) -> Response:
     return jsonify({"transactions": [ledger_json(e) for e in points.ledger(services().read_uow(), member_id)]})

@@ -24,7 +24,7 @@ def _created(offer: Offer) -> tuple[int, dict[str, Any]]:
 
 
 @bp.post("/programs/<int:program_id>/offers")
-@require_key("offers")
+@require_key("offers", owner="program_id")
 def create_offer(program_id: int) -> tuple[Response, int, dict[str, str]]:
     s = services()
     data = json_body(schemas.OFFER, max_bytes=s.settings.max_body_bytes)
@@ -33,7 +33,7 @@ def create_offer(program_id: int) -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.get("/offers/<int:offer_id>")
-@require_key("offers")
+@require_key("offers", owner="offer_id")
 def get_offer(offer_id: int) -> Response:
     s = services()
     return jsonify(offer_json(offers.offer_details(s.read_uow(), s.clock, offer_id)))
@@ -46,7 +46,7 @@ def _issue_location(status: int, body: Mapping[str, Any]) -> str:
 
 
 @bp.post("/offers/<int:offer_id>/coupons")
-@require_key("offers")
+@require_key("offers", owner="offer_id")
 def issue_coupons(offer_id: int) -> tuple[Response, int, dict[str, str]]:
     """One coupon to ``member_id`` (201), or one per member of ``segment`` through the job worker (202)."""
     s = services()
@@ -62,13 +62,13 @@ def issue_coupons(offer_id: int) -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.get("/coupon-issues/<int:issue_id>")
-@require_key("offers")
+@require_key("offers", owner="issue_id")
 def get_coupon_issue(issue_id: int) -> Response:
     return jsonify(issue_json(offers.issue_progress(services().read_uow(), issue_id)))
 
 
 @bp.get("/coupons/<int:coupon_id>")
-@require_key("offers")
+@require_key("offers", owner="coupon_id")
 def get_coupon(coupon_id: int) -> Response:
     s = services()
     return jsonify(coupon_json(coupons.coupon_details(s.read_uow(), s.clock, coupon_id), s.urls))
@@ -79,14 +79,14 @@ def _state(coupon: Coupon) -> tuple[int, dict[str, Any]]:
 
 
 @bp.post("/coupons/<int:coupon_id>/redeem")
-@require_key("offers")
+@require_key("offers", owner="coupon_id")
 def redeem_coupon(coupon_id: int) -> tuple[Response, int, dict[str, str]]:
     s = services()
     return respond(coupons.redeem(s.uow(), s.clock, s.settings, coupon_id, retry_of(_state)), _state)
 
 
 @bp.post("/coupons/<int:coupon_id>/void")
-@require_key("offers")
+@require_key("offers", owner="coupon_id")
 def void_coupon(coupon_id: int) -> tuple[Response, int, dict[str, str]]:
     s = services()
     return respond(coupons.void(s.uow(), s.clock, s.settings, coupon_id, retry_of(_state)), _state)

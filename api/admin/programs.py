@@ -32,13 +32,13 @@ def create_program() -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.get("/programs/<int:program_id>")
-@require_key("programs")
+@require_key("programs", owner="program_id")
 def get_program(program_id: int) -> Response:
     return jsonify(program_json(svc.get_program(services().read_uow(), program_id)))
 
 
 @bp.patch("/programs/<int:program_id>")
-@require_key("programs")
+@require_key("programs", owner="program_id")
 def update_program(program_id: int) -> Response:
     """Change the design (the fields POST takes); every pass of the program is updated on the phones."""
     s = services()
@@ -48,7 +48,7 @@ def update_program(program_id: int) -> Response:
 
 
 @bp.put("/programs/<int:program_id>/images/<slot>")
-@require_key("programs")
+@require_key("programs", owner="program_id")
 def put_image(program_id: int, slot: str) -> tuple[str, int]:
     """Upload a PNG or JPEG source image (raw body); icon/logo/strip for Apple, logo/hero for Google."""
     from walletpass.pkpass.images import check_upload

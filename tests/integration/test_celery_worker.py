@@ -80,7 +80,8 @@ class Web:
         self.client = create_app(services=self.svc).test_client()
         from walletpass.services.api_keys import create_api_key
 
-        self.auth = {"Authorization": "Bearer " + create_api_key(self.svc.uow(), self.svc.clock, "t", ["admin"])}
+        key = create_api_key(self.svc.uow(), self.svc.clock, self.svc.api_keys.hasher, "t", ["admin"])
+        self.auth = {"Authorization": "Bearer " + key}
         program = make_program(self.svc)
         self.members = [make_member(self.svc, program) for _ in range(members)]
         self.phones: dict[int, Device] = {}

@@ -71,6 +71,43 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert r.returncode == 2 and "https" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_apikey_create_binds_a_key_to_programs_and_refuses_unknown_ones(tmp_path: Path) -> None:
+    from api import create_app
+    from walletpass.bootstrap import bootstrap
+    from walletpass.config import Settings
+
+    init = cli(tmp_path, "init")
+    assert init.returncode == 0, init.stderr
+    admin = {"Authorization": f"Bearer {init.stdout.strip()}"}
+    made = cli(tmp_path, "apikey", "create", "--name", "till-1", "--program", "1")
+    assert made.returncode == 0 and made.stdout.count("\n") == 1, made.stderr
+    bound = {"Authorization": f"Bearer {made.stdout.strip()}"}
+
+    # This process reads the instance's secret file, as `walletpass serve` would: the keys the CLI made work here.
+    env = {"WALLETPASS_INSTANCE": str(tmp_path / "instance"), "WALLETPASS_CERTS_DIR": str(tmp_path / "certs")}
+    svc = bootstrap(Settings.from_env(env, cwd=tmp_path))
+    try:
+        client = create_app(services=svc).test_client()
+        other = client.post("/api/v1/programs", json={"name": "Other", "organization_name": "O"}, headers=admin)
+        assert other.status_code == 201, other.json
+        stranger = client.post(f"/api/v1/programs/{other.json['id']}/members", json={"name": "S"}, headers=admin)
+        assert stranger.status_code == 201
+        assert client.get("/api/v1/members/1", headers=bound).status_code == 200  # the demo program's member
+        assert client.get(f"/api/v1/members/{stranger.json['id']}", headers=bound).status_code == 404
+        r = client.post("/api/v1/programs", json={"name": "P", "organization_name": "O"}, headers=bound)
+        assert r.status_code == 403 and "limited to programs [1]" in r.json["detail"]
+    finally:
+        svc.close()
+
+    counts = _counts(tmp_path)
+    r = cli(tmp_path, "apikey", "create", "--name", "x", "--program", "1", "--program", "99")
+    assert r.returncode == 2 and r.stdout == "" and "Traceback" not in r.stderr
+    assert r.stderr.strip().count("\n") == 0 and "there is no program 99" in r.stderr
+    r = cli(tmp_path, "apikey", "create", "--name", "x", "--program", "0")
+    assert r.returncode == 2 and r.stdout == "" and "Traceback" not in r.stderr and "--program" in r.stderr
+    assert _counts(tmp_path) == counts  # nothing stored
+
+
 def _free_port() -> int:
     import socket
 

@@ -20,7 +20,7 @@ def test_hook_runs_after_commits_that_wrote_the_outbox(services) -> None:  # typ
 
     add_transaction(uow(), services.clock, s, member["id"], 5, "latte")
     assert calls == [1]                                  # pass changed: job written and committed
-    create_api_key(uow(), services.clock, "pos", ["points"])
+    create_api_key(uow(), services.clock, services.api_keys.hasher, "pos", ["points"])
     assert calls == [1]                                  # no outbox row, no kick
     with pytest.raises(Conflict):
         add_transaction(uow(), services.clock, s, member["id"], -10_000, "overdraw")

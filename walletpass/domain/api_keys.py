@@ -14,5 +14,7 @@ class ApiKey:
     key_hash: str
     scopes: tuple[str, ...]
     created_at: datetime
+    #: the programs the key is limited to; None: every program
+    programs: tuple[int, ...] | None = None
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None

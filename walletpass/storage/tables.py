@@ -252,7 +252,12 @@ class LedgerEntryRow(Base):
 
 
 class ApiKeyRow(Base):
-    """An API key: only a prefix (for lookup) and a hash are stored."""
+    """An API key: only a prefix (for lookup) and a hash are stored.
+
+    ``key_hash`` is ``hmac-sha256$<hasher id>$<hex>`` (keyed by the instance secret), or passlib's
+    ``$pbkdf2-sha256$…`` for a key made before migration 0003, rewritten to the HMAC form on its next use.
+    ``programs``: the program ids the key may touch; NULL for every program.
+    """
 
     __tablename__ = "api_keys"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -260,6 +265,7 @@ class ApiKeyRow(Base):
     prefix: Mapped[str] = mapped_column(String(24), unique=True)
     key_hash: Mapped[str] = mapped_column(String(255))
     scopes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    programs: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
