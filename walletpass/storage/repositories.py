@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, bindparam, case, cast, delete, func, insert, literal, null, select, update
+from sqlalchemy import JSON, bindparam, case, delete, func, insert, literal, null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -360,7 +360,8 @@ class Repositories:
         """One *kind* job per pass id the select yields: INSERT … SELECT, in the caller's transaction."""
         stamp = UTCDateTime()
         rows = pass_ids.add_columns(
-            literal(kind), cast(literal({"reasons": [reason]}, JSON), JSON), literal(0),
+            # no CAST: SQLite's CAST(… AS JSON) has numeric affinity and stored the payload as 0
+            literal(kind), literal({"reasons": [reason]}, JSON), literal(0),
             literal(now, stamp), literal(now + timedelta(seconds=delay_seconds), stamp))
         self._s.execute(insert(OutboxRow).from_select(
             ["pass_id", "kind", "payload", "attempts", "created_at", "available_at"], rows))
