@@ -159,7 +159,7 @@ def _contract_config(api_key: str, known: dict[str, int], doc: dict[str, Any]) -
         "headers": {"Authorization": f"Bearer {api_key}"},
         "generation": {"max-examples": SCALE or 12, "deterministic": True},
         "checks": {"enabled": True},
-        "phases": {"stateful": {"max-steps": SCALE or 30}},
+        "phases": {"stateful": {"max-steps": SCALE or 15}},
         "dictionaries": {name: {"values": [value]} for name, value in known.items()},
         "parameters": {name: {"dictionary": name, "probability": 0.5} for name in known},
         "operations": exceptions,
@@ -194,11 +194,7 @@ def _valid_upload(case: Any, doc: dict[str, Any]) -> bool:
 def _run_contract(schema: Any, doc: dict[str, Any]) -> list[str]:
     """Run every phase; return one line per failed check and per undocumented 422, and every engine error."""
     problems: list[str] = []
-    import time
-    t0 = time.monotonic()
     for event in engine.from_schema(schema).execute():
-        if isinstance(event, events.PhaseFinished | events.PhaseStarted):
-            print("PHASE", type(event).__name__, event.phase.name, round(time.monotonic() - t0, 1))
         if isinstance(event, events.NonFatalError | events.FatalError):
             problems.append(f"engine error: {event!r}"[:2000])
         if not isinstance(event, events.ScenarioFinished):
