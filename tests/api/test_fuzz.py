@@ -1,7 +1,9 @@
 """Property-based fuzzing of every HTTP surface: never a 5xx, and every error is application/problem+json.
 
-The marketer API is driven from its own OpenAPI document by schemathesis (data that fits the document and data
-that does not), plus raw bodies no generator writes (deep nesting, 5,000-digit numbers, lone surrogates, NUL).
+The marketer API is held to its own OpenAPI document by schemathesis: every phase (examples, coverage, fuzzing,
+stateful along the document's links) with every check, on SQLite, seeded and bounded (test_openapi_contract); its
+operations again on SQLite and PostgreSQL with real ids and ids at the edges of the id columns
+(test_openapi_routes); plus raw bodies no generator writes (deep nesting, 5,000-digit numbers, lone surrogates, NUL).
 Apple's /v1 web service and the public pages, which the document does not describe, get hand-written
 strategies: odd identifiers, tokens, tags, dates and bodies. Every answer must be a status the route may give
 (the document's for the API, apple.md §3's for /v1). Runs on SQLite and PostgreSQL, deterministically
