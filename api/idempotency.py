@@ -7,6 +7,7 @@ the answer kept for the key, in the transaction of the work, so a retry gets the
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,14 +21,19 @@ from walletpass.services.idempotency import Replayed, Retry
 #: result → (status, JSON body)
 Render = Callable[[Any], tuple[int, Mapping[str, Any]]]
 
+#: 1–255 visible ASCII characters, spaces allowed inside (HTTP strips them at the ends; other bytes read
+#: differently from one client or proxy to the next). The same pattern is the header's in the OpenAPI document.
+KEY_PATTERN = r"^[!-~](?:[ -~]{0,253}[!-~])?(?![\s\S])"
+_KEY = re.compile(KEY_PATTERN)
+
 
 def retry_of(render: Render, data: Any = None) -> Retry | None:
     """The request's Idempotency-Key with the hash of its method, path and body, or None without the header."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
-    if not (1 <= len(key) <= 255 and key.isprintable()):
-        raise InvalidInput("Idempotency-Key", "must be 1–255 printable characters")
+    if not _KEY.search(key):
+        raise InvalidInput("Idempotency-Key", "must be 1–255 visible ASCII characters (spaces only inside)")
     body = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return Retry(current_principal().api_key_id, key, sha256_hex(f"{request.method} {request.path}\n{body}"),
                  render=lambda result: _answer(*render(result)))

@@ -1,18 +1,87 @@
-"""JSON Schemas of the marketer API request bodies (also published in /api/v1/openapi.json)."""
+"""JSON Schemas of the marketer API request bodies (also published in /api/v1/openapi.json).
+
+The server validates bodies with these very schemas (``api.validation``, Python ``re``), and clients read them
+from the OpenAPI document, where a ``pattern`` is an ECMA-262 regular expression. Every pattern here is written to
+mean the same in both dialects, which differ in three places that matter:
+
+- ``$`` — Python's also matches before a final newline (``"a@b.c\\n"`` matched ``^…$``), ECMA's only at the end.
+  Patterns end with the lookahead ``(?![\\s\\S])`` ("no character follows"), which both read alike.
+- ``\\s`` — Python's follows ``str.isspace`` (with ``\\x1c``-``\\x1f`` and ``\\x85``), ECMA's has ``\\ufeff`` instead.
+  White space is spelled out as :data:`WHITE_SPACE`, exactly what ``str.isspace``/``str.strip`` treat as such.
+- ``\\d`` and ``.`` — Python's ``\\d`` takes every Unicode digit and ``.`` stops only at ``\\n``. Neither is used.
+
+``tests/api/test_openapi_contract.py`` reads every pattern of the published document with an ECMA-262 engine and
+with the server's validator, and checks that they agree. A ``x-detail`` keyword (ignored by validators) is the
+message the server gives when its sibling ``pattern``/``oneOf`` fails; ``x-field`` names the field for a failure
+of the whole object.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from walletpass.domain.members import MAX_POINTS
 from walletpass.domain.programs import SUPPORTED_LOCALES
 
-_color = {"type": "string", "maxLength": 32, "description": "rgb(r, g, b) or #rrggbb"}
-_text = {"type": "string", "maxLength": 2000}
+#: The characters ``str.isspace`` (hence ``str.strip``) treats as white space, as a regex character-class body.
+WHITE_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def whole(body: str) -> str:
+    """A pattern that *body* must match in full: ``^`` and a ``$`` that both dialects read as the very end."""
+    return rf"^(?:{body})(?![\s\S])"
+
+
+#: Any text without NUL: PostgreSQL text cannot hold it (``api.validation`` refuses it in every string).
+TEXT = whole(r"[^\x00]*")
+#: Text with at least one character that is not white space (and no NUL): names, titles, reasons.
+NON_BLANK = whole(rf"[^\x00]*[^\x00{WHITE_SPACE}][^\x00]*")
+_BYTE = r"(?:[01]?[0-9]?[0-9]|2[0-4][0-9]|25[0-5])"  # 0–255 in 1–3 digits, leading zeros allowed (as parse_color)
+#: ``rgb(r, g, b)`` (0–255, spaces around the numbers) or ``#rgb`` / ``#rrggbb``: what parse_color takes.
+COLOR = whole(rf"rgb\( *{_BYTE} *, *{_BYTE} *, *{_BYTE} *\)|#(?:[0-9a-fA-F]{{3}}){{1,2}}")
+_EMAIL_PART = rf"[^@.\x00{WHITE_SPACE}]+"
+#: ``local@domain.tld``: no white space, one ``@``, dot-separated non-empty domain labels (linear to match).
+EMAIL = whole(rf"[^@\x00{WHITE_SPACE}]+@{_EMAIL_PART}(?:\.{_EMAIL_PART})+")
+_YEAR = r"(?:19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"  # 1970–9998 (parse_instant)
+#: RFC 3339 date-time (``format: date-time``) as parse_instant takes it: upper-case ``T`` and ``Z``, seconds
+#: 00–59 (no leap second), a zone, a year from 1970 to 9998. ``format`` adds that the day exists in its month.
+INSTANT = whole(rf"{_YEAR}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+                r"(?:\.[0-9]+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])")
+#: The keys a program's ``texts[locale]`` may translate (``tier.<name>``: a tier of the program).
+PROGRAM_TEXT_KEY = whole(r"organization_name|name|points_label|terms|description|tier\.[^\x00]+")
+
+_INTEGER_NOTE = "a JSON integer literal: 10.0 or 1e1 is refused (422), though JSON Schema counts it as an integer"
+
+
+def _integer(minimum: int, maximum: int, **more: Any) -> dict[str, Any]:
+    return {"type": "integer", "minimum": minimum, "maximum": maximum, "description": _INTEGER_NOTE, **more}
+
+
+def _text(max_length: int, *, min_length: int = 0) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "string", "maxLength": max_length, "pattern": TEXT,
+                           "x-detail": "must not contain the NUL character (\\u0000)"}
+    if min_length:
+        out["minLength"] = min_length
+    return out
+
+
+def _non_blank(max_length: int) -> dict[str, Any]:
+    return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": NON_BLANK,
+            "x-detail": "must not be blank (white space alone)"}
+
+
+_color = {"type": "string", "maxLength": 32, "pattern": COLOR,
+          "description": "rgb(r, g, b) with each of r, g, b 0–255, or #rgb / #rrggbb",
+          "x-detail": "{value} is not a colour: use 'rgb(r, g, b)' with each of r, g, b 0–255, or '#rrggbb'"}
+_locale = {"type": "string", "enum": list(SUPPORTED_LOCALES)}
+_tier_name = _non_blank(64)
 
 TIER = {
     "type": "object", "additionalProperties": False, "required": ["name", "min_points"],
+    "description": "names and min_points are unique within a program (422 otherwise)",
     "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 64},
-        "min_points": {"type": "integer", "minimum": 0, "maximum": MAX_POINTS},
+        "name": _tier_name,
+        "min_points": _integer(0, MAX_POINTS),
         "background_color": _color, "foreground_color": _color, "label_color": _color,
     },
 }
@@ -20,35 +89,43 @@ TIER = {
 PROGRAM = {
     "type": "object", "additionalProperties": False, "required": ["name", "organization_name"],
     "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "organization_name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "name": _non_blank(200),
+        "organization_name": _non_blank(200),
         "tiers": {"type": "array", "maxItems": 20, "items": TIER},
-        "points_label": {"type": "string", "minLength": 1, "maxLength": 64},
+        "points_label": _non_blank(64),
         "locales": {"type": "array", "minItems": 1, "maxItems": len(SUPPORTED_LOCALES), "uniqueItems": True,
-                    "items": {"type": "string", "enum": list(SUPPORTED_LOCALES)}},
+                    "items": _locale, "description": "default [\"en\"]"},
         "background_color": _color, "foreground_color": _color, "label_color": _color,
-        "terms": {"type": "string", "maxLength": 5000},
-        "texts": {"type": "object", "maxProperties": len(SUPPORTED_LOCALES),
-                  "additionalProperties": {"type": "object", "maxProperties": 64,
-                                           "additionalProperties": _text}},
+        "terms": _text(5000),
+        "texts": {"type": "object", "maxProperties": len(SUPPORTED_LOCALES), "propertyNames": _locale,
+                  "description": "locale → translations; each locale must be one of the program's locales, "
+                                 "and a tier.<name> key must name one of its tiers (422 otherwise)",
+                  "additionalProperties": {
+                      "type": "object", "maxProperties": 64, "additionalProperties": _text(2000),
+                      "propertyNames": {"type": "string", "pattern": PROGRAM_TEXT_KEY,
+                                        "x-detail": "unknown text key; translatable keys are organization_name, "
+                                                    "name, points_label, terms, description, tier.<tier name>"}}},
     },
 }
+
+_email = {"type": "string", "maxLength": 320, "pattern": EMAIL,
+          "x-detail": "{value} does not match an email address: name@domain.tld, without white space"}
 
 MEMBER = {
     "type": "object", "additionalProperties": False, "required": ["name"],
     "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "email": {"type": "string", "maxLength": 320, "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$"},
-        "external_id": {"type": "string", "minLength": 1, "maxLength": 200},
-        "points": {"type": "integer", "minimum": 0, "maximum": MAX_POINTS},
+        "name": _non_blank(200),
+        "email": _email,
+        "external_id": _text(200, min_length=1),
+        "points": _integer(0, MAX_POINTS),
     },
 }
 
 TRANSACTION = {
     "type": "object", "additionalProperties": False, "required": ["points", "reason"],
     "properties": {
-        "points": {"type": "integer", "minimum": -MAX_POINTS, "maximum": MAX_POINTS, "not": {"const": 0}},
-        "reason": {"type": "string", "minLength": 1, "maxLength": 200},
+        "points": _integer(-MAX_POINTS, MAX_POINTS, **{"not": {"const": 0}}),
+        "reason": _non_blank(200),
     },
 }
 
@@ -60,26 +137,32 @@ MEMBER_PATCH = {
     "type": "object", "additionalProperties": False, "minProperties": 1,
     "properties": {
         "name": MEMBER["properties"]["name"],
-        "email": {"type": ["string", "null"], "maxLength": 320, "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$"},
-        "external_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 200},
+        "email": {**_email, "type": ["string", "null"]},
+        "external_id": {**_text(200, min_length=1), "type": ["string", "null"]},
     },
 }
 
-_instant = {"type": "string", "maxLength": 64, "description": "ISO 8601 date and time with its zone, e.g. "
-            "2026-12-31T23:59:00+08:00"}
+_instant = {"type": "string", "format": "date-time", "maxLength": 64, "pattern": INSTANT,
+            "description": "RFC 3339 date and time with its zone, e.g. 2026-12-31T23:59:00+08:00; year 1970–9998",
+            "x-detail": "{value} is not an RFC 3339 date and time with its zone, e.g. '2026-12-31T23:59:00+08:00' "
+                        "(upper-case T and Z, seconds 00–59, year 1970–9998)"}
 _offer_texts = {
-    "title": {"type": "string", "minLength": 1, "maxLength": 200},
-    "description": {"type": "string", "maxLength": 2000},
-    "discount": {"type": "string", "maxLength": 64},
-    "terms": {"type": "string", "maxLength": 5000},
+    "title": _non_blank(200),
+    "description": _text(2000),
+    "discount": _text(64),
+    "terms": _text(5000),
 }
 
 OFFER = {
     "type": "object", "additionalProperties": False, "required": ["title"],
     "properties": {
         **_offer_texts,
-        "valid_from": _instant, "valid_until": _instant,
-        "texts": {"type": "object", "maxProperties": len(SUPPORTED_LOCALES),
+        "valid_from": _instant,
+        "valid_until": {**_instant, "description": _instant["description"] + "; later than valid_from and not "
+                                                                              "already past (422 otherwise)"},
+        "texts": {"type": "object", "maxProperties": len(SUPPORTED_LOCALES), "propertyNames": _locale,
+                  "description": "locale → translations; each locale must be one of the program's locales "
+                                 "(422 otherwise)",
                   "additionalProperties": {"type": "object", "additionalProperties": False,
                                            "properties": _offer_texts}},
     },
@@ -89,8 +172,9 @@ SEGMENT = {
     "type": "object", "additionalProperties": False,
     "description": "members in one of the tiers (when given) with at least min_points (when given); {}: everyone",
     "properties": {
-        "tier": {"type": "array", "minItems": 1, "maxItems": 20, "items": TIER["properties"]["name"]},
-        "min_points": {"type": "integer", "minimum": 0, "maximum": MAX_POINTS},
+        "tier": {"type": "array", "minItems": 1, "maxItems": 20, "items": _tier_name,
+                 "description": "tier names of the offer's program (422 otherwise)"},
+        "min_points": _integer(0, MAX_POINTS),
     },
 }
 
@@ -98,7 +182,12 @@ COUPONS = {
     "type": "object", "additionalProperties": False,
     "description": "exactly one of member_id (one coupon, 201) or segment (one coupon per member of the segment, 202)",
     "properties": {
-        "member_id": {"type": "integer", "minimum": 1},
+        "member_id": {**_integer(1, 2**63 - 1), "description": "a member of the offer's program (422 otherwise); "
+                                                               + _INTEGER_NOTE},
         "segment": SEGMENT,
     },
+    "oneOf": [{"required": ["member_id"]}, {"required": ["segment"]}],
+    "x-field": "member_id",
+    "x-detail": "send either member_id (one coupon) or segment (one coupon per member of the segment), not both "
+                "and not neither",
 }

@@ -44,9 +44,18 @@ def _path(err: ValidationError) -> str:
     return "".join(parts)
 
 
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
 def _message(err: ValidationError) -> tuple[str, str]:
     field = _path(err)
     v = err.validator
+    if "propertyNames" in err.relative_schema_path:  # the key is what failed: name it, not its object
+        field = f"{field}.{err.instance}" if field else str(err.instance)
+    if v in {"pattern", "oneOf"} and "x-detail" in err.schema:  # the schema's own words (api.schemas)
+        return field or err.schema.get("x-field", ""), err.schema["x-detail"].format(value=_short(err.instance))
     if v == "additionalProperties":
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
         name = f"{field}.{extra[0]}" if field else extra[0]

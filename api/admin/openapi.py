@@ -1,4 +1,11 @@
-"""/api/v1/openapi.json: the OpenAPI 3.1 document of the marketer API, built from the request schemas."""
+"""/api/v1/openapi.json: the OpenAPI 3.1 document of the marketer API.
+
+It says what the server enforces, no more and no less: the request schemas are the ones the routes validate with
+(``api.schemas``), the answers are what the routes return (``walletpass/services`` views), and every status an
+operation can give is listed. What no schema can state is listed per operation under ``x-rules-beyond-schema``
+(the field the 422 problem names, and the rule): a request that fits the schema may still get a 422 for those
+rules, and for no other reason. ``tests/api/test_fuzz.py`` holds the server to this document with schemathesis.
+"""
 
 from __future__ import annotations
 
@@ -8,90 +15,295 @@ from flask import Response, jsonify
 
 from api import schemas
 from api.admin import bp
+from api.context import services
+from api.idempotency import KEY_PATTERN
+from walletpass.domain.members import MAX_POINTS
+from walletpass.domain.programs import SUPPORTED_LOCALES
+from walletpass.pkpass.images import MAX_PIXELS, MAX_SIDE
 
-_problem = {"description": "problem", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+_PROBLEM_TEXT = {
+    "400": "the body is not a JSON object in UTF-8 sent as application/json (malformed, a key twice, a lone "
+           "surrogate, too deep, a number with too many digits)",
+    "401": "no API key, or not a valid one",
+    "403": "the API key lacks this operation's scope",
+    "404": "no such resource",
+    "413": "the body is larger than the server's limit",
+    "422": "the request breaks a rule of the schema, or one of x-rules-beyond-schema; errors[] names each field",
+}
+
+_IDEMPOTENCY_RULE = ("Idempotency-Key", "a key already used (by this API key) with another request answers 422 "
+                                        "(problem type …/idempotency_mismatch)")
+_PROGRAM_RULES = [
+    ("tiers", "tier names are unique within the program, and so are their min_points"),
+    ("texts", "each locale of texts is one of the program's locales, and a tier.<name> key names one of its tiers"),
+]
+
+#: What a request that fits the schema may still break (422), per operation: (the field the problem names, rule).
+RULES_BEYOND_SCHEMA: dict[tuple[str, str], list[tuple[str, str]]] = {
+    ("post", "/programs"): _PROGRAM_RULES,
+    ("patch", "/programs/{program_id}"): [(f, r + " (the program's, after the change)") for f, r in _PROGRAM_RULES],
+    ("put", "/programs/{program_id}/images/{slot}"): [
+        ("image", f"a PNG or JPEG that decodes in full, at most {MAX_PIXELS:,} pixels and {MAX_SIDE:,} px a side")],
+    ("post", "/members/{member_id}/transactions"): [
+        ("points", f"the balance after the transaction is at most {MAX_POINTS:,}"), _IDEMPOTENCY_RULE],
+    ("post", "/programs/{program_id}/offers"): [
+        ("valid_until", "later than valid_from, and not already past"),
+        ("texts", "each locale of texts is one of the program's locales")],
+    ("post", "/offers/{offer_id}/coupons"): [
+        ("member_id", "a member of the offer's program"),
+        ("segment.tier", "tier names of the offer's program"), _IDEMPOTENCY_RULE],
+    ("post", "/coupons/{coupon_id}/redeem"): [_IDEMPOTENCY_RULE],
+    ("post", "/coupons/{coupon_id}/void"): [_IDEMPOTENCY_RULE],
+}
 
 
-#: What an operation that takes a body may answer besides 401/403/404/422: unparseable (400), too large (413).
-_body_problems = {"400": _problem, "413": _problem}
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _op(summary: str, body: dict[str, Any] | None = None, ok: str = "200", extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "security": [{"bearer": []}],
-                          "responses": {ok: {"description": "success"}, "401": _problem, "403": _problem,
-                                        "404": _problem, "422": _problem, **(extra or {})}}
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/problem+json": {"schema": _ref("Problem")}}}
+
+
+def _answer(description: str, schema: str, *, location: str | None = None, links: dict[str, Any] | None = None
+            ) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+    if location:
+        out["headers"] = {"Location": {"description": location, "required": True,
+                                       "schema": {"type": "string", "format": "uri-reference"}}}
+    if links:
+        out["links"] = links
+    return out
+
+
+def _link(operation_id: str, **parameters: str) -> dict[str, Any]:
+    return {"operationId": operation_id, "parameters": parameters}
+
+
+def _op(operation_id: str, summary: str, ok: dict[str, dict[str, Any]], *, body: dict[str, Any] | None = None,
+        problems: dict[str, str] | None = None, idempotent: bool = False) -> dict[str, Any]:
+    """An operation: its answers, the problems every operation may give, and those of *body* and *problems*."""
+    statuses = {"401": _PROBLEM_TEXT["401"], "403": _PROBLEM_TEXT["403"], **(problems or {})}
+    if body is not None:
+        statuses.update({"400": _PROBLEM_TEXT["400"], "413": _PROBLEM_TEXT["413"], "422": _PROBLEM_TEXT["422"]})
+    if idempotent:
+        statuses.setdefault("422", _PROBLEM_TEXT["422"])
+    responses: dict[str, Any] = {**ok}
+    responses.update({code: _problem(text) for code, text in sorted(statuses.items())})
+    responses["401"]["headers"] = {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}}
+    op: dict[str, Any] = {"operationId": operation_id, "summary": summary, "security": [{"bearer": []}],
+                          "responses": responses}
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-        op["responses"].update(_body_problems)
+    if idempotent:
+        op["parameters"] = [{"name": "Idempotency-Key", "in": "header", "required": False,
+                             "description": "a retry with the same key (per API key) and request answers the first "
+                                            "answer again and changes nothing",
+                             "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN}}]
     return op
 
 
-def document() -> dict[str, Any]:
-    pid = [{"name": "program_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
-    mid = [{"name": "member_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
-    oid = [{"name": "offer_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
-    cid = [{"name": "coupon_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
-    iid = [{"name": "issue_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
-    idem = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255}}
+def _id(name: str) -> list[dict[str, Any]]:
+    return [{"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}]
+
+
+def _object(properties: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": False, "properties": properties,
+            "required": [k for k in properties if k not in optional]}
+
+
+_STR, _INT, _BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+_NULL_STR, _NULL_INT = {"type": ["string", "null"]}, {"type": ["integer", "null"]}
+_TIME = {"type": "string", "format": "date-time"}
+_NULL_TIME = {"type": ["string", "null"], "format": "date-time"}
+_COLOR = {"type": "string", "pattern": schemas.COLOR}
+_TEXTS = {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": _STR}}
+_URL = {"type": "string", "format": "uri"}
+
+#: What the routes answer (walletpass/services/*.py views), every field listed.
+VIEWS: dict[str, dict[str, Any]] = {
+    "Created": _object({"id": _INT}),
+    "ProgramView": _object({
+        "id": _INT, "name": _STR, "organization_name": _STR,
+        "tiers": {"type": "array", "items": _object(
+            {"name": _STR, "min_points": _INT, "background_color": _COLOR, "foreground_color": _COLOR,
+             "label_color": _COLOR}, optional=("background_color", "foreground_color", "label_color"))},
+        "points_label": _STR, "locales": {"type": "array", "items": {"enum": list(SUPPORTED_LOCALES)}},
+        "background_color": _COLOR, "foreground_color": _COLOR, "label_color": _COLOR, "terms": _STR,
+        "texts": _TEXTS, "version": _INT}),
+    "Links": _object({"page": _URL, "pkpass": _URL, "google_save": _URL}),
+    "MemberView": _object({
+        "id": _INT, "program_id": _INT, "name": _STR, "email": _NULL_STR, "external_id": _NULL_STR,
+        "member_number": _STR, "serial_number": _STR, "points": _INT, "tier": _NULL_STR, "links": _ref("Links"),
+        "devices": {"type": "array", "items": _object({
+            "device": _STR, "registered_at": _TIME, "last_pushed": _NULL_TIME, "last_fetched": _NULL_TIME,
+            "up_to_date": _BOOL})},
+        "google": _object({"object_id": _NULL_STR, "state": _NULL_STR}),
+        "created_at": _TIME}),
+    "TransactionView": _object({"id": _INT, "member_id": _INT, "points": _INT, "balance": _INT, "tier": _NULL_STR,
+                                "reason": _STR, "created_at": _TIME}),
+    "Ledger": _object({"transactions": {"type": "array", "items": _object(
+        {"id": _INT, "points": _INT, "balance": _INT, "reason": _STR, "created_at": _TIME})}}),
+    "CouponIssueView": _object({
+        "id": _INT, "offer_id": _INT,
+        "segment": _object({"tier": {"type": "array", "items": _STR}, "min_points": _INT},
+                           optional=("tier", "min_points")),
+        "state": {"enum": ["queued", "running", "done"]}, "total": _INT, "issued": _INT, "created_at": _TIME,
+        "finished_at": _NULL_TIME}),
+    "OfferView": _object({
+        "id": _INT, "program_id": _INT, "title": _STR, "description": _STR, "discount": _STR,
+        "valid_from": _NULL_TIME, "valid_until": _NULL_TIME, "terms": _STR, "texts": _TEXTS,
+        "coupons": _object({state: _INT for state in ("issued", "redeemed", "voided", "expired", "total")}),
+        "issues": {"type": "array", "items": _ref("CouponIssueView")}, "created_at": _TIME}),
+    "CouponView": _object({
+        "id": _INT, "offer_id": _INT, "member_id": _NULL_INT, "code": _STR,
+        "state": {"enum": ["issued", "redeemed", "voided", "expired"]}, "serial_number": _STR,
+        "links": _ref("Links"), "redeemed_at": _NULL_TIME, "created_at": _TIME}),
+    "CouponState": _object({"id": _INT, "state": {"enum": ["redeemed", "voided"]}, "redeemed_at": _NULL_TIME}),
+    "Problem": _object({
+        "type": {"type": "string", "format": "uri-reference"}, "title": _STR,
+        "status": {"type": "integer", "minimum": 400, "maximum": 599}, "detail": _STR,
+        "errors": {"type": "array", "minItems": 1, "items": _object({"field": _STR, "detail": _STR})}},
+        optional=("errors",)),
+}
+
+_program_links = {"GetProgram": _link("getProgram", program_id="$response.body#/id"),
+                  "UpdateProgram": _link("updateProgram", program_id="$response.body#/id"),
+                  "EnrolMember": _link("createMember", program_id="$response.body#/id"),
+                  "CreateOffer": _link("createOffer", program_id="$response.body#/id")}
+_member_links = {"GetMember": _link("getMember", member_id="$response.body#/id"),
+                 "UpdateMember": _link("updateMember", member_id="$response.body#/id"),
+                 "AddTransaction": _link("addTransaction", member_id="$response.body#/id"),
+                 "ListTransactions": _link("listTransactions", member_id="$response.body#/id")}
+_coupon_links = {"GetCoupon": _link("getCoupon", coupon_id="$response.body#/id"),
+                 "RedeemCoupon": _link("redeemCoupon", coupon_id="$response.body#/id"),
+                 "VoidCoupon": _link("voidCoupon", coupon_id="$response.body#/id")}
+
+
+def _paths(max_image_bytes: int) -> dict[str, Any]:
+    conflict = {"409": "the coupon was already redeemed or voided, or has expired"}
+    return {
+        "/programs": {"post": _op(
+            "createProgram", "Create a loyalty program",
+            {"201": _answer("created", "Created", location="the program", links=_program_links)},
+            body=_ref("Program"))},
+        "/programs/{program_id}": {
+            "parameters": _id("program_id"),
+            "get": _op("getProgram", "Get a program", {"200": _answer("the program", "ProgramView")},
+                       problems={"404": _PROBLEM_TEXT["404"]}),
+            "patch": _op("updateProgram", "Change a program's design (every pass of it is updated on the phones)",
+                         {"200": _answer("the program after the change", "ProgramView")},
+                         body=_ref("ProgramPatch"), problems={"404": _PROBLEM_TEXT["404"]})},
+        "/programs/{program_id}/images/{slot}": {
+            "parameters": _id("program_id") + [{"name": "slot", "in": "path", "required": True,
+                                                 "schema": {"type": "string", "enum": ["icon", "logo", "strip",
+                                                                                       "hero"]}}],
+            "put": {**_op("putProgramImage", "Upload a PNG/JPEG source image (icon, logo, strip: Apple; logo, hero: "
+                                             "Google); every pass of the program is updated",
+                          {"204": {"description": "stored"}}, problems={
+                              "400": "no image bytes in the body", "404": _PROBLEM_TEXT["404"],
+                              "413": f"the image is larger than {max_image_bytes} bytes",
+                              "422": _PROBLEM_TEXT["422"]}),
+                    "requestBody": {"required": True, "description": f"the image file's bytes, 1 to {max_image_bytes}"
+                                                                     " (400 when empty, 413 when larger)",
+                                    "content": {media: {"schema": {"type": "string", "format": "binary", "minLength": 1}}
+                                                for media in ("image/png", "image/jpeg")}}}},
+        "/programs/{program_id}/members": {
+            "parameters": _id("program_id"),
+            "post": _op("createMember", "Enrol a member (creates their pass)",
+                        {"201": _answer("the member", "MemberView", location="the member", links=_member_links)},
+                        body=_ref("Member"), problems={"404": _PROBLEM_TEXT["404"],
+                                                       "409": "a member of the program has this external_id"})},
+        "/members/{member_id}": {
+            "parameters": _id("member_id"),
+            "get": _op("getMember", "Get a member, their links and devices",
+                       {"200": _answer("the member", "MemberView")}, problems={"404": _PROBLEM_TEXT["404"]}),
+            "patch": _op("updateMember", "Change a member's name, email or external_id",
+                         {"200": _answer("the member after the change", "MemberView")}, body=_ref("MemberPatch"),
+                         problems={"404": _PROBLEM_TEXT["404"],
+                                   "409": "another member of the program has this external_id"})},
+        "/members/{member_id}/transactions": {
+            "parameters": _id("member_id"),
+            "post": _op("addTransaction", "Add or spend points",
+                        {"201": _answer("the transaction and the new balance", "TransactionView",
+                                        location="the member's transactions")},
+                        body=_ref("Transaction"), idempotent=True,
+                        problems={"404": _PROBLEM_TEXT["404"], "409": "a spend beyond the balance"}),
+            "get": _op("listTransactions", "List a member's transactions",
+                       {"200": _answer("the ledger, oldest first", "Ledger")}, problems={"404": _PROBLEM_TEXT["404"]})},
+        "/programs/{program_id}/offers": {
+            "parameters": _id("program_id"),
+            "post": _op("createOffer", "Create an offer",
+                        {"201": _answer("created", "Created", location="the offer", links={
+                            "GetOffer": _link("getOffer", offer_id="$response.body#/id"),
+                            "IssueCoupons": _link("issueCoupons", offer_id="$response.body#/id")})},
+                        body=_ref("Offer"), problems={"404": _PROBLEM_TEXT["404"]})},
+        "/offers/{offer_id}": {
+            "parameters": _id("offer_id"),
+            "get": _op("getOffer", "Get an offer, its coupons by state, its bulk issues",
+                       {"200": _answer("the offer", "OfferView")}, problems={"404": _PROBLEM_TEXT["404"]})},
+        "/offers/{offer_id}/coupons": {
+            "parameters": _id("offer_id"),
+            "post": _op("issueCoupons", "Issue a coupon to member_id (201), or one to every member of segment "
+                                        "through the worker (202)",
+                        {"201": _answer("the coupon", "CouponView", location="the coupon", links=_coupon_links),
+                         "202": _answer("the bulk issue, queued", "CouponIssueView", location="the bulk issue: poll it",
+                                        links={"GetCouponIssue": _link("getCouponIssue",
+                                                                       issue_id="$response.body#/id")})},
+                        body=_ref("Coupons"), idempotent=True,
+                        problems={"404": _PROBLEM_TEXT["404"], "409": "the offer has ended"})},
+        "/coupon-issues/{issue_id}": {
+            "parameters": _id("issue_id"),
+            "get": _op("getCouponIssue", "Progress of a bulk coupon issue",
+                       {"200": _answer("the bulk issue", "CouponIssueView")}, problems={"404": _PROBLEM_TEXT["404"]})},
+        "/coupons/{coupon_id}": {
+            "parameters": _id("coupon_id"),
+            "get": _op("getCoupon", "Get a coupon, its state and links", {"200": _answer("the coupon", "CouponView")},
+                       problems={"404": _PROBLEM_TEXT["404"]})},
+        "/coupons/{coupon_id}/redeem": {
+            "parameters": _id("coupon_id"),
+            "post": _op("redeemCoupon", "Redeem a coupon", {"200": _answer("redeemed", "CouponState")},
+                        idempotent=True, problems={"404": _PROBLEM_TEXT["404"], **conflict})},
+        "/coupons/{coupon_id}/void": {
+            "parameters": _id("coupon_id"),
+            "post": _op("voidCoupon", "Void a coupon", {"200": _answer("voided", "CouponState")},
+                        idempotent=True, problems={"404": _PROBLEM_TEXT["404"], **conflict})},
+    }
+
+
+def document(*, max_body_bytes: int, max_image_bytes: int) -> dict[str, Any]:
+    """The OpenAPI document of a server that takes JSON bodies up to *max_body_bytes* and images up to
+    *max_image_bytes*."""
+    paths = _paths(max_image_bytes)
+    for (method, path), rules in RULES_BEYOND_SCHEMA.items():
+        op = paths[path][method]
+        op["x-rules-beyond-schema"] = [{"field": field, "rule": rule} for field, rule in rules]
+        op["responses"]["422"]["description"] += "; beyond the schema: " + "; ".join(
+            f"{field}: {rule}" for field, rule in rules)
+    for item in paths.values():
+        for method, op in item.items():
+            if method != "parameters" and "application/json" in op.get("requestBody", {}).get("content", {}):
+                op["requestBody"]["description"] = f"at most {max_body_bytes} bytes (413 otherwise)"
     return {
         "openapi": "3.1.0",
-        "info": {"title": "walletpass marketer API", "version": "1"},
+        "info": {"title": "walletpass marketer API", "version": "1", "description": (
+            "Patterns are ECMA-262 and mean the same under Python's re (white space spelled out; no $). "
+            "Integers are JSON integer literals: 10.0 is refused with 422. A request that fits its schema gets "
+            "a 422 only for a rule listed in its operation's x-rules-beyond-schema.")},
         "servers": [{"url": "/api/v1"}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
-                "Problem": {"type": "object", "properties": {
-                    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-                    "detail": {"type": "string"},
-                    "errors": {"type": "array", "items": {"type": "object", "properties": {
-                        "field": {"type": "string"}, "detail": {"type": "string"}}}}}},
                 "Program": schemas.PROGRAM, "Member": schemas.MEMBER, "Transaction": schemas.TRANSACTION,
                 "ProgramPatch": schemas.PROGRAM_PATCH, "MemberPatch": schemas.MEMBER_PATCH, "Offer": schemas.OFFER,
-                "Coupons": schemas.COUPONS,
+                "Coupons": schemas.COUPONS, **VIEWS,
             },
         },
-        "paths": {
-            "/programs": {"post": _op("Create a loyalty program", {"$ref": "#/components/schemas/Program"}, "201")},
-            "/programs/{program_id}": {"parameters": pid, "get": _op("Get a program"), "patch": _op(
-                "Change a program's design (every pass of it is updated on the phones)",
-                {"$ref": "#/components/schemas/ProgramPatch"})},
-            "/programs/{program_id}/offers": {"parameters": pid, "post": _op(
-                "Create an offer", {"$ref": "#/components/schemas/Offer"}, "201")},
-            "/offers/{offer_id}": {"parameters": oid, "get": _op("Get an offer, its coupons by state, its bulk issues")},
-            "/offers/{offer_id}/coupons": {"parameters": oid, "post": {**_op(
-                "Issue a coupon to member_id (201), or one to every member of segment through the worker (202)",
-                {"$ref": "#/components/schemas/Coupons"}, "201",
-                {"202": {"description": "bulk issue queued; poll its Location"}, "409": _problem}),
-                "parameters": [idem]}},
-            "/coupon-issues/{issue_id}": {"parameters": iid, "get": _op("Progress of a bulk coupon issue")},
-            "/coupons/{coupon_id}": {"parameters": cid, "get": _op("Get a coupon, its state and links")},
-            "/coupons/{coupon_id}/redeem": {"parameters": cid, "post": {**_op(
-                "Redeem a coupon (409 when already redeemed, voided or expired)", None, "200", {"409": _problem}),
-                "parameters": [idem]}},
-            "/coupons/{coupon_id}/void": {"parameters": cid, "post": {**_op(
-                "Void a coupon (409 when already redeemed, voided or expired)", None, "200", {"409": _problem}),
-                "parameters": [idem]}},
-            "/programs/{program_id}/images/{slot}": {
-                "parameters": pid + [{"name": "slot", "in": "path", "required": True,
-                                      "schema": {"enum": ["icon", "logo", "strip", "hero"]}}],
-                "put": {**_op("Upload a PNG/JPEG source image", None, "204", _body_problems),
-                        "requestBody": {"content": {"image/png": {}, "image/jpeg": {}}}}},
-            "/programs/{program_id}/members": {"parameters": pid, "post": _op(
-                "Enrol a member (creates their pass)", {"$ref": "#/components/schemas/Member"}, "201",
-                {"409": _problem})},
-            "/members/{member_id}": {"parameters": mid, "get": _op("Get a member, their links and devices"),
-                                     "patch": _op("Change a member's name, email or external_id",
-                                                  {"$ref": "#/components/schemas/MemberPatch"}, "200",
-                                                  {"409": _problem})},
-            "/members/{member_id}/transactions": {
-                "parameters": mid,
-                "post": {**_op("Add or spend points", {"$ref": "#/components/schemas/Transaction"}, "201",
-                               {"409": _problem}), "parameters": [idem]},
-                "get": _op("List a member's transactions")},
-        },
+        "paths": paths,
     }
 
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(document())
+    settings = services().settings
+    return jsonify(document(max_body_bytes=settings.max_body_bytes, max_image_bytes=settings.max_image_bytes))

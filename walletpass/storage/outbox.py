@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Engine, and_, cast, delete, func, insert, literal, or_, select, update
+from sqlalchemy import JSON, Engine, and_, delete, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -94,7 +94,8 @@ class OutboxWriter:
     def _insert_select(self, kind: str, change: PassesChanged, where: Sequence[ColumnElement[bool]]) -> None:
         stamp = UTCDateTime()
         rows = select(PassRow.id).where(*where).add_columns(
-            literal(kind), cast(literal({"reasons": [change.reason]}, JSON), JSON), literal(0),
+            # no CAST: SQLite's CAST(… AS JSON) has numeric affinity and stored the payload as 0
+            literal(kind), literal({"reasons": [change.reason]}, JSON), literal(0),
             literal(change.at, stamp), literal(change.at + timedelta(seconds=change.coalesce_seconds), stamp))
         self._s.execute(insert(OutboxRow).from_select(
             ["pass_id", "kind", "payload", "attempts", "created_at", "available_at"], rows))
