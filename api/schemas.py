@@ -28,6 +28,11 @@ PROGRAM = {
                     "items": {"type": "string", "enum": list(SUPPORTED_LOCALES)}},
         "background_color": _color, "foreground_color": _color, "label_color": _color,
         "terms": {"type": "string", "maxLength": 5000},
+        "description": {"type": "string", "maxLength": 200, "description": "the member card's description "
+                        "(VoiceOver, lock screen); default: the program's name"},
+        "how_to_earn": _text, "how_to_redeem": _text,
+        "coupon_description": {"type": "string", "maxLength": 200, "description": "a coupon's description; "
+                               "default: its offer's title"},
         "texts": {"type": "object", "maxProperties": len(SUPPORTED_LOCALES),
                   "additionalProperties": {"type": "object", "maxProperties": 64,
                                            "additionalProperties": _text}},

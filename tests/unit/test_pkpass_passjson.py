@@ -121,6 +121,14 @@ def test_field_needs_key_and_value() -> None:
     assert err.field == "storeCard.backFields[1].value" and "string, number or date" in err.detail
 
 
+@pytest.mark.parametrize("value", ["", "  \n"])
+def test_field_with_an_empty_value_is_left_out_not_shown_blank(value: str) -> None:
+    p = good()
+    p["storeCard"]["backFields"].append({"key": "how_to_earn", "label": "how_to_earn_label", "value": value})
+    err = invalid(p)
+    assert err.field == "storeCard.backFields[1].value" and "leave the field out" in err.detail
+
+
 def test_unknown_field_group() -> None:
     p = good()
     p["storeCard"]["frontFields"] = []

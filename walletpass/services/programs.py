@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from walletpass.domain.programs import SUPPORTED_LOCALES, Tier, parse_color, validate_tiers
+from walletpass.domain.programs import OWN_TEXTS, PASS_TEXTS, SUPPORTED_LOCALES, Tier, parse_color, validate_tiers
 from walletpass.errors import InvalidInput
 from walletpass.ids import sha256_hex
 from walletpass.ports import Clock
@@ -15,7 +15,7 @@ from walletpass.storage.uow import SqlUnitOfWork
 
 IMAGE_SLOTS = ("icon", "logo", "strip", "hero")
 
-_TRANSLATABLE = {"organization_name", "name", "points_label", "terms", "description"}
+_TRANSLATABLE = {"organization_name", "name", "points_label", "terms", *PASS_TEXTS}
 
 
 def _tiers(raw: Sequence[Mapping[str, Any]]) -> tuple[Tier, ...]:
@@ -47,6 +47,9 @@ def _design(data: Mapping[str, Any]) -> dict[str, Any]:
             raise InvalidInput(f"locales[{i}]", f"{loc!r} is not supported; use some of {list(SUPPORTED_LOCALES)}")
     tiers = _tiers(data.get("tiers") or [])
     texts = _texts(data.get("texts") or {}, locales, tiers)
+    own = {k: data[k].strip() for k in PASS_TEXTS if (data.get(k) or "").strip()}
+    if own:
+        texts[OWN_TEXTS] = own  # no column of their own: beside the translations (domain.programs.OWN_TEXTS)
     values = {
         "name": data["name"].strip(),
         "organization_name": data["organization_name"].strip(),
@@ -96,7 +99,7 @@ def update_program(uow: SqlUnitOfWork, clock: Clock, program_id: int, data: Mapp
     now = clock.now()
     with uow:
         program = uow.program(program_id)
-        values = _design({**{k: getattr(program, k) for k in _DESIGN_FIELDS}, **data})
+        values = _design({**_current_design(program), **data})
         changed = uow.change_row(program, values, now)
         if changed:
             if "tiers" in changed:
@@ -104,6 +107,15 @@ def update_program(uow: SqlUnitOfWork, clock: Clock, program_id: int, data: Mapp
             _design_changed(uow, program_id, now, coalesce_seconds)
         uow.commit()
     return program_view(uow, program_id)
+
+
+def _current_design(row: Any) -> dict[str, Any]:
+    """A stored program as the API fields that describe it (what a PATCH starts from)."""
+    design = {k: getattr(row, k) for k in _DESIGN_FIELDS}
+    design["texts"] = {k: v for k, v in row.texts.items() if k != OWN_TEXTS}
+    own = row.texts.get(OWN_TEXTS, {})
+    design.update({k: own.get(k, "") for k in PASS_TEXTS})
+    return design
 
 
 def _design_changed(uow: SqlUnitOfWork, program_id: int, now: datetime, coalesce_seconds: float) -> None:
@@ -116,11 +128,7 @@ def _design_changed(uow: SqlUnitOfWork, program_id: int, now: datetime, coalesce
 def program_view(uow: SqlUnitOfWork, program_id: int) -> dict[str, Any]:
     with uow:
         row = uow.program(program_id)
-        return {"id": row.id, "name": row.name, "organization_name": row.organization_name,
-                "tiers": row.tiers, "points_label": row.points_label, "locales": row.locales,
-                "background_color": row.background_color, "foreground_color": row.foreground_color,
-                "label_color": row.label_color, "terms": row.terms, "texts": row.texts,
-                "version": row.version}
+        return {"id": row.id, **_current_design(row), "version": row.version}
 
 
 def set_program_image(uow: SqlUnitOfWork, clock: Clock, program_id: int, slot: str, data: bytes,
