@@ -11,9 +11,9 @@ key                      text
 ``program_name``         ``Program.texts[L]["name"]``, else ``Program.name``
 ``points_label``         ``texts[L]["points_label"]``; else the template's L text when the program kept
                          the template's default (so "Points" becomes "點數"); else the program's own value
-``terms``, ``how_to_``   ``texts[L][key]``, else the program's own text (``Program.terms``, or
-``earn``, ``how_to_``    ``texts["*"][key]``); present only when some locale has the text (the template
-``redeem``               shows them through ``${program.<key>_key}``, which is None otherwise: field left out)
+``terms``                ``texts[L][key]``, else the program's own text (``Program.terms``, or
+``how_to_earn``          ``texts["*"][key]``); present only when some locale has the text (the template
+``how_to_redeem``        shows them through ``${program.<key>_key}``, which is None otherwise: field left out)
 ``description``          the pass's description (VoiceOver, lock screen): the program's ``description``
                          (member card) or ``coupon_description`` (coupon) in L as above; else the offer's
                          title (coupon), else the program's name
