@@ -21,6 +21,7 @@ from sqlalchemy import JSON, Engine, inspect
 from tests.conftest import scratch_pg_database
 from walletpass.bootstrap import Services
 from walletpass.demo import DEMO_PROGRAM
+from walletpass.domain.programs import OWN_TEXTS, PASS_TEXTS
 from walletpass.services import programs
 from walletpass.storage.db import alembic_config, make_engine, upgrade
 from walletpass.storage.tables import Base
@@ -93,7 +94,8 @@ def test_program_texts_tiers_locales_and_images_round_trip(services: Services) -
         programs.set_program_image(services.uow(), services.clock, pid, slot, data, "image/png")
     with services.uow() as uow:
         row = uow.program(pid)
-        assert row.texts == DEMO_PROGRAM["texts"]  # zh-Hant and zh-Hans, characters intact
+        # zh-Hant and zh-Hans, characters intact; the program's own texts beside them under "*"
+        assert row.texts == {**DEMO_PROGRAM["texts"], OWN_TEXTS: {k: DEMO_PROGRAM[k] for k in PASS_TEXTS}}
         assert row.tiers == DEMO_PROGRAM["tiers"]
         assert row.locales == ["en", "zh-Hant", "zh-Hans"]
         assert (row.organization_name, row.terms) == (DEMO_PROGRAM["organization_name"], DEMO_PROGRAM["terms"])
