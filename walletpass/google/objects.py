@@ -271,10 +271,9 @@ def offer_class(offer: Offer, program: Program, *, issuer_id: str, images: Image
         body["finePrint"], body["localizedFinePrint"] = _offer_text(offer, "terms", offer.terms, langs)
     elif program.terms:
         body["finePrint"], body["localizedFinePrint"] = _program_text(program, "terms", program.terms, langs)
-    modules = [_program_module(program, "how_to_redeem", langs)]
-    if offer.discount:
-        modules.insert(0, _text_module("discount", _label("discount", langs),
-                                       _offer_text(offer, "discount", offer.discount, langs)))
+    discount = _offer_text(offer, "discount", offer.discount, langs)
+    modules = [_text_module("discount", _label("discount", langs), discount) if offer.discount else None,
+               _program_module(program, "how_to_redeem", langs)]
     if any(modules):
         body["textModulesData"] = [m for m in modules if m]
     if callback_url:

@@ -15,8 +15,9 @@ strip   375 × 123 storeCard the archived guide: 375×144 for coupons (and gift 
 The most pixels a slot needs is a coupon strip at @3x, 1125 × 432 (0.49 Mpx); Google, which fetches the uploaded
 logo and hero as they are, asks for a logo of at least 660 × 660 and a 1032 × 336 hero. Sources are capped at
 :data:`MAX_PIXELS` (4 Mpx: eight times the strip, e.g. 2000 × 2000 or 3600 × 1100, room enough for any crop):
-more pixels show nowhere and only cost memory and time — a 5000 × 5000 PNG of 73 KB decodes into ~160 MB in
-~1.5 s, and four such uploads at once took a web process 659 MB further.
+more pixels show nowhere and only cost memory and time: a 5000 × 5000 PNG of one colour (84 KB) decoded with
+~195 MB of peak memory in 0.6-0.9 s here (BENCHMARKS.md, "images"), and four such uploads at once took a web
+process 659 MB further (issue 9).
 
 Only PNG and JPEG are accepted. Before Pillow decodes anything, the dimensions are read from the file header
 (PNG IHDR, JPEG SOFn) and checked against :data:`MAX_PIXELS` / :data:`MAX_SIDE`, so a tiny file declaring

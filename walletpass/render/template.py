@@ -31,10 +31,10 @@ STYLE_OF_KIND = {MEMBER: "storeCard", COUPON: "coupon"}
 PROGRAM_FIELD_TEXTS = ("terms", "how_to_earn", "how_to_redeem")
 _PROGRAM_VARIABLES = frozenset({f"program.{name}{suffix}" for name in PROGRAM_FIELD_TEXTS for suffix in ("", "_key")})
 
-#: Variables a template of each kind may use (the program's are in README.md, "A program's texts"). ``offer.<text>`` is the
-#: offer's default text; ``offer.<text>_key`` its pass.strings key, which Wallet shows in the device's language;
-#: ``program.<text>`` and ``program.<text>_key`` the same for the program's texts. A ``_key`` is None (the field
-#: is left out) when no locale has the text.
+#: Variables a template of each kind may use (the program's are in README.md, "A program's texts").
+#: ``offer.<text>`` is the offer's default text; ``offer.<text>_key`` its pass.strings key, which Wallet shows in
+#: the device's language; ``program.<text>`` and ``program.<text>_key`` the same for the program's texts. A
+#: ``_key`` is None (the field is left out) when no locale has the text.
 VARIABLES: Mapping[str, frozenset[str]] = {
     MEMBER: frozenset({"member.name", "member.number", "member.points", "member.tier_key", "member.email",
                        "pass.serial_number"}) | _PROGRAM_VARIABLES,
