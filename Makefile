@@ -43,6 +43,7 @@ bench: install-dev
 	$(PY) bench/google.py
 	$(PY) bench/push.py
 	$(PY) bench/webservice.py
+	$(PY) bench/images.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

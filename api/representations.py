@@ -12,6 +12,7 @@ from walletpass.services.coupons import CouponDetails
 from walletpass.services.enrolment import MemberDetails
 from walletpass.services.offers import OfferDetails
 from walletpass.services.points import PointsAdded
+from walletpass.services.programs import design_of
 from walletpass.urls import PublicUrls
 
 Json = dict[str, Any]
@@ -26,10 +27,7 @@ def tier_json(t: Tier) -> Json:
 
 
 def program_json(p: Program) -> Json:
-    return {"id": p.id, "name": p.name, "organization_name": p.organization_name,
-            "tiers": [tier_json(t) for t in p.tiers], "points_label": p.points_label, "locales": list(p.locales),
-            "background_color": p.background_color, "foreground_color": p.foreground_color,
-            "label_color": p.label_color, "terms": p.terms, "texts": p.texts, "version": p.version}
+    return {"id": p.id, **design_of(p), "version": p.version}
 
 
 def member_json(d: MemberDetails, urls: PublicUrls) -> Json:

@@ -48,7 +48,8 @@ _YEAR = r"(?:19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"  
 INSTANT = whole(rf"{_YEAR}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
                 r"(?:\.[0-9]+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])")
 #: The keys a program's ``texts[locale]`` may translate (``tier.<name>``: a tier of the program).
-PROGRAM_TEXT_KEY = whole(r"organization_name|name|points_label|terms|description|tier\.[^\x00]+")
+PROGRAM_TEXT_KEY = whole(r"organization_name|name|points_label|terms|description|how_to_earn|coupon_description|"
+                         r"how_to_redeem|tier\.[^\x00]+")
 
 _INTEGER_NOTE = "a JSON integer literal: 10.0 or 1e1 is refused (422), though JSON Schema counts it as an integer"
 
@@ -97,6 +98,10 @@ PROGRAM = {
                     "items": _locale, "description": "default [\"en\"]"},
         "background_color": _color, "foreground_color": _color, "label_color": _color,
         "terms": _text(5000),
+        "description": {**_text(200), "description": "the member card's description (VoiceOver, lock screen); "
+                        "default: the program's name"},
+        "how_to_earn": _text(2000), "how_to_redeem": _text(2000),
+        "coupon_description": {**_text(200), "description": "a coupon's description; default: its offer's title"},
         "texts": {"type": "object", "maxProperties": len(SUPPORTED_LOCALES), "propertyNames": _locale,
                   "description": "locale → translations; each locale must be one of the program's locales, "
                                  "and a tier.<name> key must name one of its tiers (422 otherwise)",
@@ -104,7 +109,7 @@ PROGRAM = {
                       "type": "object", "maxProperties": 64, "additionalProperties": _text(2000),
                       "propertyNames": {"type": "string", "pattern": PROGRAM_TEXT_KEY,
                                         "x-detail": "unknown text key; translatable keys are organization_name, "
-                                                    "name, points_label, terms, description, tier.<tier name>"}}},
+                                                    "name, points_label, terms, description, how_to_earn, coupon_description, how_to_redeem, tier.<tier name>"}}},
     },
 }
 

@@ -130,6 +130,7 @@ VIEWS: dict[str, dict[str, Any]] = {
              "label_color": _COLOR}, optional=("background_color", "foreground_color", "label_color"))},
         "points_label": _STR, "locales": {"type": "array", "items": {"enum": list(SUPPORTED_LOCALES)}},
         "background_color": _COLOR, "foreground_color": _COLOR, "label_color": _COLOR, "terms": _STR,
+        "description": _STR, "how_to_earn": _STR, "coupon_description": _STR, "how_to_redeem": _STR,
         "texts": _TEXTS, "version": _INT}),
     "Links": _object({"page": _URL, "pkpass": _URL, "google_save": _URL}),
     "MemberView": _object({

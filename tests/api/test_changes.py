@@ -319,3 +319,31 @@ def test_unchanged_patch_pushes_nothing(client, auth, services) -> None:  # type
     r = patch(client, f"/api/v1/programs/{program}", auth, {"name": same["name"], "tiers": same["tiers"]})
     assert r.status_code == 200 and r.json["version"] == same["version"]
     assert count(services, "SELECT count(*) FROM outbox") == 0
+
+
+def test_how_to_earn_change_reaches_the_passes(client, auth, services, apns, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """issue 9 item 7: a program text is design: PATCHing it bumps every pass, which shows the new text."""
+    program = make_program(services)
+    member = make_member(services, program)
+    texts = client.get(f"/api/v1/programs/{program}", headers=auth).json["texts"]
+    texts["zh-Hant"]["how_to_earn"] = "週一雙倍點數。"
+
+    def change() -> None:
+        r = patch(client, f"/api/v1/programs/{program}", auth, {"how_to_earn": "Double points on Mondays.",
+                                                               "texts": texts})
+        assert r.status_code == 200 and r.json["how_to_earn"] == "Double points on Mondays.", r.json
+        assert r.json["version"] == 2
+
+    files = reaches_the_phone(client, services, apns, member["links"], services.settings.member_pass_type_id,
+                              change, tmp_path)
+    assert '"how_to_earn" = "Double points on Mondays.";' in files["en.lproj/pass.strings"].decode("utf-16")
+    assert '"how_to_earn" = "週一雙倍點數。";' in files["zh-Hant.lproj/pass.strings"].decode("utf-16")
+    assert fields_of(pass_json(files))["how_to_earn"] == "how_to_earn"
+    # cleared in every locale: the field leaves the pass (a blank field is invalid)
+    for lang in texts.values():
+        lang.pop("how_to_earn", None)
+    r = patch(client, f"/api/v1/programs/{program}", auth, {"how_to_earn": "", "texts": texts})
+    assert r.status_code == 200 and r.json["how_to_earn"] == "" and r.json["version"] == 3
+    cleared = files_of(client.get(local(member["links"]["pkpass"])).data)
+    assert "how_to_earn" not in fields_of(pass_json(cleared))
+    assert '"how_to_earn"' not in cleared["en.lproj/pass.strings"].decode("utf-16")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from tests.builders import make_program
-from tests.helpers import bomb_png
+from tests.builders import make_member, make_program
+from tests.helpers import bomb_png, flat_png, jpeg, local, pass_json
 
 
 def _encode(fmt: str, size: tuple[int, int] = (240, 240)) -> bytes:
@@ -53,6 +54,9 @@ BAD_UPLOADS = {
     "text": (b"hello, this is not an image", 422, "not a PNG or JPEG image"),
     "bomb": (bomb_png(30_000, 30_000), 422, "image declares 30000×30000 pixels; the limit is 10000 per side"),
     "bomb-pixels": (bomb_png(9_000, 9_000), 422, "scale it down"),
+    # a real, valid 84 KB PNG that decodes into 75 MB: refused from its header (issue 9 item 8)
+    "huge-png": (flat_png(5000, 5000), 422, "image declares 5000×5000 pixels; the limit is 10000 "
+                                            "per side and 4 megapixels (this one has 25.0)"),
     "corrupt-png": (_corrupt(PNG, PNG.index(b"IDAT")), 422, "cannot decode the image"),
     "truncated-png": (PNG[: len(PNG) // 2], 422, "cannot decode the image"),
     "corrupt-jpeg": (_corrupt(JPEG, JPEG.index(b"\xff\xda")), 422, "cannot decode the image"),
@@ -101,3 +105,16 @@ def test_empty_body_is_400(client, services, auth) -> None:  # type: ignore[no-u
     assert r.status_code == 400 and r.mimetype == "application/problem+json"
     assert "send the image bytes as the request body" in r.json["detail"]
     assert _state(client, services, auth, pid) == before
+
+
+def test_a_2000_by_2000_jpeg_is_accepted_and_on_the_pass(client, services, auth) -> None:  # type: ignore[no-untyped-def]
+    """Within the 4 Mpx cap; rendered from a reduced-scale decode (tests/integration/test_image_memory.py)."""
+    pid = make_program(services)
+    data = jpeg(2000, 2000)
+    assert _put(client, auth, pid, "icon", data, "image/jpeg").status_code == 204
+    member = make_member(services, pid)
+    pkpass = client.get(local(member["links"]["pkpass"])).data
+    assert pass_json(pkpass)["serialNumber"] == member["serial_number"]
+    with zipfile.ZipFile(io.BytesIO(pkpass)) as z:
+        sizes = {n: Image.open(io.BytesIO(z.read(n))).size for n in ("icon.png", "icon@2x.png", "icon@3x.png")}
+    assert sizes == {"icon.png": (38, 38), "icon@2x.png": (76, 76), "icon@3x.png": (114, 114)}

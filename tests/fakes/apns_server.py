@@ -13,6 +13,7 @@ Usage::
         apns.pushes                         # [RecordedPush, ...] in answer order
         apns.connections                    # TLS+HTTP/2 connections accepted
         apns.rejected_handshakes            # TLS handshakes refused (no/unknown client certificate)
+        apns.most_requests_per_read         # most requests that arrived in one read: in flight at once
 
 Threads: one accept thread plus one thread per connection (blocking ssl sockets with a short timeout, so that
 ``goaway()`` and shutdown are noticed).
@@ -109,6 +110,9 @@ class FakeApns:
         self._stopping = threading.Event()
         self.connections = 0
         self.rejected_handshakes = 0
+        #: The most requests whose headers arrived in one read of a connection: the client had sent them all
+        #: before any of their answers left, so at least that many streams were in flight at once.
+        self.most_requests_per_read = 0
         self.handshake_errors: list[str] = []
         self._listener: socket.socket | None = None
         self.port = 0
@@ -352,6 +356,10 @@ class _Session:
 
     def _handle(self, events: list[h2.events.Event]) -> bool:
         """Process *events*; return True when the connection must go away now."""
+        arrived = sum(isinstance(e, h2.events.RequestReceived) for e in events)
+        if arrived > self.server.most_requests_per_read:
+            with self.server._lock:
+                self.server.most_requests_per_read = max(self.server.most_requests_per_read, arrived)
         for event in events:
             if isinstance(event, h2.events.RequestReceived):
                 headers = {k.decode(): v.decode() for k, v in event.headers}  # type: ignore[union-attr]

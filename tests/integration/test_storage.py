@@ -23,6 +23,7 @@ from tests.builders import make_program
 from tests.conftest import scratch_pg_database
 from walletpass.bootstrap import Services
 from walletpass.demo import DEMO_PROGRAM
+from walletpass.domain.programs import OWN_TEXTS, PASS_TEXTS
 from walletpass.services import programs
 from walletpass.storage.db import alembic_config, make_engine, upgrade
 from walletpass.storage.tables import Base
@@ -95,7 +96,8 @@ def test_program_texts_tiers_locales_and_images_round_trip(services: Services) -
         programs.set_program_image(services.uow(), services.clock, pid, slot, data, "image/png")
     with services.uow() as uow:
         program = uow.programs.get(pid)
-        assert program.texts == DEMO_PROGRAM["texts"]  # zh-Hant and zh-Hans, characters intact
+        # zh-Hant and zh-Hans, characters intact; the program's own texts beside them under "*"
+        assert program.texts == {**DEMO_PROGRAM["texts"], OWN_TEXTS: {k: DEMO_PROGRAM[k] for k in PASS_TEXTS}}
         assert [tier_json(t) for t in program.tiers] == DEMO_PROGRAM["tiers"]
         assert program.locales == ("en", "zh-Hant", "zh-Hans")
         assert (program.organization_name, program.terms) == (DEMO_PROGRAM["organization_name"], DEMO_PROGRAM["terms"])

@@ -76,6 +76,37 @@ def test_loyalty_class_with_only_a_logo_and_no_terms() -> None:
     assert "heroImage" not in body and "textModulesData" not in body
 
 
+def values_of(localized: dict) -> dict[str, str]:
+    return {t["language"]: t["value"] for t in [localized["defaultValue"], *localized["translatedValues"]]}
+
+
+def test_program_texts_are_class_text_modules_in_every_locale() -> None:
+    """how_to_earn on the loyalty class, how_to_redeem on the offer class (issue 9 item 7), translated."""
+    texts = {**TEXTS, "*": {"how_to_earn": "1 point per NT$1.", "how_to_redeem": "Show the code at the till."},
+             "zh-Hant": {**TEXTS["zh-Hant"], "how_to_earn": "每 NT$1 一點。", "how_to_redeem": "結帳時出示。"}}
+    prog = program(texts=texts)
+    loyalty = objects.loyalty_class(prog, issuer_id=ISSUER, images=images)
+    assert_valid("LoyaltyClass", loyalty)
+    earn, terms = loyalty["textModulesData"]
+    assert (earn["id"], earn["header"], earn["body"]) == ("how_to_earn", "How to earn", "1 point per NT$1.")
+    assert values_of(earn["localizedBody"]) == {"en": "1 point per NT$1.", "zh-Hant": "每 NT$1 一點。"}
+    assert values_of(earn["localizedHeader"]) == {"en": "How to earn", "zh-Hant": "如何累積", "zh-Hans": "如何累积"}
+    assert terms["id"] == "terms"
+    offer = objects.offer_class(OFFER, prog, issuer_id=ISSUER, images=images)
+    assert_valid("OfferClass", offer)
+    assert [m["id"] for m in offer["textModulesData"]] == ["discount", "how_to_redeem"]
+    assert values_of(offer["textModulesData"][1]["localizedBody"]) == {
+        "en": "Show the code at the till.", "zh-Hant": "結帳時出示。"}
+
+
+def test_program_without_texts_has_no_text_modules() -> None:
+    prog = program(False, terms="")
+    assert "textModulesData" not in objects.loyalty_class(prog, issuer_id=ISSUER, images=images)
+    body = objects.offer_class(dataclasses.replace(OFFER, discount=""), prog, issuer_id=ISSUER, images=images)
+    assert_valid("OfferClass", body)
+    assert "textModulesData" not in body
+
+
 def test_loyalty_class_needs_a_logo() -> None:
     with pytest.raises(InvalidInput):
         objects.loyalty_class(program(), issuer_id=ISSUER, images={})

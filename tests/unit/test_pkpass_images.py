@@ -9,7 +9,7 @@ import time
 import pytest
 from PIL import Image
 
-from tests.helpers import bomb_png, jpeg, png
+from tests.helpers import bomb_png, flat_png, jpeg, png
 from walletpass.errors import InvalidInput, PayloadTooLarge
 from walletpass.pkpass import images
 
@@ -114,3 +114,27 @@ def test_check_upload_decodes_and_renders_before_anything_is_stored(slot: str) -
         images.check_upload(corrupt, slot, field="image", max_bytes=100_000)
     assert info.value.field == "image" and "cannot decode the image" in info.value.detail
     assert "export it again as PNG or JPEG" in info.value.detail
+
+
+def test_over_4_megapixels_refused_naming_the_limit_and_the_size() -> None:
+    """issue 9 item 8: no slot needs more than 0.5 Mpx; 4 Mpx is the cap (a 5000×5000 PNG of 84 KB decodes
+    into 75 MB). The header says it: nothing is decoded (tests/integration/test_image_memory.py)."""
+    with pytest.raises(InvalidInput) as info:
+        images.check_image(flat_png(5000, 5000), field="image", max_bytes=1_000_000)
+    assert info.value.field == "image"
+    assert "5000×5000 pixels; the limit is 10000 per side and 4 megapixels (this one has 25.0)" in info.value.detail
+    assert images.check_image(png(2000, 2000), field="image", max_bytes=1_000_000) == "image/png"
+    with pytest.raises(InvalidInput, match=r"2001×2000 pixels;.* \(this one has 4.0\)"):
+        images.check_image(bomb_png(2001, 2000), field="image", max_bytes=1_000_000)
+
+
+def test_a_large_jpeg_is_decoded_at_the_scale_the_caller_needs() -> None:
+    data = jpeg(2000, 2000)
+    assert images.open_image(data, field="image").size == (2000, 2000)
+    assert images.open_image(data, field="image", need=114).size == (250, 250)     # 1/8: still ≥ 114
+    assert images.open_image(data, field="image", need=480).size == (500, 500)     # 1/4
+    assert images.open_image(data, field="image", need=1125).size == (2000, 2000)  # 1/2 would be < 1125
+    assert images.open_image(png(600, 600), field="image", need=50).size == (600, 600)  # PNG: no reduced decode
+    out = images.render_slot(data, "icon", style="storeCard")
+    assert {n: Image.open(io.BytesIO(b)).size for n, b in out.items()} == {
+        "icon.png": (38, 38), "icon@2x.png": (76, 76), "icon@3x.png": (114, 114)}

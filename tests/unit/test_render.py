@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from walletpass.domain.programs import Tier
+from walletpass.domain.programs import Program, Tier
 from walletpass.errors import InvalidInput, InvalidPass
 from walletpass.pass_templates import load_templates
 from walletpass.pkpass import passjson
@@ -224,3 +224,108 @@ def test_embedded_placeholder_is_text() -> None:
     tpl = PassTemplate.create("t", doc, {"en": {"tier.none": "Member"}}, {})
     p = member_pass_json(tpl, demo_program(), demo_member(), demo_pass_ref(), CTX)
     assert p["storeCard"]["backFields"][0]["value"] == "No. ML00000001 (1250 pts)"
+
+
+# -- the program's texts (issue 9 item 7): every brand text comes from the program ----------------------------
+
+BRAND_WORDS = ("NT$", "Morning Light", "晨光", "coffee", "咖啡")
+
+
+def plain_program(**kw: object) -> Program:
+    """A program of another brand with no texts but its name: nothing of the demo's may show on its passes."""
+    values: dict[str, object] = dict(id=2, name="Harbour Club", organization_name="Harbour Books",
+                                     locales=("en", "zh-Hant", "zh-Hans"))
+    values.update(kw)
+    return Program(**values)  # type: ignore[arg-type]
+
+
+def test_templates_hold_no_brand_text() -> None:
+    for template in (MEMBER_T, COUPON_T):
+        shown = repr(dict(template.strings)) + template.document
+        assert not [w for w in BRAND_WORDS if w in shown], template.name
+        for table in template.strings.values():
+            assert not {"description", "how_to_earn", "how_to_redeem", "terms"} & set(table)
+
+
+def test_program_without_texts_leaves_its_back_fields_out() -> None:
+    program = plain_program()
+    member = member_pass_json(MEMBER_T, program, demo_member(), demo_pass_ref(), CTX)
+    offer = dataclasses.replace(demo_offer(), title="10% off", description="", terms="", discount="10%")
+    coupon = coupon_pass_json(COUPON_T, program, offer, demo_coupon(), None, demo_coupon_ref(), CTX)
+    assert {f["key"] for f in member["storeCard"]["backFields"]} == {"program"}
+    assert {f["key"] for f in coupon["coupon"]["backFields"]} == set()
+    member_strings = localized_strings(MEMBER_T, program)
+    coupon_strings = localized_strings(COUPON_T, program, offer)
+    for strings in (member_strings, coupon_strings):
+        assert not {"how_to_earn", "how_to_redeem", "terms"} & set(strings["en"])
+        assert not [w for w in BRAND_WORDS if w in repr(strings)]
+    passjson.validate(member, strings=member_strings)
+    passjson.validate(coupon, strings=coupon_strings)
+    # the description Apple requires: the program's name on the card, the offer's title on a coupon
+    assert member["description"] == coupon["description"] == "description"
+    assert {t["description"] for t in member_strings.values()} == {"Harbour Club"}
+    assert {t["description"] for t in coupon_strings.values()} == {"10% off"}
+
+
+def test_program_texts_show_in_each_locale() -> None:
+    program = plain_program(
+        terms="Points last a year.",
+        texts={"*": {"how_to_earn": "1 point per book.", "description": "Harbour Books card",
+                     "how_to_redeem": "Show it at the till.", "coupon_description": "Harbour Books coupon"},
+               "zh-Hant": {"how_to_earn": "每本書 1 點。", "description": "港灣書店會員卡", "terms": "點數一年有效。"},
+               "zh-Hans": {"how_to_earn": "每本书 1 分。", "coupon_description": "港湾书店优惠券"}})
+    p = member_pass_json(MEMBER_T, program, demo_member(), demo_pass_ref(), CTX)
+    back = {f["key"]: f for f in p["storeCard"]["backFields"]}
+    assert back["how_to_earn"]["value"] == "how_to_earn" and back["how_to_earn"]["label"] == "how_to_earn_label"
+    assert back["terms"]["value"] == "terms"
+    strings = localized_strings(MEMBER_T, program)
+    shown = {loc: (strings_for_locale(strings, loc, "how_to_earn"), strings_for_locale(strings, loc, "terms"),
+                   strings_for_locale(strings, loc, "description")) for loc in strings}
+    assert shown == {"en": ("1 point per book.", "Points last a year.", "Harbour Books card"),
+                     "zh-Hant": ("每本書 1 點。", "點數一年有效。", "港灣書店會員卡"),
+                     "zh-Hans": ("每本书 1 分。", "Points last a year.", "Harbour Books card")}
+    assert strings["zh-Hant"]["how_to_earn_label"] == "如何累積點數"  # the template's generic label, translated
+    passjson.validate(p, strings=strings)
+    offer = demo_offer()
+    c = coupon_pass_json(COUPON_T, program, offer, demo_coupon(), None, demo_coupon_ref(), CTX)
+    assert {f["key"]: f["value"] for f in c["coupon"]["backFields"]}["how_to_redeem"] == "how_to_redeem"
+    cs = localized_strings(COUPON_T, program, offer)
+    assert [cs[loc]["description"] for loc in ("en", "zh-Hant", "zh-Hans")] == [
+        "Harbour Books coupon", "Harbour Books coupon", "港湾书店优惠券"]
+    assert cs["zh-Hant"]["how_to_redeem"] == "Show it at the till."
+    passjson.validate(c, strings=cs)
+
+
+def test_a_text_only_a_translation_has_shows_its_field() -> None:
+    program = plain_program(texts={"zh-Hant": {"how_to_earn": "每本書 1 點。"}})
+    p = member_pass_json(MEMBER_T, program, demo_member(), demo_pass_ref(), CTX)
+    assert "how_to_earn" in {f["key"] for f in p["storeCard"]["backFields"]}
+    strings = localized_strings(MEMBER_T, program)
+    assert strings["zh-Hant"]["how_to_earn"] == "每本書 1 點。" and strings["en"]["how_to_earn"] == ""
+
+
+def test_program_text_placeholders() -> None:
+    doc = {"kind": "member", "pass": {"storeCard": {"backFields": [
+        {"key": "earn", "value": "${program.how_to_earn}"},
+        {"key": "inline", "value": "Terms: ${program.terms}"},
+        {"key": "redeem", "value": "${program.how_to_redeem_key}"}]}}}
+    tpl = PassTemplate.create("t", doc, {"en": {"tier.none": "Member"}}, {})
+    assert {"program.how_to_earn", "program.terms", "program.how_to_redeem_key"} <= tpl.variables
+    program = plain_program(terms="Be kind.", texts={"*": {"how_to_earn": "Buy books."}})
+    p = member_pass_json(tpl, program, demo_member(), demo_pass_ref(), CTX)
+    assert p["storeCard"]["backFields"] == [{"key": "earn", "value": "Buy books."},
+                                            {"key": "inline", "value": "Terms: Be kind."}]
+    with pytest.raises(InvalidPass, match=r"unknown placeholder \$\{program.slogan\}"):
+        PassTemplate.create("t", {"kind": "member", "pass": {"storeCard": {"backFields": [
+            {"key": "s", "value": "${program.slogan}"}]}}}, {"en": {}}, {})
+
+
+def test_demo_program_shows_the_morning_light_texts() -> None:
+    strings = localized_strings(MEMBER_T, demo_program())
+    assert strings["en"]["how_to_earn"].startswith("Earn 1 point for every NT$1 you spend.")
+    assert strings["zh-Hant"]["how_to_earn"].startswith("每消費 NT$1 累積 1 點")
+    assert [strings[loc]["description"] for loc in ("en", "zh-Hant", "zh-Hans")] == [
+        "Morning Light member card", "晨光會員卡", "晨光会员卡"]
+    coupon = localized_strings(COUPON_T, demo_program(), demo_offer())
+    assert coupon["zh-Hans"]["description"] == "晨光优惠券"
+    assert coupon["en"]["how_to_redeem"].startswith("Show this coupon at the counter")

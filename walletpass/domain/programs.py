@@ -11,6 +11,15 @@ from walletpass.errors import InvalidInput
 
 SUPPORTED_LOCALES = ("en", "zh-Hant", "zh-Hans")
 
+#: The texts a program writes on its passes besides its name, organization name, points label and terms (which
+#: have columns of their own): ``description`` (the member card's description, read by VoiceOver and shown on the
+#: lock screen), ``how_to_earn`` (member card, back), ``coupon_description`` (a coupon's description),
+#: ``how_to_redeem`` (coupon, back). A program without one leaves it off its passes.
+PASS_TEXTS = ("description", "how_to_earn", "coupon_description", "how_to_redeem")
+#: The key of ``Program.texts`` that holds the program's own (untranslated) ``PASS_TEXTS``: stored in the
+#: texts JSON beside the translations, as no locale is ever named "*".
+OWN_TEXTS = "*"
+
 _RGB = re.compile(r"^rgb\(\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*\)$")
 _HEX = re.compile(r"^#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
 
@@ -58,8 +67,9 @@ class Tier:
 class Program:
     """A loyalty program as designed by the marketer.
 
-    ``texts`` maps a locale to translations of the program's own strings
-    (``organization_name``, ``name``, ``points_label``, ``terms``, tier names as ``tier.<name>``).
+    ``texts`` maps a locale to translations of the program's own strings (``organization_name``, ``name``,
+    ``points_label``, ``terms``, tier names as ``tier.<name>``, and the :data:`PASS_TEXTS`); under
+    :data:`OWN_TEXTS` it holds the program's own text of each of the :data:`PASS_TEXTS` it has.
     """
 
     id: int
@@ -96,6 +106,27 @@ class Program:
     def text(self, locale: str, key: str, default: str) -> str:
         """The *locale* translation of a program string, falling back to *default*."""
         return self.texts.get(locale, {}).get(key, default)
+
+    @property
+    def translations(self) -> Mapping[str, Mapping[str, str]]:
+        """locale → translations: ``texts`` without the program's own texts."""
+        return {loc: t for loc, t in self.texts.items() if loc != OWN_TEXTS}
+
+    def own_text(self, key: str) -> str:
+        """The program's own (untranslated) ``terms`` or one of its :data:`PASS_TEXTS`; "" when it has none."""
+        if key == "terms":
+            return self.terms
+        return self.texts.get(OWN_TEXTS, {}).get(key, "")
+
+    def text_in(self, locale: str, key: str) -> str:
+        """``terms`` or one of the :data:`PASS_TEXTS` as shown in *locale*: its translation, else the program's
+        own text; "" when neither exists."""
+        return self.texts.get(locale, {}).get(key) or self.own_text(key)
+
+    def has_text(self, key: str) -> bool:
+        """Whether ``terms`` or one of the :data:`PASS_TEXTS` has a text in some locale (else the passes leave
+        it out)."""
+        return bool(self.own_text(key)) or any(t.get(key) for t in self.translations.values())
 
 
 def validate_tiers(raw: Sequence[Tier]) -> tuple[Tier, ...]:

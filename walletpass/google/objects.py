@@ -22,6 +22,9 @@ Choices (google.md §2):
   it, and every byte counts against the 1,800-character save link. On objects (in every member's link) the plain
   field is left out beside its LocalizedString ("the non-localized field will not be used"), and the loyalty
   barcode has no ``alternateText``: Google shows ``accountId``, the same number, under it.
+- **Program texts** are class text modules (class-side, so they cost no bytes in a member's save link once the
+  class is at Google): a loyalty class shows ``how_to_earn`` and ``terms``, an offer class ``discount`` and
+  ``how_to_redeem``; a program without a text has no module for it. (The pass descriptions are Apple's alone.)
 - Images are ``{sourceUri: {uri}, contentDescription}``; the URLs come from the caller (slot → URL), since the
   asset URL scheme is decided elsewhere. Slots: ``"logo"`` (required for loyalty classes) and ``"hero"``.
 """
@@ -50,6 +53,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
     "member_no": {"en": "Member no.", "zh-Hant": "會員編號", "zh-Hans": "会员编号"},
     "tier": {"en": "Tier", "zh-Hant": "等級", "zh-Hans": "等级"},
     "terms": {"en": "Terms", "zh-Hant": "條款", "zh-Hans": "条款"},
+    "how_to_earn": {"en": "How to earn", "zh-Hant": "如何累積", "zh-Hans": "如何累积"},
+    "how_to_redeem": {"en": "How to redeem", "zh-Hant": "如何使用", "zh-Hans": "如何使用"},
     "discount": {"en": "Discount", "zh-Hant": "優惠", "zh-Hans": "优惠"},
     "logo": {"en": "Logo", "zh-Hant": "標誌", "zh-Hans": "标志"},
 }
@@ -139,6 +144,13 @@ def _text_module(module_id: str, header: tuple[str, Json | None], body: tuple[st
             "body": body[0], "localizedBody": body[1]}
 
 
+def _program_module(program: Program, name: str, langs: Sequence[str]) -> Json | None:
+    """A text module (header: our label, body: the program's text) of ``terms``, ``how_to_earn`` or
+    ``how_to_redeem``, or None when the program has no such text in its first language (nothing to show)."""
+    body = _program_text(program, name, program.own_text(name), langs)
+    return _text_module(name, _label(name, langs), body) if body[0] else None
+
+
 #: How a label and its value join in one line, per language ("Tier: Gold", "等級：金卡").
 _LABEL_JOIN = {"zh-Hant": "：", "zh-Hans": "："}
 
@@ -200,9 +212,9 @@ def loyalty_class(program: Program, *, issuer_id: str, images: ImageSource, call
     member_label, member_no_label = _label("member", langs), _label("member_no", langs)
     body.update({"accountNameLabel": member_label[0], "localizedAccountNameLabel": member_label[1],
                  "accountIdLabel": member_no_label[0], "localizedAccountIdLabel": member_no_label[1]})
-    if program.terms:
-        body["textModulesData"] = [_text_module("terms", _label("terms", langs),
-                                                _program_text(program, "terms", program.terms, langs))]
+    modules = [_program_module(program, name, langs) for name in ("how_to_earn", "terms")]
+    if any(modules):
+        body["textModulesData"] = [m for m in modules if m]
     if callback_url:
         body["callbackOptions"] = {"url": callback_url}
     return _clean(body)
@@ -259,9 +271,11 @@ def offer_class(offer: Offer, program: Program, *, issuer_id: str, images: Image
         body["finePrint"], body["localizedFinePrint"] = _offer_text(offer, "terms", offer.terms, langs)
     elif program.terms:
         body["finePrint"], body["localizedFinePrint"] = _program_text(program, "terms", program.terms, langs)
-    if offer.discount:
-        body["textModulesData"] = [_text_module("discount", _label("discount", langs),
-                                                _offer_text(offer, "discount", offer.discount, langs))]
+    discount = _offer_text(offer, "discount", offer.discount, langs)
+    modules = [_text_module("discount", _label("discount", langs), discount) if offer.discount else None,
+               _program_module(program, "how_to_redeem", langs)]
+    if any(modules):
+        body["textModulesData"] = [m for m in modules if m]
     if callback_url:
         body["callbackOptions"] = {"url": callback_url}
     return _clean(body)

@@ -12,11 +12,19 @@ strip   375 × 123 storeCard the archived guide: 375×144 for coupons (and gift 
         375 × 144 coupon    store cards such as loyalty cards; pass-builder's single 375×144 is for posters.
 ======  ==================  ============================================================================
 
+The most pixels a slot needs is a coupon strip at @3x, 1125 × 432 (0.49 Mpx); Google, which fetches the uploaded
+logo and hero as they are, asks for a logo of at least 660 × 660 and a 1032 × 336 hero. Sources are capped at
+:data:`MAX_PIXELS` (4 Mpx: eight times the strip, e.g. 2000 × 2000 or 3600 × 1100, room enough for any crop):
+more pixels show nowhere and only cost memory and time: a 5000 × 5000 PNG of one colour (84 KB) decoded with
+~195 MB of peak memory in 0.6-0.9 s here (BENCHMARKS.md, "images"), and four such uploads at once took a web
+process 659 MB further (issue 9).
+
 Only PNG and JPEG are accepted. Before Pillow decodes anything, the dimensions are read from the file header
 (PNG IHDR, JPEG SOFn) and checked against :data:`MAX_PIXELS` / :data:`MAX_SIDE`, so a tiny file declaring
 30000×30000 is refused in microseconds and Pillow's own DecompressionBombWarning is never reached (its
-threshold, 89 Mpx, is far above ours); DecompressionBombError is translated all the same. Output PNGs carry
-no metadata, so the same source gives the same bytes.
+threshold, 89 Mpx, is far above ours); DecompressionBombError is translated all the same. A JPEG much larger
+than the slot needs is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling through ``Image.draft``), never
+below the slot's @3x size. Output PNGs carry no metadata, so the same source gives the same bytes.
 """
 
 from __future__ import annotations
@@ -34,9 +42,12 @@ PNG, JPEG = "image/png", "image/jpeg"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
 
-#: Largest source image accepted, in pixels and per side (a 4032×3024 phone photo is 12.2 Mpx).
-MAX_PIXELS = 25_000_000
+#: Largest source image accepted, in pixels and per side (see the module docstring; a 4032×3024 phone photo,
+#: 12.2 Mpx, must be scaled down first).
+MAX_PIXELS = 4_000_000
 MAX_SIDE = 10_000
+#: Pixels Google wants of the slots it fetches as uploaded (google.md: logo ≥ 660×660, hero 1032×336).
+_GOOGLE_SIDE = {"logo": 660, "hero": 1032}
 #: Byte cap used when the caller gives none (template images from disk).
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 SCALES = (1, 2, 3)
@@ -119,15 +130,23 @@ def check_image(data: bytes, *, field: str, max_bytes: int) -> str:
         raise InvalidInput(field, f"image declares {width}×{height} pixels; it must not be empty")
     if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
         raise InvalidInput(field, f"image declares {width}×{height} pixels; the limit is {MAX_SIDE} per side "
-                                  f"and {MAX_PIXELS // 1_000_000} megapixels — scale it down")
+                                  f"and {MAX_PIXELS / 1e6:g} megapixels (this one has {width * height / 1e6:.1f}), "
+                                  "far more than any pass shows — scale it down")
     return kind
 
 
-def open_image(data: bytes, *, field: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Image.Image:
-    """Check *data* (:func:`check_image`) then decode it fully; return an RGB or RGBA image."""
+def open_image(data: bytes, *, field: str, max_bytes: int = DEFAULT_MAX_BYTES, need: int = 0) -> Image.Image:
+    """Check *data* (:func:`check_image`) then decode it; return an RGB or RGBA image.
+
+    *need* is the longest side, in pixels, that the caller will make from it (0: the full image): a JPEG at
+    least twice as large on both sides is decoded at 1/2, 1/4 or 1/8 scale, each side still ≥ *need* (so in any
+    EXIF orientation). A PNG is always decoded in full.
+    """
     check_image(data, field=field, max_bytes=max_bytes)
     try:
         img = Image.open(io.BytesIO(data), formats=("PNG", "JPEG"))
+        if need and img.format == "JPEG":
+            img.draft(img.mode, (need, need))
         img.load()
     except Image.DecompressionBombError as exc:  # unreachable after check_image; kept as a second fence
         raise InvalidInput(field, f"image is too large to decode safely ({exc}); scale it down") from exc
@@ -142,6 +161,11 @@ def _png(img: Image.Image) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=False, compress_level=9)
     return buf.getvalue()
+
+
+def _need(spec: Slot) -> int:
+    """The longest side a slot's @3x file takes: what a source must keep when decoded at reduced scale."""
+    return max(spec.width, spec.height) * SCALES[-1]
 
 
 def _fitted(img: Image.Image, slot: Slot, scale: int) -> Image.Image:
@@ -162,7 +186,7 @@ def render_slot(data: bytes, slot: str, *, style: str, field: str | None = None,
     label = field or f"images.{slot}"
     if spec is None:
         raise InvalidInput(label, f"{style} passes take the images {', '.join(slots)}; remove {slot!r}")
-    img = open_image(data, field=label, max_bytes=max_bytes)
+    img = open_image(data, field=label, max_bytes=max_bytes, need=_need(spec))
     return {name: _png(_fitted(img, spec, scale)) for name, scale in zip(file_names(slot), SCALES, strict=True)}
 
 
@@ -172,11 +196,13 @@ def check_upload(data: bytes, slot: str, *, field: str, max_bytes: int) -> str:
     Beyond :func:`check_image` (type, size, declared dimensions), the image is decoded in full and rendered into
     each Apple style that has *slot*, so a file with a good header but corrupt data is refused here, before it
     is stored, instead of breaking every later pass of its program. A slot no Apple style has (Google's hero)
-    is decoded only.
+    is decoded only. A JPEG is decoded at the scale the largest of those needs (:func:`open_image`).
     """
     kind = check_image(data, field=field, max_bytes=max_bytes)
-    img = open_image(data, field=field, max_bytes=max_bytes)
-    for spec in {slots[slot] for slots in SLOTS.values() if slot in slots}:
+    specs = {slots[slot] for slots in SLOTS.values() if slot in slots}
+    need = max([_GOOGLE_SIDE.get(slot, 0), *map(_need, specs)])
+    img = open_image(data, field=field, max_bytes=max_bytes, need=need)
+    for spec in specs:
         for scale in SCALES:
             _fitted(img, spec, scale)  # resampling is where a decoded image could still fail; PNG encoding is not
     return kind

@@ -124,6 +124,9 @@ def _check_field(f: object, path: str, seen: set[str]) -> None:
     value = f.get("value")
     if not isinstance(value, str) and not _is_number(value):
         raise _fail(f"{path}.value", f"field {key!r} needs a string, number or date value, got {value!r}")
+    if isinstance(value, str) and not value.strip():
+        raise _fail(f"{path}.value", f"field {key!r} has an empty value; leave the field out when there is "
+                                     "nothing to show")
     if "dateStyle" in f or "timeStyle" in f:
         check_date(value, f"{path}.value")
     for text_key in ("label", "attributedValue"):

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from walletpass.demo import DEMO_PROGRAM
 from walletpass.domain.members import Member
 from walletpass.domain.offers import Coupon, Offer
 from walletpass.domain.passes import COUPON, MEMBER_CARD, PassRef
-from walletpass.domain.programs import Program, Tier
+from walletpass.domain.programs import OWN_TEXTS, PASS_TEXTS, Program, Tier
 
 EPOCH = datetime(2026, 5, 1, 9, 0, 0, tzinfo=UTC)
 
 
 def demo_program(program_id: int = 1, *, version: int = 1) -> Program:
-    """晨光 Morning Light: 1 point per NT$1, Bronze / Silver / Gold / Diamond, three locales."""
+    """晨光 Morning Light: 1 point per NT$1, Bronze / Silver / Gold / Diamond, three locales; its texts (terms,
+    how to earn and redeem, descriptions, translations) are those of the program ``walletpass init`` creates."""
     return Program(
         id=program_id,
         name="Morning Light Rewards",
@@ -28,10 +30,9 @@ def demo_program(program_id: int = 1, *, version: int = 1) -> Program:
             Tier("Diamond", 8000, background_color="rgb(28, 44, 74)", label_color="rgb(170, 210, 255)"),
         ),
         locales=("en", "zh-Hant", "zh-Hans"),
-        texts={
-            "zh-Hant": {"organization_name": "晨光咖啡", "name": "晨光會員"},
-            "zh-Hans": {"organization_name": "晨光咖啡", "name": "晨光会员"},
-        },
+        terms=DEMO_PROGRAM["terms"],
+        texts={**{locale: dict(t) for locale, t in DEMO_PROGRAM["texts"].items()},
+               OWN_TEXTS: {name: DEMO_PROGRAM[name] for name in PASS_TEXTS}},
         updated_at=EPOCH,
         version=version,
     )

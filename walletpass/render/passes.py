@@ -16,8 +16,8 @@ from walletpass.domain.offers import EXPIRED, REDEEMED, TRANSLATABLE, VOIDED, Co
 from walletpass.domain.passes import PassRef
 from walletpass.domain.programs import Program
 from walletpass.errors import InvalidInput
-from walletpass.render.template import COUPON, MEMBER, PassTemplate, substitute
-from walletpass.render.texts import localized_strings, offer_text_key, tier_key
+from walletpass.render.template import COUPON, MEMBER, PROGRAM_FIELD_TEXTS, PassTemplate, substitute
+from walletpass.render.texts import localized_strings, offer_text_key, program_text_key, tier_key
 
 BARCODE_FORMAT = "PKBarcodeFormatQR"
 
@@ -80,6 +80,16 @@ def _base(template: PassTemplate, values: dict[str, Any], pass_ref: PassRef, ctx
     return p
 
 
+def _program_values(program: Program) -> dict[str, str | None]:
+    """``program.<text>`` (its own text, or None) and ``program.<text>_key`` (the pass.strings key, or None: field
+    left out, when no locale has that text)."""
+    out: dict[str, str | None] = {}
+    for name in PROGRAM_FIELD_TEXTS:
+        out[f"program.{name}"] = program.own_text(name) or None
+        out[f"program.{name}_key"] = program_text_key(name) if program.has_text(name) else None
+    return out
+
+
 def member_pass_json(template: PassTemplate, program: Program, member: Member, pass_ref: PassRef,
                      ctx: RenderContext) -> dict[str, Any]:
     """pass.json (storeCard) for *member* of *program*."""
@@ -91,6 +101,7 @@ def member_pass_json(template: PassTemplate, program: Program, member: Member, p
         "member.tier_key": tier_key(member.tier),
         "member.email": member.email,
         "pass.serial_number": pass_ref.serial_number,
+        **_program_values(program),
     }
     p = _base(template, values, pass_ref, ctx, program.colors_for(member.tier), member.member_number)
     if pass_ref.voided:
@@ -126,6 +137,7 @@ def coupon_pass_json(template: PassTemplate, program: Program, offer: Offer, cou
         "member.name": member.name if member else None,
         "member.number": member.member_number if member else None,
         "pass.serial_number": pass_ref.serial_number,
+        **_program_values(program),
     }
     colors = program.colors_for(member.tier if member else None)
     p = _base(template, values, pass_ref, ctx, colors, coupon.code)

@@ -27,15 +27,21 @@ MEMBER, COUPON = "member", "coupon"
 #: Pass style of each template kind.
 STYLE_OF_KIND = {MEMBER: "storeCard", COUPON: "coupon"}
 
-#: Variables a template of each kind may use (documented in walletpass/templates/passes/README.md). ``offer.<text>`` is the
-#: offer's default text; ``offer.<text>_key`` its pass.strings key, which Wallet shows in the device's language.
+#: The program's texts a template may show as fields (``${program.how_to_earn_key}`` …).
+PROGRAM_FIELD_TEXTS = ("terms", "how_to_earn", "how_to_redeem")
+_PROGRAM_VARIABLES = frozenset({f"program.{name}{suffix}" for name in PROGRAM_FIELD_TEXTS for suffix in ("", "_key")})
+
+#: Variables a template of each kind may use (the program's are in README.md, "A program's texts").
+#: ``offer.<text>`` is the offer's default text; ``offer.<text>_key`` its pass.strings key, which Wallet shows in
+#: the device's language; ``program.<text>`` and ``program.<text>_key`` the same for the program's texts. A
+#: ``_key`` is None (the field is left out) when no locale has the text.
 VARIABLES: Mapping[str, frozenset[str]] = {
     MEMBER: frozenset({"member.name", "member.number", "member.points", "member.tier_key", "member.email",
-                       "pass.serial_number"}),
+                       "pass.serial_number"}) | _PROGRAM_VARIABLES,
     COUPON: frozenset({"coupon.code", "offer.title", "offer.description", "offer.discount", "offer.terms",
                        "offer.title_key", "offer.description_key", "offer.discount_key", "offer.terms_key",
                        "offer.valid_from", "offer.valid_until", "member.name", "member.number",
-                       "pass.serial_number"}),
+                       "pass.serial_number"}) | _PROGRAM_VARIABLES,
 }
 #: Keys the renderer sets from the program, member and pass record; a template may not set them.
 RESERVED_KEYS = frozenset({

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from walletpass.domain.programs import SUPPORTED_LOCALES, Program, Tier, parse_color, validate_tiers
+from walletpass.domain.programs import (
+    OWN_TEXTS,
+    PASS_TEXTS,
+    SUPPORTED_LOCALES,
+    Program,
+    Tier,
+    parse_color,
+    validate_tiers,
+)
 from walletpass.errors import InvalidInput, NotFound
 from walletpass.ids import sha256_hex
 from walletpass.ports import Clock, UnitOfWork
@@ -14,7 +22,7 @@ from walletpass.services.idempotency import Replayed, Retry, no_lock, once
 
 IMAGE_SLOTS = ("icon", "logo", "strip", "hero")
 
-_TRANSLATABLE = {"organization_name", "name", "points_label", "terms", "description"}
+_TRANSLATABLE = {"organization_name", "name", "points_label", "terms", *PASS_TEXTS}
 
 
 def _tiers(raw: Sequence[Mapping[str, Any]]) -> tuple[Tier, ...]:
@@ -46,6 +54,9 @@ def _design(data: Mapping[str, Any]) -> dict[str, Any]:
             raise InvalidInput(f"locales[{i}]", f"{loc!r} is not supported; use some of {list(SUPPORTED_LOCALES)}")
     tiers = _tiers(data.get("tiers") or [])
     texts = _texts(data.get("texts") or {}, locales, tiers)
+    own = {k: data[k].strip() for k in PASS_TEXTS if (data.get(k) or "").strip()}
+    if own:
+        texts[OWN_TEXTS] = own  # no column of their own: beside the translations (domain.programs.OWN_TEXTS)
     values = {
         "name": data["name"].strip(),
         "organization_name": data["organization_name"].strip(),
@@ -93,10 +104,7 @@ def update_program(uow: UnitOfWork, clock: Clock, program_id: int, data: Mapping
     now = clock.now()
     with uow:
         program = uow.programs.get(program_id, for_update=True)
-        current = {k: getattr(program, k) for k in _DESIGN_FIELDS}
-        current["tiers"] = [_tier_json(t) for t in program.tiers]
-        current["locales"] = list(program.locales)
-        values = _design({**current, **data})
+        values = _design({**design_of(program), **data})
         changed = uow.programs.update(program_id, values, now)
         if changed:
             if "tiers" in changed:
@@ -110,6 +118,16 @@ def update_program(uow: UnitOfWork, clock: Clock, program_id: int, data: Mapping
 def get_program(uow: UnitOfWork, program_id: int) -> Program:
     with uow:
         return uow.programs.get(program_id)
+
+
+def design_of(program: Program) -> dict[str, Any]:
+    """A program as the API fields that describe its design (what a PATCH starts from, what GET shows)."""
+    design: dict[str, Any] = {k: getattr(program, k) for k in _DESIGN_FIELDS}
+    design["tiers"] = [_tier_json(t) for t in program.tiers]
+    design["locales"] = list(program.locales)
+    design["texts"] = {k: dict(v) for k, v in program.translations.items()}
+    design.update({k: program.own_text(k) for k in PASS_TEXTS})
+    return design
 
 
 def set_program_image(uow: UnitOfWork, clock: Clock, program_id: int, slot: str, data: bytes,
