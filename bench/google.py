@@ -85,7 +85,7 @@ def bench_links(info: dict, seconds: float) -> dict[str, float]:
 
     settings = Settings.for_tests(Path(tempfile.gettempdir()), base_url="https://passes.example.com",
                                   google_issuer_id=ISSUER)
-    at_google = google_wallet.class_and_version(settings, PROGRAM)[1]  # what programs.google_class_version holds
+    at_google = google_wallet.class_and_version(settings, PROGRAM)[1]  # what wallet_classes holds for the program
 
     def service_path(i: int) -> object:  # links.google_save with the class at Google: no REST call
         class_, version = google_wallet.class_and_version(settings, PROGRAM)

@@ -61,7 +61,7 @@ def test_class_is_inserted_once_then_links_carry_the_object_only(client, service
     other = make_member(services, pid)  # the class is known to be at Google: no REST call in the request
     assert len(_save(client, other)) <= 1800 and len(google.api_requests()) == 1
     with services.engine.connect() as conn:
-        assert conn.execute(text("SELECT google_class_version FROM programs")).scalar_one() is not None
+        assert conn.execute(text("SELECT version FROM wallet_classes WHERE owner_kind = 'program'")).scalar_one() is not None
 
 
 def test_object_too_long_alone_is_inserted_and_the_link_is_skinny(client, services, google) -> None:  # type: ignore[no-untyped-def]
@@ -85,7 +85,7 @@ def test_callbacks_are_verified_recorded_once_and_changes_sync(client, auth, ser
     assert client.post("/google/callback", data=body, content_type="application/json").status_code == 200
     with services.engine.connect() as conn:
         saves = conn.execute(text("SELECT count(*) FROM pass_events WHERE kind = 'google_save'")).scalar_one()
-        state = conn.execute(text("SELECT google_state FROM passes")).scalar_one()
+        state = conn.execute(text("SELECT state FROM wallet_objects")).scalar_one()
     assert saves == 1 and state == "saved"
 
     r = client.post(f"/api/v1/members/{m['id']}/transactions", json={"points": 90, "reason": "x"}, headers=auth)
@@ -102,7 +102,7 @@ def test_callbacks_are_verified_recorded_once_and_changes_sync(client, auth, ser
     delete = callback_body(object_id, event="del")
     assert client.post("/google/callback", data=delete, content_type="application/json").status_code == 200
     with services.engine.connect() as conn:
-        assert conn.execute(text("SELECT google_state FROM passes")).scalar_one() == "deleted"
+        assert conn.execute(text("SELECT state FROM wallet_objects")).scalar_one() == "deleted"
 
 
 @pytest.mark.parametrize("body,status", [

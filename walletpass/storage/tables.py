@@ -84,7 +84,6 @@ class ProgramRow(Base):
     member_template: Mapped[str] = mapped_column(String(64), default="member-card")
     coupon_template: Mapped[str] = mapped_column(String(64), default="coupon")
     version: Mapped[int] = mapped_column(Integer, default=1)
-    google_class_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -131,7 +130,6 @@ class OfferRow(Base):
     # {locale: {"title": …, "description": …, "discount": …, "terms": …}} — the offer's texts in other languages
     # (server default as in migration 0002, which gives the offers made before it an empty object)
     texts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
-    google_class_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -169,7 +167,7 @@ class CouponIssueRow(Base):
 
 
 class PassRow(Base):
-    """A pass as Apple and Google see it: serial, tokens, update tag, Google object state."""
+    """A pass: serial, tokens, update tag; what each wallet knows of it is in ``wallet_objects``."""
 
     __tablename__ = "passes"
     __table_args__ = (UniqueConstraint("pass_type_id", "serial_number", name="uq_passes_type_serial"),)
@@ -184,11 +182,32 @@ class PassRow(Base):
     public_token: Mapped[str] = mapped_column(String(64), unique=True)
     update_tag: Mapped[int] = mapped_column(BigInteger, index=True)
     voided: Mapped[bool] = mapped_column(Boolean, default=False)
-    google_object_id: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
-    google_state: Mapped[str | None] = mapped_column(String(16), nullable=True)  # None | inserted | saved | deleted
-    google_synced_tag: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class WalletObjectRow(Base):
+    """A wallet provider's copy of a pass: its id there, its state (Google: ``inserted`` by REST, ``saved`` /
+    ``deleted`` by the user) and the oldest pass version it may show (``synced_tag``)."""
+
+    __tablename__ = "wallet_objects"
+    __table_args__ = (UniqueConstraint("provider", "object_id", name="uq_wallet_objects_provider_object"),
+                      Index("ix_wallet_objects_provider_state", "provider", "state", "pass_id"))
+    pass_id: Mapped[int] = mapped_column(ForeignKey("passes.id", ondelete="CASCADE"), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16), primary_key=True)
+    object_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    synced_tag: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class WalletClassRow(Base):
+    """The version (a fingerprint of its body) of a program's or an offer's class known to be at a wallet."""
+
+    __tablename__ = "wallet_classes"
+    provider: Mapped[str] = mapped_column(String(16), primary_key=True)
+    owner_kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # program | offer
+    owner_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
 
 
 class CounterRow(Base):

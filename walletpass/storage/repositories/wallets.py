@@ -5,78 +5,96 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from walletpass.domain.wallets import WalletObject
 from walletpass.storage.repositories._base import SessionRepository
-from walletpass.storage.tables import GoogleCallbackNonceRow, GoogleMessageRow, OfferRow, PassRow, ProgramRow
+from walletpass.storage.tables import (
+    GoogleCallbackNonceRow,
+    GoogleMessageRow,
+    PassRow,
+    WalletClassRow,
+    WalletObjectRow,
+)
 
 GOOGLE = "google"
 
 
 def held_by(provider: str, states: Sequence[str]) -> ColumnElement[bool]:
     """A WHERE clause over ``passes``: the wallet *provider* holds the pass in one of *states*."""
-    if provider != GOOGLE:
-        raise ValueError(f"unknown wallet provider {provider!r}")
-    return PassRow.google_state.in_(list(states))
+    return exists().where(WalletObjectRow.pass_id == PassRow.id, WalletObjectRow.provider == provider,
+                          WalletObjectRow.state.in_(list(states)))
 
 
-def _check(provider: str) -> None:
-    if provider != GOOGLE:
-        raise ValueError(f"unknown wallet provider {provider!r}")
+def _insert(dialect: str) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+_OBJECTS = WalletObjectRow.__table__
+
+
+def _object(row: Any, pass_id: int, provider: str) -> WalletObject:
+    if row is None:
+        return WalletObject(pass_id, provider, None, None, None)
+    return WalletObject(row.pass_id, row.provider, row.object_id, row.state, row.synced_tag)
 
 
 class WalletRepository(SessionRepository):
     # -- objects (per pass) --------------------------------------------------------------------------------
     def object(self, pass_id: int, provider: str = GOOGLE) -> WalletObject:
-        _check(provider)
-        row = self._row(PassRow, pass_id, "pass")
-        return WalletObject(row.id, provider, row.google_object_id, row.google_state, row.google_synced_tag)
+        """What *provider* holds of the pass (all None when nothing is known); NotFound for no such pass."""
+        row = self._s.execute(select(_OBJECTS).where(_OBJECTS.c.pass_id == pass_id,
+                                                     _OBJECTS.c.provider == provider)).first()
+        if row is None:
+            self._row(PassRow, pass_id, "pass")
+        return _object(row, pass_id, provider)
 
     def object_by_id(self, object_id: str, provider: str = GOOGLE) -> WalletObject | None:
-        _check(provider)
-        row = self._s.scalars(select(PassRow).where(PassRow.google_object_id == object_id)).first()
-        if row is None:
-            return None
-        return WalletObject(row.id, provider, row.google_object_id, row.google_state, row.google_synced_tag)
+        row = self._s.execute(select(_OBJECTS).where(_OBJECTS.c.provider == provider,
+                                                     _OBJECTS.c.object_id == object_id)).first()
+        return None if row is None else _object(row, row.pass_id, provider)
+
+    def _put(self, pass_id: int, provider: str, values: dict[str, Any]) -> None:
+        """Insert or update the provider's row of the pass in one statement (two writers may race on it)."""
+        insert = _insert(self._s.get_bind().dialect.name)
+        stmt = insert(WalletObjectRow).values(pass_id=pass_id, provider=provider, **values)
+        self._s.execute(stmt.on_conflict_do_update(index_elements=["pass_id", "provider"], set_=values))
 
     def set_object_id(self, pass_id: int, object_id: str, provider: str = GOOGLE) -> None:
-        _check(provider)
-        self._row(PassRow, pass_id, "pass").google_object_id = object_id
+        self._put(pass_id, provider, {"object_id": object_id})
 
     def set_state(self, pass_id: int, state: str, provider: str = GOOGLE) -> None:
-        _check(provider)
-        self._row(PassRow, pass_id, "pass").google_state = state
+        self._put(pass_id, provider, {"state": state})
 
     def set_synced(self, pass_id: int, tag: int, *, state: str | None = None, only_if_unset: bool = False,
                    provider: str = GOOGLE) -> None:
         """The wallet has (or may show, at the oldest) version *tag* of the pass."""
-        _check(provider)
-        row = self._row(PassRow, pass_id, "pass")
-        if only_if_unset and row.google_synced_tag is not None:
+        if only_if_unset and self.object(pass_id, provider).synced_tag is not None:
             return
-        row.google_synced_tag = tag
-        if state is not None:
-            row.google_state = state
+        self._put(pass_id, provider, {"synced_tag": tag} if state is None else {"synced_tag": tag, "state": state})
 
     # -- classes (per program or offer) -------------------------------------------------------------------
     def class_version(self, *, program_id: int | None = None, offer_id: int | None = None,
                       provider: str = GOOGLE) -> int | None:
         """The version (fingerprint) of the class known to be at the wallet; None when none is known."""
-        _check(provider)
-        if offer_id is not None:
-            return self._row(OfferRow, offer_id, "offer").google_class_version
-        return self._row(ProgramRow, program_id or 0, "program").google_class_version
+        kind, owner = ("offer", offer_id) if offer_id is not None else ("program", program_id)
+        return self._s.scalar(select(WalletClassRow.version).where(
+            WalletClassRow.provider == provider, WalletClassRow.owner_kind == kind, WalletClassRow.owner_id == owner))
 
     def set_class_version(self, version: int, *, program_id: int | None = None, offer_id: int | None = None,
                           provider: str = GOOGLE) -> None:
-        _check(provider)
-        if offer_id is not None:
-            self._row(OfferRow, offer_id, "offer").google_class_version = version
-        else:
-            self._row(ProgramRow, program_id or 0, "program").google_class_version = version
+        kind, owner = ("offer", offer_id) if offer_id is not None else ("program", program_id)
+        insert = _insert(self._s.get_bind().dialect.name)
+        stmt = insert(WalletClassRow).values(provider=provider, owner_kind=kind, owner_id=owner, version=version)
+        self._s.execute(stmt.on_conflict_do_update(index_elements=["provider", "owner_kind", "owner_id"],
+                                                   set_={"version": version}))
 
     # -- notifications (Google: 3 per pass per 24 h, google.md §3.5) --------------------------------------
     def reserve_notification(self, pass_id: int, kind: str, wanted: bool, now: datetime, *, limit: int,
@@ -111,10 +129,7 @@ class WalletRepository(SessionRepository):
         insert; the second waits for the first's commit (PostgreSQL) or the write lock (SQLite) and is a replay.
         """
         values = {"nonce": nonce, "received_at": now, "expires_at": expires_at}
-        if self._s.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        insert = _insert(self._s.get_bind().dialect.name)
         stmt = (insert(GoogleCallbackNonceRow).values(**values).on_conflict_do_nothing(index_elements=["nonce"])
                 .returning(GoogleCallbackNonceRow.nonce))
         return self._s.execute(stmt).first() is not None
