@@ -188,7 +188,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
         upgrade(engine)
     kicker = None
     if settings.broker_url:
-        from walletpass.jobs.celery_app import broker_kicker
+        from walletpass.jobs.broker import broker_kicker
 
         kicker = broker_kicker(settings)
     clock = clock or SystemClock()

@@ -276,7 +276,9 @@ class PassBuilder(Protocol):
 class RateLimiter(Protocol):
     """Paces requests to a remote service (Google: 20/s per project)."""
 
-    def acquire(self) -> None: ...
+    def acquire(self) -> float:
+        """Take one token, waiting until it is available; return the seconds waited."""
+        ...
 
 
 UowFactory = Callable[[], UnitOfWork]

@@ -10,8 +10,7 @@ import pytest
 
 from tests.conftest import REDIS_URL
 from walletpass.config import Settings
-from walletpass.google.client import TokenBucket
-from walletpass.google.ratelimit import RedisTokenBucket, make_bucket
+from walletpass.google.ratelimit import RedisTokenBucket, TokenBucket, make_bucket
 
 RATE = 20.0
 

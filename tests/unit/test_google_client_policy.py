@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from walletpass.google.client import RetryPolicy, TokenBucket, _contains, _google_error
+from walletpass.google.client import RetryPolicy, _contains, _google_error
+from walletpass.google.ratelimit import TokenBucket
 
 
 class FakeClock:

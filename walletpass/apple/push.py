@@ -25,18 +25,18 @@ from walletpass.push.policy import (
     PUSH_TRIES,
     Outcome,
     PushOutcome,
+    PushState,
     decide_pushes,
     delivered,
     plan_pushes,
     refused_recently,
     short_token,
 )
-from walletpass.push.status import PushState
 
 log = logging.getLogger("walletpass.jobs")
 
 #: Device tokens sent per call: the outcomes of each chunk are recorded before the next one is sent.
-PUSH_CHUNK = 500
+PUSH_CHUNK = 200
 
 
 class PushSender(Protocol):

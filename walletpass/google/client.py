@@ -40,6 +40,7 @@ from google.oauth2 import service_account
 from walletpass.config import Settings
 from walletpass.errors import CredentialError, GoogleApiError
 from walletpass.google.objects import Json, Kind, message
+from walletpass.google.ratelimit import make_bucket
 
 SCOPE = "https://www.googleapis.com/auth/wallet_object.issuer"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -47,37 +48,6 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 FINAL_REASONS = frozenset({"quotaExceeded", "QuotaExceededException"})
 _RESOURCES = {("loyalty", "class"): "loyaltyClass", ("loyalty", "object"): "loyaltyObject",
               ("offer", "class"): "offerClass", ("offer", "object"): "offerObject"}
-
-
-class TokenBucket:
-    """Thread-safe token bucket: at most *rate* acquisitions per second after a burst of *burst*.
-
-    Each caller reserves a token (the count may go negative) and sleeps outside the lock until it is due, so
-    concurrent callers are served in order. ``rate <= 0`` disables it.
-    """
-
-    def __init__(self, rate: float, burst: float = 1.0, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self.rate = rate
-        self.burst = max(burst, 1.0)
-        self._tokens = self.burst
-        self._clock, self._sleep = clock, sleep
-        self._last = clock()
-        self._lock = threading.Lock()
-
-    def acquire(self) -> float:
-        """Take one token, sleeping until it is available; return the seconds waited."""
-        if self.rate <= 0:
-            return 0.0
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-            self._last = now
-            self._tokens -= 1.0
-            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
-        if wait > 0:
-            self._sleep(wait)
-        return wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +134,6 @@ class GoogleWalletClient:
         self._base = settings.google_api_url.rstrip("/") + "/walletobjects/v1"
         self._retry = retry
         if bucket is None:
-            from walletpass.google.ratelimit import make_bucket
-
             bucket = make_bucket(settings, burst)
         self.bucket = bucket
 

@@ -3,7 +3,7 @@
 ``walletpass serve`` runs one process per CPU and workers run elsewhere; a bucket per process would let them
 together send N × the limit. With Redis configured (``WALLETPASS_BROKER_URL``), every process reserves its
 tokens from one bucket kept in Redis by an atomic Lua script (the same algorithm as
-:class:`walletpass.google.client.TokenBucket`: a caller reserves a token, the count may go negative, and it
+:class:`TokenBucket`: a caller reserves a token, the count may go negative, and it
 sleeps until its token is due, so concurrent callers — in any process — are served in order at the rate).
 Without Redis the per-process bucket is used. If Redis stops answering, the process falls back to its own
 bucket for that call (logged), so a Redis outage slows nothing down that worked before.
@@ -14,6 +14,7 @@ The bucket's clock is Redis's ``TIME`` (one clock for every machine); tests may 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -52,6 +53,37 @@ return '0'
 """
 
 
+class TokenBucket:
+    """Thread-safe token bucket: at most *rate* acquisitions per second after a burst of *burst*.
+
+    Each caller reserves a token (the count may go negative) and sleeps outside the lock until it is due, so
+    concurrent callers are served in order. ``rate <= 0`` disables it.
+    """
+
+    def __init__(self, rate: float, burst: float = 1.0, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.rate = rate
+        self.burst = max(burst, 1.0)
+        self._tokens = self.burst
+        self._clock, self._sleep = clock, sleep
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take one token, sleeping until it is available; return the seconds waited."""
+        if self.rate <= 0:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            self._tokens -= 1.0
+            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
 #: After Redis fails to answer, each process paces itself alone this long before asking Redis again.
 REDIS_RETRY_SECONDS = 30.0
 
@@ -71,8 +103,6 @@ class RedisTokenBucket:
                  fallback: object | None = None, clock: Callable[[], float] | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
-        from walletpass.google.client import TokenBucket
-
         self.rate = rate
         self.burst = max(burst, 1.0)
         self.key = key
@@ -111,10 +141,8 @@ class RedisTokenBucket:
         self._redis.close()
 
 
-def make_bucket(settings: Settings, burst: float = 1.0) -> object:
+def make_bucket(settings: Settings, burst: float = 1.0) -> TokenBucket | RedisTokenBucket:
     """The bucket for ``settings.google_rate_limit``: shared through Redis when a broker URL is set."""
-    from walletpass.google.client import TokenBucket
-
     local = TokenBucket(settings.google_rate_limit, burst)
     if settings.broker_url and settings.google_rate_limit > 0:
         return RedisTokenBucket(settings.broker_url, settings.google_rate_limit, burst,

@@ -8,19 +8,36 @@ import socket
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
+from sqlalchemy import Engine
+
+from walletpass.config import Settings
 from walletpass.jobs.lease import LeaseKeeper
+from walletpass.ports import Clock, JobHandler, UnitOfWork
 from walletpass.storage.outbox import Outbox
 
 log = logging.getLogger("walletpass.worker")
 
 
+class WorkerServices(Protocol):
+    """What a worker needs of the composition root (walletpass.bootstrap.Services)."""
+
+    settings: Settings
+    engine: Engine
+    clock: Clock
+
+    def uow(self) -> UnitOfWork: ...
+
+    @property
+    def job_handlers(self) -> Mapping[str, JobHandler]: ...
+
+
 class Worker:
     """Claims due outbox jobs and delivers them; safe to run in several processes at once."""
 
-    def __init__(self, services: Any, *, batch: int = 500, idle_sleep: float = 0.25) -> None:
+    def __init__(self, services: WorkerServices, *, batch: int = 500, idle_sleep: float = 0.25) -> None:
         self.services = services
         self.outbox = Outbox(services.engine)
         self.batch = batch
@@ -104,7 +121,7 @@ class Worker:
         self._stop.set()
 
 
-def start_embedded_worker(services: Any) -> Worker:
+def start_embedded_worker(services: WorkerServices) -> Worker:
     """Start the worker as a daemon thread of this process (single-box mode)."""
     worker = Worker(services)
     thread = threading.Thread(target=worker.run_forever, name="walletpass-worker", daemon=True)
@@ -112,7 +129,7 @@ def start_embedded_worker(services: Any) -> Worker:
     return worker
 
 
-def run_worker_process(services: Any) -> None:
+def run_worker_process(services: WorkerServices) -> None:
     """``walletpass worker``: run until SIGTERM/SIGINT."""
     import signal
 

@@ -144,6 +144,23 @@ def short_token(token: str, keep: int = 8) -> str:
 
 
 
+# -- what APNs last said about a topic ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PushState:
+    """What APNs last said about a topic: refused (``forbidden_at`` and Apple's reason) and/or last accepted."""
+
+    topic: str
+    forbidden_at: datetime | None = None
+    forbidden_reason: str | None = None
+    ok_at: datetime | None = None
+
+    @property
+    def forbidden(self) -> bool:
+        return self.forbidden_at is not None
+
+
 # -- a batch of push jobs: plan (who to push) and verdict (what became of each job) --------------------------------
 
 #: Tries of one push within a batch, before its job is rescheduled.
@@ -298,6 +315,7 @@ __all__ = [
     "PUSH_TRIES",
     "PushOutcome",
     "PushPlan",
+    "PushState",
     "PushVerdict",
     "RETRY_CAP",
     "RandomSource",

@@ -8,30 +8,16 @@ and the job handler reads it to park new jobs for a refused topic without sendin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 
+from walletpass.push.policy import PushState
 from walletpass.storage.tables import PushStatusRow
 
 #: A topic's ``ok_at`` is rewritten at most this often while nothing else changes (one small write, not one
 #: per batch of a campaign).
 OK_REFRESH = timedelta(minutes=1)
-
-
-@dataclass(frozen=True, slots=True)
-class PushState:
-    """What APNs last said about a topic: refused (``forbidden_at`` and Apple's reason) and/or last accepted."""
-
-    topic: str
-    forbidden_at: datetime | None = None
-    forbidden_reason: str | None = None
-    ok_at: datetime | None = None
-
-    @property
-    def forbidden(self) -> bool:
-        return self.forbidden_at is not None
 
 
 class PushStatusStore:

@@ -13,16 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography import x509
 
 from walletpass.config import Settings
 from walletpass.domain.jobs import FAILING_ATTEMPTS
 from walletpass.ports import UnitOfWork
-
-if TYPE_CHECKING:
-    from walletpass.push.status import PushState
+from walletpass.push.policy import PushState
 
 OK, DEGRADED, FAILING = "ok", "degraded", "failing"
 #: A certificate closer than this to its end is reported, so the operator has time to renew it.
