@@ -65,8 +65,9 @@ ENV_VARS: dict[str, tuple[str, str]] = {
                               "(default 2)"),
     "SWEEP_SECONDS": ("sweep_seconds", "broker mode: each `walletpass worker` also drains due jobs this often, "
                       "for retries and lost kicks (default 2)"),
-    "JOB_LEASE_SECONDS": ("job_lease_seconds", "how long a worker holds claimed jobs before another may take "
-                          "them (default 60)"),
+    "JOB_LEASE_SECONDS": ("job_lease_seconds", "how long claimed jobs stay a worker's unless it renews the lease "
+                          "(a running worker renews it every third of it), so how soon another worker takes over the "
+                          "jobs of one that died (default 12)"),
     "MAX_BODY_BYTES": ("max_body_bytes", "largest accepted request body (default 1048576)"),
     "MAX_IMAGE_BYTES": ("max_image_bytes", "largest accepted image upload (default 2097152)"),
     "LOG_LEVEL": ("log_level", "logging level (default INFO)"),
@@ -107,7 +108,7 @@ class Settings:
     embedded_worker: bool = True
     push_coalesce_seconds: float = 2.0
     sweep_seconds: float = 2.0
-    job_lease_seconds: float = 60.0
+    job_lease_seconds: float = 12.0
     max_body_bytes: int = 1_048_576
     max_image_bytes: int = 2_097_152
     log_level: str = "INFO"

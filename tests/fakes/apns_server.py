@@ -104,6 +104,9 @@ class FakeApns:
         self._scripts: dict[str, deque[tuple[int, str]]] = {}
         self._pushes: list[RecordedPush] = []
         self._goaway_countdown: int | None = None
+        self._hold_left: int | None = None
+        #: requests left unanswered while holding (``hold_after``)
+        self.held = 0
         self._refused_serials: dict[int, str] = {}
         self._sessions: list[_Session] = []
         self._threads: list[threading.Thread] = []
@@ -155,6 +158,27 @@ class FakeApns:
         serial = x509.load_pem_x509_certificate(Path(cert_file).read_bytes()).serial_number
         with self._lock:
             self._refused_serials[serial] = reason
+
+    def hold_after(self, n: int) -> None:
+        """Answer *n* more requests, then leave every further one unanswered (a server that hangs mid-batch)
+        until :meth:`release`."""
+        with self._lock:
+            self._hold_left = n
+
+    def release(self) -> None:
+        """Answer new requests again (those held stay unanswered: their client gave up or died)."""
+        with self._lock:
+            self._hold_left = None
+
+    def _holding(self) -> bool:
+        with self._lock:
+            if self._hold_left is None:
+                return False
+            if self._hold_left > 0:
+                self._hold_left -= 1
+                return False
+            self.held += 1
+            return True
 
     def goaway_after(self, n: int) -> None:
         """After answering *n* more requests, send GOAWAY (last stream = that request) and close the connection."""
@@ -384,7 +408,7 @@ class _Session:
 
     def _answer(self, stream_id: int) -> bool:
         req = self.requests.pop(stream_id, None)
-        if req is None:
+        if req is None or self.server._holding():
             return False
         token, topic, status, reason = self.server._judge(req, self.cert_uid)
         if self.refused is not None and status == 200:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 
 import pytest
 from PIL import Image
@@ -41,13 +40,12 @@ def test_over_cap_upload_rejected() -> None:
     assert info.value.field == "images.strip" and f"limit is {len(data) - 1} bytes" in info.value.detail
 
 
-def test_decompression_bomb_rejected_quickly_without_warning(recwarn: pytest.WarningsRecorder) -> None:
+def test_decompression_bomb_rejected_from_its_header_without_warning(recwarn: pytest.WarningsRecorder) -> None:
+    """Refused before any pixel is decoded (the memory bound is tests/integration/test_image_memory.py)."""
     data = bomb_png(30000, 30000)
     assert len(data) < 200
-    start = time.perf_counter()
     with pytest.raises(InvalidInput) as info:
         images.render_slot(data, "icon", style="storeCard")
-    assert time.perf_counter() - start < 0.05
     assert "30000×30000" in info.value.detail and "scale it down" in info.value.detail
     assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]
 
