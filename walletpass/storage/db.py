@@ -131,10 +131,39 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database to *revision* (Alembic)."""
+    _migrate(engine, command.upgrade, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database back to *revision* (Alembic)."""
+    _migrate(engine, command.downgrade, revision)
+
+
+def _migrate(engine: Engine, step: Any, revision: str) -> None:
+    """Run an Alembic *step* in one transaction.
+
+    SQLite changes some tables by copying them into a new one and dropping the old (Alembic's batch mode). With
+    foreign keys enforced, dropping ``passes`` would delete its registrations (ON DELETE CASCADE) and dropping
+    ``programs`` would fail, so they are off for the migration — set outside the transaction, as SQLite requires —
+    and the result is checked (``PRAGMA foreign_key_check``) before it commits.
+    """
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        if sqlite and raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                step(cfg, revision)
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"migration to {revision} would break foreign keys: {broken[:5]}")
+        finally:
+            if sqlite and raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
 
 
 def is_migrated(engine: Engine) -> bool:
