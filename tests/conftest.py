@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.fakes.apns_server import FakeApns
@@ -71,6 +71,21 @@ def scratch_pg_database(worker_id: str, purpose: str = "") -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path, worker_id: str) -> Iterator[Engine]:
+    """An engine on an empty database nobody else uses (a SQLite file, or a scratch PostgreSQL database): for
+    tests of the migrations themselves."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+        yield engine
+        engine.dispose()
+        return
+    with scratch_pg_database(worker_id, "empty_") as url:
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
 
 
 def _truncate(url: str) -> None:

@@ -7,12 +7,8 @@ and dropped here), never the migrated per-worker one the other tests share.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from PIL import Image
@@ -20,27 +16,12 @@ from sqlalchemy import JSON, Engine, inspect
 
 from api.representations import tier_json
 from tests.builders import make_program
-from tests.conftest import scratch_pg_database
 from walletpass.bootstrap import Services
 from walletpass.demo import DEMO_PROGRAM
 from walletpass.domain.programs import OWN_TEXTS, PASS_TEXTS
 from walletpass.services import programs
-from walletpass.storage.db import alembic_config, make_engine, upgrade
+from walletpass.storage.db import downgrade, upgrade
 from walletpass.storage.tables import Base
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_engine(request: pytest.FixtureRequest, tmp_path: Path, worker_id: str) -> Iterator[Engine]:
-    """An engine on an empty database nobody else uses."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'migrations.db'}")
-        yield engine
-        engine.dispose()
-        return
-    with scratch_pg_database(worker_id, "mig_") as url:
-        engine = make_engine(url)
-        yield engine
-        engine.dispose()
 
 
 def _json_default_differs(_context: Any, _inspected: Any, column: Any, inspected_default: str | None,
@@ -57,13 +38,6 @@ def schema_diff(engine: Engine) -> list[Any]:
         context = MigrationContext.configure(conn, opts={"compare_type": True,
                                                          "compare_server_default": _json_default_differs})
         return list(compare_metadata(context, Base.metadata))
-
-
-def downgrade(engine: Engine, revision: str) -> None:
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
 
 
 def test_migrations_build_exactly_the_models(empty_engine: Engine) -> None:

@@ -3,35 +3,18 @@ wallet_objects and wallet_classes, and a downgrade brings it back (SQLite and Po
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, text
 
-from tests.conftest import scratch_pg_database
-from walletpass.storage.db import downgrade, make_engine, upgrade
+from walletpass.storage.db import downgrade, upgrade
 
 NOW = {"now": datetime(2026, 12, 1, tzinfo=UTC).replace(tzinfo=None)}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path, worker_id: str) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'wallets.db'}")
-        yield engine
-        engine.dispose()
-        return
-    with scratch_pg_database(worker_id, "wallets_") as url:
-        engine = make_engine(url)
-        yield engine
-        engine.dispose()
-
-
-def _seed_0003(engine: Engine) -> None:
+def _seed_0003(empty_engine: Engine) -> None:
     """A program and an offer whose classes are at Google, a saved pass, an inserted one and one Google never had."""
-    with engine.begin() as conn:
+    with empty_engine.begin() as conn:
         conn.execute(text("INSERT INTO programs (id, name, organization_name, background_color, foreground_color, "
                           "label_color, points_label, tiers, locales, texts, terms, member_template, coupon_template, "
                           "version, google_class_version, created_at, updated_at) VALUES (1, 'P', 'O', '', '', '', "
@@ -52,22 +35,22 @@ def _seed_0003(engine: Engine) -> None:
         conn.execute(text("INSERT INTO registrations (device_id, pass_id, created_at) VALUES (1, 1, :now)"), NOW)
 
 
-def test_upgrade_moves_google_state_into_the_wallet_tables_and_downgrade_brings_it_back(engine: Engine) -> None:
-    upgrade(engine, "0003")
-    _seed_0003(engine)
-    upgrade(engine)
-    with engine.connect() as conn:
+def test_upgrade_moves_google_state_into_the_wallet_tables_and_downgrade_brings_it_back(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0003")
+    _seed_0003(empty_engine)
+    upgrade(empty_engine)
+    with empty_engine.connect() as conn:
         objects = conn.execute(text("SELECT pass_id, provider, object_id, state, synced_tag FROM wallet_objects "
                                     "ORDER BY pass_id")).all()
         classes = conn.execute(text("SELECT provider, owner_kind, owner_id, version FROM wallet_classes "
                                     "ORDER BY owner_kind")).all()
     assert [tuple(r) for r in objects] == [(1, "google", "3388.A", "saved", 7), (2, "google", "3388.B", "inserted", 8)]
     assert [tuple(r) for r in classes] == [("google", "offer", 1, 222), ("google", "program", 1, 111)]
-    with engine.connect() as conn:  # the passes table was copied on SQLite: nothing cascaded from it
+    with empty_engine.connect() as conn:  # the passes table was copied on SQLite: nothing cascaded from it
         assert conn.execute(text("SELECT count(*) FROM registrations")).scalar_one() == 1
 
-    downgrade(engine, "0003")
-    with engine.connect() as conn:
+    downgrade(empty_engine, "0003")
+    with empty_engine.connect() as conn:
         passes = conn.execute(text("SELECT id, google_object_id, google_state, google_synced_tag FROM passes "
                                    "ORDER BY id")).all()
         versions = conn.execute(text("SELECT (SELECT google_class_version FROM programs), "
@@ -75,4 +58,4 @@ def test_upgrade_moves_google_state_into_the_wallet_tables_and_downgrade_brings_
     assert [tuple(r) for r in passes] == [(1, "3388.A", "saved", 7), (2, "3388.B", "inserted", 8),
                                           (3, None, None, None)]
     assert tuple(versions) == (111, 222)
-    upgrade(engine)  # and up again
+    upgrade(empty_engine)  # and up again

@@ -19,6 +19,14 @@ from walletpass.services.points import add_transaction
 pytestmark = pytest.mark.slow
 
 
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    worker.terminate()
+    try:
+        worker.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+
+
 def test_killed_worker_loses_no_push(tmp_path, pki, db_url) -> None:  # type: ignore[no-untyped-def]
     hole = BlackHole()
     with FakeApns(pki) as apns:
@@ -48,11 +56,7 @@ def test_killed_worker_loses_no_push(tmp_path, pki, db_url) -> None:  # type: ig
             assert wait_until(lambda: any(p.token == phone.token and p.status == 200 for p in apns.pushes)), \
                 "the push was lost"
         finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            _stop(worker)
             svc.close()
             hole.close()
 
@@ -121,9 +125,5 @@ def test_a_batch_resumed_after_its_worker_died_skips_the_devices_already_pushed(
             assert after.isdisjoint(delivered)                # the worker that took over skipped them
             assert after == {f"{n:064x}" for n in range(devices)} - delivered
         finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            _stop(worker)
             svc.close()
