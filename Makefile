@@ -34,8 +34,11 @@ test: install-dev
 	$(PY) -m pytest -n 2 -q
 
 # Static checks: ruff (pyflakes, pycodestyle, bugbear, isort, pyupgrade, simplify) and the import contracts.
+# Static checks: ruff (pyflakes, pycodestyle, bugbear, isort, pyupgrade, simplify), mypy (strict on the pure core
+# and the services; see pyproject.toml) and the import contracts.
 lint: install-dev
 	$(VENV)/bin/ruff check walletpass api tests bench wsgi.py
+	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
 bench: install-dev

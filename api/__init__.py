@@ -90,8 +90,8 @@ class _NoSessions(SessionInterface):
     (a measurable share of a 304 to a device).
     """
 
-    def open_session(self, app: Flask, request: object) -> None:  # type: ignore[override]
+    def open_session(self, app: Flask, request: object) -> None:
         return None  # Flask substitutes a NullSession, which refuses writes
 
-    def save_session(self, app: Flask, session: object, response: object) -> None:  # type: ignore[override]
+    def save_session(self, app: Flask, session: object, response: object) -> None:
         return None

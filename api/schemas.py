@@ -116,7 +116,7 @@ PROGRAM = {
 _email = {"type": "string", "maxLength": 320, "pattern": EMAIL,
           "x-detail": "{value} does not match an email address: name@domain.tld, without white space"}
 
-MEMBER = {
+MEMBER: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["name"],
     "properties": {
         "name": _non_blank(200),
@@ -147,7 +147,7 @@ MEMBER_PATCH = {
     },
 }
 
-_instant = {"type": "string", "format": "date-time", "maxLength": 64, "pattern": INSTANT,
+_instant: dict[str, Any] = {"type": "string", "format": "date-time", "maxLength": 64, "pattern": INSTANT,
             "description": "RFC 3339 date and time with its zone, e.g. 2026-12-31T23:59:00+08:00; year 1970–9998",
             "x-detail": "{value} is not an RFC 3339 date and time with its zone, e.g. '2026-12-31T23:59:00+08:00' "
                         "(upper-case T and Z, seconds 00–59, year 1970–9998)"}

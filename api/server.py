@@ -170,7 +170,7 @@ class RedactingLogger(Logger):  # type: ignore[misc]
     _SECRETS = ("{authorization}i", "{http_authorization}e", "{cookie}i", "{http_cookie}e")
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
-        atoms = super().atoms(resp, req, environ, request_time)
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
         atoms["r"] = f"{environ['REQUEST_METHOD']} {redact_uri(environ['RAW_URI'])} {environ['SERVER_PROTOCOL']}"
         atoms["U"] = redact_uri(atoms["U"] or "")
         atoms["f"] = redact_uri(atoms["f"])
@@ -211,7 +211,7 @@ def _child_exit(server: Any, worker: Any) -> None:
     """gunicorn hook (master): a worker exited; its live gauges no longer count (prometheus_client docs)."""
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(worker.pid)
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
 def run(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> None:

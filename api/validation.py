@@ -38,7 +38,7 @@ def _reject_constant(name: str) -> Any:
 
 
 def _path(err: ValidationError) -> str:
-    parts = []
+    parts: list[str] = []
     for p in err.absolute_path:
         parts.append(f"[{p}]" if isinstance(p, int) else (("." if parts else "") + str(p)))
     return "".join(parts)

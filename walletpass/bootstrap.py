@@ -8,17 +8,19 @@ one handler in :meth:`Services.job_handlers`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from walletpass.apple.provider import AppleWallet
 from walletpass.config import Settings
-from walletpass.domain.jobs import JobKind
+from walletpass.domain.jobs import Job, JobKind, JobResult
+from walletpass.google.client import GoogleWalletClient
+from walletpass.google.jwt import SaveLinkSigner
 from walletpass.google.provider import GoogleWallet
 from walletpass.instance import load_secret_key
 from walletpass.jobs.kick import Kicker
@@ -109,7 +111,7 @@ class Services:
         from walletpass.apple.push import ApplePushHandler
         from walletpass.services.coupons import run_issue_jobs
 
-        def coupon_issue(jobs: Any) -> Any:
+        def coupon_issue(jobs: Sequence[Job]) -> list[JobResult]:
             return run_issue_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings)
 
         return {
@@ -120,11 +122,11 @@ class Services:
         }
 
     @property
-    def google_signer(self) -> Any:
+    def google_signer(self) -> SaveLinkSigner:
         """The save-link signer (Google's provider keeps it)."""
         return self.google.signer
 
-    def google_client(self) -> Any:
+    def google_client(self) -> GoogleWalletClient:
         """The Wallet REST client (one per process: token and connections reused)."""
         return self.google.client()
 

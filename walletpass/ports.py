@@ -25,6 +25,7 @@ from walletpass.domain.passes import Pass, PassesChanged, PassRef
 from walletpass.domain.programs import Program, Tier
 from walletpass.domain.segments import Segment
 from walletpass.domain.wallets import ProgramImage, WalletObject
+from walletpass.render.template import PassTemplate
 
 # -- time ---------------------------------------------------------------------------------------------------------
 
@@ -199,18 +200,30 @@ class ApiKeys(Protocol):
 class UnitOfWork(Protocol):
     """One transaction: ``with uow:`` … ``uow.commit()``; leaving the block without commit rolls back."""
 
-    api_keys: ApiKeys
-    programs: Programs
-    members: Members
-    ledger: Ledger
-    offers: Offers
-    passes: Passes
-    devices: Devices
-    idempotency: IdempotencyRecords
-    events: Events
-    wallet_state: WalletStates
-    outbox: OutboxWriter
-    wallets: Sequence[WalletProvider]
+    @property
+    def api_keys(self) -> ApiKeys: ...
+    @property
+    def programs(self) -> Programs: ...
+    @property
+    def members(self) -> Members: ...
+    @property
+    def ledger(self) -> Ledger: ...
+    @property
+    def offers(self) -> Offers: ...
+    @property
+    def passes(self) -> Passes: ...
+    @property
+    def devices(self) -> Devices: ...
+    @property
+    def idempotency(self) -> IdempotencyRecords: ...
+    @property
+    def events(self) -> Events: ...
+    @property
+    def wallet_state(self) -> WalletStates: ...
+    @property
+    def outbox(self) -> OutboxWriter: ...
+    @property
+    def wallets(self) -> Sequence[WalletProvider]: ...
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -264,6 +277,10 @@ class DeviceReads(Protocol):
 
 class PassBuilder(Protocol):
     """Renders and signs Apple passes (pkpass.builder.PassBuilder)."""
+
+    def template(self, kind: str, name: str | None = None) -> PassTemplate: ...
+
+    def templates_in_use(self) -> tuple[PassTemplate, ...]: ...
 
     def build_member_pass(self, program: Program, member: Member, pass_ref: PassRef, *,
                           images: Mapping[str, bytes] | None = None, images_key: str = "") -> bytes: ...

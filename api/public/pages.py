@@ -5,6 +5,7 @@ from __future__ import annotations
 from email.utils import format_datetime
 
 from flask import Response, abort, render_template
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from api.context import services
 from api.public import bp
@@ -32,7 +33,7 @@ def pkpass(token: str) -> Response:
 
 
 @bp.get("/p/<token>/google")
-def google_save(token: str) -> Response:
+def google_save(token: str) -> WerkzeugResponse:
     """302 to Google's save page with a signed JWT (google.md §1)."""
     from flask import redirect
 
@@ -62,7 +63,7 @@ def google_callback() -> tuple[str, int]:
     raw = request.get_data(cache=False)
     if len(raw) > 64 * 1024:
         abort(413)
-    services().wallet("google").handle_callback(raw, request.headers)
+    services().wallet("google").handle_callback(raw, dict(request.headers))
     return "", 200
 
 

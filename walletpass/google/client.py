@@ -62,7 +62,7 @@ class RetryPolicy:
         """Seconds to wait before retry number *retry* (0-based); a server's Retry-After wins, capped."""
         if retry_after is not None:
             return min(self.cap, max(0.0, retry_after))
-        return rand() * min(self.cap, self.base * (2 ** retry))
+        return float(rand() * min(self.cap, self.base * (2 ** retry)))
 
 
 def _google_error(status: int, raw: bytes) -> GoogleApiError:
@@ -123,7 +123,7 @@ class GoogleWalletClient:
             # signs aud=https://oauth2.googleapis.com/token; aud must be the token endpoint, so it is set to
             # the configured one (the same URL in production, the fake's in tests).
             info = {**service_account_info, "token_uri": settings.google_token_url}
-            credentials = service_account.Credentials.from_service_account_info(
+            credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
                 info, scopes=[SCOPE], additional_claims={"aud": settings.google_token_url})
         except (KeyError, ValueError, TypeError) as exc:
             raise CredentialError(f"cannot use the Google service-account key: {exc}") from exc
@@ -205,7 +205,7 @@ class GoogleWalletClient:
         """
         msg = message(header, body, notify=notify, message_id=message_id)
         answer = self._call("POST", self._url(kind, "object", object_id) + "/addMessage", {"message": msg})
-        return answer.get("resource", answer)
+        return dict(answer.get("resource", answer))
 
     def expire_object(self, kind: Kind, object_id: str) -> Json:
         """Move an object to "Expired passes" (PATCH ``state: EXPIRED``; Google cannot delete)."""

@@ -84,7 +84,7 @@ class SaveLinkSigner:
 
     def __init__(self, service_account_info: Mapping[str, Any], *, origins: Sequence[str]) -> None:
         try:
-            self._signer = crypt.RSASigner.from_service_account_info(service_account_info)
+            self._signer = crypt.RSASigner.from_service_account_info(service_account_info)  # type: ignore[no-untyped-call]
             self._issuer = str(service_account_info["client_email"])
         except (KeyError, ValueError, TypeError) as exc:
             raise CredentialError(f"cannot use the Google service-account key: {exc}") from exc

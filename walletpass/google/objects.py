@@ -217,7 +217,8 @@ def loyalty_class(program: Program, *, issuer_id: str, images: ImageSource, call
         body["textModulesData"] = [m for m in modules if m]
     if callback_url:
         body["callbackOptions"] = {"url": callback_url}
-    return _clean(body)
+    cleaned: Json = _clean(body)
+    return cleaned
 
 
 def loyalty_object(program: Program, member: Member, ref: PassRef, *, issuer_id: str) -> Json:
@@ -238,7 +239,8 @@ def loyalty_object(program: Program, member: Member, ref: PassRef, *, issuer_id:
         line, localized_line = _labelled_line("tier", member.tier, program, f"tier.{member.tier}", langs)
         body["textModulesData"] = [{"id": "tier", "body": _plain(line, localized_line),
                                     "localizedBody": localized_line}]
-    return _clean(body)
+    cleaned: Json = _clean(body)
+    return cleaned
 
 
 # -- offers -------------------------------------------------------------------------------------
@@ -278,7 +280,8 @@ def offer_class(offer: Offer, program: Program, *, issuer_id: str, images: Image
         body["textModulesData"] = [m for m in modules if m]
     if callback_url:
         body["callbackOptions"] = {"url": callback_url}
-    return _clean(body)
+    cleaned: Json = _clean(body)
+    return cleaned
 
 
 def coupon_state(coupon: Coupon, offer: Offer, ref: PassRef, now: datetime) -> str:
@@ -299,7 +302,8 @@ def offer_object(coupon: Coupon, offer: Offer, ref: PassRef, *, issuer_id: str, 
     interval = _interval(offer.valid_from, offer.valid_until)
     if interval:
         body["validTimeInterval"] = interval
-    return _clean(body)
+    cleaned: Json = _clean(body)
+    return cleaned
 
 
 # -- messages -----------------------------------------------------------------------------------

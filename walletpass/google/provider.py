@@ -33,7 +33,7 @@ from walletpass.domain.passes import MEMBER_CARD, PassesChanged, PassSelection
 from walletpass.domain.programs import Program
 from walletpass.errors import GoogleApiError
 from walletpass.google import objects as g
-from walletpass.google.callbacks import CallbackEvent
+from walletpass.google.callbacks import CallbackEvent, CallbackVerifier, HttpKeyFetcher
 from walletpass.google.client import FINAL_REASONS, RETRY_STATUSES, GoogleWalletClient, RetryPolicy
 from walletpass.google.jwt import NeedsInsert, SaveLink, SaveLinkSigner
 from walletpass.ports import Clock, UnitOfWork
@@ -172,7 +172,7 @@ class GoogleWallet:
     name = "google"
 
     def __init__(self, settings: Settings, clock: Clock, uow: Callable[[], UnitOfWork], *,
-                 client_factory: Callable[[], Any] | None = None,
+                 client_factory: Callable[[], GoogleWalletClient] | None = None,
                  callback_keys: Callable[[], bytes | str] | None = None,
                  monotonic: Callable[[], float] = time.monotonic, rng: random.Random | None = None) -> None:
         self.settings, self._clock, self._uow = settings, clock, uow
@@ -180,12 +180,12 @@ class GoogleWallet:
         self._callback_keys = callback_keys
         self._monotonic, self._rng = monotonic, rng or random.Random()
         self._lock = threading.Lock()
-        self._client: Any = None
+        self._client: GoogleWalletClient | None = None
         self._signer: SaveLinkSigner | None = None
-        self._verifier: Any = None
+        self._verifier: CallbackVerifier | None = None
 
     # -- what the process keeps -----------------------------------------------------------------------------
-    def client(self) -> Any:
+    def client(self) -> GoogleWalletClient:
         """The Wallet REST client (one per process: token and connections reused)."""
         with self._lock:
             if self._client is None:
@@ -204,11 +204,9 @@ class GoogleWallet:
         return self._signer
 
     @property
-    def verifier(self) -> Any:
+    def verifier(self) -> CallbackVerifier:
         """The callback verifier (ECv2SigningOnly) with Google's root keys, fetched when needed."""
         if self._verifier is None:
-            from walletpass.google.callbacks import CallbackVerifier, HttpKeyFetcher
-
             fetch = self._callback_keys or HttpKeyFetcher(self.settings.google_callback_keys_url)
             self._verifier = CallbackVerifier(self.settings.google_issuer_id, fetch)
         return self._verifier
@@ -417,7 +415,7 @@ class GoogleWallet:
         log.info("Google: %s", ", ".join(f"{n} {result}" for result, n in sorted(counts.items())))
         return results
 
-    def sync_objects(self, jobs: Sequence[Job], client: Any, *, budget_seconds: float | None = None) -> list[Synced]:
+    def sync_objects(self, jobs: Sequence[Job], client: GoogleWalletClient, *, budget_seconds: float | None = None) -> list[Synced]:
         """Patch the Google objects of changed passes: one outcome per job, each job on its own. Jobs not started
         within *budget_seconds* are RELEASED. *client* should not retry by itself (the job is retried instead)."""
         deadline = None if budget_seconds is None else self._monotonic() + budget_seconds
@@ -429,7 +427,7 @@ class GoogleWallet:
             out.append(self._sync_object(job, client))
         return out
 
-    def _sync_object(self, job: Job, client: Any) -> Synced:
+    def _sync_object(self, job: Job, client: GoogleWalletClient) -> Synced:
         now = self._clock.now()
         assert job.pass_id is not None
         with self._uow() as u:
@@ -465,34 +463,35 @@ class GoogleWallet:
         if offer_id is not None:
             uow.outbox.enqueue(JobKind.GOOGLE_CLASS_SYNC, {"offer_id": offer_id}, now)
 
-    def _render_class(self, uow: UnitOfWork, payload: Mapping[str, Any]) -> tuple[g.Kind, g.Json, int, dict[str, int]]:
-        """(kind, class body, its version, its owner as ``program_id=`` / ``offer_id=``) of a class sync job."""
+    def _render_class(self, uow: UnitOfWork, payload: Mapping[str, Any]
+                      ) -> tuple[g.Kind, g.Json, int, int | None, int | None]:
+        """(kind, class body, its version, and its owner: program id or offer id) of a class sync job."""
         if "program_id" in payload:
             program = uow.programs.get(int(payload["program_id"]))
-            return ("loyalty", *class_and_version(self.settings, program), {"program_id": program.id})
+            return ("loyalty", *class_and_version(self.settings, program), program.id, None)
         offer = uow.offers.get(int(payload["offer_id"]))
         program = uow.programs.get(offer.program_id)
-        return ("offer", *class_and_version(self.settings, program, offer, stamp=(offer.updated_at,)),
-                {"offer_id": offer.id})
+        return ("offer", *class_and_version(self.settings, program, offer, stamp=(offer.updated_at,)), None,
+                offer.id)
 
-    def sync_class(self, job: Job, client: Any) -> Synced:
+    def sync_class(self, job: Job, client: GoogleWalletClient) -> Synced:
         """Bring a program's or offer's class at Google up to date (insert, or GET + PATCH when it differs) and
         record its version; nothing to do when the recorded version is already current."""
         with self._uow() as u:
-            kind, class_, version, owner = self._render_class(u, job.payload)
-            if u.wallet_state.class_version(**owner) == version:
+            kind, class_, version, program_id, offer_id = self._render_class(u, job.payload)
+            if u.wallet_state.class_version(program_id=program_id, offer_id=offer_id) == version:
                 return Synced(job, JobOutcome.SKIPPED)
         try:
             client.insert_class(kind, class_)
         except GoogleApiError as exc:
             return failure(job, exc)
         with self._uow() as u:
-            u.wallet_state.set_class_version(version, **owner)
+            u.wallet_state.set_class_version(version, program_id=program_id, offer_id=offer_id)
             u.commit()
         return Synced(job, JobOutcome.DONE)
 
 
-def _push_object(client: Any, r: Rendered, *, notify: bool) -> None:
+def _push_object(client: GoogleWalletClient, r: Rendered, *, notify: bool) -> None:
     """PATCH the object with its current data; if Google has no such object (404), insert it again (and its
     class, if that is missing too)."""
     body = {k: v for k, v in r.object_.items() if k not in ("id", "classId")}

@@ -100,7 +100,7 @@ class RedisTokenBucket:
     """
 
     def __init__(self, url: str, rate: float, burst: float = 1.0, *, key: str,
-                 fallback: object | None = None, clock: Callable[[], float] | None = None,
+                 fallback: TokenBucket | None = None, clock: Callable[[], float] | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
@@ -122,7 +122,7 @@ class RedisTokenBucket:
             return 0.0
         if self._down_until is not None:
             if self._monotonic() < self._down_until:
-                return self._fallback.acquire()  # type: ignore[attr-defined]
+                return self._fallback.acquire()
             self._down_until = None
             log.info("Google rate limit: asking Redis again")
         now = "" if self._clock is None else repr(self._clock())
@@ -132,7 +132,7 @@ class RedisTokenBucket:
             log.warning("Google rate limit: Redis unavailable (%s); pacing this process alone for %.0f s", exc,
                         REDIS_RETRY_SECONDS)
             self._down_until = self._monotonic() + REDIS_RETRY_SECONDS
-            return self._fallback.acquire()  # type: ignore[attr-defined]
+            return self._fallback.acquire()
         if wait > 0:
             self._sleep(wait)
         return wait

@@ -47,7 +47,8 @@ def discovery_document() -> dict[str, Any]:
     text = get_static_doc("walletobjects", "v1")
     if text is None:  # pragma: no cover - only with google-api-python-client < 2.110
         raise RuntimeError("google-api-python-client >= 2.110 is needed for the walletobjects discovery document")
-    return json.loads(text)
+    doc: dict[str, Any] = json.loads(text)
+    return doc
 
 
 def _convert_property(prop: Mapping[str, Any], strict: bool) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def _register_drain(app: Celery, services: WorkerServices) -> None:
     worker = Worker(services)  # one per process: its sweep clock spans messages (a sweep per sweep_seconds,
     #                            not a coupon-expiry transaction per kick); each claim has its own lease token
 
-    @app.task(name=DRAIN, ignore_result=True, shared=False)
+    @app.task(name=DRAIN, ignore_result=True, shared=False)  # type: ignore[untyped-decorator]
     def drain() -> None:
         """Deliver due outbox jobs; if a full MAX_BATCHES were due, queue another drain for the rest."""
         if worker.drain(MAX_BATCHES, stopping=_shutting_down):
@@ -109,7 +109,7 @@ class Sweeper:
                 return
 
 
-class _SweepStep(bootsteps.StartStopStep):
+class _SweepStep(bootsteps.StartStopStep):  # type: ignore[misc]  # celery ships no types
     """Worker bootstep that runs a :class:`Sweeper` for as long as the Celery worker runs."""
 
     def __init__(self, parent: Any, walletpass_services: WorkerServices | None = None, **kwargs: Any) -> None:

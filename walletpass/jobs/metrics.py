@@ -82,7 +82,7 @@ class _Forward:
         self._registry = registry
 
     def collect(self) -> Iterator[Metric]:
-        return self._registry.collect()
+        yield from self._registry.collect()
 
 
 def scrape_registry(own: CollectorRegistry, multiprocess_dir: Path | None, *extra: Any) -> CollectorRegistry:
@@ -90,7 +90,7 @@ def scrape_registry(own: CollectorRegistry, multiprocess_dir: Path | None, *extr
     *multiprocess_dir* (or this process's *own* when None), plus the *extra* collectors."""
     registry = CollectorRegistry()
     if multiprocess_dir is not None:
-        MultiProcessCollector(registry, path=str(multiprocess_dir))
+        MultiProcessCollector(registry, path=str(multiprocess_dir))  # type: ignore[no-untyped-call]
     else:
         registry.register(_Forward(own))
     for collector in extra:

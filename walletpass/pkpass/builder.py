@@ -164,7 +164,7 @@ class PassBuilder:
 
     def package(self, pass_json: Mapping[str, Any], assets: PreparedAssets) -> bytes:
         """Validate *pass_json*, then hash, sign and zip it with *assets*."""
-        signer = self.signer(pass_json.get("passTypeIdentifier", ""))  # type: ignore[arg-type]
+        signer = self.signer(str(pass_json.get("passTypeIdentifier", "")))
         passjson.validate(pass_json, signer=signer, files=assets.digests, strings=assets.strings)
         pass_entry = make_entry("pass.json", passjson.dump(pass_json))
         manifest = assets.manifest.build({"pass.json": pass_entry.sha1})

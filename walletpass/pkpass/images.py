@@ -152,9 +152,9 @@ def open_image(data: bytes, *, field: str, max_bytes: int = DEFAULT_MAX_BYTES, n
         raise InvalidInput(field, f"image is too large to decode safely ({exc}); scale it down") from exc
     except (OSError, SyntaxError, ValueError, struct.error) as exc:
         raise InvalidInput(field, f"cannot decode the image ({exc}); export it again as PNG or JPEG") from exc
-    img = ImageOps.exif_transpose(img) if img.format == "JPEG" else img
-    has_alpha = img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
-    return img.convert("RGBA" if has_alpha else "RGB")
+    upright: Image.Image = ImageOps.exif_transpose(img) if img.format == "JPEG" else img
+    has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
+    return upright.convert("RGBA" if has_alpha else "RGB")
 
 
 def _png(img: Image.Image) -> bytes:

@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Collection, Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 from urllib.parse import urlsplit
 
 from walletpass.errors import DuplicateFieldKey, InvalidPass
@@ -55,7 +55,7 @@ def dump(pass_json: Mapping[str, Any]) -> bytes:
     return _ENCODER.encode(pass_json).encode()
 
 
-def _is_map(v: object) -> bool:
+def _is_map(v: object) -> TypeGuard[Mapping[str, Any]]:
     # type() first: isinstance against the Mapping ABC is slow, and this runs for every field of every pass.
     return type(v) is dict or isinstance(v, Mapping)
 
@@ -208,7 +208,8 @@ def _check_barcodes(p: Mapping[str, Any]) -> bool:
                                            "or an ASCII message") from None
         if "altText" in b and not isinstance(b["altText"], str):
             raise _fail(f"{path}.altText", "must be a string")
-    return bool(entries) and entries[0][1].get("format") in _SQUARE_BARCODES  # type: ignore[union-attr]
+    first = entries[0][1] if entries else None
+    return _is_map(first) and first.get("format") in _SQUARE_BARCODES
 
 
 def _check_web_service(p: Mapping[str, Any]) -> None:

@@ -37,8 +37,8 @@ def same_public_key(cert: x509.Certificate, key: object) -> bool:
     """True when *key* is the private key of *cert*."""
     fmt = serialization.PublicFormat.SubjectPublicKeyInfo
     pub = key.public_key()  # type: ignore[attr-defined]
-    return pub.public_bytes(serialization.Encoding.DER, fmt) == cert.public_key().public_bytes(
-        serialization.Encoding.DER, fmt)
+    mine: bytes = pub.public_bytes(serialization.Encoding.DER, fmt)
+    return mine == cert.public_key().public_bytes(serialization.Encoding.DER, fmt)
 
 
 class PassSigner:

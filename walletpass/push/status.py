@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from walletpass.push.policy import PushState
 from walletpass.storage.tables import PushStatusRow
@@ -49,14 +50,8 @@ class PushStatusStore:
 
     def _put(self, topic: str, values: dict[str, object]) -> None:
         """Insert or update the topic's row in one statement (ON CONFLICT: two processes may race on a topic)."""
-        dialect = self._engine.dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        elif dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        else:  # pragma: no cover - walletpass supports SQLite and PostgreSQL
-            raise NotImplementedError(dialect)
-        stmt = insert(PushStatusRow.__table__).values(topic=topic, **values)
+        insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
+        stmt = insert(PushStatusRow).values(topic=topic, **values)
         with self._engine.begin() as conn:
             conn.execute(stmt.on_conflict_do_update(index_elements=["topic"], set_=values))
 

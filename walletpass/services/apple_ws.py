@@ -11,10 +11,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from walletpass.domain.devices import PassForDevice
 from walletpass.domain.passes import Pass
 from walletpass.errors import MalformedRequest, Unauthorized
 from walletpass.ids import same
-from walletpass.ports import Clock, DeviceReads, PassForDevice, UnitOfWork
+from walletpass.ports import Clock, DeviceReads, UnitOfWork
 
 # \Z, not $: "$" also matches before a final newline, and "abc\n" is no identifier a device sends.
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,128}\Z")

@@ -16,7 +16,7 @@ from walletpass.domain.programs import (
 )
 from walletpass.errors import InvalidInput, NotFound
 from walletpass.ids import sha256_hex
-from walletpass.ports import Clock, UnitOfWork
+from walletpass.ports import Clock, PassBuilder, UnitOfWork
 from walletpass.services.changes import program_changed
 from walletpass.services.idempotency import Replayed, Retry, no_lock, once
 
@@ -34,7 +34,8 @@ def _tiers(raw: Sequence[Mapping[str, Any]]) -> tuple[Tier, ...]:
     return validate_tiers(tiers)
 
 
-def _texts(raw: Mapping[str, Mapping[str, str]], locales: Sequence[str], tiers: Sequence[Tier]) -> dict:
+def _texts(raw: Mapping[str, Mapping[str, str]], locales: Sequence[str],
+           tiers: Sequence[Tier]) -> dict[str, dict[str, str]]:
     allowed = _TRANSLATABLE | {f"tier.{t.name}" for t in tiers}
     for locale, entries in raw.items():
         if locale not in locales:
@@ -143,7 +144,7 @@ def set_program_image(uow: UnitOfWork, clock: Clock, program_id: int, slot: str,
         uow.commit()
 
 
-def program_image_source(uow: UnitOfWork, builder: object, program_id: int, slot: str) -> tuple[bytes, str]:
+def program_image_source(uow: UnitOfWork, builder: PassBuilder, program_id: int, slot: str) -> tuple[bytes, str]:
     """An image of a program by slot: its upload, else the member-card template's; NotFound otherwise."""
     if slot not in IMAGE_SLOTS:
         raise NotFound(f"no image slot {slot!r}")
@@ -152,7 +153,7 @@ def program_image_source(uow: UnitOfWork, builder: object, program_id: int, slot
         image = uow.programs.image(program_id, slot)
         if image is not None:
             return image.data, image.content_type
-    template = builder.template("member")  # type: ignore[attr-defined]
+    template = builder.template("member")
     data = template.images.get(slot) or (template.images.get("strip") if slot == "hero" else None)
     if data is None:
         raise NotFound(f"program {program_id} has no {slot} image")

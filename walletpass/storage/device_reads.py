@@ -16,9 +16,9 @@ from sqlalchemy import Engine, Select, bindparam, exists, or_, select, update
 
 from walletpass.domain.devices import PassForDevice
 from walletpass.storage.db import StaleConnections, unavailable, unavailable_as_error
-from walletpass.storage.tables import DeviceRow, PassRow, RegistrationRow
+from walletpass.storage.tables import Base, DeviceRow, PassRow, RegistrationRow
 
-_passes, _regs, _devices = PassRow.__table__, RegistrationRow.__table__, DeviceRow.__table__
+_passes, _regs, _devices = (Base.metadata.tables[t.__tablename__] for t in (PassRow, RegistrationRow, DeviceRow))
 
 _LAGGING = exists().where(_regs.c.pass_id == _passes.c.id,
                           or_(_regs.c.fetched_tag.is_(None), _regs.c.fetched_tag < _passes.c.update_tag))

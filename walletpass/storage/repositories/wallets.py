@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from walletpass.domain.wallets import WalletObject
@@ -30,11 +31,8 @@ def held_by(provider: str, states: Sequence[str]) -> ColumnElement[bool]:
 
 
 def _insert(dialect: str) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+    """The dialect's INSERT, which has ``on_conflict_do_update`` / ``on_conflict_do_nothing``."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 _OBJECTS = WalletObjectRow.__table__
