@@ -17,8 +17,8 @@ bp = Blueprint("ops", __name__)
 def healthz() -> tuple[Response, int]:
     """200 while this process can serve (status ok or degraded, with details); 503 when the database is down."""
     s = services()
-    serving, report = health(s.read_uow(), s.settings, s.clock.now(), s.push_status.all)
-    return jsonify(report), 200 if serving else 503
+    report = health(s.read_uow(), s.settings, s.clock.now(), s.push_status.all)
+    return jsonify({"status": report.status, "checks": report.checks}), 200 if report.serving else 503
 
 
 def init_app(app: Flask) -> None:

@@ -36,3 +36,13 @@ def test_core_contracts_are_not_weakened() -> None:
     assert domain["source_modules"] == ["walletpass.domain"]
     assert {"sqlalchemy", "httpx", "requests", "pycurl", "google", "celery", "redis"} <= set(domain["forbidden_modules"])
     assert not any(c.get("allow_indirect_imports") for c in (core, domain))
+
+
+def test_services_and_providers_stay_off_storage_and_nothing_cycles() -> None:
+    contracts = _contracts()
+    ports = contracts["services and wallet providers reach storage only through the ports"]
+    assert {"walletpass.services", "walletpass.apple", "walletpass.google.provider"} <= set(ports["source_modules"])
+    assert "walletpass.storage" in ports["forbidden_modules"] and not ports.get("allow_indirect_imports")
+    cycles = contracts["no import cycles between the packages and modules of walletpass and api"]
+    assert cycles["type"] == "acyclic_siblings" and set(cycles["ancestors"]) == {"walletpass", "api"}
+    assert not cycles.get("ignore_imports")

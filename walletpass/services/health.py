@@ -11,6 +11,7 @@ lagging — is a ``degraded`` check with a detail saying what to do, and the rep
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -88,9 +89,19 @@ def _apns_check(state: PushState | None) -> dict[str, Any]:
     return check
 
 
+@dataclass(frozen=True, slots=True)
+class Health:
+    """The report: can this process serve (False only when the database is unreachable), the overall status
+    (``ok``, ``degraded``, ``failing``) and each check (``{"status": …, "detail": "…", …facts}``)."""
+
+    serving: bool
+    status: str
+    checks: Mapping[str, Mapping[str, Any]]
+
+
 def health(uow: UnitOfWork, settings: Settings, now: datetime,
-           push_states: Callable[[], Mapping[str, PushState]] | None = None) -> tuple[bool, dict[str, Any]]:
-    """Return (can this process serve?, report); False only when the database is unreachable."""
+           push_states: Callable[[], Mapping[str, PushState]] | None = None) -> Health:
+    """Check the database, the worker, each certificate and what APNs last said of each pass type."""
     checks: dict[str, dict[str, Any]] = {}
     serving = True
     states: Mapping[str, PushState] | None = None
@@ -117,4 +128,4 @@ def health(uow: UnitOfWork, settings: Settings, now: datetime,
         status = DEGRADED
     else:
         status = OK
-    return serving, {"status": status, "checks": checks}
+    return Health(serving, status, checks)
