@@ -33,7 +33,6 @@ run: init
 test: install-dev
 	$(PY) -m pytest -n 2 -q
 
-# Static checks: ruff (pyflakes, pycodestyle, bugbear, isort, pyupgrade, simplify) and the import contracts.
 # Static checks: ruff (pyflakes, pycodestyle, bugbear, isort, pyupgrade, simplify), mypy (strict on the pure core
 # and the services; see pyproject.toml) and the import contracts.
 lint: install-dev

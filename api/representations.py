@@ -45,6 +45,7 @@ def member_json(d: MemberDetails, urls: PublicUrls) -> Json:
         "serial_number": card.serial_number, "points": m.points, "tier": m.tier,
         "links": urls.links(card.public_token), "devices": devices,
         "google": {"object_id": d.google.object_id, "state": d.google.state},
+        "birthday": m.birthday.isoformat() if m.birthday else None,
         "created_at": m.created_at.isoformat() if m.created_at else None,
     }
 
@@ -62,7 +63,7 @@ def ledger_json(e: LedgerEntry) -> Json:
 
 def issue_json(i: CouponIssue) -> Json:
     """A bulk issue and its progress."""
-    return {"id": i.id, "offer_id": i.offer_id, "segment": dict(i.segment), "state": i.state, "total": i.total,
+    return {"id": i.id, "offer_id": i.offer_id, "segment": i.segment, "state": i.state, "total": i.total,
             "issued": i.issued, "created_at": i.created_at.isoformat(),
             "finished_at": i.finished_at.isoformat() if i.finished_at else None}
 

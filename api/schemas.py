@@ -47,6 +47,8 @@ _YEAR = r"(?:19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"  
 #: 00–59 (no leap second), a zone, a year from 1970 to 9998. ``format`` adds that the day exists in its month.
 INSTANT = whole(rf"{_YEAR}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
                 r"(?:\.[0-9]+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])")
+#: A birthday ``YYYY-MM-DD`` (``format: date``), years 1900–2099; the day is checked against its month and today.
+BIRTHDAY = whole(r"(?:19[0-9]{2}|20[0-9]{2})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])")
 #: The keys a program's ``texts[locale]`` may translate (``tier.<name>``: a tier of the program).
 PROGRAM_TEXT_KEY = whole(r"organization_name|name|points_label|terms|description|how_to_earn|coupon_description|"
                          r"how_to_redeem|tier\.[^\x00]+")
@@ -116,6 +118,11 @@ PROGRAM = {
 _email = {"type": "string", "maxLength": 320, "pattern": EMAIL,
           "x-detail": "{value} does not match an email address: name@domain.tld, without white space"}
 
+_birthday: dict[str, Any] = {
+    "type": "string", "format": "date", "pattern": BIRTHDAY,
+    "description": "YYYY-MM-DD, a real day of 1900–2099 not after today (422 otherwise): birthday campaigns",
+    "x-detail": "{value} is not a birthday YYYY-MM-DD"}
+
 MEMBER: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["name"],
     "properties": {
@@ -123,6 +130,7 @@ MEMBER: dict[str, Any] = {
         "email": _email,
         "external_id": _text(200, min_length=1),
         "points": _integer(0, MAX_POINTS),
+        "birthday": _birthday,
     },
 }
 
@@ -144,6 +152,7 @@ MEMBER_PATCH = {
         "name": MEMBER["properties"]["name"],
         "email": {**_email, "type": ["string", "null"]},
         "external_id": {**_text(200, min_length=1), "type": ["string", "null"]},
+        "birthday": {**_birthday, "type": ["string", "null"]},
     },
 }
 
@@ -173,14 +182,27 @@ OFFER = {
     },
 }
 
-SEGMENT = {
+_strings = {"type": "array", "minItems": 1, "maxItems": 1000, "items": _text(200, min_length=1)}
+_CONDITIONS: dict[str, Any] = {
     "type": "object", "additionalProperties": False,
-    "description": "members in one of the tiers (when given) with at least min_points (when given); {}: everyone",
+    "description": "conditions that must all hold ({}: everyone)",
     "properties": {
         "tier": {"type": "array", "minItems": 1, "maxItems": 20, "items": _tier_name,
                  "description": "tier names of the offer's program (422 otherwise)"},
-        "min_points": _integer(0, MAX_POINTS),
+        "min_points": _integer(0, MAX_POINTS), "max_points": _integer(0, MAX_POINTS),
+        "enrolled_after": _instant, "enrolled_before": _instant,
+        "source": {**_strings, "description": "the src the member enrolled from (a flyer, api, …)"},
+        "has_coupon": {"oneOf": [{"type": "boolean"}, _integer(1, 2**31 - 1)],
+                       "description": "an offer id: holds a coupon of it; true: any coupon; false: none"},
+        "birthday_month": _integer(1, 12),
+        "installed": {"enum": ["apple", "google", "any", "none"], "description": "where the member card is"},
+        "external_ids": _strings,
     },
+}
+SEGMENT: dict[str, Any] = {
+    "description": "an object of conditions that must all hold, or a list of such objects of which any may hold; "
+                   "min_points ≤ max_points and enrolled_after < enrolled_before (422 otherwise)",
+    "oneOf": [_CONDITIONS, {"type": "array", "minItems": 1, "maxItems": 20, "items": _CONDITIONS}],
 }
 
 COUPONS = {

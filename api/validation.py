@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import request
 from jsonschema import Draft202012Validator, validators
-from jsonschema.exceptions import ValidationError
+from jsonschema.exceptions import ValidationError, best_match
 
 from walletpass.errors import FieldError, InvalidInput, MalformedRequest, PayloadTooLarge
 
@@ -54,6 +54,10 @@ def _message(err: ValidationError) -> tuple[str, str]:
     v = err.validator
     if "propertyNames" in err.relative_schema_path:  # the key is what failed: name it, not its object
         field = f"{field}.{err.instance}" if field else str(err.instance)
+    if v in {"oneOf", "anyOf"} and "x-detail" not in err.schema and err.context:
+        # the alternative of the value's own type (a segment's object, not the list form), then its best error
+        fitting = [e for e in err.context if not (e.validator == "type" and not e.relative_path)]
+        return _message(best_match(fitting or err.context))
     if v in {"pattern", "oneOf"} and "x-detail" in err.schema:  # the schema's own words (api.schemas)
         return field or err.schema.get("x-field", ""), err.schema["x-detail"].format(value=_short(err.instance))
     if v == "additionalProperties":

@@ -12,6 +12,7 @@ import secrets
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -19,6 +20,7 @@ import zipfile
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -253,3 +255,29 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def run_cli(tmp: Path, *args: str, input: str | None = None, extra: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    """`walletpass ARGS` in a process of its own, with an instance and certificates under *tmp*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WALLETPASS_")}
+    env.update({"WALLETPASS_INSTANCE": str(tmp / "instance"), "WALLETPASS_CERTS_DIR": str(tmp / "certs"),
+                "PYTHONPATH": str(REPO_ROOT), **(extra or {})})
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, cwd=tmp, capture_output=True,
+                          text=True, input=input, timeout=120)
+
+
+def encode_image(fmt: str, size: tuple[int, int] = (240, 240)) -> bytes:
+    """A picture with detail (not one flat colour) in *fmt* (PNG, JPEG)."""
+    img = Image.new("RGB", size)
+    img.putdata([(x % 256, y % 256, (x * y) % 256) for y in range(size[1]) for x in range(size[0])])
+    buf = io.BytesIO()
+    img.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def put_image(client: Any, auth: dict[str, str], program_id: int, slot: str, data: bytes,
+              content_type: str = "image/png") -> Any:
+    """PUT /api/v1/programs/{id}/images/{slot} with the image's bytes as the body."""
+    return client.put(f"/api/v1/programs/{program_id}/images/{slot}", data=data,
+                      headers={**auth, "Content-Type": content_type})

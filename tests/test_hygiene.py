@@ -98,3 +98,18 @@ def test_the_check_tells_a_test_that_checks_from_one_that_does_not(tmp_path: Pat
         "def test_attribute_call_is_not_a_check():\n    x = object()\n    x._ok(1)\n")
     found = unchecked_tests(tmp_path / "test_sample.py")
     assert [name for _, name in found] == ["test_runs_only", "test_attribute_call_is_not_a_check"]
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared fixtures live in conftest.py, shared helpers in tests/helpers.py (or builders.py, fakes/, pki.py):
+    a test module importing another runs that module's tests' setup and ties the two together."""
+    offenders = []
+    for path in sorted(TESTS.rglob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                if name.startswith("tests.") and name.rsplit(".", 1)[-1].startswith("test_"):
+                    offenders.append(f"{path.relative_to(TESTS)}:{node.lineno} imports {name}")
+    assert offenders == []

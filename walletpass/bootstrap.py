@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from walletpass.apple.provider import AppleWallet
 from walletpass.config import Settings
 from walletpass.domain.jobs import Job, JobKind, JobResult
+from walletpass.errors import ConfigurationError
 from walletpass.google.client import GoogleWalletClient
 from walletpass.google.jwt import SaveLinkSigner
 from walletpass.google.provider import GoogleWallet
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from walletpass.jobs.metrics import PushMetrics
     from walletpass.pkpass.builder import PassBuilder
     from walletpass.push.apns import ApnsClient
-    from walletpass.push.status import PushStatusStore
+    from walletpass.storage.push_status import PushStatusStore
 
 
 def _new_registry() -> CollectorRegistry:
@@ -73,7 +74,11 @@ class Services:
         return PublicUrls.of(self.settings)
 
     def wallet(self, name: str) -> WalletProvider:
-        return next(w for w in self.wallets if w.name == name)
+        """The wallet provider called *name* ("apple", "google")."""
+        for wallet in self.wallets:
+            if wallet.name == name:
+                return wallet
+        raise ConfigurationError(f"no wallet provider {name!r} is configured")
 
     @property
     def google(self) -> GoogleWallet:
@@ -146,7 +151,7 @@ class Services:
     @cached_property
     def push_status(self) -> PushStatusStore:
         """The APNs state of each pass type, in the database: every process records and reads the same one."""
-        from walletpass.push.status import PushStatusStore
+        from walletpass.storage.push_status import PushStatusStore
 
         return PushStatusStore(self.engine)
 
@@ -195,7 +200,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
         kicker = broker_kicker(settings)
     clock = clock or SystemClock()
     wallets: list[WalletProvider] = []  # filled below: providers need the unit of work that tells them
-    uow = uow_factory(engine, after_outbox_commit=kicker.kick if kicker else None, wallets=wallets)
+    uow = uow_factory(engine, wallets=wallets, after_outbox_commit=kicker.kick if kicker else None)
     wallets += [AppleWallet(uow, PublicUrls.of(settings)), GoogleWallet(settings, clock, uow)]
     return Services(settings=settings, engine=engine, uow=uow, clock=clock, wallets=tuple(wallets), kicker=kicker,
                     metrics_dir=metrics_dir)

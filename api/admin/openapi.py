@@ -40,18 +40,21 @@ _PROGRAM_RULES = [
 
 #: What a request that fits the schema may still break (422), per operation: (the field the problem names, rule).
 RULES_BEYOND_SCHEMA: dict[tuple[str, str], list[tuple[str, str]]] = {
-    ("post", "/programs"): _PROGRAM_RULES,
+    ("post", "/programs"): [*_PROGRAM_RULES, _IDEMPOTENCY_RULE],
     ("patch", "/programs/{program_id}"): [(f, r + " (the program's, after the change)") for f, r in _PROGRAM_RULES],
     ("put", "/programs/{program_id}/images/{slot}"): [
         ("image", f"a PNG or JPEG that decodes in full, at most {MAX_PIXELS:,} pixels and {MAX_SIDE:,} px a side")],
+    ("post", "/programs/{program_id}/members"): [("birthday", "not after today"), _IDEMPOTENCY_RULE],
+    ("patch", "/members/{member_id}"): [("birthday", "not after today")],
     ("post", "/members/{member_id}/transactions"): [
         ("points", f"the balance after the transaction is at most {MAX_POINTS:,}"), _IDEMPOTENCY_RULE],
     ("post", "/programs/{program_id}/offers"): [
-        ("valid_until", "later than valid_from, and not already past"),
+        _IDEMPOTENCY_RULE, ("valid_until", "later than valid_from, and not already past"),
         ("texts", "each locale of texts is one of the program's locales")],
     ("post", "/offers/{offer_id}/coupons"): [
         ("member_id", "a member of the offer's program"),
-        ("segment.tier", "tier names of the offer's program"), _IDEMPOTENCY_RULE],
+        ("segment", "tier names of the offer's program; min_points ≤ max_points; enrolled_after before "
+                    "enrolled_before"), _IDEMPOTENCY_RULE],
     ("post", "/coupons/{coupon_id}/redeem"): [_IDEMPOTENCY_RULE],
     ("post", "/coupons/{coupon_id}/void"): [_IDEMPOTENCY_RULE],
 }
@@ -140,15 +143,14 @@ VIEWS: dict[str, dict[str, Any]] = {
             "device": _STR, "registered_at": _TIME, "last_pushed": _NULL_TIME, "last_fetched": _NULL_TIME,
             "up_to_date": _BOOL})},
         "google": _object({"object_id": _NULL_STR, "state": _NULL_STR}),
-        "created_at": _TIME}),
+        "birthday": {"type": ["string", "null"], "format": "date"}, "created_at": _TIME}),
     "TransactionView": _object({"id": _INT, "member_id": _INT, "points": _INT, "balance": _INT, "tier": _NULL_STR,
                                 "reason": _STR, "created_at": _TIME}),
     "Ledger": _object({"transactions": {"type": "array", "items": _object(
         {"id": _INT, "points": _INT, "balance": _INT, "reason": _STR, "created_at": _TIME})}}),
     "CouponIssueView": _object({
         "id": _INT, "offer_id": _INT,
-        "segment": _object({"tier": {"type": "array", "items": _STR}, "min_points": _INT},
-                           optional=("tier", "min_points")),
+        "segment": schemas.SEGMENT,
         "state": {"enum": ["queued", "running", "done"]}, "total": _INT, "issued": _INT, "created_at": _TIME,
         "finished_at": _NULL_TIME}),
     "OfferView": _object({
@@ -187,7 +189,7 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
         "/programs": {"post": _op(
             "createProgram", "Create a loyalty program",
             {"201": _answer("created", "Created", location="the program", links=_program_links)},
-            body=_ref("Program"))},
+            body=_ref("Program"), idempotent=True)},
         "/programs/{program_id}": {
             "parameters": _id("program_id"),
             "get": _op("getProgram", "Get a program", {"200": _answer("the program", "ProgramView")},
@@ -213,8 +215,8 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
             "parameters": _id("program_id"),
             "post": _op("createMember", "Enrol a member (creates their pass)",
                         {"201": _answer("the member", "MemberView", location="the member", links=_member_links)},
-                        body=_ref("Member"), problems={"404": _PROBLEM_TEXT["404"],
-                                                       "409": "a member of the program has this external_id"})},
+                        body=_ref("Member"), idempotent=True,
+                        problems={"404": _PROBLEM_TEXT["404"], "409": "a member of the program has this external_id"})},
         "/members/{member_id}": {
             "parameters": _id("member_id"),
             "get": _op("getMember", "Get a member, their links and devices",
@@ -238,7 +240,7 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
                         {"201": _answer("created", "Created", location="the offer", links={
                             "GetOffer": _link("getOffer", offer_id="$response.body#/id"),
                             "IssueCoupons": _link("issueCoupons", offer_id="$response.body#/id")})},
-                        body=_ref("Offer"), problems={"404": _PROBLEM_TEXT["404"]})},
+                        body=_ref("Offer"), idempotent=True, problems={"404": _PROBLEM_TEXT["404"]})},
         "/offers/{offer_id}": {
             "parameters": _id("offer_id"),
             "get": _op("getOffer", "Get an offer, its coupons by state, its bulk issues",

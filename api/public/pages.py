@@ -71,6 +71,5 @@ def google_callback() -> tuple[str, int]:
 def page(token: str) -> str:
     s = services()
     pass_id = _pass_id(token)
-    base = s.settings.base_url.rstrip("/")
-    return render_template("pass_page.html", pkpass_url=f"{base}/p/{token}/pass.pkpass",
-                           google_url=f"{base}/p/{token}/google", pass_id=pass_id)
+    return render_template("pass_page.html", pkpass_url=s.urls.pkpass(token), google_url=s.urls.google_save(token),
+                           pass_id=pass_id)

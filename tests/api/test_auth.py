@@ -129,3 +129,23 @@ def test_scope_is_enforced(client, services) -> None:  # type: ignore[no-untyped
     r = client.post("/api/v1/programs", json={"name": "P", "organization_name": "O"},
                     headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 403 and "programs" in r.json["detail"]
+
+
+def test_a_wrong_key_never_costs_a_slow_hash(client, services, api_key, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """D9: an unknown prefix, a wrong secret for a keyed-hash row, a malformed key: none runs PBKDF2 (passlib's
+    verify is counted; only a row still in the legacy form may cost it)."""
+    calls: list[int] = []
+    real = pbkdf2_sha256.verify
+    monkeypatch.setattr(pbkdf2_sha256, "verify", lambda *a, **k: calls.append(1) or real(*a, **k))
+    def same_prefix(key: str) -> str:  # the key's row, another secret
+        return f"wp_{key.split('_', 2)[1]}_{new_api_key()[0].split('_', 2)[2]}"
+
+    unknown, _ = new_api_key()
+    wrong_secret = same_prefix(api_key)
+    for key in (unknown, wrong_secret, "wp_short", "x" * 80):
+        r = client.get("/api/v1/programs/1", headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 401 and r.mimetype == "application/problem+json"
+    assert calls == []
+    other = same_prefix(_legacy_key(services))
+    assert client.get("/api/v1/programs/1", headers={"Authorization": f"Bearer {other}"}).status_code == 401
+    assert calls == [1]  # the legacy row: the one case that still verifies with PBKDF2

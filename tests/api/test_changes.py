@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.builders import make_member, make_program
-from tests.helpers import Device, count, local, make_offer, post, verify_with_openssl
+from tests.helpers import Device, count, encode_image, local, make_offer, post, put_image, verify_with_openssl
 from walletpass.bootstrap import Services, bootstrap
 from walletpass.jobs.worker import Worker
 from walletpass.ports import FixedClock
@@ -263,12 +263,10 @@ def test_design_change_queues_the_google_class_sync(client, auth, services) -> N
 
 
 def test_image_upload_bumps_the_passes_and_queues_the_google_class_sync(client, auth, services) -> None:  # type: ignore[no-untyped-def]
-    from tests.api.test_images import PNG, _put
-
     program = make_program(services)
     make_member(services, program)
     tag = count(services, "SELECT update_tag FROM passes")
-    assert _put(client, auth, program, "logo", PNG).status_code == 204
+    assert put_image(client, auth, program, "logo", encode_image("PNG")).status_code == 204
     assert count(services, "SELECT update_tag FROM passes") > tag
     assert count(services, "SELECT count(*) FROM outbox WHERE kind = 'google_class_sync'") >= 1
 

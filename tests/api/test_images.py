@@ -10,15 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.builders import make_member, make_program
-from tests.helpers import bomb_png, flat_png, jpeg, local, pass_json
-
-
-def _encode(fmt: str, size: tuple[int, int] = (240, 240)) -> bytes:
-    img = Image.new("RGB", size)
-    img.putdata([(x % 256, y % 256, (x * y) % 256) for y in range(size[1]) for x in range(size[0])])
-    buf = io.BytesIO()
-    img.save(buf, format=fmt)
-    return buf.getvalue()
+from tests.helpers import bomb_png, encode_image, flat_png, jpeg, local, pass_json, put_image
 
 
 def _corrupt(data: bytes, start: int) -> bytes:
@@ -34,21 +26,16 @@ def _state(client: Any, services: Any, auth: dict[str, str], pid: int) -> tuple[
     return version, stored
 
 
-def _put(client: Any, auth: dict[str, str], pid: int, slot: str, data: bytes, content_type: str = "image/png"):  # type: ignore[no-untyped-def]
-    return client.put(f"/api/v1/programs/{pid}/images/{slot}", data=data,
-                      headers={**auth, "Content-Type": content_type})
-
-
 def test_good_upload_is_stored_and_bumps_the_version(client, services, auth) -> None:  # type: ignore[no-untyped-def]
     pid = make_program(services)
     version, stored = _state(client, services, auth, pid)
-    data = _encode("PNG")
-    r = _put(client, auth, pid, "logo", data)
+    data = encode_image("PNG")
+    r = put_image(client, auth, pid, "logo", data)
     assert r.status_code == 204, r.get_data(as_text=True)
     assert _state(client, services, auth, pid) == (version + 1, {**stored, "logo": data})
 
 
-PNG, JPEG = _encode("PNG"), _encode("JPEG")
+PNG, JPEG = encode_image("PNG"), encode_image("JPEG")
 BAD_UPLOADS = {
     "gif": (Image.new("RGB", (10, 10)), 422, "not a PNG or JPEG image; upload a .png or .jpg file"),
     "text": (b"hello, this is not an image", 422, "not a PNG or JPEG image"),
@@ -77,10 +64,10 @@ def _bytes(value: object) -> bytes:
 def test_bad_upload_is_refused_and_changes_nothing(client, services, auth, case: str, slot: str  # type: ignore[no-untyped-def]
                                                    ) -> None:
     pid = make_program(services)
-    assert _put(client, auth, pid, slot, PNG).status_code == 204  # a good image already there: it must stay
+    assert put_image(client, auth, pid, slot, PNG).status_code == 204  # a good image already there: it must stay
     before = _state(client, services, auth, pid)
     value, status, words = BAD_UPLOADS[case]
-    r = _put(client, auth, pid, slot, _bytes(value))
+    r = put_image(client, auth, pid, slot, _bytes(value))
     assert r.status_code == status, r.get_data(as_text=True)
     assert r.mimetype == "application/problem+json"
     assert words in r.json["detail"] and r.json["errors"][0]["field"] == "image"
@@ -92,7 +79,7 @@ def test_over_the_size_cap_is_413_and_changes_nothing(client, services, auth) ->
     before = _state(client, services, auth, pid)
     cap = services.settings.max_image_bytes
     too_big = PNG + b"\0" * (cap + 1 - len(PNG))
-    r = _put(client, auth, pid, "logo", too_big)
+    r = put_image(client, auth, pid, "logo", too_big)
     assert r.status_code == 413 and r.mimetype == "application/problem+json"
     assert f"images may be at most {cap} bytes" in r.json["detail"]
     assert _state(client, services, auth, pid) == before
@@ -101,7 +88,7 @@ def test_over_the_size_cap_is_413_and_changes_nothing(client, services, auth) ->
 def test_empty_body_is_400(client, services, auth) -> None:  # type: ignore[no-untyped-def]
     pid = make_program(services)
     before = _state(client, services, auth, pid)
-    r = _put(client, auth, pid, "logo", b"")
+    r = put_image(client, auth, pid, "logo", b"")
     assert r.status_code == 400 and r.mimetype == "application/problem+json"
     assert "send the image bytes as the request body" in r.json["detail"]
     assert _state(client, services, auth, pid) == before
@@ -111,7 +98,7 @@ def test_a_2000_by_2000_jpeg_is_accepted_and_on_the_pass(client, services, auth)
     """Within the 4 Mpx cap; rendered from a reduced-scale decode (tests/integration/test_image_memory.py)."""
     pid = make_program(services)
     data = jpeg(2000, 2000)
-    assert _put(client, auth, pid, "icon", data, "image/jpeg").status_code == 204
+    assert put_image(client, auth, pid, "icon", data, "image/jpeg").status_code == 204
     member = make_member(services, pid)
     pkpass = client.get(local(member["links"]["pkpass"])).data
     assert pass_json(pkpass)["serialNumber"] == member["serial_number"]

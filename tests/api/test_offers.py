@@ -317,3 +317,25 @@ def test_expiry_sweep_expires_once(client, auth, services, program) -> None:  # 
     r = post(client, f"/api/v1/coupons/{coupon['id']}/redeem", auth)
     assert r.status_code == 409 and "expired" in r.json["detail"]
     assert client.get(f"/api/v1/offers/{offer}", headers=auth).json["coupons"]["expired"] == 1
+
+
+def test_bulk_issue_to_a_list_of_alternatives_with_birthdays_and_sources(client, auth, services, program) -> None:  # type: ignore[no-untyped-def]
+    offer = make_offer(client, auth, program)
+    may = post(client, f"/api/v1/programs/{program}/members", auth, {"name": "May", "birthday": "1990-05-17"}).json
+    assert may["birthday"] == "1990-05-17"
+    from_flyer = make_member(services, program, source="flyer-a")
+    rich = make_member(services, program, points=3000)
+    make_member(services, program, points=10)
+    segment = [{"birthday_month": 5}, {"source": ["flyer-a"]}, {"min_points": 2500, "installed": "none"}]
+    r = post(client, f"/api/v1/offers/{offer}/coupons", auth, {"segment": segment})
+    assert r.status_code == 202 and r.json["total"] == 3 and r.json["segment"] == segment
+    worker = Worker(services)
+    while worker.run_once():
+        pass
+    with services.engine.connect() as conn:
+        holders = {row[0] for row in conn.execute(text("SELECT member_id FROM coupons"))}
+    assert holders == {may["id"], from_flyer["id"], rich["id"]}
+    bad = post(client, f"/api/v1/offers/{offer}/coupons", auth, {"segment": [{"birthday_month": 13}]})
+    assert bad.status_code == 422 and bad.json["errors"][0]["field"].startswith("segment[0].birthday_month")
+    future = post(client, f"/api/v1/programs/{program}/members", auth, {"name": "X", "birthday": "2099-01-01"})
+    assert future.status_code == 422 and future.json["errors"][0]["field"] == "birthday"

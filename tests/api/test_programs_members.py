@@ -174,3 +174,32 @@ def test_openapi_document(client) -> None:  # type: ignore[no-untyped-def]
                 assert {"401", "403"} <= set(op["responses"])
                 assert ("{" in path) == ("404" in op["responses"])
                 assert "requestBody" not in op or {"400", "413", "422"} <= set(op["responses"])
+
+
+def test_every_create_honours_idempotency_key(client, auth, services) -> None:  # type: ignore[no-untyped-def]
+    """D7: a till retrying a create after a timeout gets the first answer; nothing is made twice (the welcome
+    points are credited once), and the key with another body is a 422 that changes nothing."""
+    def post(path: str, body: dict, key: str):  # type: ignore[no-untyped-def]
+        return client.post(path, json=body, headers={**auth, "Idempotency-Key": key})
+
+    def count(table: str) -> int:
+        with services.engine.connect() as conn:
+            return int(conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
+
+    first = post("/api/v1/programs", DEMO_PROGRAM, "prog-1")
+    again = post("/api/v1/programs", DEMO_PROGRAM, "prog-1")
+    assert first.status_code == again.status_code == 201 and first.json == again.json
+    assert again.headers["Location"] == first.headers["Location"] and count("programs") == 1
+    pid = first.json["id"]
+    member = {"name": "陳小明", "points": 50, "external_id": "crm-7"}
+    first = post(f"/api/v1/programs/{pid}/members", member, "enrol-1")
+    again = post(f"/api/v1/programs/{pid}/members", member, "enrol-1")
+    assert first.status_code == again.status_code == 201 and first.json == again.json
+    assert count("members") == 1 and count("passes") == 1 and count("ledger_entries") == 1
+    assert client.get(first.headers["Location"], headers=auth).json["points"] == 50
+    other = post(f"/api/v1/programs/{pid}/members", {**member, "name": "Someone else"}, "enrol-1")
+    assert other.status_code == 422 and "different request" in other.json["detail"] and count("members") == 1
+    offer = {"title": "Free latte", "valid_until": "2099-12-31T23:59:00+08:00"}
+    first = post(f"/api/v1/programs/{pid}/offers", offer, "offer-1")
+    again = post(f"/api/v1/programs/{pid}/offers", offer, "offer-1")
+    assert first.status_code == again.status_code == 201 and first.json == again.json and count("offers") == 1

@@ -21,7 +21,7 @@ SECRET = "migration-test-secret-0123456789"
 
 
 def _verifier(engine: Engine) -> ApiKeyVerifier:
-    return ApiKeyVerifier(SECRET, read_uow=read_only_uow_factory(engine), uow=uow_factory(engine))
+    return ApiKeyVerifier(SECRET, read_uow=read_only_uow_factory(engine), uow=uow_factory(engine, wallets=()))
 
 
 def test_a_key_of_a_0002_database_works_after_the_upgrade_and_is_rehashed(empty_engine: Engine) -> None:
@@ -50,8 +50,8 @@ def test_downgrade_revokes_the_keys_bound_to_programs(empty_engine: Engine) -> N
                      {"now": datetime.now(UTC).replace(tzinfo=None)})
         program_id = conn.execute(text("SELECT id FROM programs")).scalar_one()
     hasher = _verifier(empty_engine).hasher
-    create_api_key(uow_factory(empty_engine)(), SystemClock(), hasher, "bound", ["admin"], programs=[program_id])
-    create_api_key(uow_factory(empty_engine)(), SystemClock(), hasher, "every program", ["admin"])
+    create_api_key(uow_factory(empty_engine, wallets=())(), SystemClock(), hasher, "bound", ["admin"], programs=[program_id])
+    create_api_key(uow_factory(empty_engine, wallets=())(), SystemClock(), hasher, "every program", ["admin"])
     downgrade(empty_engine, "0002")
     with empty_engine.connect() as conn:
         rows = dict(conn.execute(text("SELECT name, revoked_at IS NOT NULL FROM api_keys")).all())

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from tests.builders import make_member, make_program
 from tests.conftest import REDIS_URL
 from tests.fakes.apns_server import FakeApns
-from tests.helpers import REPO_ROOT, BlackHole, Device, auth_token_of, wait_until, worker_env
+from tests.helpers import REPO_ROOT, BlackHole, Device, auth_token_of, run_cli, wait_until, worker_env
 from tests.pki import TestPki
 from walletpass.bootstrap import Services, bootstrap
 from walletpass.config import Settings
@@ -254,14 +254,12 @@ def test_d_two_workers_push_each_change_once(tmp_path: Path, pki: TestPki, db_ur
 
 # -- no Redis needed below -------------------------------------------------------------------------------------
 def test_e_worker_config_errors_are_one_line(tmp_path: Path) -> None:
-    from tests.integration.test_cli import cli
-
-    bad = cli(tmp_path, "worker", extra={"WALLETPASS_BROKER_URL": "amqp://guest@127.0.0.1:5672//"})
+    bad = run_cli(tmp_path, "worker", extra={"WALLETPASS_BROKER_URL": "amqp://guest@127.0.0.1:5672//"})
     assert bad.returncode == 2 and "WALLETPASS_BROKER_URL" in bad.stderr and "redis://" in bad.stderr
-    down = cli(tmp_path, "worker", extra={"WALLETPASS_BROKER_URL": f"redis://:s3cret@127.0.0.1:{_free_port()}/0"})
+    down = run_cli(tmp_path, "worker", extra={"WALLETPASS_BROKER_URL": f"redis://:s3cret@127.0.0.1:{_free_port()}/0"})
     assert down.returncode == 2 and "cannot reach the broker" in down.stderr
     assert "s3cret" not in down.stderr
-    solo = cli(tmp_path, "worker", "--concurrency", "2")
+    solo = run_cli(tmp_path, "worker", "--concurrency", "2")
     assert solo.returncode == 2 and "WALLETPASS_BROKER_URL" in solo.stderr
     for r in (bad, down, solo):
         assert r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr, r.stderr

@@ -9,23 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import verify_with_openssl
+from tests.helpers import run_cli, verify_with_openssl
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def cli(tmp: Path, *args: str, input: str | None = None, extra: dict[str, str] | None = None
-        ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WALLETPASS_")}
-    env.update({"WALLETPASS_INSTANCE": str(tmp / "instance"), "WALLETPASS_CERTS_DIR": str(tmp / "certs"),
-                "PYTHONPATH": str(ROOT), **(extra or {})})
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, cwd=tmp, capture_output=True,
-                          text=True, input=input, timeout=120)
-
-
 def test_init_is_idempotent_and_builds_verifiable_passes(tmp_path: Path) -> None:
-    first = cli(tmp_path, "init")
+    first = run_cli(tmp_path, "init")
     assert first.returncode == 0, first.stderr
     key = first.stdout.strip()
     assert key.startswith("wp_") and "\n" not in key
@@ -35,39 +26,39 @@ def test_init_is_idempotent_and_builds_verifiable_passes(tmp_path: Path) -> None
         assert (certs / name).exists(), name
     ca_before = (certs / "wwdr-ca.pem").read_bytes()
     db_before = (tmp_path / "instance" / "walletpass.db").stat().st_size
-    second = cli(tmp_path, "init")
+    second = run_cli(tmp_path, "init")
     assert second.returncode == 0 and second.stdout == ""
     assert "already initialised" in second.stderr
     assert (certs / "wwdr-ca.pem").read_bytes() == ca_before
     assert (tmp_path / "instance" / "walletpass.db").stat().st_size >= db_before
 
-    built = cli(tmp_path, "pass", "build", "--member", "1", "-o", str(tmp_path / "demo.pkpass"))
+    built = run_cli(tmp_path, "pass", "build", "--member", "1", "-o", str(tmp_path / "demo.pkpass"))
     assert built.returncode == 0, built.stderr
     verify_with_openssl((tmp_path / "demo.pkpass").read_bytes(), certs / "wwdr-ca.pem", tmp_path)
 
-    made = cli(tmp_path, "apikey", "create", "--name", "pos-1", "--scope", "points")
+    made = run_cli(tmp_path, "apikey", "create", "--name", "pos-1", "--scope", "points")
     assert made.returncode == 0 and made.stdout.strip().startswith("wp_") and made.stdout.count("\n") == 1
 
-    ok = cli(tmp_path, "certs", "check")
+    ok = run_cli(tmp_path, "certs", "check")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "pass.dev.walletpass.member" in ok.stdout
 
-    forced = cli(tmp_path, "init", "--force")
+    forced = run_cli(tmp_path, "init", "--force")
     assert forced.returncode == 0 and (certs / "wwdr-ca.pem").read_bytes() != ca_before
 
 
 def test_cli_errors_are_one_line(tmp_path: Path) -> None:
-    assert cli(tmp_path, "init").returncode == 0
-    r = cli(tmp_path, "pass", "build", "--member", "999", "-o", str(tmp_path / "x.pkpass"))
+    assert run_cli(tmp_path, "init").returncode == 0
+    r = run_cli(tmp_path, "pass", "build", "--member", "999", "-o", str(tmp_path / "x.pkpass"))
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "not found" in r.stderr
     assert "Traceback" not in r.stderr
-    r = cli(tmp_path, "pass", "build", "--member", str(10**20), "-o", str(tmp_path / "x.pkpass"))
+    r = run_cli(tmp_path, "pass", "build", "--member", str(10**20), "-o", str(tmp_path / "x.pkpass"))
     assert r.returncode == 2 and "not found" in r.stderr and "Traceback" not in r.stderr
-    r = cli(tmp_path, "apikey", "create", "--name", "x", "--scope", "root")
+    r = run_cli(tmp_path, "apikey", "create", "--name", "x", "--scope", "root")
     assert r.returncode == 2 and "unknown scope" in r.stderr and "Traceback" not in r.stderr
-    r = cli(tmp_path, "certs", "check", extra={"WALLETPASS_TEAM_ID": "OTHERTEAM1"})
+    r = run_cli(tmp_path, "certs", "check", extra={"WALLETPASS_TEAM_ID": "OTHERTEAM1"})
     assert r.returncode == 1 and "Traceback" not in r.stderr
-    r = cli(tmp_path, "serve", extra={"WALLETPASS_BASE_URL": "http://example.com"})
+    r = run_cli(tmp_path, "serve", extra={"WALLETPASS_BASE_URL": "http://example.com"})
     assert r.returncode == 2 and "https" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -76,10 +67,10 @@ def test_apikey_create_binds_a_key_to_programs_and_refuses_unknown_ones(tmp_path
     from walletpass.bootstrap import bootstrap
     from walletpass.config import Settings
 
-    init = cli(tmp_path, "init")
+    init = run_cli(tmp_path, "init")
     assert init.returncode == 0, init.stderr
     admin = {"Authorization": f"Bearer {init.stdout.strip()}"}
-    made = cli(tmp_path, "apikey", "create", "--name", "till-1", "--program", "1")
+    made = run_cli(tmp_path, "apikey", "create", "--name", "till-1", "--program", "1")
     assert made.returncode == 0 and made.stdout.count("\n") == 1, made.stderr
     bound = {"Authorization": f"Bearer {made.stdout.strip()}"}
 
@@ -100,10 +91,10 @@ def test_apikey_create_binds_a_key_to_programs_and_refuses_unknown_ones(tmp_path
         svc.close()
 
     counts = _counts(tmp_path)
-    r = cli(tmp_path, "apikey", "create", "--name", "x", "--program", "1", "--program", "99")
+    r = run_cli(tmp_path, "apikey", "create", "--name", "x", "--program", "1", "--program", "99")
     assert r.returncode == 2 and r.stdout == "" and "Traceback" not in r.stderr
     assert r.stderr.strip().count("\n") == 0 and "there is no program 99" in r.stderr
-    r = cli(tmp_path, "apikey", "create", "--name", "x", "--program", "0")
+    r = run_cli(tmp_path, "apikey", "create", "--name", "x", "--program", "0")
     assert r.returncode == 2 and r.stdout == "" and "Traceback" not in r.stderr and "--program" in r.stderr
     assert _counts(tmp_path) == counts  # nothing stored
 
@@ -149,7 +140,7 @@ def _serve_once(tmp: Path, extra: dict[str, str]) -> tuple[int, str]:
 
 
 def test_serve_runs_gunicorn_and_the_access_log_follows_the_setting(tmp_path: Path) -> None:
-    assert cli(tmp_path, "init").returncode == 0
+    assert run_cli(tmp_path, "init").returncode == 0
     code, out = _serve_once(tmp_path, {})
     assert code == 0, out
     assert "gunicorn" in out.lower() and '"GET /healthz HTTP/1.1" 200' in out
@@ -167,7 +158,7 @@ MEMBER, COUPON = "pass.dev.walletpass.member", "pass.dev.walletpass.coupon"
 def initialised(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An instance made once by `walletpass init`; tests that change it work on a copy (:func:`fresh_copy`)."""
     tmp = tmp_path_factory.mktemp("initialised")
-    r = cli(tmp, "init")
+    r = run_cli(tmp, "init")
     assert r.returncode == 0, r.stderr
     return tmp
 
@@ -196,7 +187,7 @@ def test_init_twice_keeps_rows_certificates_and_keys(initialised: Path, tmp_path
     tmp = fresh_copy(initialised, tmp_path)
     counts, files = _counts(tmp), _secrets(tmp)
     assert counts == {"programs": 1, "members": 1, "api_keys": 1}
-    again = cli(tmp, "init")
+    again = run_cli(tmp, "init")
     assert again.returncode == 0 and again.stdout == "", again.stderr
     assert _counts(tmp) == counts and _secrets(tmp) == files
 
@@ -220,7 +211,7 @@ def test_init_never_overwrites_an_imported_certificate(initialised: Path, tmp_pa
         (tmp / "certs" / name).unlink()
     dev_coupon = (tmp / "certs" / f"{COUPON}.pem").read_bytes()
     for args in (("init",), ("init", "--force")):
-        r = cli(tmp, *args)
+        r = run_cli(tmp, *args)
         assert r.returncode == 0, r.stderr
         assert (tmp / "certs" / f"{MEMBER}.pem").read_bytes() == real.cert_pem
         assert (tmp / "certs" / f"{MEMBER}.key").read_bytes() == real.key_pem
@@ -234,7 +225,7 @@ def test_init_leaves_pass_types_with_their_own_files_alone(initialised: Path, tm
     tmp = fresh_copy(initialised, tmp_path)
     extra = {"WALLETPASS_MEMBER_CERT_FILE": str(tmp / "real" / "member.pem"),
              "WALLETPASS_MEMBER_KEY_FILE": str(tmp / "real" / "member.key")}
-    r = cli(tmp, "init", "--force", extra=extra)
+    r = run_cli(tmp, "init", "--force", extra=extra)
     assert r.returncode == 0, r.stderr
     assert not (tmp / "real").exists()  # the operator's to fill (certs import-p12), never a stand-in
 
@@ -242,7 +233,7 @@ def test_init_leaves_pass_types_with_their_own_files_alone(initialised: Path, tm
 def test_certs_check_compares_each_certificate_with_its_own_pass_type(initialised: Path) -> None:
     # The coupon's certificate and key configured for member cards: every file is valid, but the UID is wrong.
     certs = initialised / "certs"
-    r = cli(initialised, "certs", "check", extra={"WALLETPASS_MEMBER_CERT_FILE": str(certs / f"{COUPON}.pem"),
+    r = run_cli(initialised, "certs", "check", extra={"WALLETPASS_MEMBER_CERT_FILE": str(certs / f"{COUPON}.pem"),
                                                   "WALLETPASS_MEMBER_KEY_FILE": str(certs / f"{COUPON}.key")})
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert f"{MEMBER}: ERROR" in r.stdout and f"{COUPON}: OK" in r.stdout
@@ -265,7 +256,7 @@ def _install(tmp: Path, *, days: int, age_days: int) -> None:
 def test_certs_check_expired_certificate_exits_1(initialised: Path, tmp_path: Path) -> None:
     tmp = fresh_copy(initialised, tmp_path)
     _install(tmp, days=30, age_days=60)
-    r = cli(tmp, "certs", "check")
+    r = run_cli(tmp, "certs", "check")
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert f"{MEMBER}: ERROR" in r.stdout and "days left)" in r.stdout
     assert "error: expired on" in r.stdout and "create a new certificate in the Apple Developer portal" in r.stdout
@@ -274,7 +265,7 @@ def test_certs_check_expired_certificate_exits_1(initialised: Path, tmp_path: Pa
 def test_certs_check_warns_under_30_days(initialised: Path, tmp_path: Path) -> None:
     tmp = fresh_copy(initialised, tmp_path)
     _install(tmp, days=20, age_days=0)
-    r = cli(tmp, "certs", "check")
+    r = run_cli(tmp, "certs", "check")
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"{MEMBER}: OK" in r.stdout and "warning: expires in 19 days" in r.stdout
     assert "renew it soon" in r.stdout
@@ -287,7 +278,7 @@ def test_db_upgrade(tmp_path: Path) -> None:
 
     head = sorted(p.name for p in (MIGRATIONS / "versions").glob("0*.py"))[-1].split("_")[0]
     for _ in range(2):  # on a fresh instance, then again: nothing to do, still 0
-        r = cli(tmp_path, "db", "upgrade")
+        r = run_cli(tmp_path, "db", "upgrade")
         assert r.returncode == 0 and "database is up to date" in r.stderr, r.stderr
         with sqlite3.connect(tmp_path / "instance" / "walletpass.db") as db:
             (version,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
@@ -311,7 +302,7 @@ def test_import_p12_writes_where_the_settings_say(initialised: Path, tmp_path: P
     p12 = _p12(initialised, tmp_path / "Certificates.p12", legacy=legacy)
     (tmp_path / "pw").write_text("s3cret pass\n")
     real = tmp_path / "etc-walletpass"
-    r = cli(tmp_path, "certs", "import-p12", str(p12), "--password-file", str(tmp_path / "pw"),
+    r = run_cli(tmp_path, "certs", "import-p12", str(p12), "--password-file", str(tmp_path / "pw"),
             extra={"WALLETPASS_CERTS_DIR": str(real)})
     assert r.returncode == 0, r.stderr
     for name in (f"{MEMBER}.pem", f"{MEMBER}.key"):
@@ -323,7 +314,7 @@ def test_import_p12_writes_where_the_settings_say(initialised: Path, tmp_path: P
 def test_import_p12_password_on_stdin_to_the_configured_files(initialised: Path, tmp_path: Path) -> None:
     p12 = _p12(initialised, tmp_path / "Certificates.p12", legacy=True)
     cert, key = tmp_path / "real" / "member.pem", tmp_path / "real" / "member.key"
-    r = cli(tmp_path, "certs", "import-p12", str(p12), input="s3cret pass\n",
+    r = run_cli(tmp_path, "certs", "import-p12", str(p12), input="s3cret pass\n",
             extra={"WALLETPASS_MEMBER_CERT_FILE": str(cert), "WALLETPASS_MEMBER_KEY_FILE": str(key)})
     assert r.returncode == 0, r.stderr
     assert "s3cret" not in r.stdout + r.stderr  # never echoed
@@ -334,7 +325,7 @@ def test_import_p12_password_on_stdin_to_the_configured_files(initialised: Path,
 @pytest.mark.parametrize("legacy", [True, False])
 def test_import_p12_wrong_password_is_one_line(initialised: Path, tmp_path: Path, legacy: bool) -> None:
     p12 = _p12(initialised, tmp_path / "Certificates.p12", legacy=legacy)
-    r = cli(tmp_path, "certs", "import-p12", str(p12), input="wrong\n")
+    r = run_cli(tmp_path, "certs", "import-p12", str(p12), input="wrong\n")
     assert r.returncode == 1 and r.stdout == ""
     assert r.stderr == "error: cannot open the .p12: wrong password, or the file is not a PKCS#12 export\n"
     assert not (tmp_path / "certs").exists()

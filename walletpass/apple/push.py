@@ -20,12 +20,11 @@ from typing import Protocol
 from walletpass.domain.devices import PushTarget
 from walletpass.domain.jobs import FAILING_ATTEMPTS, Job, JobOutcome, JobResult
 from walletpass.errors import WalletpassError
-from walletpass.ports import UnitOfWork
+from walletpass.ports import PushGateway, PushStatusBook, UnitOfWork
 from walletpass.push.policy import (
     PUSH_TRIES,
     Outcome,
     PushOutcome,
-    PushState,
     decide_pushes,
     delivered,
     plan_pushes,
@@ -39,20 +38,6 @@ log = logging.getLogger("walletpass.jobs")
 PUSH_CHUNK = 200
 
 
-class PushSender(Protocol):
-    def send_with_retry(self, tokens: Sequence[str], topic: str, *, max_attempts: int = ...) -> list[PushOutcome]: ...
-
-
-class PushStatusBook(Protocol):
-    """The APNs state of each topic, shared by every process (walletpass.push.status.PushStatusStore)."""
-
-    def all(self) -> Mapping[str, PushState]: ...
-
-    def record_forbidden(self, topic: str, reason: str, at: datetime) -> None: ...
-
-    def record_accepted(self, topic: str, at: datetime, known: PushState | None = None) -> None: ...
-
-
 class Observer(Protocol):
     def pushed(self, outcome: Outcome, latency_seconds: float) -> None: ...
 
@@ -60,7 +45,7 @@ class Observer(Protocol):
 class ApplePushHandler:
     """Delivers ``pass_changed`` jobs (a :class:`walletpass.ports.JobHandler`)."""
 
-    def __init__(self, uow: Callable[[], UnitOfWork], sender_for: Callable[[str], PushSender],
+    def __init__(self, uow: Callable[[], UnitOfWork], sender_for: Callable[[str], PushGateway],
                  status: PushStatusBook, now: Callable[[], datetime], observer: Observer | None = None,
                  rng: random.Random | None = None, chunk: int = PUSH_CHUNK) -> None:
         self._uow, self._sender_for, self._status, self._now = uow, sender_for, status, now

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from walletpass.errors import Conflict, InvalidInput
 
@@ -26,6 +26,7 @@ class Member:
     source: str | None = None
     version: int = 1
     updated_at: datetime | None = None
+    birthday: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +56,16 @@ def apply_points(balance: int, delta: int) -> int:
     if new > MAX_POINTS:
         raise InvalidInput("points", f"balance would exceed {MAX_POINTS}")
     return new
+
+
+def parse_birthday(value: str, today: date, field: str = "birthday") -> date:
+    """A birthday ``YYYY-MM-DD``: a real day, not after *today*, from 1900 on."""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(field, f"{value!r} is not a date YYYY-MM-DD") from None
+    if len(value) != 10 or day.year < 1900:
+        raise InvalidInput(field, f"{value!r} is not a birthday YYYY-MM-DD from 1900 on")
+    if day > today:
+        raise InvalidInput(field, f"{value} is in the future")
+    return day

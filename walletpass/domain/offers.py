@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -55,7 +55,7 @@ class CouponIssue:
 
     id: int
     offer_id: int
-    segment: Mapping[str, object]
+    segment: Mapping[str, object] | Sequence[Mapping[str, object]]
     state: str  # queued | running | done
     total: int
     issued: int

@@ -41,6 +41,7 @@ from walletpass.config import Settings
 from walletpass.errors import CredentialError, GoogleApiError
 from walletpass.google.objects import Json, Kind, message
 from walletpass.google.ratelimit import make_bucket
+from walletpass.ports import RateLimiter
 
 SCOPE = "https://www.googleapis.com/auth/wallet_object.issuer"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -116,7 +117,7 @@ class GoogleWalletClient:
     """
 
     def __init__(self, settings: Settings, service_account_info: Mapping[str, Any], *, timeout: float = 10.0,
-                 retry: RetryPolicy = RetryPolicy(), burst: float = 1.0, bucket: Any = None) -> None:
+                 retry: RetryPolicy = RetryPolicy(), burst: float = 1.0, bucket: RateLimiter | None = None) -> None:
         try:
             # The token URL comes from Settings, not the key file (from_service_account_info rejects a
             # token_uri keyword next to the file's own, so it is replaced in the info). google-auth always

@@ -122,7 +122,7 @@ class ApnsClient:
     Health state of this process: ``counters`` (answers by :class:`Outcome` value, plus ``connects``),
     ``last_forbidden`` (``(reason, when)`` of a 403 not yet followed by an accepted push, or None) and
     ``last_error`` (the latest other 4xx). The state every process shares is kept by
-    :class:`walletpass.push.status.PushStatusStore`.
+    :class:`walletpass.storage.push_status.PushStatusStore`.
 
     Credentials (apple.md §4, "certificate revoked: close all connections, fix, reconnect"): after a 403 the
     connection is closed, so the next send opens a new one; and whenever the certificate or key file changed on

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from walletpass.config import Settings
+from walletpass.domain.members import parse_birthday
 from walletpass.errors import Conflict, InvalidInput
 from walletpass.ports import Clock, UnitOfWork
 from walletpass.render.template import PassTemplate
@@ -33,6 +34,8 @@ def update_member(uow: UnitOfWork, clock: Clock, settings: Settings, member_id: 
         if not changes["name"]:
             raise InvalidInput("name", "must not be blank")
     now = clock.now()
+    if changes.get("birthday") is not None:
+        changes["birthday"] = parse_birthday(changes["birthday"], now.date())
     with uow:
         member = uow.members.get(member_id, for_update=True)
         external_id = changes.get("external_id")

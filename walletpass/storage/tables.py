@@ -5,13 +5,14 @@ Alembic migrations under ``storage/migrations`` create exactly these tables; a t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -113,8 +114,16 @@ class MemberRow(Base):
     tier: Mapped[str | None] = mapped_column(String(64), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     source: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    birthday: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+# Segments (campaigns, bulk coupons) filter a program's members by these: each is index-backed.
+Index("ix_members_program_tier", MemberRow.program_id, MemberRow.tier)
+Index("ix_members_program_points", MemberRow.program_id, MemberRow.points)
+Index("ix_members_program_created", MemberRow.program_id, MemberRow.created_at)
+Index("ix_members_program_source", MemberRow.program_id, MemberRow.source)
 
 
 class OfferRow(Base):
@@ -157,7 +166,7 @@ class CouponIssueRow(Base):
     __tablename__ = "coupon_issues"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"), index=True)
-    segment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    segment: Mapped[Any] = mapped_column(JSON, default=dict)  # an object of conditions, or a list of them
     state: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | done
     total: Mapped[int] = mapped_column(Integer, default=0)  # members matching (without a coupon) when requested
     issued: Mapped[int] = mapped_column(Integer, default=0)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from walletpass.errors import Conflict, DatabaseUnavailable
+from walletpass.ports import WalletProvider
 from walletpass.storage.db import READ_ONLY_OPTION, is_unavailable, unavailable, unavailable_as_error
 from walletpass.storage.outbox import OutboxWriter
 from walletpass.storage.repositories import (
@@ -52,7 +52,8 @@ class SqlUnitOfWork:
     outbox: OutboxWriter
 
     def __init__(self, session_factory: Callable[[], Session],
-                 after_outbox_commit: Callable[[], None] | None = None, wallets: Sequence[Any] = ()) -> None:
+                 after_outbox_commit: Callable[[], None] | None = None,
+                 wallets: Sequence[WalletProvider] = ()) -> None:
         self._factory = session_factory
         self._after_outbox_commit = after_outbox_commit
         self._outbox_written = False
@@ -116,8 +117,10 @@ class SqlUnitOfWork:
         self._outbox_written = False
 
 
-def uow_factory(engine: Engine, *, after_outbox_commit: Callable[[], None] | None = None,
-                wallets: Sequence[Any] = ()) -> Callable[[], SqlUnitOfWork]:
+def uow_factory(engine: Engine, *, wallets: Sequence[WalletProvider],
+                after_outbox_commit: Callable[[], None] | None = None) -> Callable[[], SqlUnitOfWork]:
+    """Units of work on *engine*; *wallets* are told of every pass change (pass them all: a wallet left out
+    would silently get no deliveries)."""
     maker = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
     return lambda: SqlUnitOfWork(maker, after_outbox_commit, wallets)
 

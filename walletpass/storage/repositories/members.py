@@ -3,46 +3,102 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, func, null, select, update
+from sqlalchemy import and_, case, exists, extract, func, null, or_, select, true, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from walletpass.domain.members import LedgerEntry, Member
 from walletpass.domain.programs import Tier
-from walletpass.domain.segments import Segment
+from walletpass.domain.segments import Conditions, Segment
 from walletpass.storage.repositories._base import SessionRepository, is_id
 from walletpass.storage.repositories.programs import change_row
-from walletpass.storage.tables import CouponRow, LedgerEntryRow, MemberRow
+from walletpass.storage.tables import (
+    CouponRow,
+    LedgerEntryRow,
+    MemberRow,
+    PassRow,
+    RegistrationRow,
+    WalletObjectRow,
+)
 
 
 def to_member(row: MemberRow) -> Member:
     return Member(id=row.id, program_id=row.program_id, name=row.name, member_number=row.member_number,
                   points=row.points, tier=row.tier, email=row.email, external_id=row.external_id,
-                  created_at=row.created_at, source=row.source, version=row.version, updated_at=row.updated_at)
+                  created_at=row.created_at, source=row.source, version=row.version, updated_at=row.updated_at,
+                  birthday=row.birthday)
 
 
-def _segment(program_id: int, segment: Segment, without_coupon_of: int | None) -> list[ColumnElement[bool]]:
-    """WHERE clauses of the program's members in *segment* (who hold no coupon of *without_coupon_of*, if given)."""
+#: Where a member card counts as installed, per wallet (Google: saved by the user; inserted by REST is not).
+_GOOGLE_INSTALLED = ("saved",)
+
+
+def _card_on_apple() -> ColumnElement[bool]:
+    return exists().where(PassRow.member_id == MemberRow.id, RegistrationRow.pass_id == PassRow.id)
+
+
+def _card_on_google() -> ColumnElement[bool]:
+    return exists().where(PassRow.member_id == MemberRow.id, WalletObjectRow.pass_id == PassRow.id,
+                          WalletObjectRow.provider == "google", WalletObjectRow.state.in_(_GOOGLE_INSTALLED))
+
+
+def _conditions(c: Conditions) -> list[ColumnElement[bool]]:
+    """WHERE clauses (all must hold) of one conditions object, over ``members``."""
+    where: list[ColumnElement[bool]] = []
+    if c.tiers is not None:
+        where.append(MemberRow.tier.in_(c.tiers))
+    if c.min_points is not None:
+        where.append(MemberRow.points >= c.min_points)
+    if c.max_points is not None:
+        where.append(MemberRow.points <= c.max_points)
+    if c.enrolled_after is not None:
+        where.append(MemberRow.created_at >= c.enrolled_after)
+    if c.enrolled_before is not None:
+        where.append(MemberRow.created_at < c.enrolled_before)
+    if c.sources is not None:
+        where.append(MemberRow.source.in_(c.sources))
+    if c.external_ids is not None:
+        where.append(MemberRow.external_id.in_(c.external_ids))
+    if c.birthday_month is not None:
+        where.append(extract("month", MemberRow.birthday) == c.birthday_month)
+    if c.has_coupon is not None:
+        holds = exists().where(CouponRow.member_id == MemberRow.id)
+        if isinstance(c.has_coupon, bool):
+            where.append(holds if c.has_coupon else ~holds)
+        else:
+            where.append(exists().where(CouponRow.member_id == MemberRow.id, CouponRow.offer_id == c.has_coupon))
+    if c.installed == "apple":
+        where.append(_card_on_apple())
+    elif c.installed == "google":
+        where.append(_card_on_google())
+    elif c.installed == "any":
+        where.append(or_(_card_on_apple(), _card_on_google()))
+    elif c.installed == "none":
+        where.append(and_(~_card_on_apple(), ~_card_on_google()))
+    return where
+
+
+def segment_where(program_id: int, segment: Segment, without_coupon_of: int | None = None
+                  ) -> list[ColumnElement[bool]]:
+    """WHERE clauses of the program's members in *segment* (who hold no coupon of *without_coupon_of*, if given):
+    one query, set-based; the indexes on members (program, tier / points / created_at / source) serve it."""
     where: list[ColumnElement[bool]] = [MemberRow.program_id == program_id]
     if without_coupon_of is not None:
-        holds = select(CouponRow.id).where(CouponRow.offer_id == without_coupon_of,
-                                           CouponRow.member_id == MemberRow.id)
-        where.append(~holds.exists())
-    if segment.tiers is not None:
-        where.append(MemberRow.tier.in_(segment.tiers))
-    if segment.min_points is not None:
-        where.append(MemberRow.points >= segment.min_points)
+        where.append(~exists().where(CouponRow.offer_id == without_coupon_of, CouponRow.member_id == MemberRow.id))
+    if not segment.everyone:
+        where.append(or_(*(and_(true(), *_conditions(c)) for c in segment.any_of)))
     return where
 
 
 class MemberRepository(SessionRepository):
     def add(self, *, program_id: int, name: str, member_number: str, points: int, tier: str | None,
-            email: str | None, external_id: str | None, source: str | None, now: datetime) -> Member:
+            email: str | None, external_id: str | None, source: str | None, now: datetime,
+            birthday: date | None = None) -> Member:
         return to_member(self._add(MemberRow(
             program_id=program_id, name=name, email=email, external_id=external_id, member_number=member_number,
-            points=points, tier=tier, version=1, source=source, created_at=now, updated_at=now)))
+            points=points, tier=tier, version=1, source=source, birthday=birthday, created_at=now, updated_at=now)))
 
     def get(self, member_id: int, *, for_update: bool = False) -> Member:
         """The member (its row locked until commit with *for_update*: SELECT … FOR UPDATE on PostgreSQL)."""
@@ -78,13 +134,13 @@ class MemberRepository(SessionRepository):
     def in_segment(self, program_id: int, segment: Segment, *, without_coupon_of: int | None = None,
                    limit: int) -> list[Member]:
         """Members of the program in *segment*, by id (those holding no coupon of *without_coupon_of*, if given)."""
-        stmt = (select(MemberRow).where(*_segment(program_id, segment, without_coupon_of))
+        stmt = (select(MemberRow).where(*segment_where(program_id, segment, without_coupon_of))
                 .order_by(MemberRow.id).limit(limit))
         return [to_member(r) for r in self._s.scalars(stmt)]
 
     def count_in_segment(self, program_id: int, segment: Segment, *, without_coupon_of: int | None = None) -> int:
         return int(self._s.scalar(select(func.count()).select_from(MemberRow).where(
-            *_segment(program_id, segment, without_coupon_of))) or 0)
+            *segment_where(program_id, segment, without_coupon_of))) or 0)
 
 
 def to_entry(row: LedgerEntryRow) -> LedgerEntry:

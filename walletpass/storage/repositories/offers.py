@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +26,7 @@ def to_coupon(row: CouponRow) -> Coupon:
 
 
 def to_issue(row: CouponIssueRow) -> CouponIssue:
-    return CouponIssue(id=row.id, offer_id=row.offer_id, segment=dict(row.segment), state=row.state,
+    return CouponIssue(id=row.id, offer_id=row.offer_id, segment=row.segment, state=row.state,
                        total=row.total, issued=row.issued, created_at=row.created_at, finished_at=row.finished_at)
 
 
@@ -82,8 +82,10 @@ class OfferRepository(SessionRepository):
         return ids
 
     # -- bulk issues ---------------------------------------------------------------------------------
-    def add_issue(self, *, offer_id: int, segment: Mapping[str, Any], total: int, now: datetime) -> CouponIssue:
-        return to_issue(self._add(CouponIssueRow(offer_id=offer_id, segment=dict(segment), state="queued",
+    def add_issue(self, *, offer_id: int, segment: Mapping[str, Any] | Sequence[Mapping[str, Any]], total: int,
+                  now: datetime) -> CouponIssue:
+        stored = dict(segment) if isinstance(segment, Mapping) else [dict(c) for c in segment]
+        return to_issue(self._add(CouponIssueRow(offer_id=offer_id, segment=stored, state="queued",
                                                  total=total, issued=0, created_at=now, updated_at=now)))
 
     def issue(self, issue_id: int, *, for_update: bool = False) -> CouponIssue:

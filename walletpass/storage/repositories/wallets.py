@@ -47,11 +47,9 @@ def _object(row: Any, pass_id: int, provider: str) -> WalletObject:
 class WalletRepository(SessionRepository):
     # -- objects (per pass) --------------------------------------------------------------------------------
     def object(self, pass_id: int, provider: str = GOOGLE) -> WalletObject:
-        """What *provider* holds of the pass (all None when nothing is known); NotFound for no such pass."""
+        """What *provider* holds of the pass (all None when nothing is known; the caller has the pass)."""
         row = self._s.execute(select(_OBJECTS).where(_OBJECTS.c.pass_id == pass_id,
                                                      _OBJECTS.c.provider == provider)).first()
-        if row is None:
-            self._row(PassRow, pass_id, "pass")
         return _object(row, pass_id, provider)
 
     def object_by_id(self, object_id: str, provider: str = GOOGLE) -> WalletObject | None:
