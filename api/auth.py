@@ -16,7 +16,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: URL argument → the resource it names, for keys bound to programs.
 OWNERS = {"program_id": "program", "member_id": "member", "offer_id": "offer", "coupon_id": "coupon",
-          "issue_id": "coupon issue"}
+          "issue_id": "coupon issue", "campaign_id": "campaign"}
+
+#: require_key(owner=IN_REQUEST): the view checks the program named in the body or the query itself.
+IN_REQUEST = "in request"
 
 
 def current_principal() -> Principal:
@@ -28,10 +31,12 @@ def require_key(scope: str, *, owner: str | None = None) -> Callable[[F], F]:
 
     *owner*: the URL argument naming the program's resource the route touches (``program_id``, ``member_id``,
     ``offer_id``, ``coupon_id``, ``issue_id``). A key bound to programs gets 404 for a resource of another
-    program, exactly as for one that does not exist, before the view runs (nothing is parsed or written). A
-    route without *owner* concerns every program (creating one), so such a key gets 403 there.
+    program, exactly as for one that does not exist, before the view runs (nothing is parsed or written).
+    ``IN_REQUEST``: the program comes in the body or the query, and the view checks it with ``ensure_visible``
+    before it writes anything. A route without *owner* concerns every program (creating one), so such a key
+    gets 403 there.
     """
-    if owner is not None and owner not in OWNERS:
+    if owner is not None and owner != IN_REQUEST and owner not in OWNERS:
         raise ValueError(f"owner must be one of {sorted(OWNERS)}, not {owner!r}")
 
     def deco(view: F) -> F:
@@ -48,7 +53,7 @@ def require_key(scope: str, *, owner: str | None = None) -> Callable[[F], F]:
             if principal.programs is not None:
                 if owner is None:
                     ensure_unbound(principal)
-                else:
+                elif owner != IN_REQUEST:
                     ensure_visible(principal, svc.read_uow, OWNERS[owner], kwargs[owner])
             g.principal = principal
             return view(*args, **kwargs)

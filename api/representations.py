@@ -8,6 +8,7 @@ from walletpass.domain.members import LedgerEntry
 from walletpass.domain.offers import Coupon, CouponIssue
 from walletpass.domain.programs import Program, Tier
 from walletpass.render.passes import w3c_date
+from walletpass.services.campaigns import CampaignDetails, Reach
 from walletpass.services.coupons import CouponDetails
 from walletpass.services.enrolment import MemberDetails
 from walletpass.services.offers import OfferDetails
@@ -90,3 +91,21 @@ def coupon_json(d: CouponDetails, urls: PublicUrls) -> Json:
 
 def coupon_state_json(c: Coupon) -> Json:
     return {"id": c.id, "state": c.state, "redeemed_at": c.redeemed_at.isoformat() if c.redeemed_at else None}
+
+
+def campaign_json(d: CampaignDetails) -> Json:
+    c, p = d.campaign, d.progress
+    texts = dict(c.message.texts)
+    default = texts.pop("*")
+    return {"id": c.id, "program_id": c.program_id, "name": c.name, "state": c.state,
+            "total": p.total, "sent": p.sent, "failed": p.failed, "skipped": p.skipped, "pending": p.pending,
+            "message": texts or default, "segment": c.segment, "offer_id": c.offer_id,
+            "send_at": c.send_at.isoformat(), "created_at": c.created_at.isoformat(),
+            "started_at": c.started_at.isoformat() if c.started_at else None,
+            "finished_at": c.finished_at.isoformat() if c.finished_at else None}
+
+
+def reach_json(r: Reach) -> Json:
+    return {"passes": r.passes, "apple_devices": r.apple_devices, "google_objects": r.google_objects,
+            "google_over_quota": r.google_over_quota, "google_path": r.google_path,
+            "estimated_seconds": r.estimated_seconds, "start_at": r.start_at.isoformat()}

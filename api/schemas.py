@@ -89,6 +89,9 @@ TIER = {
     },
 }
 
+_hhmm: dict[str, Any] = {"type": "string", "pattern": whole(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]"),
+                         "x-detail": "{value} is not a time HH:MM (00:00–23:59)"}
+
 PROGRAM = {
     "type": "object", "additionalProperties": False, "required": ["name", "organization_name"],
     "properties": {
@@ -100,6 +103,13 @@ PROGRAM = {
                     "items": _locale, "description": "default [\"en\"]"},
         "background_color": _color, "foreground_color": _color, "label_color": _color,
         "terms": _text(5000),
+        "time_zone": {**_text(64, min_length=1), "description": "IANA time zone of the program's day, e.g. "
+                      "Asia/Taipei (default UTC): campaigns' schedules and quiet hours (422 for an unknown zone)"},
+        "quiet_hours": {"oneOf": [{"type": "null"}, {
+            "type": "object", "additionalProperties": False, "required": ["start", "end"],
+            "properties": {"start": _hhmm, "end": _hhmm}}],
+            "description": "no campaign starts between start and end of the program's day (default 21:00–09:00; "
+                           "null: none)"},
         "description": {**_text(200), "description": "the member card's description (VoiceOver, lock screen); "
                         "default: the program's name"},
         "how_to_earn": _text(2000), "how_to_redeem": _text(2000),
@@ -217,4 +227,27 @@ COUPONS = {
     "x-field": "member_id",
     "x-detail": "send either member_id (one coupon) or segment (one coupon per member of the segment), not both "
                 "and not neither",
+}
+
+
+_message_text = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": NON_BLANK,
+                 "x-detail": "must not be blank (white space alone)"}
+#: POST /campaigns
+CAMPAIGN: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["program_id", "message"],
+    "properties": {
+        "program_id": _integer(1, 2**31 - 1),
+        "name": _text(200),
+        "message": {"description": "the text (every locale), or {locale: text} for the program's locales (422 for a "
+                                   "locale it lacks); at most 500 characters",
+                    "oneOf": [_message_text, {"type": "object", "minProperties": 1,
+                                              "maxProperties": len(SUPPORTED_LOCALES), "propertyNames": _locale,
+                                              "additionalProperties": _message_text}]},
+        "segment": SEGMENT,
+        "offer_id": _integer(1, 2**31 - 1),
+        "send_at": {**_instant, "description": _instant["description"] + "; not in the past (422 otherwise); "
+                                                                          "default now"},
+        "ignore_quiet_hours": {"type": "boolean", "description": "start at send_at even inside the program's "
+                                                                   "quiet hours (default false: moved to their end)"},
+    },
 }

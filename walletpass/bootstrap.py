@@ -114,17 +114,32 @@ class Services:
     def job_handlers(self) -> dict[str, JobHandler]:
         """The handler of each job kind: a new kind is one handler and one line here."""
         from walletpass.apple.push import ApplePushHandler
+        from walletpass.services import campaigns
         from walletpass.services.coupons import run_issue_jobs
 
         def coupon_issue(jobs: Sequence[Job]) -> list[JobResult]:
             return run_issue_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings)
+
+        def campaign(jobs: Sequence[Job]) -> list[JobResult]:
+            return campaigns.run_jobs(jobs, uow=self.uow, clock=self.clock, rate=self.campaign_rate)
 
         return {
             JobKind.APPLE_PUSH: ApplePushHandler(self.uow, self.apns, self.push_status, self.clock.now, self.metrics),
             JobKind.GOOGLE_SYNC: self.google,
             JobKind.GOOGLE_CLASS_SYNC: self.google,
             JobKind.COUPON_ISSUE: coupon_issue,
+            JobKind.CAMPAIGN_START: campaign,
+            JobKind.CAMPAIGN_CHUNK: campaign,
+            JobKind.GOOGLE_MESSAGE: self.google,
         }
+
+    @cached_property
+    def campaign_rate(self) -> float:
+        """Passes per second a campaign is delivered at: ``WALLETPASS_CAMPAIGN_RATE``, else what this process
+        signs in a second (each pass a campaign changes is fetched, so signed, once per device that holds it)."""
+        if self.settings.campaign_rate > 0:
+            return self.settings.campaign_rate
+        return measured_signing_rate(self)
 
     @property
     def google_signer(self) -> SaveLinkSigner:
@@ -182,6 +197,19 @@ class Services:
         if reads is not None:
             reads.close()
         self.engine.dispose()
+
+
+def measured_signing_rate(services: Services, seconds: float = 0.2) -> float:
+    """Member cards this process signs per second (a short measurement of the pass type's signer), at least 1."""
+    import time
+
+    signer = services.pass_builder.signer(services.settings.member_pass_type_id)
+    manifest = b'{"pass.json": "0000000000000000000000000000000000000000"}'
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        signer.sign(manifest)
+        count += 1
+    return max(1.0, round(count / (time.perf_counter() - start), 1))
 
 
 def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool = False,

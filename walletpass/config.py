@@ -63,6 +63,9 @@ ENV_VARS: dict[str, tuple[str, str]] = {
                         "unless BROKER_URL is set)"),
     "PUSH_COALESCE_SECONDS": ("push_coalesce_seconds", "changes to one pass within this window become one push "
                               "(default 2)"),
+    "CAMPAIGN_RATE": ("campaign_rate", "passes per second a campaign hands to the wallets (0, the default: what "
+                      "this machine signs in a second, measured at start, so that the devices coming back for their "
+                      "updated passes never outrun the web tier)"),
     "SWEEP_SECONDS": ("sweep_seconds", "broker mode: each `walletpass worker` also drains due jobs this often, "
                       "for retries and lost kicks (default 2)"),
     "JOB_LEASE_SECONDS": ("job_lease_seconds", "how long claimed jobs stay a worker's unless it renews the lease "
@@ -108,6 +111,7 @@ class Settings:
     embedded_worker: bool = True
     push_coalesce_seconds: float = 2.0
     sweep_seconds: float = 2.0
+    campaign_rate: float = 0.0
     job_lease_seconds: float = 12.0
     max_body_bytes: int = 1_048_576
     max_image_bytes: int = 2_097_152
@@ -203,6 +207,8 @@ class Settings:
                                      f"{scheme}); e.g. redis://127.0.0.1:6379/0")
         if not _QUEUE_NAME.fullmatch(self.broker_queue):
             raise ConfigurationError("WALLETPASS_BROKER_QUEUE: use 1-100 letters, digits, '.', '_' or '-'")
+        if self.campaign_rate < 0:
+            raise ConfigurationError("WALLETPASS_CAMPAIGN_RATE must be 0 (measured) or more")
         if self.sweep_seconds <= 0:
             raise ConfigurationError("WALLETPASS_SWEEP_SECONDS must be more than 0")
 

@@ -9,6 +9,8 @@ DEMO_PROGRAM: dict[str, Any] = {
     "organization_name": "晨光 Morning Light",
     "points_label": "Points",
     "locales": ["en", "zh-Hant", "zh-Hans"],
+    "time_zone": "Asia/Taipei",
+    "quiet_hours": {"start": "21:00", "end": "09:00"},
     "background_color": "rgb(120, 72, 40)",
     "foreground_color": "rgb(255, 255, 255)",
     "label_color": "rgb(250, 220, 180)",

@@ -36,6 +36,7 @@ _IDEMPOTENCY_RULE = ("Idempotency-Key", "a key already used (by this API key) wi
 _PROGRAM_RULES = [
     ("tiers", "tier names are unique within the program, and so are their min_points"),
     ("texts", "each locale of texts is one of the program's locales, and a tier.<name> key names one of its tiers"),
+    ("time_zone", "an IANA time zone name the server knows"),
 ]
 
 #: What a request that fits the schema may still break (422), per operation: (the field the problem names, rule).
@@ -57,6 +58,13 @@ RULES_BEYOND_SCHEMA: dict[tuple[str, str], list[tuple[str, str]]] = {
                     "enrolled_before"), _IDEMPOTENCY_RULE],
     ("post", "/coupons/{coupon_id}/redeem"): [_IDEMPOTENCY_RULE],
     ("post", "/coupons/{coupon_id}/void"): [_IDEMPOTENCY_RULE],
+    ("post", "/campaigns"): [
+        ("program_id", "an existing program"), ("message", "texts in the program's locales"),
+        ("send_at", "not in the past"), ("offer_id", "an offer of the program that has not ended"),
+        ("segment", "tier names of the program; min_points ≤ max_points; enrolled_after before enrolled_before"),
+        _IDEMPOTENCY_RULE],
+    ("get", "/campaigns"): [("cursor", "a positive integer"), ("limit", "1–100"), ("program_id", "a positive integer"),
+                            ("state", "one of scheduled, sending, done, cancelled")],
 }
 
 
@@ -99,11 +107,14 @@ def _op(operation_id: str, summary: str, ok: dict[str, dict[str, Any]], *, body:
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     if idempotent:
-        op["parameters"] = [{"name": "Idempotency-Key", "in": "header", "required": False,
-                             "description": "a retry with the same key (per API key) and request answers the first "
-                                            "answer again and changes nothing",
-                             "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN}}]
+        op["parameters"] = [_IDEMPOTENCY_PARAM]
     return op
+
+
+_IDEMPOTENCY_PARAM = {"name": "Idempotency-Key", "in": "header", "required": False,
+                      "description": "a retry with the same key (per API key) and request answers the first answer "
+                                     "again and changes nothing",
+                      "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN}}
 
 
 def _id(name: str) -> list[dict[str, Any]]:
@@ -126,6 +137,17 @@ _URL = {"type": "string", "format": "uri"}
 #: What the routes answer (walletpass/services/*.py views), every field listed.
 VIEWS: dict[str, dict[str, Any]] = {
     "Created": _object({"id": _INT}),
+    "CampaignView": _object({
+        "id": _INT, "program_id": _INT, "name": _STR, "state": {"enum": ["scheduled", "sending", "done", "cancelled"]},
+        "total": _INT, "sent": _INT, "failed": _INT, "skipped": _INT, "pending": _INT,
+        "message": {"oneOf": [_STR, {"type": "object", "additionalProperties": _STR}]}, "segment": schemas.SEGMENT,
+        "offer_id": _NULL_INT, "send_at": _TIME, "created_at": _TIME, "started_at": _NULL_TIME,
+        "finished_at": _NULL_TIME}),
+    "CampaignPage": _object({"data": {"type": "array", "items": _ref("CampaignView")},
+                             "next": {"type": ["string", "null"]}}),
+    "ReachView": _object({"passes": _INT, "apple_devices": _INT, "google_objects": _INT, "google_over_quota": _INT,
+                          "google_path": {"enum": ["objects", "class"]}, "estimated_seconds": {"type": "number"},
+                          "start_at": _TIME}),
     "ProgramView": _object({
         "id": _INT, "name": _STR, "organization_name": _STR,
         "tiers": {"type": "array", "items": _object(
@@ -134,6 +156,7 @@ VIEWS: dict[str, dict[str, Any]] = {
         "points_label": _STR, "locales": {"type": "array", "items": {"enum": list(SUPPORTED_LOCALES)}},
         "background_color": _COLOR, "foreground_color": _COLOR, "label_color": _COLOR, "terms": _STR,
         "description": _STR, "how_to_earn": _STR, "coupon_description": _STR, "how_to_redeem": _STR,
+        "time_zone": _STR, "quiet_hours": {"type": ["object", "null"]},
         "texts": _TEXTS, "version": _INT}),
     "Links": _object({"page": _URL, "pkpass": _URL, "google_save": _URL}),
     "MemberView": _object({
@@ -271,7 +294,37 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
             "parameters": _id("coupon_id"),
             "post": _op("voidCoupon", "Void a coupon", {"200": _answer("voided", "CouponState")},
                         idempotent=True, problems={"404": _PROBLEM_TEXT["404"], **conflict})},
+        "/campaigns": {
+            "post": {**_op("createCampaign", "Schedule a push campaign to a segment (sent by the worker at send_at, "
+                                              "out of the program's quiet hours); ?dry_run=1: what it would reach",
+                           {"202": _answer("scheduled", "CampaignView", location="the campaign", links={
+                               "GetCampaign": _link("getCampaign", campaign_id="$response.body#/id")}),
+                            "200": _answer("the reach of a dry run: nothing written or sent", "ReachView")},
+                           body=_ref("Campaign"), idempotent=True),
+                     "parameters": [_IDEMPOTENCY_PARAM, {"name": "dry_run", "in": "query", "required": False,
+                                                         "schema": {"type": "string", "enum": ["0", "1", "true",
+                                                                                               "false"]}}]},
+            "get": {**_op("listCampaigns", "Campaigns, oldest first (cursor pages)",
+                          {"200": _answer("a page", "CampaignPage")}, problems={"422": _PROBLEM_TEXT["422"]}),
+                    "parameters": [_query_int("program_id"), _query_int("cursor"), _query_int("limit", 100),
+                                   {"name": "state", "in": "query", "required": False,
+                                    "schema": {"type": "string", "enum": ["scheduled", "sending", "done",
+                                                                          "cancelled"]}}]}},
+        "/campaigns/{campaign_id}": {
+            "parameters": _id("campaign_id"),
+            "get": _op("getCampaign", "A campaign and its progress", {"200": _answer("the campaign", "CampaignView")},
+                       problems={"404": _PROBLEM_TEXT["404"]})},
+        "/campaigns/{campaign_id}/cancel": {
+            "parameters": _id("campaign_id"),
+            "post": _op("cancelCampaign", "Cancel a campaign: nothing more is sent", {"200": _answer(
+                "cancelled", "CampaignView")}, problems={"404": _PROBLEM_TEXT["404"],
+                                                        "409": "the campaign is done or cancelled already"})},
     }
+
+
+def _query_int(name: str, maximum: int = 2**31 - 1) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False,
+            "schema": {"type": "string", "pattern": r"^[1-9][0-9]{0,9}$", "description": f"1–{maximum}"}}
 
 
 def document(*, max_body_bytes: int, max_image_bytes: int) -> dict[str, Any]:
@@ -299,7 +352,7 @@ def document(*, max_body_bytes: int, max_image_bytes: int) -> dict[str, Any]:
             "schemas": {
                 "Program": schemas.PROGRAM, "Member": schemas.MEMBER, "Transaction": schemas.TRANSACTION,
                 "ProgramPatch": schemas.PROGRAM_PATCH, "MemberPatch": schemas.MEMBER_PATCH, "Offer": schemas.OFFER,
-                "Coupons": schemas.COUPONS, **VIEWS,
+                "Coupons": schemas.COUPONS, "Campaign": schemas.CAMPAIGN, **VIEWS,
             },
         },
         "paths": paths,

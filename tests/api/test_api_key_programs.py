@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from api.auth import IN_REQUEST
 from tests.helpers import make_offer, png, post
 from walletpass.errors import InvalidInput
 from walletpass.services.api_keys import create_api_key
@@ -18,7 +19,7 @@ MISSING = 987_654  # an id no resource has
 
 #: What the requests below change, to prove that a refused one changed nothing.
 TABLES = ("programs", "program_images", "members", "ledger_entries", "offers", "coupons", "coupon_issues", "passes",
-          "idempotency_keys", "outbox")
+          "idempotency_keys", "outbox", "campaigns")
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Program:
     coupon_id: int
     issue_id: int
     spare_coupon: int  # for the void, after the redeem of coupon_id
+    campaign_id: int  # scheduled far ahead, so that it can be cancelled
 
 
 def _make_program(client: Any, auth: dict[str, str], name: str) -> Program:
@@ -43,7 +45,10 @@ def _make_program(client: Any, auth: dict[str, str], name: str) -> Program:
                for _ in range(2)]
     bulk = post(client, f"/api/v1/offers/{offer}/coupons", auth, {"segment": {}})
     assert bulk.status_code == 202, bulk.json
-    return Program(pid, member["id"], offer, coupons[0], bulk.json["id"], coupons[1])
+    campaign = post(client, "/api/v1/campaigns", auth,
+                    {"program_id": pid, "message": "Hello", "send_at": "2099-01-01T12:00:00+00:00"})
+    assert campaign.status_code == 202, campaign.json
+    return Program(pid, member["id"], offer, coupons[0], bulk.json["id"], coupons[1], campaign.json["id"])
 
 
 @pytest.fixture
@@ -69,7 +74,7 @@ def _key_routes(app: Any) -> list[tuple[Any, str, str | None]]:
 
 def _ids(p: Program) -> dict[str, int]:
     return {"program_id": p.program_id, "member_id": p.member_id, "offer_id": p.offer_id,
-            "coupon_id": p.coupon_id, "issue_id": p.issue_id}
+            "coupon_id": p.coupon_id, "issue_id": p.issue_id, "campaign_id": p.campaign_id}
 
 
 def _send(client: Any, method: str, path: str, headers: dict[str, str], body: Any) -> Any:
@@ -107,8 +112,9 @@ def _path(rule: Any, ids: dict[str, int], owner: str | None, owner_id: int | Non
 def test_a_key_bound_to_a_program_gets_404_on_every_resource_of_another(app, client, services, two) -> None:  # type: ignore[no-untyped-def]
     a, b = two
     bound = _bound_key(services, a.program_id)
-    routes = [(rule, method, owner) for rule, method, owner in _key_routes(app) if owner is not None]
-    assert {owner for _, _, owner in routes} == {"program_id", "member_id", "offer_id", "coupon_id", "issue_id"}
+    routes = [(rule, method, owner) for rule, method, owner in _key_routes(app) if owner not in (None, IN_REQUEST)]
+    assert {owner for _, _, owner in routes} == {"program_id", "member_id", "offer_id", "coupon_id", "issue_id",
+                                                 "campaign_id"}
     before = _snapshot(services)
     for rule, method, owner in routes:
         body = BODIES.get((method, rule.rule), {})
@@ -127,7 +133,7 @@ def test_a_key_bound_to_a_program_gets_404_on_every_resource_of_another(app, cli
 def test_the_same_key_gets_2xx_on_every_route_of_its_own_program(app, client, services, two) -> None:  # type: ignore[no-untyped-def]
     a, _ = two
     bound = _bound_key(services, a.program_id)
-    routes = [(rule, method, owner) for rule, method, owner in _key_routes(app) if owner is not None]
+    routes = [(rule, method, owner) for rule, method, owner in _key_routes(app) if owner not in (None, IN_REQUEST)]
     # The redeem first and the void of another coupon after it, so that neither meets a coupon state it refuses.
     routes.sort(key=lambda r: r[0].rule.endswith("/void"))
     for rule, method, owner in routes:
@@ -143,8 +149,10 @@ def test_a_key_bound_to_programs_cannot_create_one_or_use_routes_for_every_progr
     a, b = two
     bound = _bound_key(services, a.program_id, b.program_id)
     unowned = [(rule, method) for rule, method, owner in _key_routes(app) if owner is None]
+    in_request = {(rule.rule, method) for rule, method, owner in _key_routes(app) if owner == IN_REQUEST}
+    assert in_request == PROGRAM_IN_REQUEST
     # A new route must say which program its resource belongs to (require_key(..., owner=)), or be listed here
-    # as one for keys of every program (bound keys get 403 there).
+    # as one for keys of every program (bound keys get 403 there), or in PROGRAM_IN_REQUEST.
     assert {(rule.rule, method) for rule, method in unowned} == {("/api/v1/programs", "POST")}
     before = _snapshot(services)
     for rule, method in unowned:
@@ -156,6 +164,27 @@ def test_a_key_bound_to_programs_cannot_create_one_or_use_routes_for_every_progr
     for p in two:
         assert client.get(f"/api/v1/members/{p.member_id}", headers=bound).status_code == 200
         assert client.get(f"/api/v1/coupons/{p.coupon_id}", headers=bound).status_code == 200
+
+
+#: Routes whose program comes in the body or the query: checked against the key's programs there.
+PROGRAM_IN_REQUEST = {("/api/v1/campaigns", "POST"), ("/api/v1/campaigns", "GET")}
+
+
+def test_routes_with_the_program_in_the_request_check_it_against_the_key(client, services, two) -> None:  # type: ignore[no-untyped-def]
+    a, b = two
+    bound = _bound_key(services, a.program_id)
+    before = _snapshot(services)
+    for dry_run in ("", "?dry_run=1"):
+        r = post(client, f"/api/v1/campaigns{dry_run}", bound, {"program_id": b.program_id, "message": "Hi"})
+        missing = post(client, f"/api/v1/campaigns{dry_run}", bound, {"program_id": MISSING, "message": "Hi"})
+        assert r.status_code == 404 and r.mimetype == "application/problem+json", r.json
+        assert r.json == {**missing.json, "detail": missing.json["detail"].replace(str(MISSING), str(b.program_id))}
+    assert _snapshot(services) == before
+    assert client.get(f"/api/v1/campaigns?program_id={b.program_id}", headers=bound).status_code == 404
+    listed = client.get("/api/v1/campaigns", headers=bound)
+    assert listed.status_code == 200 and [c["id"] for c in listed.json["data"]] == [a.campaign_id]
+    assert post(client, "/api/v1/campaigns?dry_run=1", bound,
+                {"program_id": a.program_id, "message": "Hi"}).status_code == 200
 
 
 def test_scopes_still_apply_to_a_bound_key(client, services, two) -> None:  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from walletpass.domain.campaigns import CampaignMessage
 from walletpass.domain.jobs import JobKind
 from walletpass.domain.passes import PassesChanged
 from walletpass.errors import NotFound
@@ -27,6 +28,9 @@ class AppleWallet:
 
     def on_program_changed(self, uow: UnitOfWork, program_id: int, at: datetime) -> None:
         """Nothing kept per program: each pass carries the whole design."""
+
+    def on_message(self, uow: UnitOfWork, message: CampaignMessage) -> None:
+        """Nothing more: the pass's news field shows the message, and its change pushed every device."""
 
     def save_link(self, pass_id: int) -> str:
         """The signed ``.pkpass`` download, behind the pass's unguessable token."""

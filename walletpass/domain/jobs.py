@@ -28,6 +28,12 @@ class JobKind(StrEnum):
     GOOGLE_CLASS_SYNC = "google_class_sync"
     #: issue an offer's coupons to a segment of members, slice by slice
     COUPON_ISSUE = "coupon_issue"
+    #: start a campaign: write its deliveries, queue its chunks
+    CAMPAIGN_START = "campaign_start"
+    #: deliver one chunk of a campaign's passes to the wallets
+    CAMPAIGN_CHUNK = "campaign_chunk"
+    #: add a campaign's message to a pass's Google object (or, without a pass, to the program's class)
+    GOOGLE_MESSAGE = "google_message"
 
 
 @dataclass(frozen=True, slots=True)

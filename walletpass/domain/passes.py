@@ -52,11 +52,30 @@ class Pass:
     coupon_id: int | None = None
     voided: bool = False
     created_at: datetime | None = None
+    #: the campaign whose message the pass shows (its news field), if any
+    news_campaign_id: int | None = None
 
     @property
     def ref(self) -> PassRef:
         return PassRef(self.serial_number, self.pass_type_id, self.authentication_token, self.kind, self.update_tag,
                        self.updated_at, self.voided)
+
+
+@dataclass(frozen=True, slots=True)
+class News:
+    """The campaign message a pass shows in its news field: shown by its own key (``news.<campaign>``), so every
+    campaign changes the field's value and iOS shows the text on the lock screen (``changeMessage: "%@"``)."""
+
+    campaign_id: int
+    #: locale → text, and ``"*"`` → the text for every other locale
+    texts: Mapping[str, str]
+
+    @property
+    def key(self) -> str:
+        return f"news.{self.campaign_id}"
+
+    def text(self, locale: str) -> str:
+        return self.texts.get(locale) or self.texts["*"]
 
 
 def next_last_modified(previous: datetime | None, now: datetime) -> datetime:

@@ -85,6 +85,9 @@ class Program:
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     updated_at: datetime | None = None
     version: int = 1
+    #: IANA time zone of the program's day; quiet hours as (start, end) "HH:MM" (None: none)
+    time_zone: str = "UTC"
+    quiet_hours: tuple[str, str] | None = ("21:00", "09:00")
 
     def tier_for(self, points: int) -> Tier | None:
         """The highest tier whose threshold *points* reaches, or None."""
@@ -143,3 +146,31 @@ def validate_tiers(raw: Sequence[Tier]) -> tuple[Tier, ...]:
         names.add(t.name)
         thresholds.add(t.min_points)
     return tuple(sorted(raw, key=lambda t: t.min_points))
+
+
+def parse_time_zone(value: object, field: str = "time_zone") -> str:
+    """An IANA time zone name (``Asia/Taipei``)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not isinstance(value, str) or not value or len(value) > 64:
+        raise InvalidInput(field, "must be an IANA time zone name such as 'Asia/Taipei'")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(field, f"{value!r} is not an IANA time zone name such as 'Asia/Taipei'") from None
+    return value
+
+
+def parse_quiet_hours(value: object, field: str = "quiet_hours") -> tuple[str, str] | None:
+    """``{"start": "21:00", "end": "09:00"}`` (times of the program's day), or None for no quiet hours."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) != {"start", "end"}:
+        raise InvalidInput(field, 'send {"start": "HH:MM", "end": "HH:MM"}, or null for none')
+    out = []
+    for key in ("start", "end"):
+        text = value[key]
+        if not (isinstance(text, str) and re.fullmatch(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]", text)):
+            raise InvalidInput(f"{field}.{key}", "must be a time HH:MM (00:00–23:59)")
+        out.append(text)
+    return out[0], out[1]

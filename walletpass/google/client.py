@@ -208,6 +208,13 @@ class GoogleWalletClient:
         answer = self._call("POST", self._url(kind, "object", object_id) + "/addMessage", {"message": msg})
         return dict(answer.get("resource", answer))
 
+    def add_prepared_message(self, kind: Kind, what: Literal["class", "object"], resource_id: str,
+                             msg: Json) -> Json:
+        """Add a prepared ``Message`` (objects.campaign_message) to a class (every object of it shows it) or an
+        object."""
+        answer = self._call("POST", self._url(kind, what, resource_id) + "/addMessage", {"message": msg})
+        return dict(answer.get("resource", answer))
+
     def expire_object(self, kind: Kind, object_id: str) -> Json:
         """Move an object to "Expired passes" (PATCH ``state: EXPIRED``; Google cannot delete)."""
         return self._call("PATCH", self._url(kind, "object", object_id), {"state": "EXPIRED"})

@@ -335,3 +335,17 @@ def payload_key(kind: Kind, what: Literal["class", "object"]) -> str:
     if kind not in ("loyalty", "offer"):
         raise ValueError(f"unknown pass kind {kind!r}")
     return f"{kind}{'Classes' if what == 'class' else 'Objects'}"
+
+
+def campaign_message(program: Program, header: str, texts: Mapping[str, str], *, notify: bool,
+                     message_id: str) -> Json:
+    """A campaign's ``Message``: the body in the program's first locale, translated into its others (texts: locale →
+    text, ``"*"`` for the rest)."""
+    langs = _languages(program)
+    values = {lang: texts.get(lang) or texts["*"] for lang in langs}
+    out = message(header, values[langs[0]], notify=notify, message_id=message_id)
+    localized = _localized(langs, values)
+    if localized:
+        out["localizedBody"] = localized
+    cleaned: Json = _clean(out)
+    return cleaned

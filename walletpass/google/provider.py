@@ -24,13 +24,15 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from walletpass.config import Settings
+from walletpass.domain.campaigns import CampaignMessage
 from walletpass.domain.jobs import Job, JobKind, JobOutcome, JobResult
 from walletpass.domain.offers import Offer
 from walletpass.domain.passes import MEMBER_CARD, PassesChanged, PassSelection
 from walletpass.domain.programs import Program
+from walletpass.domain.segments import Segment
 from walletpass.errors import GoogleApiError
 from walletpass.google import objects as g
 from walletpass.google.callbacks import CallbackEvent, CallbackVerifier, HttpKeyFetcher
@@ -44,6 +46,8 @@ log = logging.getLogger("walletpass.google")
 
 #: Passes whose Google object exists (inserted by REST, or saved by the user): changes are patched there.
 SYNCED_STATES = ("inserted", "saved")
+#: The reason of a pass change that only sets its news (a campaign): nothing to patch at Google.
+NEWS = "news"
 #: Change reasons whose PATCH asks Google to notify (allow-listed fields: points balance, tier; google.md §3.5).
 NOTIFY_REASONS = frozenset({"points", "tier"})
 #: Statuses a later try can fix: the client's retryable ones, and no answer at all (0).
@@ -219,8 +223,25 @@ class GoogleWallet:
 
     # -- WalletProvider ---------------------------------------------------------------------------------
     def on_passes_changed(self, uow: UnitOfWork, change: PassesChanged) -> None:
-        """A sync job for each changed pass whose object is at Google (coalesced with a pending one)."""
+        """A sync job for each changed pass whose object is at Google (coalesced with a pending one). A campaign's
+        news changes nothing Google's objects show: it goes by addMessage (:meth:`on_message`)."""
+        if change.reason == NEWS:
+            return
         uow.outbox.enqueue_changes(JobKind.GOOGLE_SYNC, change, held_by_wallet=(self.name, SYNCED_STATES))
+
+    def on_message(self, uow: UnitOfWork, message: CampaignMessage) -> None:
+        """The campaign's message as an addMessage: on the program's class once for a campaign to everyone (every
+        object of the class shows it: one request instead of one per object at 20 requests/s), else on each object
+        Google holds."""
+        campaign = message.campaign
+        payload = {"campaign_id": campaign.id}
+        if Segment.from_json(campaign.segment).everyone:
+            if message.first:
+                uow.outbox.enqueue(JobKind.GOOGLE_MESSAGE, {**payload, "program_id": campaign.program_id},
+                                   campaign.started_at or campaign.created_at)
+            return
+        uow.outbox.enqueue_each(JobKind.GOOGLE_MESSAGE, message.pass_ids, payload,
+                                campaign.started_at or campaign.created_at, held_by_wallet=(self.name, SYNCED_STATES))
 
     def on_program_changed(self, uow: UnitOfWork, program_id: int, at: datetime) -> None:
         """The program's class, and its offers' classes (they carry its name, colour and logo), are updated."""
@@ -393,6 +414,7 @@ class GoogleWallet:
         client = self.client().with_retry(RetryPolicy(attempts=1))
         objects = [j for j in jobs if j.kind == JobKind.GOOGLE_SYNC]
         synced = self.sync_objects(objects, client, budget_seconds=BATCH_SECONDS)
+        synced += [self.deliver_message(j, client) for j in jobs if j.kind == JobKind.GOOGLE_MESSAGE]
         seen: set[str] = set()
         for job in (j for j in jobs if j.kind == JobKind.GOOGLE_CLASS_SYNC):
             key = repr(sorted(job.payload.items()))
@@ -449,6 +471,39 @@ class GoogleWallet:
             u.wallet_state.set_synced(job.pass_id, r.tag)
             u.outbox.drop_parked(JobKind.GOOGLE_SYNC, job.pass_id)
             u.commit()
+        return Synced(job, JobOutcome.DONE)
+
+    def deliver_message(self, job: Job, client: GoogleWalletClient) -> Synced:
+        """A campaign's message: on the program's class (no pass: every object shows it), or on one object —
+        ``TEXT_AND_NOTIFY`` under the 3-a-day cap, else ``TEXT`` (decided and recorded first, google.md §3.5)."""
+        now = self._clock.now()
+        campaign_id = int(job.payload["campaign_id"])
+        with self._uow() as u:
+            campaign = u.campaigns.get(campaign_id)
+            program = u.programs.get(campaign.program_id)
+            header = campaign.name or program.organization_name
+            if job.pass_id is None:
+                class_, _ = class_and_version(self.settings, program)
+                target: tuple[g.Kind, Literal["class", "object"], str] = ("loyalty", "class", str(class_["id"]))
+                record, notify = None, True
+            else:
+                at_google = u.wallet_state.object(job.pass_id)
+                if at_google.state not in SYNCED_STATES or not at_google.object_id:
+                    return Synced(job, JobOutcome.SKIPPED)
+                target = (kind_of(u.passes.get(job.pass_id).kind), "object", at_google.object_id)
+                record, notify = u.wallet_state.reserve_notification(job.pass_id, "message", True, now,
+                                                                     limit=g.NOTIFY_LIMIT, window=g.NOTIFY_WINDOW)
+                u.commit()
+        msg = g.campaign_message(program, header, campaign.message.texts, notify=notify,
+                                 message_id=f"campaign-{campaign_id}")
+        try:
+            client.add_prepared_message(*target, msg)
+        except GoogleApiError as exc:
+            if record is not None:
+                self._forget_notification(record)
+            if exc.status == 409:  # already there (a retry after an answer that got lost): delivered
+                return Synced(job, JobOutcome.DONE)
+            return failure(job, exc)
         return Synced(job, JobOutcome.DONE)
 
     def request_class_sync(self, uow: UnitOfWork, now: datetime, *, program_id: int | None = None,

@@ -19,7 +19,7 @@ from typing import Any
 
 from walletpass.domain.members import Member
 from walletpass.domain.offers import Coupon, Offer
-from walletpass.domain.passes import PassRef
+from walletpass.domain.passes import News, PassRef
 from walletpass.domain.programs import Program
 from walletpass.errors import ConfigurationError, InvalidInput
 from walletpass.pkpass import images as _images
@@ -174,7 +174,7 @@ class PassBuilder:
 
     def build_member_pass(self, program: Program, member: Member, pass_ref: PassRef, *,
                           images: Mapping[str, bytes] | None = None, images_key: str = "",
-                          template: str | None = None) -> bytes:
+                          template: str | None = None, news: News | None = None) -> bytes:
         """Signed .pkpass bytes of *member*'s card.
 
         *images* are the program's uploaded source images per slot (``icon``, ``logo``, ``strip``),
@@ -184,7 +184,12 @@ class PassBuilder:
             raise InvalidInput("member", f"member {member.id} belongs to program {member.program_id}, not {program.id}")
         tpl = self.template(MEMBER, template)
         assets = self.assets(tpl, program, images, images_key)
-        return self.package(member_pass_json(tpl, program, member, pass_ref, self._context), assets)
+        if news is not None:  # the program's assets with the message's strings (per campaign: a few at a time)
+            base = assets
+            assets = self._cached((tpl.name, tpl.version, program.id, program.version, program.updated_at,
+                                   images_key, "news", news.campaign_id),
+                                  lambda: with_strings(base, localized_strings(tpl, program, news=news)))
+        return self.package(member_pass_json(tpl, program, member, pass_ref, self._context, news), assets)
 
     def build_coupon_pass(self, program: Program, offer: Offer, coupon: Coupon, member: Member | None,
                           pass_ref: PassRef, *, images: Mapping[str, bytes] | None = None, images_key: str = "",

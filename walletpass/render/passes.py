@@ -13,7 +13,7 @@ from typing import Any
 
 from walletpass.domain.members import Member
 from walletpass.domain.offers import EXPIRED, REDEEMED, TRANSLATABLE, VOIDED, Coupon, Offer
-from walletpass.domain.passes import PassRef
+from walletpass.domain.passes import News, PassRef
 from walletpass.domain.programs import Program
 from walletpass.errors import InvalidInput
 from walletpass.render.template import COUPON, MEMBER, PROGRAM_FIELD_TEXTS, PassTemplate, substitute
@@ -91,8 +91,8 @@ def _program_values(program: Program) -> dict[str, str | None]:
 
 
 def member_pass_json(template: PassTemplate, program: Program, member: Member, pass_ref: PassRef,
-                     ctx: RenderContext) -> dict[str, Any]:
-    """pass.json (storeCard) for *member* of *program*."""
+                     ctx: RenderContext, news: News | None = None) -> dict[str, Any]:
+    """pass.json (storeCard) for *member* of *program*; *news*: the campaign message its news field shows."""
     _check_kind(template, pass_ref, MEMBER)
     values = {
         "member.name": member.name,
@@ -101,6 +101,7 @@ def member_pass_json(template: PassTemplate, program: Program, member: Member, p
         "member.tier_key": tier_key(member.tier),
         "member.email": member.email,
         "pass.serial_number": pass_ref.serial_number,
+        "pass.news_key": news.key if news else None,
         **_program_values(program),
     }
     p = _base(template, values, pass_ref, ctx, program.colors_for(member.tier), member.member_number)
@@ -149,10 +150,10 @@ def coupon_pass_json(template: PassTemplate, program: Program, offer: Offer, cou
 
 
 def render_member(template: PassTemplate, program: Program, member: Member, pass_ref: PassRef,
-                  ctx: RenderContext) -> RenderedPass:
+                  ctx: RenderContext, news: News | None = None) -> RenderedPass:
     """pass.json and localized strings of a member card."""
-    return RenderedPass(member_pass_json(template, program, member, pass_ref, ctx),
-                        localized_strings(template, program))
+    return RenderedPass(member_pass_json(template, program, member, pass_ref, ctx, news),
+                        localized_strings(template, program, news=news))
 
 
 def render_coupon(template: PassTemplate, program: Program, offer: Offer, coupon: Coupon, member: Member | None,

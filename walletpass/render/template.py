@@ -37,7 +37,7 @@ _PROGRAM_VARIABLES = frozenset({f"program.{name}{suffix}" for name in PROGRAM_FI
 #: ``_key`` is None (the field is left out) when no locale has the text.
 VARIABLES: Mapping[str, frozenset[str]] = {
     MEMBER: frozenset({"member.name", "member.number", "member.points", "member.tier_key", "member.email",
-                       "pass.serial_number"}) | _PROGRAM_VARIABLES,
+                       "pass.serial_number", "pass.news_key"}) | _PROGRAM_VARIABLES,
     COUPON: frozenset({"coupon.code", "offer.title", "offer.description", "offer.discount", "offer.terms",
                        "offer.title_key", "offer.description_key", "offer.discount_key", "offer.terms_key",
                        "offer.valid_from", "offer.valid_until", "member.name", "member.number",

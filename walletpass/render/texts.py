@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from walletpass.domain.offers import TRANSLATABLE, Offer
+from walletpass.domain.passes import News
 from walletpass.domain.programs import Program
 from walletpass.render.template import COUPON, PROGRAM_FIELD_TEXTS, PassTemplate
 
@@ -108,9 +109,10 @@ def _description(template: PassTemplate, program: Program, locale: str, table: M
     return own or table.get(offer_text_key("title")) or table["program_name"]
 
 
-def localized_strings(template: PassTemplate, program: Program,
-                      offer: Offer | None = None) -> dict[str, dict[str, str]]:
-    """locale → pass.strings entries (with *offer*'s texts for a coupon), every locale with the same keys."""
+def localized_strings(template: PassTemplate, program: Program, offer: Offer | None = None, *,
+                      news: News | None = None) -> dict[str, dict[str, str]]:
+    """locale → pass.strings entries (with *offer*'s texts for a coupon, *news*'s text for a member card shown a
+    campaign's message), every locale with the same keys."""
     keys = sorted({k for table in template.strings.values() for k in table})
     result: dict[str, dict[str, str]] = {}
     for locale in locales_for(template, program):
@@ -118,6 +120,8 @@ def localized_strings(template: PassTemplate, program: Program,
         table.update(_program_entries(template, program, locale))
         if offer is not None:
             table.update(offer_entries(offer, locale))
+        if news is not None:
+            table[news.key] = news.text(locale)
         table[DESCRIPTION_KEY] = _description(template, program, locale, table)
         result[locale] = dict(sorted(table.items()))
     return result

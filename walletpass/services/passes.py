@@ -7,7 +7,7 @@ from datetime import datetime
 
 from walletpass.domain.members import Member
 from walletpass.domain.offers import Coupon, Offer
-from walletpass.domain.passes import COUPON, MEMBER_CARD
+from walletpass.domain.passes import COUPON, MEMBER_CARD, News
 from walletpass.errors import NotFound
 from walletpass.ids import is_token
 from walletpass.ports import PassBuilder, UnitOfWork
@@ -35,12 +35,15 @@ def build_pass(uow: UnitOfWork, builder: PassBuilder, pass_id: int) -> BuiltPass
     offer: Offer | None = None
     coupon: Coupon | None = None
     member: Member | None = None
+    news: News | None = None
     with uow:
         pass_ = uow.passes.get(pass_id)
         program = uow.programs.get(pass_.program_id)
         images, images_key = uow.programs.images(pass_.program_id)
         if pass_.kind == MEMBER_CARD and pass_.member_id is not None:
             member = uow.members.get(pass_.member_id)
+            if pass_.news_campaign_id is not None:
+                news = uow.campaigns.news(pass_.news_campaign_id)
         elif pass_.kind == COUPON and pass_.coupon_id is not None:
             coupon = uow.offers.coupon(pass_.coupon_id)
             offer = uow.offers.get(coupon.offer_id)
@@ -50,7 +53,8 @@ def build_pass(uow: UnitOfWork, builder: PassBuilder, pass_id: int) -> BuiltPass
     images_key = f"{program.id}:{images_key}"
     if coupon is None or offer is None:
         assert member is not None
-        data = builder.build_member_pass(program, member, pass_.ref, images=images, images_key=images_key)
+        data = builder.build_member_pass(program, member, pass_.ref, images=images, images_key=images_key,
+                                         news=news)
     else:
         data = builder.build_coupon_pass(program, offer, coupon, member, pass_.ref, images=images,
                                          images_key=images_key)

@@ -12,6 +12,8 @@ from walletpass.domain.programs import (
     Program,
     Tier,
     parse_color,
+    parse_quiet_hours,
+    parse_time_zone,
     validate_tiers,
 )
 from walletpass.errors import InvalidInput, NotFound
@@ -69,11 +71,18 @@ def _design(data: Mapping[str, Any]) -> dict[str, Any]:
         "locales": locales,
         "texts": texts,
         "terms": data.get("terms") or "",
+        "time_zone": parse_time_zone(data.get("time_zone", "UTC")),
+        "quiet_hours": _quiet(data.get("quiet_hours", {"start": "21:00", "end": "09:00"})),
     }
     for key in ("name", "organization_name"):
         if not values[key]:
             raise InvalidInput(key, "must not be blank")
     return values
+
+
+def _quiet(raw: object) -> dict[str, str] | None:
+    hours = parse_quiet_hours(raw)
+    return None if hours is None else {"start": hours[0], "end": hours[1]}
 
 
 def create_program(uow: UnitOfWork, clock: Clock, data: Mapping[str, Any], *,
@@ -94,7 +103,7 @@ def _tier_json(t: Tier) -> dict[str, Any]:
 
 #: Columns a PATCH may change (the fields POST accepts).
 _DESIGN_FIELDS = ("name", "organization_name", "background_color", "foreground_color", "label_color",
-                  "points_label", "tiers", "locales", "texts", "terms")
+                  "points_label", "tiers", "locales", "texts", "terms", "time_zone", "quiet_hours")
 
 
 def update_program(uow: UnitOfWork, clock: Clock, program_id: int, data: Mapping[str, Any], *,
@@ -127,6 +136,8 @@ def design_of(program: Program) -> dict[str, Any]:
     design["tiers"] = [_tier_json(t) for t in program.tiers]
     design["locales"] = list(program.locales)
     design["texts"] = {k: dict(v) for k, v in program.translations.items()}
+    design["quiet_hours"] = ({"start": program.quiet_hours[0], "end": program.quiet_hours[1]}
+                             if program.quiet_hours else None)
     design.update({k: program.own_text(k) for k in PASS_TEXTS})
     return design
 

@@ -76,6 +76,22 @@ class OutboxWriter:
         for pass_id in pass_ids:
             self._coalesce(kind, pass_id, change)
 
+    def enqueue_each(self, kind: str, pass_ids: Sequence[int], payload: Mapping[str, Any], now: datetime, *,
+                     held_by_wallet: tuple[str, Sequence[str]] | None = None) -> None:
+        """A *kind* job with *payload* for each of *pass_ids* (those a wallet holds, with *held_by_wallet*), never
+        merged into another (each carries its own payload): one INSERT … SELECT."""
+        if not pass_ids:
+            return
+        where: list[ColumnElement[bool]] = [PassRow.id.in_(list(pass_ids))]
+        if held_by_wallet is not None:
+            where.append(held_by(*held_by_wallet))
+        stamp = UTCDateTime()
+        rows = select(PassRow.id).where(*where).add_columns(
+            literal(kind), literal(dict(payload), JSON), literal(0), literal(now, stamp), literal(now, stamp))
+        self._s.execute(insert(OutboxRow).from_select(
+            ["pass_id", "kind", "payload", "attempts", "created_at", "available_at"], rows))
+        self._on_write()
+
     def _coalesce(self, kind: str, pass_id: int, change: PassesChanged) -> None:
         pending = self._s.scalars(
             select(OutboxRow).where(OutboxRow.kind == kind, OutboxRow.pass_id == pass_id,

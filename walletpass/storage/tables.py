@@ -82,6 +82,10 @@ class ProgramRow(Base):
     locales: Mapped[list[Any]] = mapped_column(JSON, default=list)
     texts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     terms: Mapped[str] = mapped_column(Text, default="")
+    #: IANA time zone of the program's day (campaign scheduling, quiet hours)
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default=text("'UTC'"))
+    #: {"start": "HH:MM", "end": "HH:MM"}: no campaign starts in these hours; null: none
+    quiet_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     member_template: Mapped[str] = mapped_column(String(64), default="member-card")
     coupon_template: Mapped[str] = mapped_column(String(64), default="coupon")
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -191,6 +195,8 @@ class PassRow(Base):
     public_token: Mapped[str] = mapped_column(String(64), unique=True)
     update_tag: Mapped[int] = mapped_column(BigInteger, index=True)
     voided: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: the campaign whose message the pass shows in its news field (the latest one delivered to it)
+    news_campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -217,6 +223,42 @@ class WalletClassRow(Base):
     owner_kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # program | offer
     owner_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
+
+
+class CampaignRow(Base):
+    """A push campaign: a message to a segment of a program's members, now or at ``send_at``."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (Index("ix_campaigns_program_state", "program_id", "state", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    #: {locale: text, "*": the default text}
+    message: Mapped[dict[str, Any]] = mapped_column(JSON)
+    segment: Mapped[Any] = mapped_column(JSON, default=dict)
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"), nullable=True)
+    state: Mapped[str] = mapped_column(String(16))  # scheduled | sending | done | cancelled
+    send_at: Mapped[datetime]
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class CampaignDeliveryRow(Base):
+    """One pass a campaign reaches: written when the campaign starts, in chunks a worker takes one at a time;
+    the unique key makes a pass reached once whatever happens to the workers."""
+
+    __tablename__ = "campaign_deliveries"
+    __table_args__ = (UniqueConstraint("campaign_id", "pass_id", name="uq_campaign_deliveries_campaign_pass"),
+                      Index("ix_campaign_deliveries_chunk", "campaign_id", "chunk", "state"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    pass_id: Mapped[int] = mapped_column(ForeignKey("passes.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(Integer)
+    chunk: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))  # pending | sent | skipped | cancelled
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class CounterRow(Base):

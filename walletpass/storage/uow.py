@@ -18,6 +18,7 @@ from walletpass.storage.db import READ_ONLY_OPTION, is_unavailable, unavailable,
 from walletpass.storage.outbox import OutboxWriter
 from walletpass.storage.repositories import (
     ApiKeyRepository,
+    CampaignRepository,
     DeviceRepository,
     EventRepository,
     IdempotencyRepository,
@@ -40,6 +41,7 @@ class SqlUnitOfWork:
     """
 
     api_keys: ApiKeyRepository
+    campaigns: CampaignRepository
     programs: ProgramRepository
     members: MemberRepository
     ledger: LedgerRepository
@@ -67,6 +69,7 @@ class SqlUnitOfWork:
         self.offers, self.passes, self.devices = OfferRepository(s), PassRepository(s), DeviceRepository(s)
         self.idempotency, self.events = IdempotencyRepository(s), EventRepository(s)
         self.wallet_state, self.api_keys = WalletRepository(s), ApiKeyRepository(s)
+        self.campaigns = CampaignRepository(s)
         self.outbox = OutboxWriter(s, self.outbox_written)
         return self
 

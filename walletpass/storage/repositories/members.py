@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, exists, extract, func, null, or_, select, true, update
@@ -16,6 +16,7 @@ from walletpass.storage.repositories._base import SessionRepository, is_id
 from walletpass.storage.repositories.programs import change_row
 from walletpass.storage.tables import (
     CouponRow,
+    GoogleMessageRow,
     LedgerEntryRow,
     MemberRow,
     PassRow,
@@ -137,6 +138,27 @@ class MemberRepository(SessionRepository):
         stmt = (select(MemberRow).where(*segment_where(program_id, segment, without_coupon_of))
                 .order_by(MemberRow.id).limit(limit))
         return [to_member(r) for r in self._s.scalars(stmt)]
+
+    def reach(self, program_id: int, segment: Segment, now: datetime, *, notify_limit: int,
+              notify_window: timedelta) -> dict[str, int]:
+        """What a campaign to *segment* reaches: member cards, Apple device registrations, Google objects, and of
+        those how many had *notify_limit* notifications within *notify_window* (they get the message silently)."""
+        cards = (select(PassRow.id).join(MemberRow, MemberRow.id == PassRow.member_id)
+                 .where(PassRow.kind == "member", *segment_where(program_id, segment)).subquery())
+        google = (select(WalletObjectRow.pass_id).where(
+            WalletObjectRow.pass_id.in_(select(cards.c.id)), WalletObjectRow.provider == "google",
+            WalletObjectRow.state.in_(("inserted", "saved"))).subquery())
+        busy = (select(GoogleMessageRow.pass_id).where(
+            GoogleMessageRow.pass_id.in_(select(google.c.pass_id)), GoogleMessageRow.notify.is_(True),
+            GoogleMessageRow.sent_at > now - notify_window)
+            .group_by(GoogleMessageRow.pass_id).having(func.count() >= notify_limit).subquery())
+
+        def count(query: Any) -> int:
+            return int(self._s.scalar(select(func.count()).select_from(query)) or 0)
+
+        return {"passes": count(cards), "google_objects": count(google), "google_over_quota": count(busy),
+                "apple_devices": int(self._s.scalar(select(func.count()).select_from(RegistrationRow).where(
+                    RegistrationRow.pass_id.in_(select(cards.c.id)))) or 0)}
 
     def count_in_segment(self, program_id: int, segment: Segment, *, without_coupon_of: int | None = None) -> int:
         return int(self._s.scalar(select(func.count()).select_from(MemberRow).where(

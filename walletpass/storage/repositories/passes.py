@@ -16,7 +16,8 @@ def to_pass(row: PassRow) -> Pass:
     return Pass(id=row.id, serial_number=row.serial_number, pass_type_id=row.pass_type_id, kind=row.kind,
                 program_id=row.program_id, authentication_token=row.authentication_token,
                 public_token=row.public_token, update_tag=int(row.update_tag), updated_at=row.updated_at,
-                member_id=row.member_id, coupon_id=row.coupon_id, voided=row.voided, created_at=row.created_at)
+                member_id=row.member_id, coupon_id=row.coupon_id, voided=row.voided, created_at=row.created_at,
+                news_campaign_id=row.news_campaign_id)
 
 
 class PassRepository(SessionRepository):

@@ -20,7 +20,8 @@ def to_program(row: ProgramRow) -> Program:
         background_color=row.background_color, foreground_color=row.foreground_color,
         label_color=row.label_color, points_label=row.points_label,
         tiers=tuple(Tier(**t) for t in row.tiers), locales=tuple(row.locales), terms=row.terms,
-        texts=row.texts, updated_at=row.updated_at, version=row.version,
+        texts=row.texts, updated_at=row.updated_at, version=row.version, time_zone=row.time_zone,
+        quiet_hours=(row.quiet_hours["start"], row.quiet_hours["end"]) if row.quiet_hours else None,
     )
 
 

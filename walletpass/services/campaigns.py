@@ -1,0 +1,195 @@
+"""Push campaigns: create (or dry-run), start, deliver chunk by chunk, cancel; progress from the deliveries.
+
+Exactly once: when a campaign starts, one delivery row per member card of its segment is written (unique per
+campaign and pass) and numbered into chunks; each chunk is one job and one transaction that sets the passes' news
+to the campaign, moves their versions (so every wallet that holds them is told: an APNs push, …), lets each wallet
+provider record how it shows the message (Google: an addMessage job), and marks the chunk's deliveries sent. A
+worker that dies mid-chunk committed nothing of it; the job comes back and does it once. A cancel takes the
+campaign's row lock, so no chunk commits after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from walletpass.domain import campaigns as rules
+from walletpass.domain.campaigns import CHUNK, Campaign, CampaignMessage, Progress, QuietHours
+from walletpass.domain.jobs import Job, JobKind, JobOutcome, JobResult
+from walletpass.domain.offers import parse_instant
+from walletpass.domain.segments import Segment, parse_segment
+from walletpass.errors import InvalidInput, NotFound
+from walletpass.google.objects import NOTIFY_LIMIT, NOTIFY_WINDOW
+from walletpass.ports import Clock, UnitOfWork
+from walletpass.services.changes import passes_changed
+from walletpass.services.idempotency import Replayed, Retry, no_lock, once
+
+#: How far in the past a ``send_at`` may be (clocks differ a little): later than this before now is refused.
+SEND_AT_SKEW = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignDetails:
+    campaign: Campaign
+    progress: Progress
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """What a campaign would reach (a dry run): nothing is written or sent."""
+
+    passes: int
+    apple_devices: int
+    google_objects: int
+    google_over_quota: int
+    google_path: str  # "objects" (one addMessage per object) or "class" (one addMessage on the program's class)
+    estimated_seconds: float
+    start_at: datetime
+
+
+def _quiet(hours: tuple[str, str] | None) -> QuietHours | None:
+    if hours is None:
+        return None
+    start, end = (time.fromisoformat(h) for h in hours)
+    return QuietHours(start, end)
+
+
+def create(uow: UnitOfWork, clock: Clock, data: Mapping[str, Any], *, rate: float, dry_run: bool = False,
+           retry: Retry | None = None) -> CampaignDetails | Reach | Replayed:
+    """Schedule a campaign (it starts at ``send_at``, now by default, moved out of the program's quiet hours
+    unless ``ignore_quiet_hours``), or with *dry_run* say what it would reach and write nothing. *rate*: passes
+    per second a campaign is delivered at (the estimate of a dry run)."""
+    now = clock.now()
+    send_at = parse_instant(data["send_at"], "send_at") if data.get("send_at") is not None else now
+    if send_at < now - SEND_AT_SKEW:
+        raise InvalidInput("send_at", f"is in the past (now is {now.isoformat(timespec='seconds')})")
+
+    def plan(u: UnitOfWork) -> tuple[Any, Segment, rules.Message, datetime]:
+        try:
+            program = u.programs.get(int(data["program_id"]))
+        except NotFound:
+            raise InvalidInput("program_id", f"there is no program {data['program_id']}") from None
+        message = rules.parse_message(data["message"], program.locales)
+        segment = parse_segment(data.get("segment", {}), [t.name for t in program.tiers])
+        offer_id = data.get("offer_id")
+        if offer_id is not None:
+            try:
+                offer = u.offers.get(int(offer_id))
+            except NotFound:
+                raise InvalidInput("offer_id", f"there is no offer {offer_id}") from None
+            if offer.program_id != program.id:
+                raise InvalidInput("offer_id", f"offer {offer_id} is not an offer of program {program.id}")
+            if offer.expired(now):
+                raise InvalidInput("offer_id", f"offer {offer_id} has ended")
+        quiet = None if data.get("ignore_quiet_hours") else _quiet(program.quiet_hours)
+        return program, segment, message, rules.start_time(send_at, program.time_zone, quiet)
+
+    if dry_run:
+        with uow:
+            program, segment, _, start_at = plan(uow)
+            return _reach(uow, rate, program.id, segment, start_at, now)
+
+    def schedule(u: UnitOfWork) -> CampaignDetails:
+        program, segment, message, start_at = plan(u)
+        campaign = u.campaigns.add(program_id=program.id, name=(data.get("name") or "").strip(), message=message,
+                                   segment=segment, state=rules.SCHEDULED, send_at=start_at,
+                                   offer_id=data.get("offer_id"), now=now)
+        u.outbox.enqueue(JobKind.CAMPAIGN_START, {"campaign_id": campaign.id}, now,
+                         delay_seconds=max(0.0, (start_at - now).total_seconds()))
+        return CampaignDetails(campaign, Progress(0, 0, 0, 0, 0))
+
+    return once(uow, now, retry, no_lock, schedule)
+
+
+def _reach(uow: UnitOfWork, rate: float, program_id: int, segment: Segment, start_at: datetime,
+           now: datetime) -> Reach:
+    counts = uow.members.reach(program_id, segment, now, notify_limit=NOTIFY_LIMIT, notify_window=NOTIFY_WINDOW)
+    return Reach(passes=counts["passes"], apple_devices=counts["apple_devices"],
+                 google_objects=counts["google_objects"], google_over_quota=counts["google_over_quota"],
+                 google_path="class" if segment.everyone else "objects",
+                 estimated_seconds=rules.estimated_seconds(counts["passes"], rate),
+                 start_at=start_at)
+
+
+def details(uow: UnitOfWork, campaign_id: int) -> CampaignDetails:
+    with uow:
+        return CampaignDetails(uow.campaigns.get(campaign_id), uow.campaigns.progress(campaign_id))
+
+
+def page(uow: UnitOfWork, *, program_id: int | None, state: str | None, cursor: int, limit: int,
+         programs: Sequence[int] | None = None) -> list[CampaignDetails]:
+    """Campaigns after id *cursor*, oldest first (of *programs* only, when given: a key bound to them)."""
+    if state is not None and state not in rules.STATES:
+        raise InvalidInput("state", f"must be one of {', '.join(rules.STATES)}")
+    with uow:
+        found = uow.campaigns.page(program_id=program_id, state=state, after_id=cursor, limit=limit,
+                                   programs=programs)
+        return [CampaignDetails(c, uow.campaigns.progress(c.id)) for c in found]
+
+
+def cancel(uow: UnitOfWork, clock: Clock, campaign_id: int) -> CampaignDetails:
+    """Cancel a scheduled or sending campaign: its row lock orders it after any chunk being delivered, and no
+    chunk is delivered after it commits; Conflict for a campaign already done or cancelled."""
+    now = clock.now()
+    with uow:
+        campaign = uow.campaigns.get(campaign_id, for_update=True)
+        rules.check_cancel(campaign)
+        uow.campaigns.cancel_pending(campaign_id, now)
+        uow.campaigns.set_state(campaign_id, rules.CANCELLED, now)
+        result = CampaignDetails(uow.campaigns.get(campaign_id), uow.campaigns.progress(campaign_id))
+        uow.commit()
+        return result
+
+
+# -- the worker's side --------------------------------------------------------------------------------------------
+def run_jobs(jobs: Sequence[Job], *, uow: Callable[[], UnitOfWork], clock: Clock, rate: float) -> list[JobResult]:
+    """Handle ``campaign_start`` and ``campaign_chunk`` jobs (a JobHandler)."""
+    results = []
+    for job in jobs:
+        if job.kind == JobKind.CAMPAIGN_START:
+            _start(uow(), clock, rate, int(job.payload["campaign_id"]))
+        else:
+            _deliver_chunk(uow(), clock, int(job.payload["campaign_id"]), int(job.payload["chunk"]))
+        results.append(JobResult(job, JobOutcome.DONE))
+    return results
+
+
+def _start(uow: UnitOfWork, clock: Clock, rate: float, campaign_id: int) -> None:
+    """Write the campaign's deliveries and queue its chunks, paced at *rate* passes per second."""
+    now = clock.now()
+    with uow:
+        campaign = uow.campaigns.get(campaign_id, for_update=True)
+        if campaign.state != rules.SCHEDULED:
+            return  # cancelled before it started, or started already (a job run twice)
+        segment = Segment.from_json(campaign.segment)
+        total = uow.campaigns.write_deliveries(campaign_id, campaign.program_id, segment)
+        uow.campaigns.set_state(campaign_id, rules.SENDING if total else rules.DONE, now, total=total)
+        for chunk in uow.campaigns.chunks(campaign_id):
+            delay = chunk * CHUNK / rate if rate > 0 else 0.0
+            uow.outbox.enqueue(JobKind.CAMPAIGN_CHUNK, {"campaign_id": campaign_id, "chunk": chunk}, now,
+                               delay_seconds=delay)
+        if campaign.offer_id is not None:  # every member reached gets the offer's coupon, once (a bulk issue)
+            issue = uow.offers.add_issue(offer_id=campaign.offer_id, segment=segment.as_json(), total=total,
+                                         now=now)
+            uow.outbox.enqueue(JobKind.COUPON_ISSUE, {"issue_id": issue.id, "offer_id": campaign.offer_id}, now)
+        uow.commit()
+
+
+def _deliver_chunk(uow: UnitOfWork, clock: Clock, campaign_id: int, chunk: int) -> None:
+    now = clock.now()
+    with uow:
+        campaign = uow.campaigns.get(campaign_id, for_update=True)  # a cancel waits for this chunk, or it for it
+        if campaign.state != rules.SENDING:
+            return
+        pass_ids = uow.campaigns.pending(campaign_id, chunk)
+        if pass_ids:
+            uow.campaigns.set_news(pass_ids, campaign_id)
+            passes_changed(uow, pass_ids, now, reason="news")
+            for wallet in uow.wallets:
+                wallet.on_message(uow, CampaignMessage(campaign, tuple(pass_ids), first=chunk == 0))
+            uow.campaigns.mark(campaign_id, pass_ids, "sent", now)
+        if uow.campaigns.progress(campaign_id).pending == 0:
+            uow.campaigns.set_state(campaign_id, rules.DONE, now)
+        uow.commit()
