@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -181,3 +182,28 @@ except ImportError:  # pragma: no cover
     @pytest.fixture(scope="session")
     def worker_id() -> str:
         return "master"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    if not REDIS_URL:
+        pytest.skip("WALLETPASS_TEST_REDIS_URL is not set: broker-mode tests skipped")
+    return REDIS_URL
+
+
+@pytest.fixture
+def queue(redis_url: str, worker_id: str) -> Iterator[str]:
+    """A queue of this test's own; its Redis keys (and messages a killed worker left unacked) go afterwards."""
+    import json
+
+    import redis
+
+    name = f"wp-test-{worker_id}-{uuid.uuid4().hex[:12]}"
+    yield name
+    client = redis.Redis.from_url(redis_url)
+    client.delete(name, f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}")
+    for tag, value in client.hgetall("unacked").items():  # kombu's [message, exchange, routing key]
+        if json.loads(value)[2] == name:
+            client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
+    client.close()

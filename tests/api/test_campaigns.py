@@ -117,3 +117,48 @@ def test_bad_campaigns_change_nothing(client, auth, services, body, status, fiel
     assert r.json["errors"][0]["field"].startswith(field), r.json
     assert count(services, "SELECT count(*) FROM campaigns") == 0
     assert count(services, "SELECT count(*) FROM outbox WHERE kind LIKE 'campaign%'") == 0
+
+
+@pytest.mark.slow
+def test_cancel_halfway_stops_the_chunks_not_yet_delivered_and_the_dry_run_counted_right(  # type: ignore[no-untyped-def]
+        settings, apns) -> None:
+    """1,001 members with a phone each, paced at 100 passes/s: the first chunk (1,000) is delivered at once, the
+    second comes due 10 s later; a cancel in between leaves it undelivered, and its pass untouched."""
+    import dataclasses
+
+    from api import create_app
+    from walletpass.bootstrap import bootstrap
+    from walletpass.services.api_keys import create_api_key
+
+    svc = bootstrap(dataclasses.replace(settings, campaign_rate=100.0))
+    try:
+        client = create_app(services=svc).test_client()
+        auth = {"Authorization": "Bearer " + create_api_key(svc.uow(), svc.clock, svc.api_keys.hasher, "t",
+                                                            ["admin"])}
+        pid = make_program(svc)
+        phones = []
+        for _ in range(1001):
+            m = make_member(svc, pid)
+            phones.append(Device(client, settings.member_pass_type_id))
+            assert phones[-1].register(m["serial_number"], auth_token_of(client, m)).status_code == 201
+        _drain(svc)
+        pushed = len(apns.pushes)
+        body = {"program_id": pid, "message": "Half of you", "ignore_quiet_hours": True}
+        reach = post(client, "/api/v1/campaigns?dry_run=1", auth, body).json
+        assert (reach["passes"], reach["apple_devices"], reach["estimated_seconds"]) == (1001, 1001, 10.0)
+        cid = post(client, "/api/v1/campaigns", auth, body).json["id"]
+        _drain(svc)  # the start and the first chunk (the second is not due yet)
+        got = client.get(f"/api/v1/campaigns/{cid}", headers=auth).json
+        assert (got["state"], got["total"], got["sent"]) == ("sending", reach["passes"], 1000)
+        assert len([p for p in apns.pushes[pushed:] if p.status == 200]) == 1000
+        cancelled = post(client, f"/api/v1/campaigns/{cid}/cancel", auth)
+        assert cancelled.status_code == 200 and cancelled.json["state"] == "cancelled"
+        with svc.engine.begin() as conn:  # the second chunk comes due: it finds the campaign cancelled
+            conn.execute(text("UPDATE outbox SET available_at = created_at"))
+        _drain(svc)
+        got = client.get(f"/api/v1/campaigns/{cid}", headers=auth).json
+        assert (got["state"], got["sent"], got["skipped"], got["pending"]) == ("cancelled", 1000, 1, 0)
+        assert len([p for p in apns.pushes[pushed:] if p.status == 200]) == 1000
+        assert count(svc, f"SELECT count(*) FROM passes WHERE news_campaign_id = {cid}") == 1000
+    finally:
+        svc.close()

@@ -10,137 +10,26 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from tests.builders import make_member, make_program
-from tests.conftest import REDIS_URL
 from tests.fakes.apns_server import FakeApns
 from tests.helpers import REPO_ROOT, BlackHole, Device, auth_token_of, run_cli, wait_until, worker_env
 from tests.pki import TestPki
-from walletpass.bootstrap import Services, bootstrap
+from tests.workers import Web, WorkerProcess
+from walletpass.bootstrap import bootstrap
 from walletpass.config import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
-
-
-@pytest.fixture
-def redis_url() -> str:
-    if not REDIS_URL:
-        pytest.skip("WALLETPASS_TEST_REDIS_URL is not set: broker-mode tests skipped")
-    return REDIS_URL
-
-
-@pytest.fixture
-def queue(redis_url: str, worker_id: str) -> Iterator[str]:
-    """A queue of this test's own; its Redis keys (and messages a killed worker left unacked) go afterwards."""
-    import json
-
-    import redis
-
-    name = f"wp-test-{worker_id}-{uuid.uuid4().hex[:12]}"
-    yield name
-    client = redis.Redis.from_url(redis_url)
-    client.delete(name, f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}")
-    for tag, value in client.hgetall("unacked").items():  # kombu's [message, exchange, routing key]
-        if json.loads(value)[2] == name:
-            client.hdel("unacked", tag)
-            client.zrem("unacked_index", tag)
-    client.close()
-
-
-@pytest.fixture
-def apns(pki: TestPki) -> Iterator[FakeApns]:
-    with FakeApns(pki) as fake:
-        yield fake
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-class Web:
-    """The web side: Services with the broker's kicker, the Flask app, one member with a registered phone."""
-
-    def __init__(self, tmp_path: Path, pki: TestPki, db_url: str, apns: FakeApns, *, broker_url: str,
-                 queue: str, members: int = 1) -> None:
-        from api import create_app
-
-        self.settings = Settings.for_tests(tmp_path, database_url=db_url, certs_dir=pki.certs_dir,
-                                           apns_url=apns.url, apns_ca_file=pki.tls_ca_file,
-                                           broker_url=broker_url, broker_queue=queue)
-        self.svc: Services = bootstrap(self.settings)
-        self.client = create_app(services=self.svc).test_client()
-        from walletpass.services.api_keys import create_api_key
-
-        key = create_api_key(self.svc.uow(), self.svc.clock, self.svc.api_keys.hasher, "t", ["admin"])
-        self.auth = {"Authorization": "Bearer " + key}
-        program = make_program(self.svc)
-        self.members = [make_member(self.svc, program) for _ in range(members)]
-        self.phones: dict[int, Device] = {}
-        for m in self.members:
-            phone = self.phones[m["id"]] = Device(self.client, self.settings.member_pass_type_id)
-            assert phone.register(m["serial_number"], auth_token_of(self.client, m)).status_code == 201
-
-    def add_points(self, member: dict[str, Any], points: int = 5) -> int:
-        r = self.client.post(f"/api/v1/members/{member['id']}/transactions",
-                             json={"points": points, "reason": "latte"}, headers=self.auth)
-        return r.status_code
-
-    def outbox(self) -> int:
-        with self.svc.engine.connect() as conn:
-            return int(conn.execute(text("SELECT count(*) FROM outbox")).scalar_one())
-
-    def close(self) -> None:
-        self.svc.close()
-
-
-class WorkerProcess:
-    """`walletpass worker` in broker mode, its log in a file (shown when an assertion fails)."""
-
-    def __init__(self, web: Web, pki: TestPki, apns: FakeApns, redis_url: str, *, sweep: float,
-                 lease: float | None = None, apns_url: str | None = None, args: tuple[str, ...] = ()) -> None:
-        env = worker_env(web.settings, apns, pki)
-        env.update({"WALLETPASS_APNS_URL": apns_url or apns.url, "WALLETPASS_BROKER_URL": redis_url,
-                    "WALLETPASS_BROKER_QUEUE": web.settings.broker_queue, "WALLETPASS_SWEEP_SECONDS": str(sweep),
-                    "WALLETPASS_PUSH_COALESCE_SECONDS": "0"})
-        if lease is None:
-            env.pop("WALLETPASS_JOB_LEASE_SECONDS")
-        else:
-            env["WALLETPASS_JOB_LEASE_SECONDS"] = str(lease)
-        self.log = web.settings.instance_path / f"worker-{uuid.uuid4().hex[:6]}.log"
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "api.cli", "worker", *args], env=env, cwd=REPO_ROOT,
-                                         stdout=out, stderr=subprocess.STDOUT)
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_ready(self) -> None:
-        assert wait_until(lambda: " ready." in self.text() or self.proc.poll() is not None), self.text()
-        assert self.proc.poll() is None, self.text()
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def _pushed(apns: FakeApns, token: str) -> int:
