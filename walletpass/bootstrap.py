@@ -121,7 +121,8 @@ class Services:
             return run_issue_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings)
 
         def campaign(jobs: Sequence[Job]) -> list[JobResult]:
-            return campaigns.run_jobs(jobs, uow=self.uow, clock=self.clock, rate=self.campaign_rate)
+            return campaigns.run_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings,
+                                      rate=self.campaign_rate)
 
         return {
             JobKind.APPLE_PUSH: ApplePushHandler(self.uow, self.apns, self.push_status, self.clock.now, self.metrics),
@@ -183,7 +184,7 @@ class Services:
                    for ptid in s.pass_type_ids}
         templates = load_templates(own=s.templates_dir)
         return PassBuilder(signers=signers, templates=templates, team_id=s.team_id,
-                           web_service_url=self.urls.web_service())
+                           web_service_url=self.urls.web_service(), coupon_url=self.urls.pkpass)
 
     def close(self) -> None:
         with self._lock:

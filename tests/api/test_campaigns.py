@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.builders import make_member, make_program
-from tests.helpers import Device, auth_token_of, count, local, post, verify_with_openssl
+from tests.helpers import Device, auth_token_of, count, local, make_offer, post, verify_with_openssl
 from walletpass.jobs.worker import Worker
 
 pytestmark = pytest.mark.usefixtures("apns")
@@ -97,6 +97,43 @@ def test_cancel_stops_what_is_not_sent_and_a_scheduled_campaign_waits(client, au
     assert got["state"] == "cancelled" and got["total"] == 0 and count(services, "SELECT count(*) FROM passes "
                                                                                 "WHERE news_campaign_id IS NOT NULL") == 0
 
+
+def test_a_campaign_with_an_offer_gives_each_member_reached_one_coupon_linked_from_the_news(  # type: ignore[no-untyped-def]
+        client, auth, services, tmp_path) -> None:
+    pid = make_program(services)
+    offer = make_offer(client, auth, pid, valid_until="2099-12-31T00:00:00+00:00")
+    gold = [make_member(services, pid, points=2500) for _ in range(3)]
+    other = make_member(services, pid, points=10)
+    held = post(client, f"/api/v1/offers/{offer}/coupons", auth, {"member_id": gold[0]["id"]}).json
+    before = _files(client.get(local(gold[1]["links"]["pkpass"])).data)
+    r = post(client, "/api/v1/campaigns", auth, {"program_id": pid, "message": "A free latte <3 & more",
+                                                 "segment": {"tier": ["Gold"]}, "offer_id": offer,
+                                                 "ignore_quiet_hours": True})
+    assert r.status_code == 202, r.json
+    _drain(services)
+    assert client.get(r.headers["Location"], headers=auth).json["sent"] == 3
+    with services.engine.connect() as conn:
+        rows = conn.execute(text("SELECT member_id, count(*) FROM coupons WHERE offer_id = :o GROUP BY member_id"),
+                            {"o": offer}).all()
+        assert dict(rows) == {m["id"]: 1 for m in gold}           # one each, the holder kept theirs, other none
+        tokens = dict(conn.execute(text("SELECT c.member_id, p.public_token FROM coupons c JOIN passes p "
+                                        "ON p.coupon_id = c.id WHERE c.offer_id = :o"), {"o": offer}).all())
+    assert tokens[gold[0]["id"]] == held["links"]["page"].rsplit("/", 1)[-1]
+    for m in gold:
+        data = client.get(local(m["links"]["pkpass"])).data
+        verify_with_openssl(data, services.settings.wwdr_path, tmp_path)
+        files = _files(data)
+        news = _fields(json.loads(files["pass.json"]))["news"]
+        assert news["changeMessage"] == "%@" and news["value"] == f"news.{r.json['id']}"
+        en = files["en.lproj/pass.strings"].decode("utf-16")
+        link = services.urls.pkpass(tokens[m["id"]])
+        assert (f'"{news["attributedValue"]}" = "A free latte &lt;3 &amp; more\\n\\n'
+                f"<a href='{link}'>Add your coupon to Wallet</a>\";") in en
+        assert client.get(local(link)).status_code == 200              # the link adds the member's own coupon
+    old, new = _fields(json.loads(before["pass.json"])), _fields(json.loads(_files(
+        client.get(local(gold[1]["links"]["pkpass"])).data)["pass.json"]))
+    assert {k for k in new if new[k] != old.get(k)} == {"news"}      # still the only field that changed
+    assert "news" not in _fields(json.loads(_files(client.get(local(other["links"]["pkpass"])).data)["pass.json"]))
 
 @pytest.mark.parametrize(("body", "status", "field"), [
     ({"program_id": 4242, "message": "x"}, 422, "program_id"),

@@ -69,10 +69,17 @@ class News:
     campaign_id: int
     #: locale → text, and ``"*"`` → the text for every other locale
     texts: Mapping[str, str]
+    #: the public token of the member's coupon of the campaign's offer, if it has one: the field links to it
+    coupon_token: str | None = None
 
     @property
     def key(self) -> str:
         return f"news.{self.campaign_id}"
+
+    @property
+    def link_key(self) -> str | None:
+        """The key of the field's ``attributedValue`` (the text and the link that adds the coupon), if any."""
+        return f"news.{self.campaign_id}.offer" if self.coupon_token else None
 
     def text(self, locale: str) -> str:
         return self.texts.get(locale) or self.texts["*"]

@@ -28,7 +28,7 @@ from walletpass.pkpass.manifest import ManifestBase
 from walletpass.pkpass.package import Entry, make_entry, write_zip
 from walletpass.pkpass.signing import PassSigner
 from walletpass.pkpass.strings import encode_strings
-from walletpass.render.passes import RenderContext, coupon_pass_json, member_pass_json
+from walletpass.render.passes import RenderContext, coupon_pass_json, member_pass_json, news_link
 from walletpass.render.template import COUPON, MEMBER, PassTemplate
 from walletpass.render.texts import localized_strings
 
@@ -99,10 +99,11 @@ class PassBuilder:
 
     def __init__(self, *, signers: Mapping[str, PassSigner], templates: Mapping[str, PassTemplate], team_id: str,
                  web_service_url: str, default_templates: Mapping[str, str] | None = None,
-                 cache_size: int = 256, max_image_bytes: int = _images.DEFAULT_MAX_BYTES) -> None:
+                 cache_size: int = 256, max_image_bytes: int = _images.DEFAULT_MAX_BYTES,
+                 coupon_url: Callable[[str], str] | None = None) -> None:
         self._signers = dict(signers)
         self._templates = dict(templates)
-        self._context = RenderContext(team_id=team_id, web_service_url=web_service_url)
+        self._context = RenderContext(team_id=team_id, web_service_url=web_service_url, coupon_url=coupon_url)
         self._defaults = {**DEFAULT_TEMPLATES, **(default_templates or {})}
         self._cache: OrderedDict[tuple[Any, ...], PreparedAssets] = OrderedDict()
         self._cache_size = cache_size
@@ -184,7 +185,10 @@ class PassBuilder:
             raise InvalidInput("member", f"member {member.id} belongs to program {member.program_id}, not {program.id}")
         tpl = self.template(MEMBER, template)
         assets = self.assets(tpl, program, images, images_key)
-        if news is not None:  # the program's assets with the message's strings (per campaign: a few at a time)
+        link = news_link(self._context, news)
+        if news is not None and link is not None:  # the strings carry the member's own coupon link: not shared
+            assets = with_strings(assets, localized_strings(tpl, program, news=news, news_link=link))
+        elif news is not None:  # the program's assets with the message's strings (per campaign: a few at a time)
             base = assets
             assets = self._cached((tpl.name, tpl.version, program.id, program.version, program.updated_at,
                                    images_key, "news", news.campaign_id),

@@ -7,6 +7,7 @@ record's ``updated_at`` is the "now" of a render (it decides whether a coupon ha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,8 @@ class RenderContext:
 
     team_id: str
     web_service_url: str
+    #: the public URL that adds a coupon to Wallet, from its pass's public token (``PublicUrls.pkpass``)
+    coupon_url: Callable[[str], str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,7 @@ def member_pass_json(template: PassTemplate, program: Program, member: Member, p
         "member.email": member.email,
         "pass.serial_number": pass_ref.serial_number,
         "pass.news_key": news.key if news else None,
+        "pass.news_link_key": news.link_key if news and ctx.coupon_url else None,
         **_program_values(program),
     }
     p = _base(template, values, pass_ref, ctx, program.colors_for(member.tier), member.member_number)
@@ -153,7 +157,14 @@ def render_member(template: PassTemplate, program: Program, member: Member, pass
                   ctx: RenderContext, news: News | None = None) -> RenderedPass:
     """pass.json and localized strings of a member card."""
     return RenderedPass(member_pass_json(template, program, member, pass_ref, ctx, news),
-                        localized_strings(template, program, news=news))
+                        localized_strings(template, program, news=news, news_link=news_link(ctx, news)))
+
+
+def news_link(ctx: RenderContext, news: News | None) -> str | None:
+    """The URL that adds the member's coupon of the campaign's offer, when the news field links to one."""
+    if news is None or news.coupon_token is None or ctx.coupon_url is None:
+        return None
+    return ctx.coupon_url(news.coupon_token)
 
 
 def render_coupon(template: PassTemplate, program: Program, offer: Offer, coupon: Coupon, member: Member | None,

@@ -9,7 +9,9 @@ Placeholder rules:
 - placeholders inside a longer string are replaced by the value's text (``"No. ${member.number}"``);
 - a *field* whose ``value`` is exactly a placeholder whose variable is ``None`` (an optional value the
   pass does not have, e.g. an offer without an end date) is left out of the pass — a template feature,
-  not error handling: unknown variables and wrong shapes are rejected when the template is made.
+  not error handling: unknown variables and wrong shapes are rejected when the template is made;
+- any other key whose value is exactly such a placeholder is left out of its object (an optional attribute,
+  e.g. a field's ``attributedValue``).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ _PROGRAM_VARIABLES = frozenset({f"program.{name}{suffix}" for name in PROGRAM_FI
 #: ``_key`` is None (the field is left out) when no locale has the text.
 VARIABLES: Mapping[str, frozenset[str]] = {
     MEMBER: frozenset({"member.name", "member.number", "member.points", "member.tier_key", "member.email",
-                       "pass.serial_number", "pass.news_key"}) | _PROGRAM_VARIABLES,
+                       "pass.serial_number", "pass.news_key", "pass.news_link_key"}) | _PROGRAM_VARIABLES,
     COUPON: frozenset({"coupon.code", "offer.title", "offer.description", "offer.discount", "offer.terms",
                        "offer.title_key", "offer.description_key", "offer.discount_key", "offer.terms_key",
                        "offer.valid_from", "offer.valid_until", "member.name", "member.number",
@@ -117,7 +119,8 @@ def substitute(node: Any, values: Mapping[str, Any]) -> Any:
         value = node.get("value")
         if type(value) is _Var and values[value.name] is None and "key" in node:
             return None  # optional field without a value: left out by the caller
-        return {k: v if type(v) in _LEAVES else substitute(v, values) for k, v in node.items()}
+        return {k: v if type(v) in _LEAVES else substitute(v, values) for k, v in node.items()
+                if type(v) is not _Var or values[v.name] is not None}
     if t is tuple:
         out = []
         for v in node:

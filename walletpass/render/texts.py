@@ -31,6 +31,7 @@ exactly the same keys, which Wallet requires.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 
 from walletpass.domain.offers import TRANSLATABLE, Offer
@@ -40,6 +41,8 @@ from walletpass.render.template import COUPON, PROGRAM_FIELD_TEXTS, PassTemplate
 
 #: The key of the pass's description (pass.json ``description``): always the program's (see the table above).
 DESCRIPTION_KEY = "description"
+#: The template text of the link in a campaign's news field that adds the member's coupon.
+NEWS_LINK_LABEL = "news_offer_link"
 #: A member without a tier shows this key's text.
 NO_TIER_KEY = "tier.none"
 _NO_TIER_DEFAULT = "Member"
@@ -110,9 +113,10 @@ def _description(template: PassTemplate, program: Program, locale: str, table: M
 
 
 def localized_strings(template: PassTemplate, program: Program, offer: Offer | None = None, *,
-                      news: News | None = None) -> dict[str, dict[str, str]]:
+                      news: News | None = None, news_link: str | None = None) -> dict[str, dict[str, str]]:
     """locale → pass.strings entries (with *offer*'s texts for a coupon, *news*'s text for a member card shown a
-    campaign's message), every locale with the same keys."""
+    campaign's message, and with *news_link* its text again with a link that adds the member's coupon — the
+    field's ``attributedValue``), every locale with the same keys."""
     keys = sorted({k for table in template.strings.values() for k in table})
     result: dict[str, dict[str, str]] = {}
     for locale in locales_for(template, program):
@@ -122,6 +126,10 @@ def localized_strings(template: PassTemplate, program: Program, offer: Offer | N
             table.update(offer_entries(offer, locale))
         if news is not None:
             table[news.key] = news.text(locale)
+            if news_link is not None and news.link_key is not None:
+                label = html.escape(table.get(NEWS_LINK_LABEL) or "Add the coupon", quote=False)
+                table[news.link_key] = (f"{html.escape(news.text(locale), quote=False)}\n\n"
+                                        f"<a href='{html.escape(news_link)}'>{label}</a>")
         table[DESCRIPTION_KEY] = _description(template, program, locale, table)
         result[locale] = dict(sorted(table.items()))
     return result

@@ -3,7 +3,9 @@
 Exactly once: when a campaign starts, one delivery row per member card of its segment is written (unique per
 campaign and pass) and numbered into chunks; each chunk is one job and one transaction that sets the passes' news
 to the campaign, moves their versions (so every wallet that holds them is told: an APNs push, …), lets each wallet
-provider record how it shows the message (Google: an addMessage job), and marks the chunk's deliveries sent. A
+provider record how it shows the message (Google: an addMessage job), and marks the chunk's deliveries sent. With
+an offer, the same transaction first issues the offer's coupon to each member of the chunk who holds none, so the
+news field (which links to the member's coupon) never shows before the coupon exists. A
 worker that dies mid-chunk committed nothing of it; the job comes back and does it once. A cancel takes the
 campaign's row lock, so no chunk commits after it.
 """
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from walletpass.config import Settings
 from walletpass.domain import campaigns as rules
 from walletpass.domain.campaigns import CHUNK, Campaign, CampaignMessage, Progress, QuietHours
 from walletpass.domain.jobs import Job, JobKind, JobOutcome, JobResult
@@ -24,6 +27,7 @@ from walletpass.errors import InvalidInput, NotFound
 from walletpass.google.objects import NOTIFY_LIMIT, NOTIFY_WINDOW
 from walletpass.ports import Clock, UnitOfWork
 from walletpass.services.changes import passes_changed
+from walletpass.services.coupons import issue_to_members
 from walletpass.services.idempotency import Replayed, Retry, no_lock, once
 
 #: How far in the past a ``send_at`` may be (clocks differ a little): later than this before now is refused.
@@ -144,14 +148,15 @@ def cancel(uow: UnitOfWork, clock: Clock, campaign_id: int) -> CampaignDetails:
 
 
 # -- the worker's side --------------------------------------------------------------------------------------------
-def run_jobs(jobs: Sequence[Job], *, uow: Callable[[], UnitOfWork], clock: Clock, rate: float) -> list[JobResult]:
+def run_jobs(jobs: Sequence[Job], *, uow: Callable[[], UnitOfWork], clock: Clock, settings: Settings,
+             rate: float) -> list[JobResult]:
     """Handle ``campaign_start`` and ``campaign_chunk`` jobs (a JobHandler)."""
     results = []
     for job in jobs:
         if job.kind == JobKind.CAMPAIGN_START:
             _start(uow(), clock, rate, int(job.payload["campaign_id"]))
         else:
-            _deliver_chunk(uow(), clock, int(job.payload["campaign_id"]), int(job.payload["chunk"]))
+            _deliver_chunk(uow(), clock, settings, int(job.payload["campaign_id"]), int(job.payload["chunk"]))
         results.append(JobResult(job, JobOutcome.DONE))
     return results
 
@@ -170,14 +175,10 @@ def _start(uow: UnitOfWork, clock: Clock, rate: float, campaign_id: int) -> None
             delay = chunk * CHUNK / rate if rate > 0 else 0.0
             uow.outbox.enqueue(JobKind.CAMPAIGN_CHUNK, {"campaign_id": campaign_id, "chunk": chunk}, now,
                                delay_seconds=delay)
-        if campaign.offer_id is not None:  # every member reached gets the offer's coupon, once (a bulk issue)
-            issue = uow.offers.add_issue(offer_id=campaign.offer_id, segment=segment.as_json(), total=total,
-                                         now=now)
-            uow.outbox.enqueue(JobKind.COUPON_ISSUE, {"issue_id": issue.id, "offer_id": campaign.offer_id}, now)
         uow.commit()
 
 
-def _deliver_chunk(uow: UnitOfWork, clock: Clock, campaign_id: int, chunk: int) -> None:
+def _deliver_chunk(uow: UnitOfWork, clock: Clock, settings: Settings, campaign_id: int, chunk: int) -> None:
     now = clock.now()
     with uow:
         campaign = uow.campaigns.get(campaign_id, for_update=True)  # a cancel waits for this chunk, or it for it
@@ -185,6 +186,9 @@ def _deliver_chunk(uow: UnitOfWork, clock: Clock, campaign_id: int, chunk: int) 
             return
         pass_ids = uow.campaigns.pending(campaign_id, chunk)
         if pass_ids:
+            if campaign.offer_id is not None:  # each member reached gets the offer's coupon (once), before the
+                offer = uow.offers.get(campaign.offer_id, for_update=True)  # news that links to it is shown
+                issue_to_members(uow, settings, offer, uow.campaigns.pending_members(campaign_id, chunk), now)
             uow.campaigns.set_news(pass_ids, campaign_id)
             passes_changed(uow, pass_ids, now, reason="news")
             for wallet in uow.wallets:

@@ -53,6 +53,20 @@ def _new_coupon(uow: UnitOfWork, settings: Settings, offer: Offer, member_id: in
     return coupon, pass_
 
 
+def issue_to_members(uow: UnitOfWork, settings: Settings, offer: Offer, member_ids: Sequence[int],
+                     now: datetime) -> int:
+    """Inside an open unit of work that holds the offer's row lock: one coupon of *offer* to each of
+    *member_ids* who holds none yet (once, as a bulk issue does); return how many were issued. Nothing after
+    the offer ended."""
+    if offer.expired(now):
+        return 0
+    have = uow.offers.holders(offer.id, member_ids)
+    fresh = [m for m in member_ids if m not in have]
+    for member_id in fresh:
+        _new_coupon(uow, settings, offer, member_id, now)
+    return len(fresh)
+
+
 def _usable_offer(offer: Offer, now: datetime) -> None:
     if offer.expired(now):
         raise Conflict(f"offer {offer.id} ended at {offer.valid_until.isoformat()}; "  # type: ignore[union-attr]

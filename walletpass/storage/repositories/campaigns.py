@@ -13,7 +13,7 @@ from walletpass.domain.passes import MEMBER_CARD, News
 from walletpass.domain.segments import Segment
 from walletpass.storage.repositories._base import SessionRepository
 from walletpass.storage.repositories.members import segment_where
-from walletpass.storage.tables import CampaignDeliveryRow, CampaignRow, MemberRow, PassRow
+from walletpass.storage.tables import CampaignDeliveryRow, CampaignRow, CouponRow, MemberRow, PassRow
 
 PENDING, SENT, SKIPPED, CANCELLED = "pending", "sent", "skipped", "cancelled"
 
@@ -55,9 +55,16 @@ class CampaignRepository(SessionRepository):
         self._s.execute(update(CampaignRow).where(CampaignRow.id == campaign_id).values(**values)
                         .execution_options(synchronize_session=False))
 
-    def news(self, campaign_id: int) -> News:
+    def news(self, campaign_id: int, member_id: int | None = None) -> News:
+        """What the news field of *member_id*'s card shows: the message, and the member's coupon of the
+        campaign's offer (its newest, when it has several)."""
         row = self._row(CampaignRow, campaign_id, "campaign")
-        return News(campaign_id, dict(row.message))
+        token = None
+        if row.offer_id is not None and member_id is not None:
+            token = self._s.scalar(select(PassRow.public_token).join(CouponRow, CouponRow.id == PassRow.coupon_id)
+                                   .where(CouponRow.offer_id == row.offer_id, CouponRow.member_id == member_id)
+                                   .order_by(CouponRow.id.desc()).limit(1))
+        return News(campaign_id, dict(row.message), token)
 
     # -- deliveries -----------------------------------------------------------------------------------------
     def write_deliveries(self, campaign_id: int, program_id: int, segment: Segment) -> int:
@@ -81,6 +88,12 @@ class CampaignRepository(SessionRepository):
         return list(self._s.scalars(select(CampaignDeliveryRow.pass_id).where(
             CampaignDeliveryRow.campaign_id == campaign_id, CampaignDeliveryRow.chunk == chunk,
             CampaignDeliveryRow.state == PENDING).order_by(CampaignDeliveryRow.pass_id)))
+
+    def pending_members(self, campaign_id: int, chunk: int) -> list[int]:
+        """The member ids of a chunk's deliveries not handed to the wallets yet."""
+        return list(self._s.scalars(select(CampaignDeliveryRow.member_id).where(
+            CampaignDeliveryRow.campaign_id == campaign_id, CampaignDeliveryRow.chunk == chunk,
+            CampaignDeliveryRow.state == PENDING).order_by(CampaignDeliveryRow.member_id)))
 
     def mark(self, campaign_id: int, pass_ids: Sequence[int], state: str, now: datetime) -> None:
         if pass_ids:
