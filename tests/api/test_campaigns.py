@@ -135,6 +135,29 @@ def test_a_campaign_with_an_offer_gives_each_member_reached_one_coupon_linked_fr
     assert {k for k in new if new[k] != old.get(k)} == {"news"}      # still the only field that changed
     assert "news" not in _fields(json.loads(_files(client.get(local(other["links"]["pkpass"])).data)["pass.json"]))
 
+def test_a_send_inside_the_programs_quiet_hours_is_scheduled_for_their_end(client, auth, services) -> None:  # type: ignore[no-untyped-def]
+    r = post(client, "/api/v1/programs", auth, {"name": "Tea", "organization_name": "Tea Co",
+                                                "time_zone": "Asia/Taipei"})
+    assert r.status_code == 201, r.json
+    pid = r.json["id"]
+    program = client.get(f"/api/v1/programs/{pid}", headers=auth).json
+    assert program["time_zone"] == "Asia/Taipei" and program["quiet_hours"] == {"start": "21:00", "end": "09:00"}
+    late = "2099-06-01T23:30:00+08:00"  # inside 21:00–09:00 in Taipei
+    body = {"program_id": pid, "message": "Good morning", "send_at": late}
+    reach = post(client, "/api/v1/campaigns?dry_run=1", auth, body)
+    assert reach.json["start_at"] == "2099-06-02T01:00:00+00:00"     # 09:00 in Taipei: the dry run says so too
+    deferred = post(client, "/api/v1/campaigns", auth, body)
+    assert deferred.status_code == 202 and deferred.json["send_at"] == "2099-06-02T01:00:00+00:00"
+    asked = post(client, "/api/v1/campaigns", auth, {**body, "ignore_quiet_hours": True})
+    assert asked.json["send_at"] == "2099-06-01T15:30:00+00:00"
+    changed = client.patch(f"/api/v1/programs/{pid}", headers=auth, json={"quiet_hours": None})
+    assert changed.status_code == 200 and changed.json["quiet_hours"] is None
+    assert post(client, "/api/v1/campaigns", auth, body).json["send_at"] == "2099-06-01T15:30:00+00:00"
+    for bad, field in [({"time_zone": "Mars/Olympus"}, "time_zone"),
+                       ({"quiet_hours": {"start": "25:00", "end": "09:00"}}, "quiet_hours")]:
+        r = client.patch(f"/api/v1/programs/{pid}", headers=auth, json=bad)
+        assert r.status_code == 422 and r.json["errors"][0]["field"].startswith(field), r.json
+
 @pytest.mark.parametrize(("body", "status", "field"), [
     ({"program_id": 4242, "message": "x"}, 422, "program_id"),
     ({"message": "x"}, 422, "program_id"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from walletpass.config import Settings
@@ -66,7 +66,8 @@ def create(uow: UnitOfWork, clock: Clock, data: Mapping[str, Any], *, rate: floa
     unless ``ignore_quiet_hours``), or with *dry_run* say what it would reach and write nothing. *rate*: passes
     per second a campaign is delivered at (the estimate of a dry run)."""
     now = clock.now()
-    send_at = parse_instant(data["send_at"], "send_at") if data.get("send_at") is not None else now
+    send_at = (parse_instant(data["send_at"], "send_at").astimezone(UTC) if data.get("send_at") is not None
+               else now)
     if send_at < now - SEND_AT_SKEW:
         raise InvalidInput("send_at", f"is in the past (now is {now.isoformat(timespec='seconds')})")
 
