@@ -32,7 +32,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -43,15 +43,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 from bench._common import load_average, machine, write_section  # noqa: E402
-from walletpass.domain.segments import parse_segment  # noqa: E402
-from walletpass.google.objects import NOTIFY_LIMIT, NOTIFY_WINDOW  # noqa: E402
-from walletpass.storage.db import make_engine, upgrade  # noqa: E402
 from walletpass.bootstrap import Services, bootstrap  # noqa: E402
 from walletpass.config import Settings  # noqa: E402
 from walletpass.domain.offers import Offer  # noqa: E402
 from walletpass.domain.programs import Program  # noqa: E402
+from walletpass.domain.segments import parse_segment  # noqa: E402
+from walletpass.google.objects import NOTIFY_LIMIT, NOTIFY_WINDOW  # noqa: E402
 from walletpass.services.offers import create_offer  # noqa: E402
 from walletpass.services.programs import create_program  # noqa: E402
+from walletpass.storage.db import make_engine, upgrade  # noqa: E402
 
 TIERS = ["Bronze", "Silver", "Gold", "Diamond"]
 SEGMENTS = {
@@ -81,10 +81,10 @@ def fill(services: Services, url: str, members: int) -> int:
     with engine.begin() as c:
         c.execute(text(
             "INSERT INTO members (id, program_id, name, member_number, points, tier, version, source, created_at, "
-            "updated_at) SELECT g, :p, 'M' || g, lpad(g::text, 12, '0'), (g * 7919) % 10000, "
+            "updated_at) SELECT g, :p, 'M' || g, lpad(g::text, 12, '0'), (g::bigint * 7919) % 10000, "
             "(ARRAY['Bronze','Silver','Gold','Diamond'])[1 + (g * 31) % 4], 1, "
             "(ARRAY['flyer-a','flyer-b','web',NULL])[1 + (g * 13) % 4], "
-            ":start + make_interval(mins => (g * 104729) % 525600), :now FROM generate_series(1, :n) g"),
+            ":start + make_interval(mins => ((g::bigint * 104729) % 525600)::int), :now FROM generate_series(1, :n) g"),
             {"p": program, "n": members, "start": START, "now": now})
         c.execute(text(
             "INSERT INTO passes (id, serial_number, pass_type_id, kind, program_id, member_id, authentication_token, "
