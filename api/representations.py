@@ -99,6 +99,7 @@ def campaign_json(d: CampaignDetails) -> Json:
     default = texts.pop("*")
     return {"id": c.id, "program_id": c.program_id, "name": c.name, "state": c.state,
             "total": p.total, "sent": p.sent, "failed": p.failed, "skipped": p.skipped, "pending": p.pending,
+            "skipped_notification": p.skipped_notification,
             "message": texts or default, "segment": c.segment, "offer_id": c.offer_id,
             "send_at": c.send_at.isoformat(), "created_at": c.created_at.isoformat(),
             "started_at": c.started_at.isoformat() if c.started_at else None,

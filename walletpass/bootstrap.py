@@ -132,6 +132,7 @@ class Services:
             JobKind.CAMPAIGN_START: campaign,
             JobKind.CAMPAIGN_CHUNK: campaign,
             JobKind.GOOGLE_MESSAGE: self.google,
+            JobKind.GOOGLE_OFFER_LINK: self.google,
         }
 
     @cached_property

@@ -139,7 +139,17 @@ VIEWS: dict[str, dict[str, Any]] = {
     "Created": _object({"id": _INT}),
     "CampaignView": _object({
         "id": _INT, "program_id": _INT, "name": _STR, "state": {"enum": ["scheduled", "sending", "done", "cancelled"]},
-        "total": _INT, "sent": _INT, "failed": _INT, "skipped": _INT, "pending": _INT,
+        "total": {**_INT, "description": "passes the campaign reaches: sent + skipped + pending"},
+        "sent": {**_INT, "description": "passes handed to the wallets (their news field set, their change pushed)"},
+        "failed": {**_INT, "description": "of sent, passes a wallet could not show the message on: Google's "
+                                          "addMessage failed for good after retries (for a whole-program "
+                                          "campaign, its one class message). Apple reports none: a push only "
+                                          "prompts the device to fetch the pass, and is retried by its own job"},
+        "skipped": {**_INT, "description": "passes not sent to (the campaign was cancelled first)"},
+        "pending": {**_INT, "description": "passes not sent to yet"},
+        "skipped_notification": {**_INT, "description": "of sent, Google objects that got the message without a "
+                                                        "notification (TEXT): they had their 3 notifications of "
+                                                        "the last 24 hours already"},
         "message": {"oneOf": [_STR, {"type": "object", "additionalProperties": _STR}]}, "segment": schemas.SEGMENT,
         "offer_id": _NULL_INT, "send_at": _TIME, "created_at": _TIME, "started_at": _NULL_TIME,
         "finished_at": _NULL_TIME}),

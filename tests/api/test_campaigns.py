@@ -182,15 +182,15 @@ def test_bad_campaigns_change_nothing(client, auth, services, body, status, fiel
 @pytest.mark.slow
 def test_cancel_halfway_stops_the_chunks_not_yet_delivered_and_the_dry_run_counted_right(  # type: ignore[no-untyped-def]
         settings, apns) -> None:
-    """1,001 members with a phone each, paced at 100 passes/s: the first chunk (1,000) is delivered at once, the
-    second comes due 10 s later; a cancel in between leaves it undelivered, and its pass untouched."""
+    """1,001 members with a phone each, paced at 5 passes/s: the first chunk (1,000) is delivered at once, the
+    second comes due 200 s later; a cancel in between leaves it undelivered, and its pass untouched."""
     import dataclasses
 
     from api import create_app
     from walletpass.bootstrap import bootstrap
     from walletpass.services.api_keys import create_api_key
 
-    svc = bootstrap(dataclasses.replace(settings, campaign_rate=100.0))
+    svc = bootstrap(dataclasses.replace(settings, campaign_rate=5.0))
     try:
         client = create_app(services=svc).test_client()
         auth = {"Authorization": "Bearer " + create_api_key(svc.uow(), svc.clock, svc.api_keys.hasher, "t",
@@ -205,7 +205,7 @@ def test_cancel_halfway_stops_the_chunks_not_yet_delivered_and_the_dry_run_count
         pushed = len(apns.pushes)
         body = {"program_id": pid, "message": "Half of you", "ignore_quiet_hours": True}
         reach = post(client, "/api/v1/campaigns?dry_run=1", auth, body).json
-        assert (reach["passes"], reach["apple_devices"], reach["estimated_seconds"]) == (1001, 1001, 10.0)
+        assert (reach["passes"], reach["apple_devices"], reach["estimated_seconds"]) == (1001, 1001, 200.2)
         cid = post(client, "/api/v1/campaigns", auth, body).json["id"]
         _drain(svc)  # the start and the first chunk (the second is not due yet)
         got = client.get(f"/api/v1/campaigns/{cid}", headers=auth).json

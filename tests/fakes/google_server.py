@@ -19,7 +19,17 @@ Routes:
   ``RESOURCE_EXHAUSTED`` with reason ``quotaExceeded`` ("QuotaExceededException", google.md §3.3/§3.5; Google does
   not document the status, 429 is what gRPC's RESOURCE_EXHAUSTED maps to; for updates Google documents only the
   limit, so refusing is this fake's stricter reading: a client over the cap fails loudly here).
+- ``linkedObjectIds`` (google.md §2.2, DISCO): every id must be an object already inserted (else 404); "Once
+  linked, the linked objects cannot be unlinked" — a PATCH/PUT adds to the stored list and never removes; past
+  :attr:`FakeGoogle.link_limit` (Google's limit is unpublished; None here: no limit) new links are "ignored
+  silently".
+- Message ids are not unique: DISCO ``Message.id`` — "ID values could possibly duplicate across multiple messages
+  in the same class/instance" — so a repeated addMessage adds the message again, as Google would.
 - ``GET /gp/m/issuer/keys`` — callback root keys (set with :meth:`FakeGoogle.set_callback_keys`), fetches counted.
+- :meth:`FakeGoogle.save_link`: what Google does when a user saves a link — the classes and objects its JWT
+  carries are created (a skinny link's must exist already).
+- :meth:`FakeGoogle.lose_next_answer`: the request is carried out, then the connection closes with no answer
+  (a timeout or a reset after Google acted: the client cannot tell whether it did).
 
 Usage::
 
@@ -55,6 +65,8 @@ RESOURCES = {"loyaltyClass": "LoyaltyClass", "loyaltyObject": "LoyaltyObject",
              "offerClass": "OfferClass", "offerObject": "OfferObject"}
 STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 404: "NOT_FOUND", 409: "ALREADY_EXISTS",
                 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+#: The status of an answer that is never sent (lose_next_answer).
+LOST = 0
 REASONS = {400: "invalid", 401: "authError", 404: "notFound", 409: "duplicate", 429: "rateLimitExceeded",
            500: "backendError", 503: "backendError"}
 
@@ -108,6 +120,8 @@ class FakeGoogle:
         self._keys_doc: bytes = b'{"keys": []}'
         self._tokens: set[str] = set()
         self._failures: list[tuple[int, str | None, float | None]] = []
+        self._lose = 0
+        self.link_limit: int | None = None
         self._notifies: dict[str, list[float]] = {}
         self._lock = threading.Lock()
         self._map = Map([
@@ -127,6 +141,9 @@ class FakeGoogle:
                 length = int(self.headers.get("Content-Length") or 0)
                 data = self.rfile.read(length) if length else b""
                 response = fake._handle(self.command, self.path, dict(self.headers), data, self.client_address[1])
+                if response.status_code == LOST:  # carried out; the answer never arrives
+                    self.close_connection = True
+                    return
                 self.send_response(response.status_code)
                 for name, value in (response.headers or {}).items():
                     self.send_header(name, value)
@@ -161,6 +178,28 @@ class FakeGoogle:
         """Answer the next *times* API requests with *status* (Google's error shape)."""
         with self._lock:
             self._failures.extend([(status, reason, retry_after)] * times)
+
+    def lose_next_answer(self, times: int = 1) -> None:
+        """Carry out the next *times* API requests, then close their connection without answering."""
+        with self._lock:
+            self._lose += times
+
+    def save_link(self, url: str) -> list[str]:
+        """Save a "pay.google.com/gp/v/save/<jwt>" link as Google does: the JWT (signed by the service account)
+        is checked, its classes and objects with more than an id are inserted unless they exist, and every
+        object it names must then exist. Return the object ids saved."""
+        claims = pyjwt.decode(url.rsplit("/", 1)[1], self._public_pem, algorithms=["RS256"], audience="google")
+        saved = []
+        with self._lock:
+            for name, resources in claims["payload"].items():
+                resource = name[0].lower() + name[1:].replace("Classes", "Class").replace("Objects", "Object")
+                for body in resources:
+                    if set(body) - {"id", "classId"} and (resource, body["id"]) not in self.store:
+                        self._insert(resource, body)
+                    self._get(resource, body["id"])
+                    if resource.endswith("Object"):
+                        saved.append(body["id"])
+        return saved
 
     def revoke_tokens(self) -> None:
         """Forget every issued access token (the next API call with one gets 401)."""
@@ -198,6 +237,9 @@ class FakeGoogle:
         except HTTPException as exc:  # routing: 404 / 405
             response = GoogleError(exc.code or 500, f"{type(exc).__name__}: {exc.description}").response()
         with self._lock:
+            if self._lose and path.startswith("/walletobjects/"):
+                self._lose -= 1
+                response = Response(b"", LOST)
             self.requests.append(Recorded(method, path, body, response.status_code, arrived, port))
         return response
 
@@ -282,6 +324,8 @@ class FakeGoogle:
             if (class_resource, body["classId"]) not in self.store:
                 raise GoogleError(404, f"Wallet Object Class {body['classId']} not found.")
         stored = {k: v for k, v in body.items() if k != "notifyPreference"}
+        if "linkedObjectIds" in stored:
+            stored["linkedObjectIds"] = self._links([], stored["linkedObjectIds"])
         if stored.get("reviewStatus") == "UNDER_REVIEW":
             stored["reviewStatus"] = "APPROVED"  # "The platform will automatically set this field to approved"
         self.store[(resource, rid)] = stored
@@ -295,6 +339,9 @@ class FakeGoogle:
         if body.get("notifyPreference") == "NOTIFY_ON_UPDATE":
             self._count_notification(rid)
         changes = {k: v for k, v in body.items() if k != "notifyPreference"}
+        if "linkedObjectIds" in changes or current.get("linkedObjectIds"):  # links stay whatever the body says
+            changes["linkedObjectIds"] = self._links(current.get("linkedObjectIds", []),
+                                                     changes.get("linkedObjectIds", []))
         new = {**current, **changes} if partial else {**changes, "id": rid}  # patch: arrays replaced wholesale
         if new.get("reviewStatus") == "UNDER_REVIEW":
             new["reviewStatus"] = "APPROVED"
@@ -313,6 +360,16 @@ class FakeGoogle:
         self.store[(resource, rid)] = {**current, "messages": messages}
         return self.store[(resource, rid)]
 
+
+    def _links(self, have: list[str], wanted: list[str]) -> list[str]:
+        """The links an object has after a write asking for *wanted*: added, never removed, capped silently."""
+        links = list(have)
+        for oid in wanted:
+            if not any((r, oid) in self.store for r in RESOURCES if r.endswith("Object")):
+                raise GoogleError(404, f"Wallet Object {oid} not found.")
+            if oid not in links and (self.link_limit is None or len(links) < self.link_limit):
+                links.append(oid)
+        return links
 
     def _count_notification(self, rid: str) -> None:
         now = self.clock()

@@ -66,15 +66,32 @@ class CampaignMessage:
     first: bool = False
 
 
+#: What a wallet reported of a delivery it was handed (``campaign_deliveries.outcome``; None: nothing more than
+#: the hand-over). NOTIFIED: shown with a notification; SILENT: shown without one (Google's 3 notifications a
+#: day per pass were used up: ``TEXT``, google.md §3.5); FAILED: the wallet could not show it (a permanent error).
+NOTIFIED, SILENT, FAILED = "notified", "silent", "failed"
+OUTCOMES = (NOTIFIED, SILENT, FAILED)
+
+
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """How far a campaign got: passes it reaches, handed to the wallets (sent), skipped, failed."""
+    """How far a campaign got: passes it reaches (total) = handed to the wallets (sent) + skipped (cancelled) +
+    pending.
+
+    Of ``sent``: ``failed`` — a wallet could not show the message (Google: its addMessage failed for good, after
+    retries; a whole-program campaign's one class message failing fails every pass Google holds);
+    ``skipped_notification`` — shown without a notification (Google: the pass had its 3 notifications of the
+    day). Apple reports neither: a campaign's change is in the pass web service once its chunk commits, and the
+    APNs push only prompts devices to fetch it; pushes are coalesced per pass (one push may carry several
+    changes) and retried by their own jobs, so a push failure belongs to no one campaign.
+    """
 
     total: int
     sent: int
     skipped: int
     failed: int
     pending: int
+    skipped_notification: int = 0
 
 
 def parse_message(raw: object, locales: Sequence[str], field: str = "message") -> Message:

@@ -34,6 +34,8 @@ class JobKind(StrEnum):
     CAMPAIGN_CHUNK = "campaign_chunk"
     #: add a campaign's message to a pass's Google object (or, without a pass, to the program's class)
     GOOGLE_MESSAGE = "google_message"
+    #: put a campaign's coupon beside a member's Google loyalty card (insert its OfferObject, link it)
+    GOOGLE_OFFER_LINK = "google_offer_link"
 
 
 @dataclass(frozen=True, slots=True)

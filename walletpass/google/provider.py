@@ -10,10 +10,16 @@ or patched by REST). Per program / offer: the :func:`class_version` of the class
 Notifications (google.md §3.5): "Both message and update notifications are limited to 3 per pass within a
 24-hour period." Every notifying addMessage and every PATCH with ``notifyPreference`` is decided from, and
 recorded in, the notification records before it is sent, so the cap is known up front.
+
+Campaigns (issue 10): a chunk of a campaign's deliveries queues a ``google_message`` job per object Google holds
+(or, for a campaign to a whole program, one on the class), and with an offer a ``google_offer_link`` job per
+such object, which puts the member's coupon beside the card (:meth:`GoogleWallet.link_offers`). What Google made
+of each message (notified, silent: over the cap, failed for good) is written onto the campaign's deliveries.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -23,14 +29,14 @@ import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from walletpass.config import Settings
-from walletpass.domain.campaigns import CampaignMessage
+from walletpass.domain.campaigns import FAILED, NOTIFIED, SILENT, CampaignMessage
 from walletpass.domain.jobs import Job, JobKind, JobOutcome, JobResult
-from walletpass.domain.offers import Offer
-from walletpass.domain.passes import MEMBER_CARD, PassesChanged, PassSelection
+from walletpass.domain.offers import ISSUED, Offer
+from walletpass.domain.passes import MEMBER_CARD, Pass, PassesChanged, PassSelection
 from walletpass.domain.programs import Program
 from walletpass.domain.segments import Segment
 from walletpass.errors import GoogleApiError
@@ -59,6 +65,9 @@ PRUNE_EVERY = 16
 #: How long one batch of Google jobs may spend starting jobs (its lease is renewed meanwhile); at 20 requests/s
 #: that is ~480 jobs. Jobs not reached are handed back untried.
 BATCH_SECONDS = 24.0
+#: A coupon link job whose coupon is not issued yet (the campaign's bulk issue has not reached the member) looks
+#: again this much later; after COUPON_WAIT_MAX it gives up (parked). Waits are not counted as tries.
+COUPON_WAIT, COUPON_WAIT_MAX = timedelta(seconds=10), timedelta(days=1)
 
 
 def callback_url(urls: PublicUrls) -> str | None:
@@ -153,11 +162,23 @@ class Synced:
     job: Job
     outcome: JobOutcome
     error: str = ""
+    #: a campaign message: what the pass got (domain.campaigns NOTIFIED / SILENT); None for a class message
+    delivery: str | None = None
 
 
 def results_of(synced: Sequence[Synced], now: datetime, rng: random.Random) -> list[JobResult]:
-    """Each job's result under the retry policy (walletpass.push.policy.decide_sync)."""
-    return [decide_sync(s.job, s.outcome, s.error, now, rng) for s in synced]
+    """Each job's result under the retry policy (walletpass.push.policy.decide_sync). AGAIN (a coupon link waiting
+    for its coupon) comes back after COUPON_WAIT; such waits (``payload["waits"]``) do not count as tries."""
+    results = []
+    for s in synced:
+        waits = int(s.job.payload.get("waits", 0))
+        if s.outcome is JobOutcome.AGAIN:
+            results.append(JobResult(s.job, JobOutcome.AGAIN, now + COUPON_WAIT,
+                                     payload={**s.job.payload, "waits": waits + 1}))
+            continue
+        job = dataclasses.replace(s.job, attempts=s.job.attempts - waits) if waits else s.job
+        results.append(decide_sync(job, s.outcome, s.error, now, rng))
+    return results
 
 
 def failure(job: Job, exc: GoogleApiError) -> Synced:
@@ -234,14 +255,16 @@ class GoogleWallet:
         object of the class shows it: one request instead of one per object at 20 requests/s), else on each object
         Google holds."""
         campaign = message.campaign
-        payload = {"campaign_id": campaign.id}
+        payload, at, held = {"campaign_id": campaign.id}, campaign.started_at or campaign.created_at, (
+            self.name, SYNCED_STATES)
+        if campaign.offer_id is not None:  # the coupon beside the card (link_offers), on either path
+            uow.outbox.enqueue_each(JobKind.GOOGLE_OFFER_LINK, message.pass_ids,
+                                    {**payload, "offer_id": campaign.offer_id}, at, held_by_wallet=held)
         if Segment.from_json(campaign.segment).everyone:
             if message.first:
-                uow.outbox.enqueue(JobKind.GOOGLE_MESSAGE, {**payload, "program_id": campaign.program_id},
-                                   campaign.started_at or campaign.created_at)
+                uow.outbox.enqueue(JobKind.GOOGLE_MESSAGE, {**payload, "program_id": campaign.program_id}, at)
             return
-        uow.outbox.enqueue_each(JobKind.GOOGLE_MESSAGE, message.pass_ids, payload,
-                                campaign.started_at or campaign.created_at, held_by_wallet=(self.name, SYNCED_STATES))
+        uow.outbox.enqueue_each(JobKind.GOOGLE_MESSAGE, message.pass_ids, payload, at, held_by_wallet=held)
 
     def on_program_changed(self, uow: UnitOfWork, program_id: int, at: datetime) -> None:
         """The program's class, and its offers' classes (they carry its name, colour and logo), are updated."""
@@ -407,7 +430,8 @@ class GoogleWallet:
 
     # -- keeping objects and classes current (the job handler) --------------------------------------------
     def __call__(self, jobs: Sequence[Job]) -> list[JobResult]:
-        """Deliver ``google_sync`` (object PATCH) and ``google_class_sync`` jobs, each with its own outcome (a
+        """Deliver ``google_sync`` (object PATCH), ``google_message`` (a campaign's addMessage),
+        ``google_offer_link`` and ``google_class_sync`` jobs, each with its own outcome (a
         :class:`walletpass.ports.JobHandler`). The client makes one try per request (no sleeping in the lease);
         a failed job is retried later with backoff, or paused / parked (see walletpass.push.policy.decide_sync).
         """
@@ -415,6 +439,8 @@ class GoogleWallet:
         objects = [j for j in jobs if j.kind == JobKind.GOOGLE_SYNC]
         synced = self.sync_objects(objects, client, budget_seconds=BATCH_SECONDS)
         synced += [self.deliver_message(j, client) for j in jobs if j.kind == JobKind.GOOGLE_MESSAGE]
+        links = [j for j in jobs if j.kind == JobKind.GOOGLE_OFFER_LINK]
+        synced += self.link_offers(links, client, budget_seconds=BATCH_SECONDS)
         seen: set[str] = set()
         for job in (j for j in jobs if j.kind == JobKind.GOOGLE_CLASS_SYNC):
             key = repr(sorted(job.payload.items()))
@@ -424,6 +450,7 @@ class GoogleWallet:
             seen.add(key)
             synced.append(self.sync_class(job, client))
         results = results_of(synced, self._clock.now(), self._rng)
+        self._record_deliveries(synced, results)
         for r in results:
             if r.outcome is JobOutcome.PAUSE:
                 log.warning("Google refused %s job %s (%s); pausing it until %s", r.job.kind, r.job.id, r.error,
@@ -496,14 +523,138 @@ class GoogleWallet:
                 u.commit()
         msg = g.campaign_message(program, header, campaign.message.texts, notify=notify,
                                  message_id=f"campaign-{campaign_id}")
+        return self._add_campaign_message(job, client, target, msg, record)
+
+    def _add_campaign_message(self, job: Job, client: GoogleWalletClient,
+                              target: tuple[g.Kind, Literal["class", "object"], str], msg: g.Json,
+                              record: int | None) -> Synced:
+        """Add a campaign's prepared message to *target* once; ``delivery`` says what an object got (NOTIFIED,
+        SILENT; None for the class).
+
+        - A job tried before (an answer lost, a worker gone mid-call) first reads the target: a message with this
+          id there is delivered. Google does not refuse a repeated id (DISCO ``Message.id``: "ID values could
+          possibly duplicate"), so sending again would show it twice, and buzz twice. A 409 counts as delivered.
+        - A notifying message Google refuses (``quotaExceeded``: notifications its count has and ours has not)
+          goes again as ``TEXT``: the message is kept, the buzz dropped (SILENT).
+        """
+        kind, what, resource_id = target
+        notify = msg.get("messageType") == g.TEXT_AND_NOTIFY
+
+        def delivered(notified: bool) -> Synced:
+            if record is not None and notified != notify:  # the record says what Google did
+                self._set_notification(record, notified)
+            return Synced(job, JobOutcome.DONE, delivery=(NOTIFIED if notified else SILENT) if what == "object"
+                          else None)
+
         try:
-            client.add_prepared_message(*target, msg)
+            if job.attempts > 1:
+                held = client.get_object(kind, resource_id) if what == "object" else client.get_class(kind,
+                                                                                                      resource_id)
+                there = next((m for m in held.get("messages") or () if m.get("id") == msg.get("id")), None)
+                if there is not None:
+                    return delivered(there.get("messageType") == g.TEXT_AND_NOTIFY)
+            try:
+                client.add_prepared_message(kind, what, resource_id, msg)
+            except GoogleApiError as exc:
+                if not (notify and exc.reason in FINAL_REASONS):
+                    raise
+                log.warning("Google refused a notifying message to %s (%s); sending it as TEXT", resource_id, exc)
+                client.add_prepared_message(kind, what, resource_id, {**msg, "messageType": g.TEXT})
+                return delivered(False)
         except GoogleApiError as exc:
+            if exc.status == 409:  # already there (a retry after an answer that got lost): delivered
+                return delivered(notify)
             if record is not None:
                 self._forget_notification(record)
-            if exc.status == 409:  # already there (a retry after an answer that got lost): delivered
-                return Synced(job, JobOutcome.DONE)
             return failure(job, exc)
+        return delivered(notify)
+
+    def _set_notification(self, record: int, notify: bool) -> None:
+        with self._uow() as u:
+            u.wallet_state.set_notification(record, notify)
+            u.commit()
+
+    def _record_deliveries(self, synced: Sequence[Synced], results: Sequence[JobResult]) -> None:
+        """Write what became of a batch's campaign messages onto the campaigns' deliveries, in one transaction:
+        NOTIFIED / SILENT per object; FAILED for a message parked (a permanent error, or retries used up) — for
+        the class message of a whole-program campaign, every delivery whose pass Google holds."""
+        marks: dict[tuple[int, str, bool], list[int]] = {}
+        for s, r in zip(synced, results, strict=True):
+            if s.job.kind != JobKind.GOOGLE_MESSAGE:
+                continue
+            outcome = FAILED if r.outcome is JobOutcome.PARK else s.delivery if r.outcome is JobOutcome.DONE else None
+            if outcome is not None:
+                on_class = s.job.pass_id is None
+                marks.setdefault((int(s.job.payload["campaign_id"]), outcome, on_class), []).extend(
+                    [] if on_class else [s.job.pass_id])  # type: ignore[list-item]
+        if not marks:
+            return
+        with self._uow() as u:
+            for (campaign_id, outcome, on_class), pass_ids in marks.items():
+                if on_class:
+                    u.campaigns.set_outcome(campaign_id, outcome, held_by_wallet=(self.name, SYNCED_STATES))
+                else:
+                    u.campaigns.set_outcome(campaign_id, outcome, pass_ids)
+            u.commit()
+
+    # -- a campaign's coupon beside the card ------------------------------------------------------------
+    def link_offers(self, jobs: Sequence[Job], client: GoogleWalletClient, *,
+                    budget_seconds: float | None = None) -> list[Synced]:
+        """Put each job's coupon beside the member's loyalty card (:meth:`_link_offer`); jobs not started within
+        *budget_seconds* are RELEASED."""
+        deadline = None if budget_seconds is None else self._monotonic() + budget_seconds
+        return [Synced(job, JobOutcome.RELEASED) if deadline is not None and self._monotonic() > deadline
+                else self._link_offer(job, client) for job in jobs]
+
+    def _link_offer(self, job: Job, client: GoogleWalletClient) -> Synced:
+        """Link the member's coupon of the campaign's offer to their LoyaltyObject, so it appears beside the card
+        with no tap: insert the coupon's OfferObject (and the offer's class) if Google has neither, GET the card,
+        and PATCH its ``linkedObjectIds`` with the coupon added.
+
+        ``linkedObjectIds``, not ``linkedOfferIds`` (google.md §2.2, DISCO): linked objects "would be automatically
+        pushed to the user's wallet" of a user who saved the card — the coupon arrives on its own — whereas
+        ``linkedOfferIds`` only lists offers on the card, and its ``modifyLinkedOfferObjects`` method is
+        deprecated ("Use Auto Linked Passes instead"). Links "cannot be unlinked", and past Google's (unpublished)
+        limit per object new ones are "ignored silently": the PATCH's answer is checked, and a link Google
+        ignored is parked with that error. PATCH replaces arrays, hence the GET: the links already there are
+        sent again. The PATCH carries no ``notifyPreference``, so it uses none of the card's 3 notifications a day.
+        Only cards Google holds get a job (inserted or saved); a coupon the member removed (deleted) is not
+        pushed back; a coupon not issued yet (the campaign's bulk issue has not reached the member) is waited for.
+        """
+        now = self._clock.now()
+        assert job.pass_id is not None
+        offer_id = int(job.payload["offer_id"])
+        with self._uow() as u:
+            card = u.wallet_state.object(job.pass_id)
+            if card.state not in SYNCED_STATES or not card.object_id:
+                return Synced(job, JobOutcome.SKIPPED)  # removed from the wallet since the campaign's chunk
+            coupon_pass = _issued_coupon_pass(u, u.passes.get(job.pass_id), offer_id, now)
+            if coupon_pass is None:
+                if not any(i.state != "done" for i in u.offers.issues(offer_id)):
+                    return Synced(job, JobOutcome.SKIPPED)  # no coupon (the offer ended, or it was used)
+                if now - job.created_at > COUPON_WAIT_MAX:
+                    return Synced(job, JobOutcome.PARK, f"no coupon of offer {offer_id} issued within "
+                                                        f"{COUPON_WAIT_MAX}")
+                return Synced(job, JobOutcome.AGAIN)
+            coupon = self.render(u, coupon_pass.id)
+        if coupon.state == "deleted":
+            return Synced(job, JobOutcome.SKIPPED)
+        try:
+            if coupon.state not in SYNCED_STATES:
+                if not coupon.class_current_at_google:
+                    client.insert_class(coupon.kind, coupon.class_)
+                    self._mark_class(coupon)
+                client.insert_object(coupon.kind, coupon.object_)
+                self._mark_synced(coupon, state="inserted")
+            linked = list(client.get_object("loyalty", card.object_id).get("linkedObjectIds") or [])
+            if coupon.object_id in linked:
+                return Synced(job, JobOutcome.DONE)
+            answer = client.patch_object("loyalty", card.object_id, {"linkedObjectIds": [*linked, coupon.object_id]})
+        except GoogleApiError as exc:
+            return failure(job, exc)
+        if coupon.object_id not in (answer.get("linkedObjectIds") or ()):
+            return Synced(job, JobOutcome.PARK, f"Google ignored the link of {coupon.object_id} to "
+                                                f"{card.object_id}: the card has reached its limit of linked objects")
         return Synced(job, JobOutcome.DONE)
 
     def request_class_sync(self, uow: UnitOfWork, now: datetime, *, program_id: int | None = None,
@@ -544,6 +695,20 @@ class GoogleWallet:
             u.wallet_state.set_class_version(version, program_id=program_id, offer_id=offer_id)
             u.commit()
         return Synced(job, JobOutcome.DONE)
+
+
+def _issued_coupon_pass(uow: UnitOfWork, card: Pass, offer_id: int, now: datetime) -> Pass | None:
+    """The pass of the member's latest usable (issued, not voided, not expired) coupon of *offer_id*, if any."""
+    if card.member_id is None:
+        return None
+    offer = uow.offers.get(offer_id)
+    for pass_ in reversed(uow.passes.of_member_coupons(card.member_id)):
+        if pass_.coupon_id is None or pass_.voided:
+            continue
+        coupon = uow.offers.coupon(pass_.coupon_id)
+        if coupon.offer_id == offer_id and coupon.effective_state(offer, now) == ISSUED:
+            return pass_
+    return None
 
 
 def _push_object(client: GoogleWalletClient, r: Rendered, *, notify: bool) -> None:

@@ -251,7 +251,10 @@ class CampaignDeliveryRow(Base):
 
     __tablename__ = "campaign_deliveries"
     __table_args__ = (UniqueConstraint("campaign_id", "pass_id", name="uq_campaign_deliveries_campaign_pass"),
-                      Index("ix_campaign_deliveries_chunk", "campaign_id", "chunk", "state"))
+                      Index("ix_campaign_deliveries_chunk", "campaign_id", "chunk", "state"),
+                      # partial: only deliveries a wallet reported on (Google's), counted by progress()
+                      Index("ix_campaign_deliveries_outcome", "campaign_id", "outcome",
+                            postgresql_where=text("outcome IS NOT NULL"), sqlite_where=text("outcome IS NOT NULL")))
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     pass_id: Mapped[int] = mapped_column(ForeignKey("passes.id", ondelete="CASCADE"))
@@ -259,6 +262,8 @@ class CampaignDeliveryRow(Base):
     chunk: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(16))  # pending | sent | skipped | cancelled
     delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    #: what a wallet reported after the hand-over: notified | silent | failed (domain.campaigns.OUTCOMES)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class CounterRow(Base):

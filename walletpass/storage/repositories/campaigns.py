@@ -6,14 +6,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import exists, func, insert, literal, select, update
 
-from walletpass.domain.campaigns import CHUNK, Campaign, Message, Progress
+from walletpass.domain.campaigns import CHUNK, FAILED, SILENT, Campaign, Message, Progress
 from walletpass.domain.passes import MEMBER_CARD, News
 from walletpass.domain.segments import Segment
 from walletpass.storage.repositories._base import SessionRepository
 from walletpass.storage.repositories.members import segment_where
-from walletpass.storage.tables import CampaignDeliveryRow, CampaignRow, CouponRow, MemberRow, PassRow
+from walletpass.storage.tables import CampaignDeliveryRow, CampaignRow, CouponRow, MemberRow, PassRow, WalletObjectRow
 
 PENDING, SENT, SKIPPED, CANCELLED = "pending", "sent", "skipped", "cancelled"
 
@@ -108,13 +108,37 @@ class CampaignRepository(SessionRepository):
             .values(state=CANCELLED, delivered_at=now).execution_options(synchronize_session=False))
         return int(getattr(result, "rowcount", 0) or 0)
 
+    def set_outcome(self, campaign_id: int, outcome: str, pass_ids: Sequence[int] | None = None, *,
+                    held_by_wallet: tuple[str, Sequence[str]] | None = None) -> int:
+        """Record what a wallet reported of deliveries (domain.campaigns.OUTCOMES): those of *pass_ids*, or with
+        None every delivery of the campaign (whose pass the wallet holds, with *held_by_wallet* = (provider,
+        states)); return how many."""
+        where = [CampaignDeliveryRow.campaign_id == campaign_id]
+        if pass_ids is not None:
+            if not pass_ids:
+                return 0
+            where.append(CampaignDeliveryRow.pass_id.in_(list(pass_ids)))
+        if held_by_wallet is not None:
+            provider, states = held_by_wallet
+            where.append(exists().where(WalletObjectRow.pass_id == CampaignDeliveryRow.pass_id,
+                                        WalletObjectRow.provider == provider,
+                                        WalletObjectRow.state.in_(list(states))))
+        result = self._s.execute(update(CampaignDeliveryRow).where(*where).values(outcome=outcome)
+                                 .execution_options(synchronize_session=False))
+        return int(getattr(result, "rowcount", 0) or 0)
+
     def progress(self, campaign_id: int) -> Progress:
         counts: Mapping[str, int] = dict(self._s.execute(
             select(CampaignDeliveryRow.state, func.count()).where(CampaignDeliveryRow.campaign_id == campaign_id)
             .group_by(CampaignDeliveryRow.state)).all())
+        outcomes: Mapping[str | None, int] = dict(self._s.execute(  # the partial index: wallets' reports only
+            select(CampaignDeliveryRow.outcome, func.count()).where(
+                CampaignDeliveryRow.campaign_id == campaign_id, CampaignDeliveryRow.outcome.is_not(None))
+            .group_by(CampaignDeliveryRow.outcome)).all())
         total = sum(counts.values())
         return Progress(total=total, sent=counts.get(SENT, 0), skipped=counts.get(SKIPPED, 0) + counts.get(
-            CANCELLED, 0), failed=0, pending=counts.get(PENDING, 0))
+            CANCELLED, 0), failed=outcomes.get(FAILED, 0), pending=counts.get(PENDING, 0),
+            skipped_notification=outcomes.get(SILENT, 0))
 
     def set_news(self, pass_ids: Sequence[int], campaign_id: int) -> None:
         if pass_ids:
