@@ -4,34 +4,26 @@ send nothing, cancels stop the rest (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
 from tests.builders import make_member, make_program
-from tests.helpers import Device, auth_token_of, count, local, post, verify_with_openssl
-from walletpass.jobs.worker import Worker
+from tests.helpers import (
+    Device,
+    auth_token_of,
+    card_fields,
+    count,
+    drain,
+    local,
+    pkpass_files,
+    post,
+    verify_with_openssl,
+)
 
 pytestmark = pytest.mark.usefixtures("apns")
-
-
-def _drain(services) -> None:  # type: ignore[no-untyped-def]
-    worker = Worker(services)
-    while worker.run_once():
-        pass
-
-
-def _files(data: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        return {n: z.read(n) for n in z.namelist()}
-
-
-def _fields(pass_json: dict) -> dict[str, dict]:
-    return {f["key"]: f for group in pass_json["storeCard"].values() if isinstance(group, list) for f in group}
 
 
 def test_a_campaign_reaches_its_segment_once_with_the_message_on_the_lock_screen(  # type: ignore[no-untyped-def]
@@ -43,8 +35,8 @@ def test_a_campaign_reaches_its_segment_once_with_the_message_on_the_lock_screen
     for m in gold + others:
         phones[m["id"]] = Device(client, services.settings.member_pass_type_id)
         assert phones[m["id"]].register(m["serial_number"], auth_token_of(client, m)).status_code == 201
-    before = {m["id"]: _files(client.get(local(m["links"]["pkpass"])).data) for m in gold}
-    _drain(services)
+    before = {m["id"]: pkpass_files(client.get(local(m["links"]["pkpass"])).data) for m in gold}
+    drain(services)
     pushed = len(apns.pushes)
     body = {"program_id": pid, "message": {"en": "Buy one get one free this weekend", "zh-Hant": "週末咖啡買一送一"},
             "segment": {"tier": ["Gold"]}, "name": "Weekend BOGO", "ignore_quiet_hours": True}
@@ -54,7 +46,7 @@ def test_a_campaign_reaches_its_segment_once_with_the_message_on_the_lock_screen
     r = post(client, "/api/v1/campaigns", auth, body, key="camp-1")
     assert r.status_code == 202 and r.json["state"] == "scheduled", r.json
     assert post(client, "/api/v1/campaigns", auth, body, key="camp-1").json == r.json  # a retry: the same
-    _drain(services)
+    drain(services)
     got = client.get(r.headers["Location"], headers=auth).json
     assert got["state"] == "done" and got["total"] == got["sent"] == 3 and got["failed"] == 0
     assert got["message"] == {"en": "Buy one get one free this weekend", "zh-Hant": "週末咖啡買一送一"}
@@ -63,8 +55,8 @@ def test_a_campaign_reaches_its_segment_once_with_the_message_on_the_lock_screen
     for m in gold:
         data = client.get(local(m["links"]["pkpass"])).data
         verify_with_openssl(data, services.settings.wwdr_path, tmp_path)
-        files = _files(data)
-        old, now_ = _fields(json.loads(before[m["id"]]["pass.json"])), _fields(json.loads(files["pass.json"]))
+        files = pkpass_files(data)
+        old, now_ = card_fields(json.loads(before[m["id"]]["pass.json"])), card_fields(json.loads(files["pass.json"]))
         changed = {k for k in now_ if now_[k] != old.get(k)} | (old.keys() - now_.keys())
         assert changed == {"news"}                                     # exactly that field: iOS shows its text
         assert now_["news"]["changeMessage"] == "%@"
@@ -73,7 +65,7 @@ def test_a_campaign_reaches_its_segment_once_with_the_message_on_the_lock_screen
         en = files["en.lproj/pass.strings"].decode("utf-16")
         assert f'"{key}" = "週末咖啡買一送一";' in zh and f'"{key}" = "Buy one get one free this weekend";' in en
     for m in others:  # nobody outside the segment is touched
-        assert "news" not in _fields(json.loads(_files(client.get(local(m["links"]["pkpass"])).data)["pass.json"]))
+        assert "news" not in card_fields(json.loads(pkpass_files(client.get(local(m["links"]["pkpass"])).data)["pass.json"]))
     listed = client.get(f"/api/v1/campaigns?program_id={pid}", headers=auth).json
     assert [c["id"] for c in listed["data"]] == [r.json["id"]] and listed["next"] is None
     assert post(client, f"/api/v1/campaigns/{r.json['id']}/cancel", auth).status_code == 409  # finished
@@ -86,13 +78,13 @@ def test_cancel_stops_what_is_not_sent_and_a_scheduled_campaign_waits(client, au
     r = post(client, "/api/v1/campaigns", auth, {"program_id": pid, "message": "Tomorrow", "send_at": later,
                                                  "ignore_quiet_hours": True})
     assert r.status_code == 202 and r.json["state"] == "scheduled"
-    _drain(services)  # not due yet
+    drain(services)  # not due yet
     assert client.get(r.headers["Location"], headers=auth).json["state"] == "scheduled"
     cancelled = post(client, f"/api/v1/campaigns/{r.json['id']}/cancel", auth)
     assert cancelled.status_code == 200 and cancelled.json["state"] == "cancelled"
     with services.engine.begin() as conn:  # the start comes due: nothing is written or sent
         conn.execute(text("UPDATE outbox SET available_at = created_at"))
-    _drain(services)
+    drain(services)
     got = client.get(r.headers["Location"], headers=auth).json
     assert got["state"] == "cancelled" and got["total"] == 0 and count(services, "SELECT count(*) FROM passes "
                                                                                 "WHERE news_campaign_id IS NOT NULL") == 0
