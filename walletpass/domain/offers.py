@@ -61,6 +61,8 @@ class CouponIssue:
     issued: int
     created_at: datetime
     finished_at: datetime | None = None
+    #: a campaign's issue: to the members the campaign reached (its deliveries not held out)
+    campaign_id: int | None = None
 
 
 #: The text keys an offer may translate (``texts[locale]``).

@@ -69,10 +69,13 @@ class News:
     campaign_id: int
     #: locale → text, and ``"*"`` → the text for every other locale
     texts: Mapping[str, str]
+    #: the campaign's variant the pass was assigned (None: the campaign has one message)
+    variant: int | None = None
 
     @property
     def key(self) -> str:
-        return f"news.{self.campaign_id}"
+        """The strings key of the text: one per campaign, and per variant of an A/B campaign."""
+        return f"news.{self.campaign_id}" if self.variant is None else f"news.{self.campaign_id}.{self.variant}"
 
     def text(self, locale: str) -> str:
         return self.texts.get(locale) or self.texts["*"]

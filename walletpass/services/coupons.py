@@ -170,7 +170,8 @@ def _issue_slice(uow: UnitOfWork, clock: Clock, settings: Settings, offer_id: in
         if not offer.expired(now):
             # not checked again: a tier renamed since the issue was queued matches nobody, the issue still ends
             members = uow.members.in_segment(offer.program_id, Segment.from_json(issue_.segment),
-                                             without_coupon_of=offer.id, limit=ISSUE_SLICE)
+                                             without_coupon_of=offer.id, reached_by=issue_.campaign_id,
+                                             limit=ISSUE_SLICE)
         for member in members:
             _new_coupon(uow, settings, offer, member.id, now)
         finished = len(members) < ISSUE_SLICE

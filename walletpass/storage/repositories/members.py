@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, exists, extract, func, null, or_, select, true, update
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from walletpass.domain.members import LedgerEntry, Member
@@ -15,6 +16,7 @@ from walletpass.domain.segments import Conditions, Segment
 from walletpass.storage.repositories._base import SessionRepository, is_id
 from walletpass.storage.repositories.programs import change_row
 from walletpass.storage.tables import (
+    CampaignDeliveryRow,
     CouponRow,
     GoogleMessageRow,
     LedgerEntryRow,
@@ -81,13 +83,18 @@ def _conditions(c: Conditions) -> list[ColumnElement[bool]]:
     return where
 
 
-def segment_where(program_id: int, segment: Segment, without_coupon_of: int | None = None
-                  ) -> list[ColumnElement[bool]]:
-    """WHERE clauses of the program's members in *segment* (who hold no coupon of *without_coupon_of*, if given):
-    one query, set-based; the indexes on members (program, tier / points / created_at / source) serve it."""
+def segment_where(program_id: int, segment: Segment, without_coupon_of: int | None = None,
+                  reached_by: int | None = None) -> list[ColumnElement[bool]]:
+    """WHERE clauses of the program's members in *segment* (who hold no coupon of *without_coupon_of*, and whom
+    campaign *reached_by* reached — not held out —, if given): one query, set-based; the indexes on members
+    (program, tier / points / created_at / source) serve it."""
     where: list[ColumnElement[bool]] = [MemberRow.program_id == program_id]
     if without_coupon_of is not None:
         where.append(~exists().where(CouponRow.offer_id == without_coupon_of, CouponRow.member_id == MemberRow.id))
+    if reached_by is not None:
+        card = aliased(PassRow)  # member → its card (passes.member_id) → the delivery (unique campaign, pass)
+        where.append(exists().where(card.member_id == MemberRow.id, CampaignDeliveryRow.campaign_id == reached_by,
+                                    CampaignDeliveryRow.pass_id == card.id, CampaignDeliveryRow.state != "held_out"))
     if not segment.everyone:
         where.append(or_(*(and_(true(), *_conditions(c)) for c in segment.any_of)))
     return where
@@ -133,9 +140,10 @@ class MemberRepository(SessionRepository):
         return int(getattr(result, "rowcount", 0) or 0)
 
     def in_segment(self, program_id: int, segment: Segment, *, without_coupon_of: int | None = None,
-                   limit: int) -> list[Member]:
-        """Members of the program in *segment*, by id (those holding no coupon of *without_coupon_of*, if given)."""
-        stmt = (select(MemberRow).where(*segment_where(program_id, segment, without_coupon_of))
+                   reached_by: int | None = None, limit: int) -> list[Member]:
+        """Members of the program in *segment*, by id (those holding no coupon of *without_coupon_of*, and reached
+        by campaign *reached_by*, if given)."""
+        stmt = (select(MemberRow).where(*segment_where(program_id, segment, without_coupon_of, reached_by))
                 .order_by(MemberRow.id).limit(limit))
         return [to_member(r) for r in self._s.scalars(stmt)]
 

@@ -27,7 +27,8 @@ def to_coupon(row: CouponRow) -> Coupon:
 
 def to_issue(row: CouponIssueRow) -> CouponIssue:
     return CouponIssue(id=row.id, offer_id=row.offer_id, segment=row.segment, state=row.state,
-                       total=row.total, issued=row.issued, created_at=row.created_at, finished_at=row.finished_at)
+                       total=row.total, issued=row.issued, created_at=row.created_at, finished_at=row.finished_at,
+                       campaign_id=row.campaign_id)
 
 
 class OfferRepository(SessionRepository):
@@ -83,10 +84,10 @@ class OfferRepository(SessionRepository):
 
     # -- bulk issues ---------------------------------------------------------------------------------
     def add_issue(self, *, offer_id: int, segment: Mapping[str, Any] | Sequence[Mapping[str, Any]], total: int,
-                  now: datetime) -> CouponIssue:
+                  now: datetime, campaign_id: int | None = None) -> CouponIssue:
         stored = dict(segment) if isinstance(segment, Mapping) else [dict(c) for c in segment]
-        return to_issue(self._add(CouponIssueRow(offer_id=offer_id, segment=stored, state="queued",
-                                                 total=total, issued=0, created_at=now, updated_at=now)))
+        return to_issue(self._add(CouponIssueRow(offer_id=offer_id, segment=stored, state="queued", total=total,
+                                                 issued=0, created_at=now, updated_at=now, campaign_id=campaign_id)))
 
     def issue(self, issue_id: int, *, for_update: bool = False) -> CouponIssue:
         return to_issue(self._row(CouponIssueRow, issue_id, "coupon issue", for_update=for_update))
