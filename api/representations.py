@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from walletpass.domain.campaigns import GroupStats, Message
 from walletpass.domain.members import LedgerEntry
 from walletpass.domain.offers import Coupon, CouponIssue
 from walletpass.domain.programs import Program, Tier
 from walletpass.render.passes import w3c_date
-from walletpass.services.campaigns import CampaignDetails, Reach
+from walletpass.services.campaigns import CampaignDetails, CampaignStats, Reach
 from walletpass.services.coupons import CouponDetails
 from walletpass.services.enrolment import MemberDetails
 from walletpass.services.offers import OfferDetails
@@ -93,17 +94,39 @@ def coupon_state_json(c: Coupon) -> Json:
     return {"id": c.id, "state": c.state, "redeemed_at": c.redeemed_at.isoformat() if c.redeemed_at else None}
 
 
+def message_json(m: Message) -> str | dict[str, str]:
+    """A campaign's message as it was sent: the text, or {locale: text}."""
+    texts = dict(m.texts)
+    default = texts.pop("*")
+    return texts or default
+
+
 def campaign_json(d: CampaignDetails) -> Json:
     c, p = d.campaign, d.progress
-    texts = dict(c.message.texts)
-    default = texts.pop("*")
     return {"id": c.id, "program_id": c.program_id, "name": c.name, "state": c.state,
             "total": p.total, "sent": p.sent, "failed": p.failed, "skipped": p.skipped, "pending": p.pending,
             "skipped_notification": p.skipped_notification,
-            "message": texts or default, "segment": c.segment, "offer_id": c.offer_id,
+            "held_out": p.held_out, "message": message_json(c.message) if c.message is not None else None,
+            "variants": [{"name": v.name, "weight": v.weight, "message": message_json(v.message)}
+                         for v in c.variants] or None,
+            "holdout": c.holdout, "segment": c.segment, "offer_id": c.offer_id,
             "send_at": c.send_at.isoformat(), "created_at": c.created_at.isoformat(),
             "started_at": c.started_at.isoformat() if c.started_at else None,
             "finished_at": c.finished_at.isoformat() if c.finished_at else None}
+
+
+def _group_json(g: GroupStats) -> Json:
+    return {"members": g.members, "sent": g.sent, "redeemed": g.redeemed, "transacted": g.transacted,
+            "converted": g.converted}
+
+
+def campaign_stats_json(s: CampaignStats) -> Json:
+    c = s.campaign
+    variants = c.variants or (None,)
+    return {"id": c.id, "state": c.state, "offer_id": c.offer_id, "window_days": s.window_days,
+            "variants": [{"name": v.name if v else None, "weight": v.weight if v else 1, **_group_json(g)}
+                         for v, g in zip(variants, s.variants, strict=True)],
+            "holdout": {"percent": c.holdout, **_group_json(s.holdout)}}
 
 
 def reach_json(r: Reach) -> Json:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from walletpass.domain.campaigns import MAX_HOLDOUT, MAX_VARIANTS, MAX_WEIGHT
 from walletpass.domain.members import MAX_POINTS
 from walletpass.domain.programs import SUPPORTED_LOCALES
 
@@ -233,16 +234,29 @@ COUPONS = {
 _message_text = {"type": "string", "minLength": 1, "maxLength": 500, "pattern": NON_BLANK,
                  "x-detail": "must not be blank (white space alone)"}
 #: POST /campaigns
+_message: dict[str, Any] = {
+    "description": "the text (every locale), or {locale: text} for the program's locales (422 for a locale it "
+                   "lacks); at most 500 characters",
+    "oneOf": [_message_text, {"type": "object", "minProperties": 1, "maxProperties": len(SUPPORTED_LOCALES),
+                              "propertyNames": _locale, "additionalProperties": _message_text}]}
 CAMPAIGN: dict[str, Any] = {
-    "type": "object", "additionalProperties": False, "required": ["program_id", "message"],
+    "type": "object", "additionalProperties": False, "required": ["program_id"],
     "properties": {
         "program_id": _integer(1, 2**31 - 1),
         "name": _text(200),
-        "message": {"description": "the text (every locale), or {locale: text} for the program's locales (422 for a "
-                                   "locale it lacks); at most 500 characters",
-                    "oneOf": [_message_text, {"type": "object", "minProperties": 1,
-                                              "maxProperties": len(SUPPORTED_LOCALES), "propertyNames": _locale,
-                                              "additionalProperties": _message_text}]},
+        "message": {**_message, "description": _message["description"] + "; send message or variants (422 for "
+                                                                          "both or neither)"},
+        "variants": {
+            "type": "array", "minItems": 2, "maxItems": MAX_VARIANTS,
+            "description": "A/B test: messages the members are split over, in proportion to their weights, by a "
+                           "hash of the campaign and member ids (the same member, the same variant); instead of "
+                           "message. Names default to A, B, …, and must differ",
+            "items": {"type": "object", "additionalProperties": False, "required": ["message"], "properties": {
+                "message": _message, "name": _non_blank(100),
+                "weight": _integer(1, MAX_WEIGHT, default=1)}}},
+        "holdout": {"type": "number", "minimum": 0, "maximum": MAX_HOLDOUT, "default": 0,
+                    "description": "per cent of the segment held out: sent nothing, their passes untouched, "
+                                   "counted in the campaign's stats as the control group"},
         "segment": SEGMENT,
         "offer_id": _integer(1, 2**31 - 1),
         "send_at": {**_instant, "description": _instant["description"] + "; not in the past (422 otherwise); "

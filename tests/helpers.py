@@ -58,6 +58,26 @@ def count(services: Services, sql: str) -> int:
         return int(conn.execute(text(sql)).scalar_one() or 0)
 
 
+def drain(services: Services) -> None:
+    """Run the embedded worker until no job is due."""
+    from walletpass.jobs.worker import Worker
+
+    worker = Worker(services)
+    while worker.run_once():
+        pass
+
+
+def pkpass_files(data: bytes) -> dict[str, bytes]:
+    """The files of a .pkpass, by name."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+def card_fields(pass_json: dict) -> dict[str, dict]:
+    """The fields of a member card's pass.json, by key."""
+    return {f["key"]: f for group in pass_json["storeCard"].values() if isinstance(group, list) for f in group}
+
+
 def post(client, path: str, auth, body: object = None, key: str | None = None):  # type: ignore[no-untyped-def]
     headers = {**auth, **({"Idempotency-Key": key} if key else {})}
     if body is None:

@@ -1,4 +1,4 @@
-"""/api/v1/campaigns: push campaigns (create or dry-run, list, get, cancel)."""
+"""/api/v1/campaigns: push campaigns (create or dry-run, list, get, stats, cancel)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from api.admin import bp
 from api.auth import IN_REQUEST, current_principal, require_key
 from api.context import services
 from api.idempotency import respond, retry_of
-from api.representations import campaign_json, reach_json
+from api.representations import campaign_json, campaign_stats_json, reach_json
 from api.validation import json_body
 from walletpass.errors import InvalidInput
 from walletpass.services import campaigns
@@ -94,6 +94,14 @@ def _int_arg(name: str) -> int | None:
 @require_key("campaigns", owner="campaign_id")
 def get_campaign(campaign_id: int) -> Response:
     return jsonify(campaign_json(campaigns.details(services().read_uow(), campaign_id)))
+
+
+@bp.get("/campaigns/<int:campaign_id>/stats")
+@require_key("campaigns", owner="campaign_id")
+def get_campaign_stats(campaign_id: int) -> Response:
+    """Per variant and for the holdout: members, sent, and how many redeemed the campaign's offer or made a
+    transaction within 7 days of their delivery."""
+    return jsonify(campaign_stats_json(campaigns.stats(services().read_uow(), campaign_id)))
 
 
 @bp.post("/campaigns/<int:campaign_id>/cancel")

@@ -59,7 +59,9 @@ RULES_BEYOND_SCHEMA: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("post", "/coupons/{coupon_id}/redeem"): [_IDEMPOTENCY_RULE],
     ("post", "/coupons/{coupon_id}/void"): [_IDEMPOTENCY_RULE],
     ("post", "/campaigns"): [
-        ("program_id", "an existing program"), ("message", "texts in the program's locales"),
+        ("program_id", "an existing program"),
+        ("message", "texts in the program's locales; message or variants is required"),
+        ("variants", "not together with message; names differ; texts in the program's locales"),
         ("send_at", "not in the past"), ("offer_id", "an offer of the program that has not ended"),
         ("segment", "tier names of the program; min_points ≤ max_points; enrolled_after before enrolled_before"),
         _IDEMPOTENCY_RULE],
@@ -133,13 +135,16 @@ _NULL_TIME = {"type": ["string", "null"], "format": "date-time"}
 _COLOR = {"type": "string", "pattern": schemas.COLOR}
 _TEXTS = {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": _STR}}
 _URL = {"type": "string", "format": "uri"}
+_MESSAGE = {"oneOf": [_STR, {"type": "object", "additionalProperties": _STR}]}
+#: A group of a campaign's members in its stats; redeemed is null when the campaign has no offer.
+_GROUP = {"members": _INT, "sent": _INT, "redeemed": _NULL_INT, "transacted": _INT, "converted": _INT}
 
 #: What the routes answer (walletpass/services/*.py views), every field listed.
 VIEWS: dict[str, dict[str, Any]] = {
     "Created": _object({"id": _INT}),
     "CampaignView": _object({
         "id": _INT, "program_id": _INT, "name": _STR, "state": {"enum": ["scheduled", "sending", "done", "cancelled"]},
-        "total": {**_INT, "description": "passes the campaign reaches: sent + skipped + pending"},
+        "total": {**_INT, "description": "passes the campaign reaches: sent + skipped + pending + held_out"},
         "sent": {**_INT, "description": "passes handed to the wallets (their news field set, their change pushed)"},
         "failed": {**_INT, "description": "of sent, passes a wallet could not show the message on: Google's "
                                           "addMessage failed for good after retries (for a whole-program "
@@ -147,12 +152,21 @@ VIEWS: dict[str, dict[str, Any]] = {
                                           "prompts the device to fetch the pass, and is retried by its own job"},
         "skipped": {**_INT, "description": "passes not sent to (the campaign was cancelled first)"},
         "pending": {**_INT, "description": "passes not sent to yet"},
+        "held_out": {**_INT, "description": "passes of the holdout: counted, never sent"},
         "skipped_notification": {**_INT, "description": "of sent, Google objects that got the message without a "
                                                         "notification (TEXT): they had their 3 notifications of "
                                                         "the last 24 hours already"},
-        "message": {"oneOf": [_STR, {"type": "object", "additionalProperties": _STR}]}, "segment": schemas.SEGMENT,
+        "message": {"oneOf": [_MESSAGE, {"type": "null"}]},
+        "variants": {"oneOf": [{"type": "array", "items": _object({"name": _STR, "weight": _INT,
+                                                                   "message": _MESSAGE})}, {"type": "null"}]},
+        "holdout": {"type": "number"}, "segment": schemas.SEGMENT,
         "offer_id": _NULL_INT, "send_at": _TIME, "created_at": _TIME, "started_at": _NULL_TIME,
         "finished_at": _NULL_TIME}),
+    "CampaignStatsView": _object({
+        "id": _INT, "state": {"enum": ["scheduled", "sending", "done", "cancelled"]}, "offer_id": _NULL_INT,
+        "window_days": _INT,
+        "variants": {"type": "array", "items": _object({"name": _NULL_STR, "weight": _INT, **_GROUP})},
+        "holdout": _object({"percent": {"type": "number"}, **_GROUP})}),
     "CampaignPage": _object({"data": {"type": "array", "items": _ref("CampaignView")},
                              "next": {"type": ["string", "null"]}}),
     "ReachView": _object({"passes": _INT, "apple_devices": _INT, "google_objects": _INT, "google_over_quota": _INT,
@@ -308,7 +322,8 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
             "post": {**_op("createCampaign", "Schedule a push campaign to a segment (sent by the worker at send_at, "
                                               "out of the program's quiet hours); ?dry_run=1: what it would reach",
                            {"202": _answer("scheduled", "CampaignView", location="the campaign", links={
-                               "GetCampaign": _link("getCampaign", campaign_id="$response.body#/id")}),
+                               "GetCampaign": _link("getCampaign", campaign_id="$response.body#/id"),
+                               "GetCampaignStats": _link("getCampaignStats", campaign_id="$response.body#/id")}),
                             "200": _answer("the reach of a dry run: nothing written or sent", "ReachView")},
                            body=_ref("Campaign"), idempotent=True),
                      "parameters": [_IDEMPOTENCY_PARAM, {"name": "dry_run", "in": "query", "required": False,
@@ -324,6 +339,12 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
             "parameters": _id("campaign_id"),
             "get": _op("getCampaign", "A campaign and its progress", {"200": _answer("the campaign", "CampaignView")},
                        problems={"404": _PROBLEM_TEXT["404"]})},
+        "/campaigns/{campaign_id}/stats": {
+            "parameters": _id("campaign_id"),
+            "get": _op("getCampaignStats", "How each variant and the holdout did: members, sent, and how many "
+                                           "redeemed the campaign's offer, made a transaction, or either, within "
+                                           "7 days of their delivery (the holdout's: the campaign's start)",
+                       {"200": _answer("the stats", "CampaignStatsView")}, problems={"404": _PROBLEM_TEXT["404"]})},
         "/campaigns/{campaign_id}/cancel": {
             "parameters": _id("campaign_id"),
             "post": _op("cancelCampaign", "Cancel a campaign: nothing more is sent", {"200": _answer(

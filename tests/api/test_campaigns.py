@@ -4,34 +4,27 @@ send nothing, cancels stop the rest (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
 from tests.builders import make_member, make_program
-from tests.helpers import Device, auth_token_of, count, local, make_offer, post, verify_with_openssl
-from walletpass.jobs.worker import Worker
+from tests.helpers import (
+    Device,
+    auth_token_of,
+    card_fields,
+    count,
+    drain,
+    local,
+    make_offer,
+    pkpass_files,
+    post,
+    verify_with_openssl,
+)
 
 pytestmark = pytest.mark.usefixtures("apns")
-
-
-def _drain(services) -> None:  # type: ignore[no-untyped-def]
-    worker = Worker(services)
-    while worker.run_once():
-        pass
-
-
-def _files(data: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        return {n: z.read(n) for n in z.namelist()}
-
-
-def _fields(pass_json: dict) -> dict[str, dict]:
-    return {f["key"]: f for group in pass_json["storeCard"].values() if isinstance(group, list) for f in group}
 
 
 def test_a_campaign_reaches_its_segment_once_with_the_message_on_the_lock_screen(  # type: ignore[no-untyped-def]
@@ -43,8 +36,8 @@ def test_a_campaign_reaches_its_segment_once_with_the_message_on_the_lock_screen
     for m in gold + others:
         phones[m["id"]] = Device(client, services.settings.member_pass_type_id)
         assert phones[m["id"]].register(m["serial_number"], auth_token_of(client, m)).status_code == 201
-    before = {m["id"]: _files(client.get(local(m["links"]["pkpass"])).data) for m in gold}
-    _drain(services)
+    before = {m["id"]: pkpass_files(client.get(local(m["links"]["pkpass"])).data) for m in gold}
+    drain(services)
     pushed = len(apns.pushes)
     body = {"program_id": pid, "message": {"en": "Buy one get one free this weekend", "zh-Hant": "週末咖啡買一送一"},
             "segment": {"tier": ["Gold"]}, "name": "Weekend BOGO", "ignore_quiet_hours": True}
@@ -54,7 +47,7 @@ def test_a_campaign_reaches_its_segment_once_with_the_message_on_the_lock_screen
     r = post(client, "/api/v1/campaigns", auth, body, key="camp-1")
     assert r.status_code == 202 and r.json["state"] == "scheduled", r.json
     assert post(client, "/api/v1/campaigns", auth, body, key="camp-1").json == r.json  # a retry: the same
-    _drain(services)
+    drain(services)
     got = client.get(r.headers["Location"], headers=auth).json
     assert got["state"] == "done" and got["total"] == got["sent"] == 3 and got["failed"] == 0
     assert got["message"] == {"en": "Buy one get one free this weekend", "zh-Hant": "週末咖啡買一送一"}
@@ -63,8 +56,8 @@ def test_a_campaign_reaches_its_segment_once_with_the_message_on_the_lock_screen
     for m in gold:
         data = client.get(local(m["links"]["pkpass"])).data
         verify_with_openssl(data, services.settings.wwdr_path, tmp_path)
-        files = _files(data)
-        old, now_ = _fields(json.loads(before[m["id"]]["pass.json"])), _fields(json.loads(files["pass.json"]))
+        files = pkpass_files(data)
+        old, now_ = card_fields(json.loads(before[m["id"]]["pass.json"])), card_fields(json.loads(files["pass.json"]))
         changed = {k for k in now_ if now_[k] != old.get(k)} | (old.keys() - now_.keys())
         assert changed == {"news"}                                     # exactly that field: iOS shows its text
         assert now_["news"]["changeMessage"] == "%@"
@@ -73,7 +66,7 @@ def test_a_campaign_reaches_its_segment_once_with_the_message_on_the_lock_screen
         en = files["en.lproj/pass.strings"].decode("utf-16")
         assert f'"{key}" = "週末咖啡買一送一";' in zh and f'"{key}" = "Buy one get one free this weekend";' in en
     for m in others:  # nobody outside the segment is touched
-        assert "news" not in _fields(json.loads(_files(client.get(local(m["links"]["pkpass"])).data)["pass.json"]))
+        assert "news" not in card_fields(json.loads(pkpass_files(client.get(local(m["links"]["pkpass"])).data)["pass.json"]))
     listed = client.get(f"/api/v1/campaigns?program_id={pid}", headers=auth).json
     assert [c["id"] for c in listed["data"]] == [r.json["id"]] and listed["next"] is None
     assert post(client, f"/api/v1/campaigns/{r.json['id']}/cancel", auth).status_code == 409  # finished
@@ -86,13 +79,13 @@ def test_cancel_stops_what_is_not_sent_and_a_scheduled_campaign_waits(client, au
     r = post(client, "/api/v1/campaigns", auth, {"program_id": pid, "message": "Tomorrow", "send_at": later,
                                                  "ignore_quiet_hours": True})
     assert r.status_code == 202 and r.json["state"] == "scheduled"
-    _drain(services)  # not due yet
+    drain(services)  # not due yet
     assert client.get(r.headers["Location"], headers=auth).json["state"] == "scheduled"
     cancelled = post(client, f"/api/v1/campaigns/{r.json['id']}/cancel", auth)
     assert cancelled.status_code == 200 and cancelled.json["state"] == "cancelled"
     with services.engine.begin() as conn:  # the start comes due: nothing is written or sent
         conn.execute(text("UPDATE outbox SET available_at = created_at"))
-    _drain(services)
+    drain(services)
     got = client.get(r.headers["Location"], headers=auth).json
     assert got["state"] == "cancelled" and got["total"] == 0 and count(services, "SELECT count(*) FROM passes "
                                                                                 "WHERE news_campaign_id IS NOT NULL") == 0
@@ -105,12 +98,12 @@ def test_a_campaign_with_an_offer_gives_each_member_reached_one_coupon_linked_fr
     gold = [make_member(services, pid, points=2500) for _ in range(3)]
     other = make_member(services, pid, points=10)
     held = post(client, f"/api/v1/offers/{offer}/coupons", auth, {"member_id": gold[0]["id"]}).json
-    before = _files(client.get(local(gold[1]["links"]["pkpass"])).data)
+    before = pkpass_files(client.get(local(gold[1]["links"]["pkpass"])).data)
     r = post(client, "/api/v1/campaigns", auth, {"program_id": pid, "message": "A free latte <3 & more",
                                                  "segment": {"tier": ["Gold"]}, "offer_id": offer,
                                                  "ignore_quiet_hours": True})
     assert r.status_code == 202, r.json
-    _drain(services)
+    drain(services)
     assert client.get(r.headers["Location"], headers=auth).json["sent"] == 3
     with services.engine.connect() as conn:
         rows = conn.execute(text("SELECT member_id, count(*) FROM coupons WHERE offer_id = :o GROUP BY member_id"),
@@ -122,18 +115,18 @@ def test_a_campaign_with_an_offer_gives_each_member_reached_one_coupon_linked_fr
     for m in gold:
         data = client.get(local(m["links"]["pkpass"])).data
         verify_with_openssl(data, services.settings.wwdr_path, tmp_path)
-        files = _files(data)
-        news = _fields(json.loads(files["pass.json"]))["news"]
+        files = pkpass_files(data)
+        news = card_fields(json.loads(files["pass.json"]))["news"]
         assert news["changeMessage"] == "%@" and news["value"] == f"news.{r.json['id']}"
         en = files["en.lproj/pass.strings"].decode("utf-16")
         link = services.urls.pkpass(tokens[m["id"]])
         assert (f'"{news["attributedValue"]}" = "A free latte &lt;3 &amp; more\\n\\n'
                 f"<a href='{link}'>Add your coupon to Wallet</a>\";") in en
         assert client.get(local(link)).status_code == 200              # the link adds the member's own coupon
-    old, new = _fields(json.loads(before["pass.json"])), _fields(json.loads(_files(
+    old, new = card_fields(json.loads(before["pass.json"])), card_fields(json.loads(pkpass_files(
         client.get(local(gold[1]["links"]["pkpass"])).data)["pass.json"]))
     assert {k for k in new if new[k] != old.get(k)} == {"news"}      # still the only field that changed
-    assert "news" not in _fields(json.loads(_files(client.get(local(other["links"]["pkpass"])).data)["pass.json"]))
+    assert "news" not in card_fields(json.loads(pkpass_files(client.get(local(other["links"]["pkpass"])).data)["pass.json"]))
 
 def test_a_send_inside_the_programs_quiet_hours_is_scheduled_for_their_end(client, auth, services) -> None:  # type: ignore[no-untyped-def]
     r = post(client, "/api/v1/programs", auth, {"name": "Tea", "organization_name": "Tea Co",
@@ -201,13 +194,13 @@ def test_cancel_halfway_stops_the_chunks_not_yet_delivered_and_the_dry_run_count
             m = make_member(svc, pid)
             phones.append(Device(client, settings.member_pass_type_id))
             assert phones[-1].register(m["serial_number"], auth_token_of(client, m)).status_code == 201
-        _drain(svc)
+        drain(svc)
         pushed = len(apns.pushes)
         body = {"program_id": pid, "message": "Half of you", "ignore_quiet_hours": True}
         reach = post(client, "/api/v1/campaigns?dry_run=1", auth, body).json
         assert (reach["passes"], reach["apple_devices"], reach["estimated_seconds"]) == (1001, 1001, 200.2)
         cid = post(client, "/api/v1/campaigns", auth, body).json["id"]
-        _drain(svc)  # the start and the first chunk (the second is not due yet)
+        drain(svc)  # the start and the first chunk (the second is not due yet)
         got = client.get(f"/api/v1/campaigns/{cid}", headers=auth).json
         assert (got["state"], got["total"], got["sent"]) == ("sending", reach["passes"], 1000)
         assert len([p for p in apns.pushes[pushed:] if p.status == 200]) == 1000
@@ -215,7 +208,7 @@ def test_cancel_halfway_stops_the_chunks_not_yet_delivered_and_the_dry_run_count
         assert cancelled.status_code == 200 and cancelled.json["state"] == "cancelled"
         with svc.engine.begin() as conn:  # the second chunk comes due: it finds the campaign cancelled
             conn.execute(text("UPDATE outbox SET available_at = created_at"))
-        _drain(svc)
+        drain(svc)
         got = client.get(f"/api/v1/campaigns/{cid}", headers=auth).json
         assert (got["state"], got["sent"], got["skipped"], got["pending"]) == ("cancelled", 1000, 1, 0)
         assert len([p for p in apns.pushes[pushed:] if p.status == 200]) == 1000

@@ -4,6 +4,11 @@ A campaign is ``scheduled`` (to start at ``send_at``), ``sending`` (its deliveri
 to the wallets), ``done``, or ``cancelled`` (nothing is handed over after the cancel commits). The message goes
 into the pass's news field, whose ``changeMessage`` is ``%@``: iOS shows the new text on the lock screen
 (apple.md §2); Google gets it through ``addMessage`` (google.md §3.5).
+
+A/B and holdout: a campaign may carry several message *variants* (with weights) instead of one message, and hold
+out a percentage of its members (counted, never sent: the control group its stats compare with). Each member is
+put in one of :data:`BUCKETS` buckets by :func:`bucket` — a hash of the campaign's id and the member's id, the
+same in every process and on every run — and its :class:`Split` maps the bucket to the holdout or a variant.
 """
 
 from __future__ import annotations
@@ -24,6 +29,12 @@ DEFAULT = "*"
 MAX_MESSAGE = 500
 #: Passes per chunk: a chunk is one transaction (news set, versions bumped, jobs written, deliveries marked).
 CHUNK = 1000
+#: Most message variants a campaign carries; the largest weight of one; the largest holdout, in per cent.
+MAX_VARIANTS, MAX_WEIGHT, MAX_HOLDOUT = 5, 100, 50
+#: Members are hashed into this many buckets (a holdout or a weight resolves to 0.01 %).
+BUCKETS = 10_000
+#: How long after its delivery a member's redemption or transaction counts for the campaign (its stats).
+STATS_WINDOW = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +48,21 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class Variant:
+    """One of a campaign's messages, shown to the share *weight* / (sum of weights) of the members not held out."""
+
+    name: str
+    weight: int
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
 class Campaign:
     id: int
     program_id: int
     name: str
-    message: Message
+    #: the message every member reached is shown; None when the campaign has variants
+    message: Message | None
     segment: Mapping[str, Any] | Sequence[Mapping[str, Any]]
     state: str
     send_at: datetime
@@ -50,10 +71,32 @@ class Campaign:
     total: int = 0
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    #: the messages members are split over (empty: one message for all)
+    variants: tuple[Variant, ...] = ()
+    #: per cent of the members held out (sent nothing)
+    holdout: float = 0.0
 
     @property
     def finished(self) -> bool:
         return self.state in (DONE, CANCELLED)
+
+    @property
+    def uniform(self) -> bool:
+        """Every member of the segment is shown the same message: no variants, nobody held out (so a whole-program
+        campaign may go to Google as one message on the program's class)."""
+        return not self.variants and self.holdout == 0
+
+    @property
+    def split(self) -> Split:
+        return make_split([v.weight for v in self.variants] or [1], self.holdout)
+
+    def message_of(self, variant: int | None) -> Message:
+        """The message of *variant* (its index; None or any for a campaign without variants)."""
+        if self.variants:
+            return self.variants[variant if variant is not None and 0 <= variant < len(self.variants) else 0].message
+        if self.message is None:  # pragma: no cover - a campaign has a message or variants (parse_content)
+            raise ValueError(f"campaign {self.id} has neither a message nor variants")
+        return self.message
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +119,7 @@ OUTCOMES = (NOTIFIED, SILENT, FAILED)
 @dataclass(frozen=True, slots=True)
 class Progress:
     """How far a campaign got: passes it reaches (total) = handed to the wallets (sent) + skipped (cancelled) +
-    pending.
+    pending + held out (the holdout of an A/B campaign: counted, never sent).
 
     Of ``sent``: ``failed`` — a wallet could not show the message (Google: its addMessage failed for good, after
     retries; a whole-program campaign's one class message failing fails every pass Google holds);
@@ -92,6 +135,20 @@ class Progress:
     failed: int
     pending: int
     skipped_notification: int = 0
+    held_out: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class GroupStats:
+    """A group of a campaign's members (a variant, or the holdout): how many, how many were sent the message, and
+    how many of those sent (or held out) redeemed the campaign's offer (None: it has none), made a transaction,
+    or either, within STATS_WINDOW of their delivery (the holdout's: the campaign's start)."""
+
+    members: int = 0
+    sent: int = 0
+    redeemed: int | None = None
+    transacted: int = 0
+    converted: int = 0
 
 
 def parse_message(raw: object, locales: Sequence[str], field: str = "message") -> Message:
@@ -108,6 +165,50 @@ def parse_message(raw: object, locales: Sequence[str], field: str = "message") -
         texts[str(locale)] = _text(text, f"{field}.{locale}")
     default = next((texts[loc] for loc in locales if loc in texts), next(iter(texts.values())))
     return Message({**texts, DEFAULT: default})
+
+
+def parse_content(data: Mapping[str, Any], locales: Sequence[str]
+                  ) -> tuple[Message | None, tuple[Variant, ...], float]:
+    """A campaign's ``message`` or ``variants`` (exactly one of them) and ``holdout`` (per cent, default 0)."""
+    if "message" in data and "variants" in data:
+        raise InvalidInput("variants", "send either message or variants, not both")
+    holdout = parse_holdout(data.get("holdout", 0))
+    if "variants" in data:
+        return None, parse_variants(data["variants"], locales), holdout
+    if "message" not in data:
+        raise InvalidInput("message", "is required (or variants: several messages members are split over)")
+    return parse_message(data["message"], locales), (), holdout
+
+
+def parse_variants(raw: object, locales: Sequence[str], field: str = "variants") -> tuple[Variant, ...]:
+    """2 to MAX_VARIANTS of ``{message, name?, weight?}``: names unique (default A, B, …), weights 1–MAX_WEIGHT
+    (default 1)."""
+    if not isinstance(raw, Sequence) or isinstance(raw, str) or not 2 <= len(raw) <= MAX_VARIANTS:
+        raise InvalidInput(field, f"send 2 to {MAX_VARIANTS} variants, each {{message, name, weight}}")
+    variants: list[Variant] = []
+    for i, item in enumerate(raw):
+        at = f"{field}[{i}]"
+        if not isinstance(item, Mapping) or "message" not in item:
+            raise InvalidInput(f"{at}.message", "is required")
+        unknown = sorted(set(item) - {"message", "name", "weight"})
+        if unknown:
+            raise InvalidInput(f"{at}.{unknown[0]}", "unknown field; allowed fields are: message, name, weight")
+        weight = item.get("weight", 1)
+        if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= MAX_WEIGHT:
+            raise InvalidInput(f"{at}.weight", f"must be a whole number from 1 to {MAX_WEIGHT}")
+        name = item.get("name", chr(ord("A") + i))
+        if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
+            raise InvalidInput(f"{at}.name", "must be 1–100 characters, not blank")
+        if name.strip() in {v.name for v in variants}:
+            raise InvalidInput(f"{at}.name", f"{name.strip()!r} names another variant too")
+        variants.append(Variant(name.strip(), weight, parse_message(item["message"], locales, f"{at}.message")))
+    return tuple(variants)
+
+
+def parse_holdout(raw: object, field: str = "holdout") -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 <= raw <= MAX_HOLDOUT:
+        raise InvalidInput(field, f"must be a percentage from 0 to {MAX_HOLDOUT}")
+    return float(raw)
 
 
 def _text(value: object, field: str) -> str:
@@ -157,3 +258,46 @@ def start_time(wanted: datetime, zone: str, quiet: QuietHours | None) -> datetim
 def estimated_seconds(passes: int, rate: float) -> float:
     """How long handing *passes* to the wallets takes at *rate* passes per second."""
     return round(passes / rate, 1) if rate > 0 else 0.0
+
+
+# -- A/B assignment -----------------------------------------------------------------------------------------------
+#: The hash's modulus: the prime 2**31 − 1. Ids are 32-bit, so every product below stays under 2**63 and the hash
+#: is plain integer arithmetic that SQLite and PostgreSQL compute exactly as Python does (storage builds the same
+#: expression in SQL; tests compare the two).
+HASH_PRIME = 2_147_483_647
+#: (member multiplier, campaign multiplier, final multiplier, final addend): large odd numbers below HASH_PRIME.
+HASH_CONSTANTS = (1_103_515_245, 1_597_334_677, 747_796_405, 743_852_807)
+
+
+def bucket(campaign_id: int, member_id: int) -> int:
+    """The member's bucket in the campaign (0 ≤ bucket < BUCKETS): an affine mix of the two ids, squared (so that
+    two campaigns split the same members independently, not as shifted copies of each other), mixed again."""
+    a, b, c, d = HASH_CONSTANTS
+    x = (member_id * a + campaign_id * b) % HASH_PRIME
+    x = (x * x + campaign_id) % HASH_PRIME
+    return ((x * c + d) % HASH_PRIME) % BUCKETS
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """How buckets map to a campaign's groups: those below ``holdout_below`` are held out; the others go to the
+    variant whose bound is the first above them (``bounds[-1] == BUCKETS``)."""
+
+    holdout_below: int
+    bounds: tuple[int, ...]
+
+    def variant(self, bucket_: int) -> int | None:
+        """The variant (index) of a member in *bucket_*, or None when it is held out."""
+        if bucket_ < self.holdout_below:
+            return None
+        return next(i for i, bound in enumerate(self.bounds) if bucket_ < bound)
+
+
+def make_split(weights: Sequence[int], holdout: float) -> Split:
+    """The split of *weights* after holding out *holdout* per cent, in whole buckets."""
+    below = round(holdout * BUCKETS / 100)
+    total, acc, bounds = sum(weights), 0, []
+    for weight in weights:
+        acc += weight
+        bounds.append(below + (BUCKETS - below) * acc // total)
+    return Split(below, tuple(bounds))

@@ -69,17 +69,20 @@ class News:
     campaign_id: int
     #: locale → text, and ``"*"`` → the text for every other locale
     texts: Mapping[str, str]
+    #: the campaign's variant the pass was assigned (None: the campaign has one message)
+    variant: int | None = None
     #: the public token of the member's coupon of the campaign's offer, if it has one: the field links to it
     coupon_token: str | None = None
 
     @property
     def key(self) -> str:
-        return f"news.{self.campaign_id}"
+        """The strings key of the text: one per campaign, and per variant of an A/B campaign."""
+        return f"news.{self.campaign_id}" if self.variant is None else f"news.{self.campaign_id}.{self.variant}"
 
     @property
     def link_key(self) -> str | None:
         """The key of the field's ``attributedValue`` (the text and the link that adds the coupon), if any."""
-        return f"news.{self.campaign_id}.offer" if self.coupon_token else None
+        return f"{self.key}.offer" if self.coupon_token else None
 
     def text(self, locale: str) -> str:
         return self.texts.get(locale) or self.texts["*"]

@@ -251,16 +251,17 @@ class GoogleWallet:
         uow.outbox.enqueue_changes(JobKind.GOOGLE_SYNC, change, held_by_wallet=(self.name, SYNCED_STATES))
 
     def on_message(self, uow: UnitOfWork, message: CampaignMessage) -> None:
-        """The campaign's message as an addMessage: on the program's class once for a campaign to everyone (every
-        object of the class shows it: one request instead of one per object at 20 requests/s), else on each object
-        Google holds."""
+        """The campaign's message as an addMessage: on the program's class once for a campaign to everyone with one
+        message (every object of the class shows it: one request instead of one per object at 20 requests/s), else
+        on each object Google holds — also for a whole program when the campaign has variants or a holdout, which
+        one class message cannot show."""
         campaign = message.campaign
         payload, at, held = {"campaign_id": campaign.id}, campaign.started_at or campaign.created_at, (
             self.name, SYNCED_STATES)
         if campaign.offer_id is not None:  # the coupon beside the card (link_offers), on either path
             uow.outbox.enqueue_each(JobKind.GOOGLE_OFFER_LINK, message.pass_ids,
                                     {**payload, "offer_id": campaign.offer_id}, at, held_by_wallet=held)
-        if Segment.from_json(campaign.segment).everyone:
+        if Segment.from_json(campaign.segment).everyone and campaign.uniform:
             if message.first:
                 uow.outbox.enqueue(JobKind.GOOGLE_MESSAGE, {**payload, "program_id": campaign.program_id}, at)
             return
@@ -513,15 +514,17 @@ class GoogleWallet:
                 class_, _ = class_and_version(self.settings, program)
                 target: tuple[g.Kind, Literal["class", "object"], str] = ("loyalty", "class", str(class_["id"]))
                 record, notify = None, True
+                texts = campaign.message_of(None).texts
             else:
                 at_google = u.wallet_state.object(job.pass_id)
                 if at_google.state not in SYNCED_STATES or not at_google.object_id:
                     return Synced(job, JobOutcome.SKIPPED)
+                texts = u.campaigns.news(campaign_id, job.pass_id).texts  # the pass's variant
                 target = (kind_of(u.passes.get(job.pass_id).kind), "object", at_google.object_id)
                 record, notify = u.wallet_state.reserve_notification(job.pass_id, "message", True, now,
                                                                      limit=g.NOTIFY_LIMIT, window=g.NOTIFY_WINDOW)
                 u.commit()
-        msg = g.campaign_message(program, header, campaign.message.texts, notify=notify,
+        msg = g.campaign_message(program, header, texts, notify=notify,
                                  message_id=f"campaign-{campaign_id}")
         return self._add_campaign_message(job, client, target, msg, record)
 

@@ -191,7 +191,7 @@ class PassBuilder:
         elif news is not None:  # the program's assets with the message's strings (per campaign: a few at a time)
             base = assets
             assets = self._cached((tpl.name, tpl.version, program.id, program.version, program.updated_at,
-                                   images_key, "news", news.campaign_id),
+                                   images_key, "news", news.key),
                                   lambda: with_strings(base, localized_strings(tpl, program, news=news)))
         return self.package(member_pass_json(tpl, program, member, pass_ref, self._context, news), assets)
 

@@ -8,6 +8,9 @@ an offer, the same transaction first issues the offer's coupon to each member of
 news field (which links to the member's coupon) never shows before the coupon exists. A
 worker that dies mid-chunk committed nothing of it; the job comes back and does it once. A cancel takes the
 campaign's row lock, so no chunk commits after it.
+
+A/B and holdout: the same INSERT … SELECT assigns each delivery its variant, or holds it out (state ``held_out``:
+counted, never handed to a wallet, the pass untouched); :func:`stats` compares the groups.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 from walletpass.config import Settings
 from walletpass.domain import campaigns as rules
-from walletpass.domain.campaigns import CHUNK, Campaign, CampaignMessage, Progress, QuietHours
+from walletpass.domain.campaigns import CHUNK, Campaign, CampaignMessage, GroupStats, Progress, QuietHours, Variant
 from walletpass.domain.jobs import Job, JobKind, JobOutcome, JobResult
 from walletpass.domain.offers import parse_instant
 from walletpass.domain.segments import Segment, parse_segment
@@ -30,6 +33,8 @@ from walletpass.services.changes import passes_changed
 from walletpass.services.coupons import issue_to_members
 from walletpass.services.idempotency import Replayed, Retry, no_lock, once
 
+#: A campaign's message, or its variants, and its holdout (per cent).
+Content = tuple[rules.Message | None, tuple[Variant, ...], float]
 #: How far in the past a ``send_at`` may be (clocks differ a little): later than this before now is refused.
 SEND_AT_SKEW = timedelta(minutes=1)
 
@@ -41,6 +46,17 @@ class CampaignDetails:
 
 
 @dataclass(frozen=True, slots=True)
+class CampaignStats:
+    """How each group of a campaign did: one entry per variant (one for a campaign without variants), and the
+    holdout; conversions counted within *window_days* days of each member's delivery."""
+
+    campaign: Campaign
+    window_days: int
+    variants: tuple[GroupStats, ...]
+    holdout: GroupStats
+
+
+@dataclass(frozen=True, slots=True)
 class Reach:
     """What a campaign would reach (a dry run): nothing is written or sent."""
 
@@ -48,7 +64,9 @@ class Reach:
     apple_devices: int
     google_objects: int
     google_over_quota: int
-    google_path: str  # "objects" (one addMessage per object) or "class" (one addMessage on the program's class)
+    #: "objects" (one addMessage per object) or "class" (one addMessage on the program's class: a campaign to the
+    #: whole program with one message and no holdout — a class message cannot differ between members)
+    google_path: str
     estimated_seconds: float
     start_at: datetime
 
@@ -71,12 +89,12 @@ def create(uow: UnitOfWork, clock: Clock, data: Mapping[str, Any], *, rate: floa
     if send_at < now - SEND_AT_SKEW:
         raise InvalidInput("send_at", f"is in the past (now is {now.isoformat(timespec='seconds')})")
 
-    def plan(u: UnitOfWork) -> tuple[Any, Segment, rules.Message, datetime]:
+    def plan(u: UnitOfWork) -> tuple[Any, Segment, Content, datetime]:
         try:
             program = u.programs.get(int(data["program_id"]))
         except NotFound:
             raise InvalidInput("program_id", f"there is no program {data['program_id']}") from None
-        message = rules.parse_message(data["message"], program.locales)
+        content = rules.parse_content(data, program.locales)
         segment = parse_segment(data.get("segment", {}), [t.name for t in program.tiers])
         offer_id = data.get("offer_id")
         if offer_id is not None:
@@ -89,18 +107,18 @@ def create(uow: UnitOfWork, clock: Clock, data: Mapping[str, Any], *, rate: floa
             if offer.expired(now):
                 raise InvalidInput("offer_id", f"offer {offer_id} has ended")
         quiet = None if data.get("ignore_quiet_hours") else _quiet(program.quiet_hours)
-        return program, segment, message, rules.start_time(send_at, program.time_zone, quiet)
+        return program, segment, content, rules.start_time(send_at, program.time_zone, quiet)
 
     if dry_run:
         with uow:
-            program, segment, _, start_at = plan(uow)
-            return _reach(uow, rate, program.id, segment, start_at, now)
+            program, segment, (_, variants, holdout), start_at = plan(uow)
+            return _reach(uow, rate, program.id, segment, start_at, now, uniform=not variants and holdout == 0)
 
     def schedule(u: UnitOfWork) -> CampaignDetails:
-        program, segment, message, start_at = plan(u)
+        program, segment, (message, variants, holdout), start_at = plan(u)
         campaign = u.campaigns.add(program_id=program.id, name=(data.get("name") or "").strip(), message=message,
                                    segment=segment, state=rules.SCHEDULED, send_at=start_at,
-                                   offer_id=data.get("offer_id"), now=now)
+                                   offer_id=data.get("offer_id"), now=now, variants=variants, holdout=holdout)
         u.outbox.enqueue(JobKind.CAMPAIGN_START, {"campaign_id": campaign.id}, now,
                          delay_seconds=max(0.0, (start_at - now).total_seconds()))
         return CampaignDetails(campaign, Progress(0, 0, 0, 0, 0))
@@ -109,11 +127,11 @@ def create(uow: UnitOfWork, clock: Clock, data: Mapping[str, Any], *, rate: floa
 
 
 def _reach(uow: UnitOfWork, rate: float, program_id: int, segment: Segment, start_at: datetime,
-           now: datetime) -> Reach:
+           now: datetime, *, uniform: bool) -> Reach:
     counts = uow.members.reach(program_id, segment, now, notify_limit=NOTIFY_LIMIT, notify_window=NOTIFY_WINDOW)
     return Reach(passes=counts["passes"], apple_devices=counts["apple_devices"],
                  google_objects=counts["google_objects"], google_over_quota=counts["google_over_quota"],
-                 google_path="class" if segment.everyone else "objects",
+                 google_path="class" if segment.everyone and uniform else "objects",
                  estimated_seconds=rules.estimated_seconds(counts["passes"], rate),
                  start_at=start_at)
 
@@ -121,6 +139,19 @@ def _reach(uow: UnitOfWork, rate: float, program_id: int, segment: Segment, star
 def details(uow: UnitOfWork, campaign_id: int) -> CampaignDetails:
     with uow:
         return CampaignDetails(uow.campaigns.get(campaign_id), uow.campaigns.progress(campaign_id))
+
+
+def stats(uow: UnitOfWork, campaign_id: int) -> CampaignStats:
+    """Per variant and for the holdout: members, sent, and how many redeemed the campaign's offer or made a
+    transaction within STATS_WINDOW of their delivery."""
+    window_days = rules.STATS_WINDOW.days
+    with uow:
+        campaign = uow.campaigns.get(campaign_id)
+        groups = uow.campaigns.stats(campaign_id, campaign.offer_id, window_days)
+    empty = GroupStats(redeemed=0 if campaign.offer_id is not None else None)
+    return CampaignStats(campaign, window_days,
+                         tuple(groups.get(i, empty) for i in range(len(campaign.variants) or 1)),
+                         groups.get(None, empty))
 
 
 def page(uow: UnitOfWork, *, program_id: int | None, state: str | None, cursor: int, limit: int,
@@ -170,9 +201,10 @@ def _start(uow: UnitOfWork, clock: Clock, rate: float, campaign_id: int) -> None
         if campaign.state != rules.SCHEDULED:
             return  # cancelled before it started, or started already (a job run twice)
         segment = Segment.from_json(campaign.segment)
-        total = uow.campaigns.write_deliveries(campaign_id, campaign.program_id, segment)
-        uow.campaigns.set_state(campaign_id, rules.SENDING if total else rules.DONE, now, total=total)
-        for chunk in uow.campaigns.chunks(campaign_id):
+        total = uow.campaigns.write_deliveries(campaign_id, campaign.program_id, segment, campaign.split, now)
+        chunks = uow.campaigns.chunks(campaign_id)  # those with pending deliveries: not the holdout's
+        uow.campaigns.set_state(campaign_id, rules.SENDING if chunks else rules.DONE, now, total=total)
+        for chunk in chunks:
             delay = chunk * CHUNK / rate if rate > 0 else 0.0
             uow.outbox.enqueue(JobKind.CAMPAIGN_CHUNK, {"campaign_id": campaign_id, "chunk": chunk}, now,
                                delay_seconds=delay)

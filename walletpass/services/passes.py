@@ -43,7 +43,7 @@ def build_pass(uow: UnitOfWork, builder: PassBuilder, pass_id: int) -> BuiltPass
         if pass_.kind == MEMBER_CARD and pass_.member_id is not None:
             member = uow.members.get(pass_.member_id)
             if pass_.news_campaign_id is not None:
-                news = uow.campaigns.news(pass_.news_campaign_id, pass_.member_id)
+                news = uow.campaigns.news(pass_.news_campaign_id, pass_.id)
         elif pass_.kind == COUPON and pass_.coupon_id is not None:
             coupon = uow.offers.coupon(pass_.coupon_id)
             offer = uow.offers.get(coupon.offer_id)

@@ -14,11 +14,13 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -233,8 +235,12 @@ class CampaignRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
     name: Mapped[str] = mapped_column(String(200), default="")
-    #: {locale: text, "*": the default text}
-    message: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: {locale: text, "*": the default text}; NULL for a campaign with variants
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    #: [{name, weight, message: {locale: text, "*": …}}] (2 or more), or NULL for one message to all
+    variants: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    #: per cent of the segment held out (sent nothing; the control group of the stats)
+    holdout: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
     segment: Mapped[Any] = mapped_column(JSON, default=dict)
     offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"), nullable=True)
     state: Mapped[str] = mapped_column(String(16))  # scheduled | sending | done | cancelled
@@ -260,7 +266,10 @@ class CampaignDeliveryRow(Base):
     pass_id: Mapped[int] = mapped_column(ForeignKey("passes.id", ondelete="CASCADE"))
     member_id: Mapped[int] = mapped_column(Integer)
     chunk: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16))  # pending | sent | skipped | cancelled
+    state: Mapped[str] = mapped_column(String(16))  # pending | sent | skipped | cancelled | held_out
+    #: the campaign's variant (index) the member was assigned; 0 without variants; NULL when held out
+    variant: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    #: when handed to the wallets (sent), cancelled, or — held out — when the campaign started
     delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
     #: what a wallet reported after the hand-over: notified | silent | failed (domain.campaigns.OUTCOMES)
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)

@@ -1,4 +1,9 @@
-"""Campaigns and their deliveries (one row per pass reached, written set-based when the campaign starts)."""
+"""Campaigns and their deliveries (one row per pass reached, written set-based when the campaign starts).
+
+A/B and holdout: the variant of each member — or its holdout — is computed by the database in the INSERT … SELECT
+that writes the deliveries (:func:`bucket_sql`, the same integer arithmetic as the domain's ``bucket``), and kept
+on the delivery: what the pass shows, what Google is sent and the campaign's stats all read it from there.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +11,117 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, insert, literal, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    literal_column,
+    null,
+    select,
+    update,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.expression import FunctionElement
 
-from walletpass.domain.campaigns import CHUNK, FAILED, SILENT, Campaign, Message, Progress
+from walletpass.domain.campaigns import (
+    BUCKETS,
+    CHUNK,
+    FAILED,
+    HASH_CONSTANTS,
+    HASH_PRIME,
+    SILENT,
+    Campaign,
+    GroupStats,
+    Message,
+    Progress,
+    Split,
+    Variant,
+)
 from walletpass.domain.passes import MEMBER_CARD, News
 from walletpass.domain.segments import Segment
 from walletpass.storage.repositories._base import SessionRepository
 from walletpass.storage.repositories.members import segment_where
-from walletpass.storage.tables import CampaignDeliveryRow, CampaignRow, CouponRow, MemberRow, PassRow, WalletObjectRow
+from walletpass.storage.tables import (
+    CampaignDeliveryRow,
+    CampaignRow,
+    CouponRow,
+    LedgerEntryRow,
+    MemberRow,
+    PassRow,
+    UTCDateTime,
+    WalletObjectRow,
+)
 
-PENDING, SENT, SKIPPED, CANCELLED = "pending", "sent", "skipped", "cancelled"
+PENDING, SENT, SKIPPED, CANCELLED, HELD_OUT = "pending", "sent", "skipped", "cancelled", "held_out"
 
 
 def to_campaign(row: CampaignRow) -> Campaign:
-    return Campaign(id=row.id, program_id=row.program_id, name=row.name, message=Message(dict(row.message)),
+    variants = tuple(Variant(v["name"], int(v["weight"]), Message(dict(v["message"]))) for v in row.variants or ())
+    return Campaign(id=row.id, program_id=row.program_id, name=row.name,
+                    message=Message(dict(row.message)) if row.message is not None else None,
                     segment=row.segment, state=row.state, send_at=row.send_at, created_at=row.created_at,
-                    offer_id=row.offer_id, total=row.total, started_at=row.started_at, finished_at=row.finished_at)
+                    offer_id=row.offer_id, total=row.total, started_at=row.started_at, finished_at=row.finished_at,
+                    variants=variants, holdout=row.holdout)
+
+
+def bucket_sql(campaign_id: int, member_id: ColumnElement[Any] | InstrumentedAttribute[int]) -> ColumnElement[int]:
+    """The domain's ``bucket(campaign_id, member_id)`` as SQL: BIGINT arithmetic whose every product stays below
+    2**63, so PostgreSQL and SQLite compute exactly the Python value (no overflow, no float, no hash function
+    that differs between them)."""
+    a, b, c, d = (literal(n, BigInteger) for n in HASH_CONSTANTS)
+    prime = literal(HASH_PRIME, BigInteger)
+    x = (cast(member_id, BigInteger) * a + literal(campaign_id, BigInteger) * b) % prime
+    x = (x * x + literal(campaign_id, BigInteger)) % prime
+    return ((x * c + d) % prime) % literal(BUCKETS, BigInteger)
+
+
+def _variant_sql(split: Split, bucket: ColumnElement[int]) -> ColumnElement[Any]:
+    """The variant (index) of a member in *bucket* by *split*; NULL when held out."""
+    whens: list[tuple[ColumnElement[bool], Any]] = []
+    if split.holdout_below:
+        whens.append((bucket < split.holdout_below, null()))
+    whens += [(bucket < bound, i) for i, bound in enumerate(split.bounds[:-1])]
+    if not whens:
+        return literal(0)
+    return case(*whens, else_=len(split.bounds) - 1)
+
+
+class days_after(FunctionElement[Any]):  # noqa: N801 - an SQL function, named as one
+    """*instant* + *days* whole days, on each dialect (instants are UTC; SQLite keeps them as text)."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+
+
+@compiles(days_after, "postgresql")
+def _days_after_pg(element: days_after, compiler: Any, **kw: Any) -> str:
+    instant, days = list(element.clauses)
+    return f"({compiler.process(instant, **kw)} + make_interval(hours => 24 * {compiler.process(days, **kw)}))"
+
+
+@compiles(days_after, "sqlite")
+def _days_after_sqlite(element: days_after, compiler: Any, **kw: Any) -> str:
+    # 'YYYY-MM-DD HH:MM:SS.ffffff': move the date, keep the time of day exactly (whole days, UTC)
+    instant, days = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(date({instant}, '+' || {days} || ' days') || substr({instant}, 11))"
 
 
 class CampaignRepository(SessionRepository):
-    def add(self, *, program_id: int, name: str, message: Message, segment: Segment, state: str,
-            send_at: datetime, offer_id: int | None, now: datetime) -> Campaign:
+    def add(self, *, program_id: int, name: str, message: Message | None, segment: Segment, state: str,
+            send_at: datetime, offer_id: int | None, now: datetime, variants: Sequence[Variant] = (),
+            holdout: float = 0.0) -> Campaign:
+        stored = [{"name": v.name, "weight": v.weight, "message": dict(v.message.texts)} for v in variants] or None
         return to_campaign(self._add(CampaignRow(
-            program_id=program_id, name=name, message=dict(message.texts), segment=segment.as_json(), state=state,
-            send_at=send_at, offer_id=offer_id, total=0, created_at=now)))
+            program_id=program_id, name=name, message=dict(message.texts) if message is not None else None,
+            variants=stored, holdout=holdout, segment=segment.as_json(), state=state, send_at=send_at,
+            offer_id=offer_id, total=0, created_at=now)))
 
     def get(self, campaign_id: int, *, for_update: bool = False) -> Campaign:
         return to_campaign(self._row(CampaignRow, campaign_id, "campaign", for_update=for_update))
@@ -55,33 +147,61 @@ class CampaignRepository(SessionRepository):
         self._s.execute(update(CampaignRow).where(CampaignRow.id == campaign_id).values(**values)
                         .execution_options(synchronize_session=False))
 
-    def news(self, campaign_id: int, member_id: int | None = None) -> News:
-        """What the news field of *member_id*'s card shows: the message, and the member's coupon of the
-        campaign's offer (its newest, when it has several)."""
-        row = self._row(CampaignRow, campaign_id, "campaign")
+    def news(self, campaign_id: int, pass_id: int) -> News:
+        """The message *pass_id* shows for the campaign: its variant's (as its delivery records), or the one; and
+        the member's coupon of the campaign's offer (its newest, when it has several), which the field links to."""
+        campaign = self.get(campaign_id)
         token = None
-        if row.offer_id is not None and member_id is not None:
+        if campaign.offer_id is not None:
             token = self._s.scalar(select(PassRow.public_token).join(CouponRow, CouponRow.id == PassRow.coupon_id)
-                                   .where(CouponRow.offer_id == row.offer_id, CouponRow.member_id == member_id)
+                                   .where(CouponRow.offer_id == campaign.offer_id,
+                                          CouponRow.member_id == select(PassRow.member_id).where(
+                                              PassRow.id == pass_id).scalar_subquery())
                                    .order_by(CouponRow.id.desc()).limit(1))
-        return News(campaign_id, dict(row.message), token)
+        if not campaign.variants:
+            return News(campaign_id, dict(campaign.message_of(None).texts), coupon_token=token)
+        variant = self._s.scalar(select(CampaignDeliveryRow.variant).where(
+            CampaignDeliveryRow.campaign_id == campaign_id, CampaignDeliveryRow.pass_id == pass_id))
+        variant = variant or 0  # a pass shows a campaign it was sent, so it has a delivery with a variant
+        return News(campaign_id, dict(campaign.message_of(variant).texts), variant=variant, coupon_token=token)
 
     # -- deliveries -----------------------------------------------------------------------------------------
-    def write_deliveries(self, campaign_id: int, program_id: int, segment: Segment) -> int:
-        """One pending delivery per member card of the segment, numbered into chunks of CHUNK by member id: one
-        INSERT … SELECT, whether the segment has ten members or a million. Return how many."""
-        ranked = (func.row_number().over(order_by=MemberRow.id) - 1) // CHUNK
-        rows = (select(literal(campaign_id), PassRow.id, MemberRow.id, ranked, literal(PENDING))
-                .select_from(MemberRow).join(PassRow, (PassRow.member_id == MemberRow.id)
-                                             & (PassRow.kind == MEMBER_CARD))
-                .where(*segment_where(program_id, segment)))
-        result = self._s.execute(insert(CampaignDeliveryRow).from_select(
-            ["campaign_id", "pass_id", "member_id", "chunk", "state"], rows))
-        return int(getattr(result, "rowcount", 0) or 0)
+    def write_deliveries(self, campaign_id: int, program_id: int, segment: Segment, split: Split,
+                         now: datetime) -> int:
+        """One delivery per member card of the segment: pending with its variant, or held out (by *split* of the
+        member's bucket); the pending ones numbered into chunks of CHUNK by member id. One INSERT … SELECT, whether
+        the segment has ten members or a million. Return how many."""
+        cards = (select(PassRow.id.label("pass_id"), MemberRow.id.label("member_id"),
+                        bucket_sql(campaign_id, MemberRow.id).label("bucket"))
+                 .select_from(MemberRow).join(PassRow, (PassRow.member_id == MemberRow.id)
+                                              & (PassRow.kind == MEMBER_CARD))
+                 .where(*segment_where(program_id, segment)).subquery())
+        if split.holdout_below:
+            held = cards.c.bucket < split.holdout_below
+            state: ColumnElement[Any] = case((held, HELD_OUT), else_=PENDING)
+            delivered_at: ColumnElement[Any] = case((held, literal(now, UTCDateTime())), else_=null())
+            number = func.row_number().over(partition_by=state, order_by=cards.c.member_id)
+        else:
+            state, delivered_at = literal(PENDING), null()
+            number = func.row_number().over(order_by=cards.c.member_id)
+        rows = select(literal(campaign_id), cards.c.pass_id, cards.c.member_id, (number - 1) // CHUNK, state,
+                      _variant_sql(split, cards.c.bucket), delivered_at)
+        self._s.execute(insert(CampaignDeliveryRow).from_select(
+            ["campaign_id", "pass_id", "member_id", "chunk", "state", "variant", "delivered_at"], rows))
+        # counted, not the statement's rowcount: through the ORM session PostgreSQL's driver reports -1 for it
+        return int(self._s.scalar(select(func.count()).select_from(CampaignDeliveryRow).where(
+            CampaignDeliveryRow.campaign_id == campaign_id)) or 0)
+
+    def assignments(self, campaign_id: int) -> dict[int, int | None]:
+        """member id → the variant it was assigned (None: held out)."""
+        return {m: v for m, v in self._s.execute(select(CampaignDeliveryRow.member_id, CampaignDeliveryRow.variant)
+                                                 .where(CampaignDeliveryRow.campaign_id == campaign_id))}
 
     def chunks(self, campaign_id: int) -> list[int]:
+        """The chunks that have deliveries to hand to the wallets."""
         return list(self._s.scalars(select(CampaignDeliveryRow.chunk).where(
-            CampaignDeliveryRow.campaign_id == campaign_id).distinct().order_by(CampaignDeliveryRow.chunk)))
+            CampaignDeliveryRow.campaign_id == campaign_id, CampaignDeliveryRow.state == PENDING)
+            .distinct().order_by(CampaignDeliveryRow.chunk)))
 
     def pending(self, campaign_id: int, chunk: int) -> list[int]:
         """The pass ids of a chunk not handed to the wallets yet."""
@@ -138,7 +258,34 @@ class CampaignRepository(SessionRepository):
         total = sum(counts.values())
         return Progress(total=total, sent=counts.get(SENT, 0), skipped=counts.get(SKIPPED, 0) + counts.get(
             CANCELLED, 0), failed=outcomes.get(FAILED, 0), pending=counts.get(PENDING, 0),
-            skipped_notification=outcomes.get(SILENT, 0))
+            skipped_notification=outcomes.get(SILENT, 0), held_out=counts.get(HELD_OUT, 0))
+
+    def stats(self, campaign_id: int, offer_id: int | None, window_days: int) -> dict[int | None, GroupStats]:
+        """Variant (None: the holdout) → its members, how many were sent, and how many of those sent or held out
+        redeemed a coupon of *offer_id* / made a transaction / either, from their delivery to *window_days* days
+        after it. One grouped query; each member's coupons and ledger entries are found by their member_id
+        indexes."""
+        d = CampaignDeliveryRow
+        since, until = d.delivered_at, days_after(d.delivered_at, literal_column(str(int(window_days))))
+        counted = d.state.in_((SENT, HELD_OUT))
+        transacted = exists().where(LedgerEntryRow.member_id == d.member_id, LedgerEntryRow.created_at >= since,
+                                    LedgerEntryRow.created_at < until)
+        redeemed = (exists().where(CouponRow.member_id == d.member_id, CouponRow.offer_id == offer_id,
+                                   CouponRow.redeemed_at >= since, CouponRow.redeemed_at < until)
+                    if offer_id is not None else None)
+
+        def how_many(condition: ColumnElement[bool]) -> Any:
+            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+        either = transacted if redeemed is None else (transacted | redeemed)
+        stmt = (select(d.variant, func.count(), how_many(d.state == SENT),
+                       how_many(and_(counted, redeemed)) if redeemed is not None else null(),
+                       how_many(and_(counted, transacted)), how_many(and_(counted, either)))
+                .where(d.campaign_id == campaign_id).group_by(d.variant))
+        return {variant: GroupStats(members=int(members), sent=int(sent),
+                                    redeemed=int(red) if red is not None else None, transacted=int(tx),
+                                    converted=int(conv))
+                for variant, members, sent, red, tx, conv in self._s.execute(stmt)}
 
     def set_news(self, pass_ids: Sequence[int], campaign_id: int) -> None:
         if pass_ids:
