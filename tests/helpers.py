@@ -58,6 +58,11 @@ def count(services: Services, sql: str) -> int:
         return int(conn.execute(text(sql)).scalar_one() or 0)
 
 
+def signatures(services: Services) -> float:
+    """Passes signed by *services*' process so far (the walletpass_pass_signatures_total counter of /metrics)."""
+    return services.registry.get_sample_value("walletpass_pass_signatures_total") or 0.0
+
+
 def post(client, path: str, auth, body: object = None, key: str | None = None):  # type: ignore[no-untyped-def]
     headers = {**auth, **({"Idempotency-Key": key} if key else {})}
     if body is None:
