@@ -130,12 +130,16 @@ class Services:
         from walletpass.apple.push import ApplePushHandler
         from walletpass.services import campaigns
         from walletpass.services.coupons import run_issue_jobs
+        from walletpass.services.passes import run_sign_jobs
 
         def coupon_issue(jobs: Sequence[Job]) -> list[JobResult]:
             return run_issue_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings)
 
         def campaign(jobs: Sequence[Job]) -> list[JobResult]:
             return campaigns.run_jobs(jobs, uow=self.uow, clock=self.clock, rate=self.campaign_rate)
+
+        def sign_ahead(jobs: Sequence[Job]) -> list[JobResult]:
+            return run_sign_jobs(jobs, signed=self.signed_passes)
 
         return {
             JobKind.APPLE_PUSH: ApplePushHandler(self.uow, self.apns, self.push_status, self.clock.now, self.metrics),
@@ -145,12 +149,13 @@ class Services:
             JobKind.CAMPAIGN_START: campaign,
             JobKind.CAMPAIGN_CHUNK: campaign,
             JobKind.GOOGLE_MESSAGE: self.google,
+            JobKind.PASS_SIGN: sign_ahead,
         }
 
     @cached_property
     def campaign_rate(self) -> float:
         """Passes per second a campaign is delivered at: ``WALLETPASS_CAMPAIGN_RATE``, else what this process
-        signs in a second (each pass a campaign changes is signed once, at the first fetch of its new version)."""
+        signs in a second (each pass a campaign changes is signed once: ahead, by a worker, or at the first fetch)."""
         if self.settings.campaign_rate > 0:
             return self.settings.campaign_rate
         return measured_signing_rate(self)

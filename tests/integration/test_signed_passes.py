@@ -241,3 +241,34 @@ def test_the_signature_counter_is_on_metrics(client, services) -> None:  # type:
     assert f"{SIGNATURES} 1.0" in body, body[:2000]
 
 
+
+
+def test_sign_ahead_signs_what_devices_will_fetch_once_and_frees_the_held_jobs(client, services) -> None:  # type: ignore[no-untyped-def]
+    pid = make_program(services)
+    fetched, unsignable, alone = (make_member(services, pid) for _ in range(3))
+    for m in (fetched, unsignable):
+        assert Device(client, services.settings.member_pass_type_id).register(
+            m["serial_number"], auth_token_of(client, m)).status_code == 201
+    ids = [_pass(services, m["serial_number"])[0] for m in (fetched, unsignable, alone)]
+    now = datetime.now(UTC)
+    hold_until = now + timedelta(seconds=30)
+    with services.engine.begin() as conn:  # new versions, one of a type nobody can sign; their pushes held
+        conn.execute(text("UPDATE passes SET update_tag = update_tag + 1"))
+        conn.execute(text("UPDATE passes SET pass_type_id = 'pass.com.example.unknown' WHERE id = :p"),
+                     {"p": ids[1]})
+        conn.execute(text("DELETE FROM outbox"))
+        for pass_id in ids:
+            conn.execute(text("INSERT INTO outbox (kind, pass_id, payload, attempts, created_at, available_at) "
+                              "VALUES ('pass_changed', :p, '{}', 0, :now, :until)"),
+                         {"p": pass_id, "now": now.replace(tzinfo=None), "until": hold_until.replace(tzinfo=None)})
+    before = signatures(services)
+    assert services.signed_passes.sign_ahead(ids, hold_until=hold_until) == 1  # the unsignable one is logged
+    assert signatures(services) == before + 1
+    row = _row(services, ids[0])
+    assert row is not None and row[0] == _pass(services, fetched["serial_number"])[1] and row[2] is None
+    assert _row(services, ids[1]) is None and _row(services, ids[2]) is None  # no claim left; nobody to fetch
+    with services.engine.connect() as conn:  # every held job of the group is due now
+        assert conn.execute(text("SELECT count(*) FROM outbox WHERE available_at < :until"),
+                            {"until": hold_until.replace(tzinfo=None)}).scalar_one() == 3
+    assert services.signed_passes.sign_ahead(ids, hold_until=hold_until) == 0  # a job run twice signs nothing
+    assert signatures(services) == before + 1

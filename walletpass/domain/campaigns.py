@@ -24,6 +24,10 @@ DEFAULT = "*"
 MAX_MESSAGE = 500
 #: Passes per chunk: a chunk is one transaction (news set, versions bumped, jobs written, deliveries marked).
 CHUNK = 1000
+#: The longest a chunk's pushes wait for their passes to be signed ahead (a ``pass_sign`` job makes them due as
+#: soon as their group is stored, usually within a second or two). Past it they go out anyway — fetches sign on a
+#: miss — so a sign-ahead job that fails, or no worker free to run it, delays the message by this at most.
+SIGN_AHEAD_HOLD = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,8 @@ class JobKind(StrEnum):
     CAMPAIGN_CHUNK = "campaign_chunk"
     #: add a campaign's message to a pass's Google object (or, without a pass, to the program's class)
     GOOGLE_MESSAGE = "google_message"
+    #: sign and keep the new versions of passes before their devices come for them (a campaign chunk's)
+    PASS_SIGN = "pass_sign"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,11 @@ to the campaign, moves their versions (so every wallet that holds them is told: 
 provider record how it shows the message (Google: an addMessage job), and marks the chunk's deliveries sent. A
 worker that dies mid-chunk committed nothing of it; the job comes back and does it once. A cancel takes the
 campaign's row lock, so no chunk commits after it.
+
+The thundering herd: every device of a chunk comes back for its pass when pushed. The chunk also queues a
+``pass_sign`` job that signs the new versions ahead (services.passes.SignedPasses: each version signed once and
+kept), and the chunk's pushes are held until their passes are stored (SIGN_AHEAD_HOLD at most), so the fetches
+are served from storage.
 """
 
 from __future__ import annotations
@@ -186,7 +191,13 @@ def _deliver_chunk(uow: UnitOfWork, clock: Clock, campaign_id: int, chunk: int) 
         pass_ids = uow.campaigns.pending(campaign_id, chunk)
         if pass_ids:
             uow.campaigns.set_news(pass_ids, campaign_id)
-            passes_changed(uow, pass_ids, now, reason="news")
+            # Every device of these passes will fetch its new version as soon as it is pushed: the versions are
+            # signed ahead (a pass_sign job), and the wallets' jobs of this change wait for that (it makes them
+            # due group by group), SIGN_AHEAD_HOLD at most.
+            hold = rules.SIGN_AHEAD_HOLD
+            passes_changed(uow, pass_ids, now, reason="news", coalesce_seconds=hold.total_seconds())
+            uow.outbox.enqueue(JobKind.PASS_SIGN, {"pass_ids": list(pass_ids),
+                                                   "hold_until": (now + hold).isoformat()}, now)
             for wallet in uow.wallets:
                 wallet.on_message(uow, CampaignMessage(campaign, tuple(pass_ids), first=chunk == 0))
             uow.campaigns.mark(campaign_id, pass_ids, "sent", now)
