@@ -139,7 +139,7 @@ class Services:
             return campaigns.run_jobs(jobs, uow=self.uow, clock=self.clock, rate=self.campaign_rate)
 
         def sign_ahead(jobs: Sequence[Job]) -> list[JobResult]:
-            return run_sign_jobs(jobs, signed=self.signed_passes)
+            return run_sign_jobs(jobs, signed=lambda: self.signed_passes)
 
         return {
             JobKind.APPLE_PUSH: ApplePushHandler(self.uow, self.apns, self.push_status, self.clock.now, self.metrics),

@@ -28,7 +28,9 @@ from tests.helpers import (
     signatures,
     verify_with_openssl,
 )
-from walletpass.bootstrap import Services
+from walletpass.bootstrap import Services, bootstrap
+from walletpass.config import Settings
+from walletpass.domain.jobs import Job, JobKind, JobOutcome
 from walletpass.errors import ConfigurationError
 from walletpass.services.passes import SignedPasses
 
@@ -272,3 +274,15 @@ def test_sign_ahead_signs_what_devices_will_fetch_once_and_frees_the_held_jobs(c
                             {"until": hold_until.replace(tzinfo=None)}).scalar_one() == 3
     assert services.signed_passes.sign_ahead(ids, hold_until=hold_until) == 0  # a job run twice signs nothing
     assert signatures(services) == before + 1
+
+
+def test_a_worker_without_certificates_drops_its_sign_ahead_jobs(tmp_path, db_url) -> None:  # type: ignore[no-untyped-def]
+    svc = bootstrap(Settings.for_tests(tmp_path, database_url=db_url))  # an empty certs folder
+    try:
+        job = Job(1, JobKind.PASS_SIGN, None, {"pass_ids": [1], "hold_until": datetime.now(UTC).isoformat()}, 1,
+                  datetime.now(UTC))
+        results = svc.job_handlers[JobKind.PASS_SIGN]([job])
+    finally:
+        svc.close()
+    # never retried (a retry cannot find the certificates either): the held pushes go out when their hold ends
+    assert [r.outcome for r in results] == [JobOutcome.SKIPPED] and "certificate" in results[0].error

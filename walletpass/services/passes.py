@@ -15,7 +15,7 @@ from walletpass.domain.members import Member
 from walletpass.domain.offers import Coupon, Offer
 from walletpass.domain.passes import COUPON, MEMBER_CARD, News, Pass, StoredPass
 from walletpass.domain.programs import Program
-from walletpass.errors import DatabaseUnavailable, NotFound, WalletpassError
+from walletpass.errors import ConfigurationError, CredentialError, DatabaseUnavailable, NotFound, WalletpassError
 from walletpass.ids import is_token, new_token
 from walletpass.ports import Clock, PassBuilder, UnitOfWork, UowFactory
 
@@ -271,12 +271,21 @@ class SignedPasses:
             pause = min(pause * 2, POLL_MAX)
 
 
-def run_sign_jobs(jobs: Sequence[Job], *, signed: SignedPasses) -> list[JobResult]:
-    """Handle ``pass_sign`` jobs (a JobHandler): sign their passes ahead of the devices' fetches."""
+def run_sign_jobs(jobs: Sequence[Job], *, signed: Callable[[], SignedPasses]) -> list[JobResult]:
+    """Handle ``pass_sign`` jobs (a JobHandler): sign their passes ahead of the devices' fetches.
+
+    Signing ahead only saves the fetches work: without certificates (this worker cannot load them) the jobs are
+    dropped with a warning, never retried, and the held pushes go out at the end of their hold.
+    """
+    try:
+        signer = signed()
+    except (ConfigurationError, CredentialError) as exc:
+        log.warning("cannot sign passes ahead (%s); their fetches will sign them", exc)
+        return [JobResult(job, JobOutcome.SKIPPED, error=str(exc)) for job in jobs]
     results = []
     for job in jobs:
         until = job.payload.get("hold_until")
-        signed.sign_ahead([int(p) for p in job.payload["pass_ids"]],
+        signer.sign_ahead([int(p) for p in job.payload["pass_ids"]],
                           hold_until=datetime.fromisoformat(until) if until else None)
         results.append(JobResult(job, JobOutcome.DONE))
     return results
