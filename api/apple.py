@@ -15,7 +15,6 @@ from flask.blueprints import BlueprintSetupState
 from api.context import services
 from walletpass.errors import MalformedRequest, PayloadTooLarge
 from walletpass.services import apple_ws
-from walletpass.services.passes import build_pass
 
 bp = Blueprint("apple", __name__, url_prefix="/v1")
 device_log = logging.getLogger("walletpass.device_log")
@@ -97,7 +96,7 @@ def latest(pass_type_id: str, serial: str) -> Response:
     headers = {"Last-Modified": last_modified, "Cache-Control": "no-cache", "ETag": f'"{serial}-{version.update_tag}"'}
     if _not_modified_since(version, last_modified):
         return Response(status=304, headers=headers)
-    built = build_pass(s.read_uow(), s.pass_builder, version.pass_id)
+    built = s.signed_passes.latest(version.pass_id)
     headers["Last-Modified"] = format_datetime(built.last_modified, usegmt=True)
     headers["ETag"] = f'"{serial}-{built.update_tag}"'
     return Response(built.data, mimetype="application/vnd.apple.pkpass", headers=headers)

@@ -76,6 +76,9 @@ def pkpass_files(data: bytes) -> dict[str, bytes]:
 def card_fields(pass_json: dict) -> dict[str, dict]:
     """The fields of a member card's pass.json, by key."""
     return {f["key"]: f for group in pass_json["storeCard"].values() if isinstance(group, list) for f in group}
+def signatures(services: Services) -> float:
+    """Passes signed by *services*' process so far (the walletpass_pass_signatures_total counter of /metrics)."""
+    return services.registry.get_sample_value("walletpass_pass_signatures_total") or 0.0
 
 
 def post(client, path: str, auth, body: object = None, key: str | None = None):  # type: ignore[no-untyped-def]

@@ -35,9 +35,10 @@ from walletpass.urls import PublicUrls
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from walletpass.jobs.metrics import PushMetrics
+    from walletpass.jobs.metrics import PushMetrics, SigningMetrics
     from walletpass.pkpass.builder import PassBuilder
     from walletpass.push.apns import ApnsClient
+    from walletpass.services.passes import SignedPasses
     from walletpass.storage.push_status import PushStatusStore
 
 
@@ -111,11 +112,25 @@ class Services:
         return PushMetrics(self.registry)
 
     @cached_property
+    def signing_metrics(self) -> SigningMetrics:
+        from walletpass.jobs.metrics import SigningMetrics
+
+        return SigningMetrics(self.registry)
+
+    @cached_property
+    def signed_passes(self) -> SignedPasses:
+        """The signed pass of each version, signed once and kept for every device and link that asks for it."""
+        from walletpass.services.passes import SignedPasses
+
+        return SignedPasses(read_uow=self.read_uow, uow=self.uow, builder=self.pass_builder, clock=self.clock)
+
+    @cached_property
     def job_handlers(self) -> dict[str, JobHandler]:
         """The handler of each job kind: a new kind is one handler and one line here."""
         from walletpass.apple.push import ApplePushHandler
         from walletpass.services import campaigns
         from walletpass.services.coupons import run_issue_jobs
+        from walletpass.services.passes import run_sign_jobs
 
         def coupon_issue(jobs: Sequence[Job]) -> list[JobResult]:
             return run_issue_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings)
@@ -123,6 +138,9 @@ class Services:
         def campaign(jobs: Sequence[Job]) -> list[JobResult]:
             return campaigns.run_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings,
                                       rate=self.campaign_rate)
+
+        def sign_ahead(jobs: Sequence[Job]) -> list[JobResult]:
+            return run_sign_jobs(jobs, signed=lambda: self.signed_passes)
 
         return {
             JobKind.APPLE_PUSH: ApplePushHandler(self.uow, self.apns, self.push_status, self.clock.now, self.metrics),
@@ -133,12 +151,13 @@ class Services:
             JobKind.CAMPAIGN_CHUNK: campaign,
             JobKind.GOOGLE_MESSAGE: self.google,
             JobKind.GOOGLE_OFFER_LINK: self.google,
+            JobKind.PASS_SIGN: sign_ahead,
         }
 
     @cached_property
     def campaign_rate(self) -> float:
         """Passes per second a campaign is delivered at: ``WALLETPASS_CAMPAIGN_RATE``, else what this process
-        signs in a second (each pass a campaign changes is fetched, so signed, once per device that holds it)."""
+        signs in a second (each pass a campaign changes is signed once: ahead, by a worker, or at the first fetch)."""
         if self.settings.campaign_rate > 0:
             return self.settings.campaign_rate
         return measured_signing_rate(self)
@@ -185,7 +204,8 @@ class Services:
                    for ptid in s.pass_type_ids}
         templates = load_templates(own=s.templates_dir)
         return PassBuilder(signers=signers, templates=templates, team_id=s.team_id,
-                           web_service_url=self.urls.web_service(), coupon_url=self.urls.pkpass)
+                           web_service_url=self.urls.web_service(), coupon_url=self.urls.pkpass,
+                           on_signed=self.signing_metrics.signed)
 
     def close(self) -> None:
         with self._lock:

@@ -7,6 +7,7 @@
   and the Android pkpass apps). Adding a wallet is one package implementing this and one line in bootstrap.
 - :class:`JobHandler`: what a worker calls with a batch of claimed jobs of one kind.
 - :class:`PushGateway`, :class:`PushStatusBook`, :class:`PassBuilder`, :class:`RateLimiter`, :class:`Clock`.
+- :class:`PassFiles` (``uow.pass_files``): the signed bytes of each pass's latest version, signed once.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from walletpass.domain.devices import Device, PassForDevice, PushTarget, Registr
 from walletpass.domain.jobs import Job, JobKind, JobResult
 from walletpass.domain.members import LedgerEntry, Member
 from walletpass.domain.offers import Coupon, CouponIssue, Offer
-from walletpass.domain.passes import News, Pass, PassesChanged, PassRef
+from walletpass.domain.passes import News, Pass, PassesChanged, PassRef, StoredPass
 from walletpass.domain.programs import Program, Tier
 from walletpass.domain.segments import Segment
 from walletpass.domain.wallets import ProgramImage, WalletObject
@@ -135,6 +136,17 @@ class Passes(Protocol):
     def bump_program(self, program_id: int, tag: int, now: datetime) -> None: ...
 
 
+class PassFiles(Protocol):
+    """The signed .pkpass of each pass's latest version, and the claim of whoever signs it (see
+    storage.repositories.pass_files)."""
+
+    def get(self, pass_id: int) -> StoredPass | None: ...
+    def claim(self, pass_id: int, *, tag: int, build_key: str, last_modified: datetime, token: str, now: datetime,
+              stale_before: datetime, take_over: str | None = None) -> bool: ...
+    def store(self, pass_id: int, token: str, data: bytes) -> bool: ...
+    def release(self, pass_id: int, token: str) -> None: ...
+
+
 class Devices(Protocol):
     def get(self, device_library_identifier: str) -> Device | None: ...
     def add(self, device_library_identifier: str, push_token: str, now: datetime) -> Device: ...
@@ -191,6 +203,7 @@ class OutboxWriter(Protocol):
                         held_by_wallet: tuple[str, Sequence[str]] | None = None) -> None: ...
     def enqueue_each(self, kind: JobKind, pass_ids: Sequence[int], payload: Mapping[str, Any], now: datetime, *,
                      held_by_wallet: tuple[str, Sequence[str]] | None = None) -> None: ...
+    def hasten(self, pass_ids: Sequence[int], now: datetime, until: datetime) -> int: ...
     def drop_parked(self, kind: JobKind, pass_id: int) -> None: ...
     def backlog(self) -> int: ...
     def oldest(self) -> datetime | None: ...
@@ -249,6 +262,8 @@ class UnitOfWork(Protocol):
     def offers(self) -> Offers: ...
     @property
     def passes(self) -> Passes: ...
+    @property
+    def pass_files(self) -> PassFiles: ...
     @property
     def devices(self) -> Devices: ...
     @property
@@ -335,6 +350,12 @@ class PushStatusBook(Protocol):
 
 class PassBuilder(Protocol):
     """Renders and signs Apple passes (pkpass.builder.PassBuilder)."""
+
+    @property
+    def fingerprint(self) -> str:
+        """What the passes it builds depend on besides the database (templates, certificates, URLs): bytes signed
+        by a builder with another fingerprint are not served by this one."""
+        ...
 
     def template(self, kind: str, name: str | None = None) -> PassTemplate: ...
 

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from api.context import services
 from api.public import bp
-from walletpass.services.passes import build_pass, pass_id_for_token
+from walletpass.services.passes import pass_id_for_token
 
 PKPASS_MIME = "application/vnd.apple.pkpass"
 
@@ -24,7 +24,7 @@ def _pass_id(token: str) -> int:
 @bp.get("/p/<token>/pass.pkpass")
 def pkpass(token: str) -> Response:
     s = services()
-    built = build_pass(s.read_uow(), s.pass_builder, _pass_id(token))
+    built = s.signed_passes.latest(_pass_id(token))
     resp = Response(built.data, mimetype=PKPASS_MIME)
     resp.headers["Content-Disposition"] = f'attachment; filename="{built.filename}"'
     resp.headers["Last-Modified"] = format_datetime(built.last_modified, usegmt=True)

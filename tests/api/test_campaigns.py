@@ -21,8 +21,10 @@ from tests.helpers import (
     make_offer,
     pkpass_files,
     post,
+    signatures,
     verify_with_openssl,
 )
+from walletpass.jobs.worker import Worker
 
 pytestmark = pytest.mark.usefixtures("apns")
 
@@ -70,6 +72,41 @@ def test_a_campaign_reaches_its_segment_once_with_the_message_on_the_lock_screen
     listed = client.get(f"/api/v1/campaigns?program_id={pid}", headers=auth).json
     assert [c["id"] for c in listed["data"]] == [r.json["id"]] and listed["next"] is None
     assert post(client, f"/api/v1/campaigns/{r.json['id']}/cancel", auth).status_code == 409  # finished
+
+
+def test_a_chunk_signs_its_passes_ahead_and_pushes_them_once_stored(client, auth, services, apns, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The thundering herd: the devices a campaign pushes all fetch their pass at once; the chunk's passes are
+    signed ahead by a worker, the pushes go out once the bytes are stored, and the fetches sign nothing."""
+    pid = make_program(services)
+    gold = [make_member(services, pid, points=2500) for _ in range(3)]
+    make_member(services, pid, points=2500)  # in the segment with no device: nobody will fetch it, nothing to sign
+    phones, tokens = {}, {}
+    for m in gold:
+        tokens[m["id"]] = auth_token_of(client, m)
+        phones[m["id"]] = Device(client, services.settings.member_pass_type_id)
+        assert phones[m["id"]].register(m["serial_number"], tokens[m["id"]]).status_code == 201
+    drain(services)
+    r = post(client, "/api/v1/campaigns", auth, {"program_id": pid, "message": "Double points today",
+                                                 "segment": {"tier": ["Gold"]}, "ignore_quiet_hours": True})
+    assert r.status_code == 202, r.json
+    worker, pushed, signed = Worker(services), len(apns.pushes), signatures(services)
+    assert worker.run_once() == 1  # the start: deliveries written, chunk 0 queued
+    assert worker.run_once() == 1  # chunk 0: the news set, the versions moved, pushes held, one pass_sign job
+    held = "SELECT count(*) FROM outbox WHERE kind = 'pass_changed' AND available_at > created_at"
+    assert count(services, held) == 4  # every pass of the chunk has its push, not due yet
+    assert count(services, "SELECT count(*) FROM outbox WHERE kind = 'pass_sign'") == 1
+    assert worker.run_once() == 1  # the sign-ahead job: the three passes a device will fetch, not the fourth
+    assert signatures(services) == signed + 3 and len(apns.pushes) == pushed  # signed before anything is pushed
+    assert count(services, "SELECT count(*) FROM pass_files WHERE data IS NOT NULL") == 3
+    assert worker.run_once() == 4  # its passes' pushes, made due now (the hold is SIGN_AHEAD_HOLD)
+    assert sorted(p.token for p in apns.pushes[pushed:] if p.status == 200) == sorted(d.token for d in phones.values())
+    for m in gold:  # every device comes back for its pass: served from storage
+        fetched = phones[m["id"]].fetch(m["serial_number"], tokens[m["id"]])
+        assert fetched.status_code == 200
+        verify_with_openssl(fetched.data, services.settings.wwdr_path, tmp_path)
+        assert card_fields(json.loads(pkpass_files(fetched.data)["pass.json"]))["news"]["changeMessage"] == "%@"
+    assert signatures(services) == signed + 3
+    assert client.get(r.headers["Location"], headers=auth).json["state"] == "done"
 
 
 def test_cancel_stops_what_is_not_sent_and_a_scheduled_campaign_waits(client, auth, services, apns) -> None:  # type: ignore[no-untyped-def]

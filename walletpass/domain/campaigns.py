@@ -35,6 +35,10 @@ MAX_VARIANTS, MAX_WEIGHT, MAX_HOLDOUT = 5, 100, 50
 BUCKETS = 10_000
 #: How long after its delivery a member's redemption or transaction counts for the campaign (its stats).
 STATS_WINDOW = timedelta(days=7)
+#: The longest a chunk's pushes wait for their passes to be signed ahead (a ``pass_sign`` job makes them due as
+#: soon as their group is stored, usually within a second or two). Past it they go out anyway — fetches sign on a
+#: miss — so a sign-ahead job that fails, or no worker free to run it, delays the message by this at most.
+SIGN_AHEAD_HOLD = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,8 @@ class JobKind(StrEnum):
     GOOGLE_MESSAGE = "google_message"
     #: put a campaign's coupon beside a member's Google loyalty card (insert its OfferObject, link it)
     GOOGLE_OFFER_LINK = "google_offer_link"
+    #: sign and keep the new versions of passes before their devices come for them (a campaign chunk's)
+    PASS_SIGN = "pass_sign"
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,3 +134,23 @@ class PassesChanged:
     at: datetime
     reason: str
     coalesce_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPass:
+    """The signed ``.pkpass`` kept for a pass (one row per pass: its latest version), or the claim of the one
+    process signing it now (``data`` None, ``claim_token`` set)."""
+
+    pass_id: int
+    update_tag: int
+    #: what built it (templates, certificates, web service URL: ``PassBuilder.fingerprint``)
+    build_key: str
+    last_modified: datetime
+    data: bytes | None = None
+    claim_token: str | None = None
+    claimed_at: datetime | None = None
+
+    def serves(self, tag: int, build_key: str) -> bool:
+        """Whether these bytes answer a fetch of version *tag* made by *build_key* (a newer version stored since
+        the fetch read its pass serves it too: every fetch wants the latest)."""
+        return self.data is not None and self.update_tag >= tag and self.build_key == build_key

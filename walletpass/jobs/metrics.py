@@ -1,9 +1,11 @@
-"""Prometheus metrics: the push pipeline's counters (per process) and the gauges read from the database.
+"""Prometheus metrics: the push pipeline's and the signer's counters (per process) and the gauges read from the
+database.
 
 Two kinds, gathered differently:
 
-* **Push counters and latency** are counted by the process that pushed. Under ``walletpass serve`` that is any of
-  the gunicorn workers (each runs an embedded job worker), so they run in prometheus_client's multiprocess mode:
+* **Push counters and latency, and pass signatures** are counted by the process that pushed or signed. Under
+  ``walletpass serve`` that is any of the gunicorn workers (each serves passes and runs an embedded job worker),
+  so they run in prometheus_client's multiprocess mode:
   ``walletpass serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder in the instance before forking, each
   process writes its values there, and a scrape of /metrics in any worker adds up every process's files — the
   same answer whichever worker the scrape reaches. A ``walletpass worker --metrics-port`` process serves its own.
@@ -42,6 +44,18 @@ class PushMetrics:
         self.pushes.labels(outcome.value).inc()
         if outcome is Outcome.OK:
             self.latency.observe(latency_seconds)
+
+
+class SigningMetrics:
+    """Passes signed by this process (each is an RSA signature): with every version signed once, this grows by
+    one per pass version whatever the number of devices that fetch it."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.signatures = Counter("walletpass_pass_signatures", "passes signed (one RSA signature each)",
+                                  registry=registry)
+
+    def signed(self) -> None:
+        self.signatures.inc()
 
 
 class DatabaseGauges:

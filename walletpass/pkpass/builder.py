@@ -17,6 +17,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from walletpass import __version__
 from walletpass.domain.members import Member
 from walletpass.domain.offers import Coupon, Offer
 from walletpass.domain.passes import News, PassRef
@@ -85,6 +88,20 @@ def images_fingerprint(images: Mapping[str, bytes]) -> str:
     return h.hexdigest()
 
 
+def _fingerprint(signers: Mapping[str, PassSigner], templates: Mapping[str, PassTemplate], context: RenderContext,
+                 defaults: Mapping[str, str]) -> str:
+    h = hashlib.sha256(f"{__version__}\0{context.team_id}\0{context.web_service_url}\0{sorted(defaults.items())}"
+                       .encode())
+    for name in sorted(templates):
+        t = templates[name]
+        h.update(f"\0{name}\0{t.version or hashlib.sha256(t.document.encode()).hexdigest()}".encode())
+    for ptid in sorted(signers):
+        signer = signers[ptid]
+        h.update(b"\0" + ptid.encode() + signer.certificate.public_bytes(Encoding.DER)
+                 + signer.wwdr.public_bytes(Encoding.DER))
+    return h.hexdigest()[:32]
+
+
 class PassBuilder:
     """Build signed .pkpass bytes for member cards and coupons.
 
@@ -95,16 +112,20 @@ class PassBuilder:
         web_service_url: ``webServiceURL`` of every pass (``PublicUrls.web_service()``).
         default_templates: kind (``member``/``coupon``) → template name used when a call names none.
         cache_size: how many prepared (template, program, images[, offer]) sets to keep.
+        on_signed: called after each pass is signed (the signature counter of /metrics).
     """
 
     def __init__(self, *, signers: Mapping[str, PassSigner], templates: Mapping[str, PassTemplate], team_id: str,
                  web_service_url: str, default_templates: Mapping[str, str] | None = None,
                  cache_size: int = 256, max_image_bytes: int = _images.DEFAULT_MAX_BYTES,
-                 coupon_url: Callable[[str], str] | None = None) -> None:
+                 coupon_url: Callable[[str], str] | None = None,
+                 on_signed: Callable[[], None] | None = None) -> None:
         self._signers = dict(signers)
         self._templates = dict(templates)
         self._context = RenderContext(team_id=team_id, web_service_url=web_service_url, coupon_url=coupon_url)
         self._defaults = {**DEFAULT_TEMPLATES, **(default_templates or {})}
+        self._on_signed = on_signed
+        self._fingerprint = _fingerprint(self._signers, self._templates, self._context, self._defaults)
         self._cache: OrderedDict[tuple[Any, ...], PreparedAssets] = OrderedDict()
         self._cache_size = cache_size
         self._max_image_bytes = max_image_bytes
@@ -113,6 +134,12 @@ class PassBuilder:
     @property
     def context(self) -> RenderContext:
         return self._context
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of everything a pass's bytes depend on besides the database: this code's version, the
+        templates, the certificates, the team and web service URL (stored passes of another are signed again)."""
+        return self._fingerprint
 
     def template(self, kind: str, name: str | None = None) -> PassTemplate:
         """The template *name*, or the default one for *kind*."""
@@ -170,6 +197,8 @@ class PassBuilder:
         pass_entry = make_entry("pass.json", passjson.dump(pass_json))
         manifest = assets.manifest.build({"pass.json": pass_entry.sha1})
         signature = signer.sign(manifest)
+        if self._on_signed is not None:
+            self._on_signed()
         return write_zip((*assets.entries, pass_entry, make_entry("manifest.json", manifest, sha1=""),
                           make_entry("signature", signature, compress=False, sha1="")))
 

@@ -11,6 +11,11 @@ campaign's row lock, so no chunk commits after it.
 
 A/B and holdout: the same INSERT … SELECT assigns each delivery its variant, or holds it out (state ``held_out``:
 counted, never handed to a wallet, the pass untouched); :func:`stats` compares the groups.
+
+The thundering herd: every device of a chunk comes back for its pass when pushed. The chunk also queues a
+``pass_sign`` job that signs the new versions ahead (services.passes.SignedPasses: each version signed once and
+kept), and the chunk's pushes are held until their passes are stored (SIGN_AHEAD_HOLD at most), so the fetches
+are served from storage.
 """
 
 from __future__ import annotations
@@ -223,7 +228,13 @@ def _deliver_chunk(uow: UnitOfWork, clock: Clock, settings: Settings, campaign_i
                 offer = uow.offers.get(campaign.offer_id, for_update=True)  # news that links to it is shown
                 issue_to_members(uow, settings, offer, uow.campaigns.pending_members(campaign_id, chunk), now)
             uow.campaigns.set_news(pass_ids, campaign_id)
-            passes_changed(uow, pass_ids, now, reason="news")
+            # Every device of these passes will fetch its new version as soon as it is pushed: the versions are
+            # signed ahead (a pass_sign job), and the wallets' jobs of this change wait for that (it makes them
+            # due group by group), SIGN_AHEAD_HOLD at most.
+            hold = rules.SIGN_AHEAD_HOLD
+            passes_changed(uow, pass_ids, now, reason="news", coalesce_seconds=hold.total_seconds())
+            uow.outbox.enqueue(JobKind.PASS_SIGN, {"pass_ids": list(pass_ids),
+                                                   "hold_until": (now + hold).isoformat()}, now)
             for wallet in uow.wallets:
                 wallet.on_message(uow, CampaignMessage(campaign, tuple(pass_ids), first=chunk == 0))
             uow.campaigns.mark(campaign_id, pass_ids, "sent", now)

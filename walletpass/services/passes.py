@@ -1,16 +1,25 @@
-"""Build the current pkpass of a pass (download link, Apple's "send an updated pass"), and find passes."""
+"""The current pkpass of a pass (download link, Apple's "send an updated pass"), each version signed once and
+kept (:class:`SignedPasses`); campaign workers sign ahead (``pass_sign`` jobs); and finding passes."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from walletpass.domain.jobs import Job, JobOutcome, JobResult
 from walletpass.domain.members import Member
 from walletpass.domain.offers import Coupon, Offer
-from walletpass.domain.passes import COUPON, MEMBER_CARD, News
-from walletpass.errors import NotFound
-from walletpass.ids import is_token
-from walletpass.ports import PassBuilder, UnitOfWork
+from walletpass.domain.passes import COUPON, MEMBER_CARD, News, Pass, StoredPass
+from walletpass.domain.programs import Program
+from walletpass.errors import ConfigurationError, CredentialError, DatabaseUnavailable, NotFound, WalletpassError
+from walletpass.ids import is_token, new_token
+from walletpass.ports import Clock, PassBuilder, UnitOfWork, UowFactory
+
+log = logging.getLogger("walletpass.passes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,39 +35,257 @@ class BuiltPass:
         return f"{self.serial_number}.pkpass"
 
 
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    """Everything a pass is rendered from, read in one short transaction."""
+
+    pass_: Pass
+    program: Program
+    images: dict[str, bytes]
+    images_key: str
+    member: Member | None = None
+    news: News | None = None
+    offer: Offer | None = None
+    coupon: Coupon | None = None
+
+
+class _Reads:
+    """Reads the inputs of several passes in one transaction; a program's images are read once however many of
+    its passes are signed."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+        self._programs: dict[int, tuple[Program, dict[str, bytes], str]] = {}
+
+    def inputs(self, pass_: Pass) -> _Inputs:
+        uow = self._uow
+        if pass_.program_id not in self._programs:
+            images, images_key = uow.programs.images(pass_.program_id)
+            self._programs[pass_.program_id] = (uow.programs.get(pass_.program_id), images,
+                                                f"{pass_.program_id}:{images_key}")
+        program, images, images_key = self._programs[pass_.program_id]
+        if pass_.kind == MEMBER_CARD and pass_.member_id is not None:
+            news = None
+            if pass_.news_campaign_id is not None:  # per pass: its variant, its own coupon link
+                news = uow.campaigns.news(pass_.news_campaign_id, pass_.id)
+            return _Inputs(pass_, program, images, images_key, uow.members.get(pass_.member_id), news)
+        if pass_.kind == COUPON and pass_.coupon_id is not None:
+            coupon = uow.offers.coupon(pass_.coupon_id)
+            member = uow.members.get(coupon.member_id) if coupon.member_id else None
+            return _Inputs(pass_, program, images, images_key, member, offer=uow.offers.get(coupon.offer_id),
+                           coupon=coupon)
+        raise ValueError(pass_.kind)  # pragma: no cover - the schema allows only the two kinds
+
+
+def _render(builder: PassBuilder, i: _Inputs) -> BuiltPass:
+    """Render and sign (no database: nothing is held while the pass is signed)."""
+    if i.coupon is None or i.offer is None:
+        assert i.member is not None
+        data = builder.build_member_pass(i.program, i.member, i.pass_.ref, images=i.images, images_key=i.images_key,
+                                         news=i.news)
+    else:
+        data = builder.build_coupon_pass(i.program, i.offer, i.coupon, i.member, i.pass_.ref, images=i.images,
+                                         images_key=i.images_key)
+    return _built(i.pass_, data, i.pass_.update_tag, i.pass_.updated_at)
+
+
+def _built(pass_: Pass, data: bytes, tag: int, last_modified: datetime) -> BuiltPass:
+    return BuiltPass(data, pass_.serial_number, pass_.pass_type_id, tag, last_modified)
+
+
 def build_pass(uow: UnitOfWork, builder: PassBuilder, pass_id: int) -> BuiltPass:
-    """Render and sign the pass as it is now.
+    """Render and sign the pass as it is now, keeping nothing (``walletpass pass build``; devices and links are
+    served by :class:`SignedPasses`).
 
     The rows are read in one short transaction (pass a read-only unit of work); rendering and signing happen
     after it, so no database lock or snapshot is held while the pass is signed.
     """
-    offer: Offer | None = None
-    coupon: Coupon | None = None
-    member: Member | None = None
-    news: News | None = None
     with uow:
-        pass_ = uow.passes.get(pass_id)
-        program = uow.programs.get(pass_.program_id)
-        images, images_key = uow.programs.images(pass_.program_id)
-        if pass_.kind == MEMBER_CARD and pass_.member_id is not None:
-            member = uow.members.get(pass_.member_id)
-            if pass_.news_campaign_id is not None:
-                news = uow.campaigns.news(pass_.news_campaign_id, pass_.id)
-        elif pass_.kind == COUPON and pass_.coupon_id is not None:
-            coupon = uow.offers.coupon(pass_.coupon_id)
-            offer = uow.offers.get(coupon.offer_id)
-            member = uow.members.get(coupon.member_id) if coupon.member_id else None
-        else:  # pragma: no cover - the schema allows only the two kinds
-            raise ValueError(pass_.kind)
-    images_key = f"{program.id}:{images_key}"
-    if coupon is None or offer is None:
-        assert member is not None
-        data = builder.build_member_pass(program, member, pass_.ref, images=images, images_key=images_key,
-                                         news=news)
-    else:
-        data = builder.build_coupon_pass(program, offer, coupon, member, pass_.ref, images=images,
-                                         images_key=images_key)
-    return BuiltPass(data, pass_.serial_number, pass_.pass_type_id, pass_.update_tag, pass_.updated_at)
+        inputs = _Reads(uow).inputs(uow.passes.get(pass_id))
+    return _render(builder, inputs)
+
+
+#: How long a claim to sign a version stands before another process may take it over (its signer died or
+#: hangs). Signing one pass takes about a millisecond, a sign-ahead group of SIGN_GROUP passes well under a second.
+CLAIM_SECONDS = 10.0
+#: Read → claim → wait rounds before a fetch stops waiting and signs for itself (its pass kept changing).
+MAX_ROUNDS = 4
+#: Passes a sign-ahead job claims, signs and stores together (one claim and one store transaction per group).
+SIGN_GROUP = 25
+#: First pause of a fetch waiting for another process's signature; it doubles up to POLL_MAX.
+POLL_FIRST, POLL_MAX = 0.002, 0.05
+
+
+class SignedPasses:
+    """The signed ``.pkpass`` of each pass's latest version, each version signed **at most once**.
+
+    After a push every device comes back for its pass at once (an iPhone and its Watch separately, retries, the
+    public download link), and each signature costs an RSA operation. So the signed bytes are kept, keyed by pass
+    and update tag (``uow.pass_files``: one row per pass, the latest version only), and served to every fetch of
+    that version; a new tag replaces them.
+
+    **Once, across processes, without a lock held while signing.** A fetch that finds no bytes for its version
+    *claims* it: one short transaction writes a claim token into the pass's row (an INSERT … ON CONFLICT DO UPDATE
+    that only one transaction can win: see storage.repositories.pass_files). The winner commits, signs with no
+    transaction open, and stores the bytes where its token is (a second short transaction). A loser polls the row
+    (read-only, a few milliseconds apart) and serves the winner's bytes when they land. Holding a row lock (PostgreSQL
+    ``SELECT … FOR UPDATE``) or, on SQLite, the database's single write lock across the signature would be simpler,
+    but it would keep a connection busy per signature and, on SQLite, let only one process in the whole instance
+    sign at a time — and write nothing else meanwhile; a claim costs one extra small write per version instead.
+
+    The price of no lock: a claim must expire. A signer that fails gives its claim up at once; one that dies (or
+    hangs) holds it for :data:`CLAIM_SECONDS` (by the claim's time, or by the waiter's own wait), after which a
+    waiter takes it over and signs. "At most once" therefore holds unless a signer stalls for longer than that —
+    far beyond the milliseconds a signature takes; in that case two signatures are made and the later one is kept.
+
+    Bytes built with another builder (templates, certificates, web service URL, walletpass version: ``builder.
+    fingerprint``) are signed again. Every change that alters a pass moves its tag (services.changes), which is
+    what makes the tag a sufficient key.
+    """
+
+    def __init__(self, *, read_uow: UowFactory, uow: UowFactory, builder: PassBuilder, clock: Clock,
+                 claim_seconds: float = CLAIM_SECONDS, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._read_uow, self._uow, self._builder, self._clock = read_uow, uow, builder, clock
+        self._claim_seconds = claim_seconds
+        self._sleep = sleep
+
+    def latest(self, pass_id: int) -> BuiltPass:
+        """The signed pass as it is now: the stored bytes of its version, else signed (once) and stored."""
+        key = self._builder.fingerprint
+        take_over: str | None = None
+        for _ in range(MAX_ROUNDS):
+            with self._read_uow() as uow:
+                pass_ = uow.passes.get(pass_id)
+                stored = uow.pass_files.get(pass_id)
+                if stored is not None and stored.data is not None and stored.serves(pass_.update_tag, key):
+                    return _built(pass_, stored.data, stored.update_tag, stored.last_modified)
+                inputs = _Reads(uow).inputs(pass_)
+            token = new_token(16)
+            if self._claim([pass_], {pass_id: token}, take_over):
+                return self._sign_and_store(inputs, token)
+            stored, take_over = self._wait(pass_id, pass_.update_tag, key)
+            if stored is not None and stored.data is not None and stored.serves(pass_.update_tag, key):
+                return _built(pass_, stored.data, stored.update_tag, stored.last_modified)
+        log.warning("pass %s kept changing while it was signed; signing it for this request only", pass_id)
+        return _render(self._builder, inputs)
+
+    def sign_ahead(self, pass_ids: Sequence[int], *, hold_until: datetime | None = None) -> int:
+        """Sign and store the current version of those of *pass_ids* that a device will fetch (a registration)
+        and that are not stored yet; return how many were signed.
+
+        Group by group: after each, the jobs of the group's passes held until *hold_until* (their pushes, written
+        by a campaign chunk) are made due, so devices are pushed once their pass is ready. A pass that cannot be
+        signed (no certificate for its type, …) is logged and left to the fetch, which reports it.
+        """
+        signed = 0
+        for start in range(0, len(pass_ids), SIGN_GROUP):
+            signed += self._sign_group(list(pass_ids[start:start + SIGN_GROUP]), hold_until)
+        return signed
+
+    def _sign_group(self, group: list[int], hold_until: datetime | None) -> int:
+        key = self._builder.fingerprint
+        todo: list[_Inputs] = []
+        with self._read_uow() as uow:
+            fetched = {t.pass_id for t in uow.devices.push_targets(group)}
+            reads = _Reads(uow)
+            for pass_id in group:
+                if pass_id not in fetched:
+                    continue
+                pass_ = uow.passes.get(pass_id)
+                stored = uow.pass_files.get(pass_id)
+                if stored is None or not stored.serves(pass_.update_tag, key):
+                    todo.append(reads.inputs(pass_))
+        tokens = {i.pass_.id: new_token(16) for i in todo}
+        won = self._claim([i.pass_ for i in todo], tokens) if todo else set()
+        files: dict[int, bytes] = {}
+        try:
+            for i in todo:
+                if i.pass_.id in won:
+                    try:
+                        files[i.pass_.id] = _render(self._builder, i).data
+                    except WalletpassError as exc:
+                        log.warning("cannot sign pass %s ahead (%s); its fetch will say why", i.pass_.id, exc)
+        finally:
+            with self._uow() as uow:
+                for pass_id in won:
+                    if pass_id in files:
+                        uow.pass_files.store(pass_id, tokens[pass_id], files[pass_id])
+                    else:
+                        uow.pass_files.release(pass_id, tokens[pass_id])
+                if hold_until is not None:
+                    uow.outbox.hasten(group, self._clock.now(), hold_until)
+                uow.commit()
+        return len(files)
+
+    def _claim(self, passes: Sequence[Pass], tokens: Mapping[int, str], take_over: str | None = None) -> set[int]:
+        """Claim the current version of each of *passes* (with its token of *tokens*) in one transaction; return
+        the ids of those this process won."""
+        now = self._clock.now()
+        stale_before = now - timedelta(seconds=self._claim_seconds)
+        key = self._builder.fingerprint
+        with self._uow() as uow:
+            won = {p.id for p in passes
+                   if uow.pass_files.claim(p.id, tag=p.update_tag, build_key=key, last_modified=p.updated_at,
+                                           token=tokens[p.id], now=now, stale_before=stale_before,
+                                           take_over=take_over)}
+            uow.commit()
+        return won
+
+    def _sign_and_store(self, inputs: _Inputs, token: str) -> BuiltPass:
+        pass_id = inputs.pass_.id
+        try:
+            built = _render(self._builder, inputs)
+        except BaseException:
+            with contextlib.suppress(Exception), self._uow() as uow:  # the error being raised says what matters
+                uow.pass_files.release(pass_id, token)
+                uow.commit()
+            raise
+        try:
+            with self._uow() as uow:
+                uow.pass_files.store(pass_id, token, built.data)
+                uow.commit()
+        except DatabaseUnavailable as exc:  # signed all the same: this device gets it; the next fetch signs again
+            log.warning("could not keep the signed pass %s (%s)", pass_id, exc)
+        return built
+
+    def _wait(self, pass_id: int, tag: int, key: str) -> tuple[StoredPass | None, str | None]:
+        """Wait while another process signs version *tag*: return the row once it holds bytes, a newer version,
+        or no claim of that version; with the claim still standing after a whole claim period, also return its
+        token (the caller takes it over)."""
+        deadline = time.monotonic() + self._claim_seconds
+        pause = POLL_FIRST
+        seen: str | None = None
+        while True:
+            with self._read_uow() as uow:
+                stored = uow.pass_files.get(pass_id)
+            if (stored is None or stored.data is not None or stored.update_tag != tag or stored.build_key != key
+                    or stored.claim_token is None or (seen is not None and stored.claim_token != seen)):
+                return stored, None
+            seen = stored.claim_token
+            if time.monotonic() >= deadline:
+                return stored, seen
+            self._sleep(pause)
+            pause = min(pause * 2, POLL_MAX)
+
+
+def run_sign_jobs(jobs: Sequence[Job], *, signed: Callable[[], SignedPasses]) -> list[JobResult]:
+    """Handle ``pass_sign`` jobs (a JobHandler): sign their passes ahead of the devices' fetches.
+
+    Signing ahead only saves the fetches work: without certificates (this worker cannot load them) the jobs are
+    dropped with a warning, never retried, and the held pushes go out at the end of their hold.
+    """
+    try:
+        signer = signed()
+    except (ConfigurationError, CredentialError) as exc:
+        log.warning("cannot sign passes ahead (%s); their fetches will sign them", exc)
+        return [JobResult(job, JobOutcome.SKIPPED, error=str(exc)) for job in jobs]
+    results = []
+    for job in jobs:
+        until = job.payload.get("hold_until")
+        signer.sign_ahead([int(p) for p in job.payload["pass_ids"]],
+                          hold_until=datetime.fromisoformat(until) if until else None)
+        results.append(JobResult(job, JobOutcome.DONE))
+    return results
 
 
 def pass_id_for_token(uow: UnitOfWork, public_token: str) -> int | None:

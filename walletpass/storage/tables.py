@@ -203,6 +203,20 @@ class PassRow(Base):
     updated_at: Mapped[datetime]
 
 
+class PassFileRow(Base):
+    """The signed ``.pkpass`` of a pass's latest version (signed once, served to every device that asks), or
+    the claim of the process signing it now (``data`` NULL, ``claim_token`` set): see services.passes."""
+
+    __tablename__ = "pass_files"
+    pass_id: Mapped[int] = mapped_column(ForeignKey("passes.id", ondelete="CASCADE"), primary_key=True)
+    update_tag: Mapped[int] = mapped_column(BigInteger)
+    build_key: Mapped[str] = mapped_column(String(64))
+    last_modified: Mapped[datetime]
+    data: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    claim_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
 class WalletObjectRow(Base):
     """A wallet provider's copy of a pass: its id there, its state (Google: ``inserted`` by REST, ``saved`` /
     ``deleted`` by the user) and the oldest pass version it may show (``synced_tag``)."""

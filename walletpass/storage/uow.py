@@ -25,6 +25,7 @@ from walletpass.storage.repositories import (
     LedgerRepository,
     MemberRepository,
     OfferRepository,
+    PassFileRepository,
     PassRepository,
     ProgramRepository,
     WalletRepository,
@@ -47,6 +48,7 @@ class SqlUnitOfWork:
     ledger: LedgerRepository
     offers: OfferRepository
     passes: PassRepository
+    pass_files: PassFileRepository
     devices: DeviceRepository
     idempotency: IdempotencyRepository
     events: EventRepository
@@ -69,7 +71,7 @@ class SqlUnitOfWork:
         self.offers, self.passes, self.devices = OfferRepository(s), PassRepository(s), DeviceRepository(s)
         self.idempotency, self.events = IdempotencyRepository(s), EventRepository(s)
         self.wallet_state, self.api_keys = WalletRepository(s), ApiKeyRepository(s)
-        self.campaigns = CampaignRepository(s)
+        self.campaigns, self.pass_files = CampaignRepository(s), PassFileRepository(s)
         self.outbox = OutboxWriter(s, self.outbox_written)
         return self
 

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from walletpass.domain.wallets import WalletObject
 from walletpass.storage.repositories._base import SessionRepository
+from walletpass.storage.repositories._base import dialect_insert as _insert
 from walletpass.storage.tables import (
     GoogleCallbackNonceRow,
     GoogleMessageRow,
@@ -28,11 +28,6 @@ def held_by(provider: str, states: Sequence[str]) -> ColumnElement[bool]:
     """A WHERE clause over ``passes``: the wallet *provider* holds the pass in one of *states*."""
     return exists().where(WalletObjectRow.pass_id == PassRow.id, WalletObjectRow.provider == provider,
                           WalletObjectRow.state.in_(list(states)))
-
-
-def _insert(dialect: str) -> Any:
-    """The dialect's INSERT, which has ``on_conflict_do_update`` / ``on_conflict_do_nothing``."""
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 _OBJECTS = WalletObjectRow.__table__
