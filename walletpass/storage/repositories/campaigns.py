@@ -68,8 +68,9 @@ class CampaignRepository(SessionRepository):
                 .select_from(MemberRow).join(PassRow, (PassRow.member_id == MemberRow.id)
                                              & (PassRow.kind == MEMBER_CARD))
                 .where(*segment_where(program_id, segment)))
+        # preserve_rowcount: SQLAlchemy closes an INSERT's cursor before its rowcount is read (psycopg then says -1)
         result = self._s.execute(insert(CampaignDeliveryRow).from_select(
-            ["campaign_id", "pass_id", "member_id", "chunk", "state"], rows))
+            ["campaign_id", "pass_id", "member_id", "chunk", "state"], rows).execution_options(preserve_rowcount=True))
         return int(getattr(result, "rowcount", 0) or 0)
 
     def chunks(self, campaign_id: int) -> list[int]:
