@@ -207,6 +207,8 @@ _CONDITIONS: dict[str, Any] = {
         "birthday_month": _integer(1, 12),
         "installed": {"enum": ["apple", "google", "any", "none"], "description": "where the member card is"},
         "external_ids": _strings,
+        "member_ids": {"type": "array", "minItems": 1, "maxItems": 1000, "items": _integer(1, 2**31 - 1),
+                       "description": "a list of members (ids of the program's members; others match nobody)"},
     },
 }
 SEGMENT: dict[str, Any] = {
