@@ -114,7 +114,7 @@ class Services:
     def job_handlers(self) -> dict[str, JobHandler]:
         """The handler of each job kind: a new kind is one handler and one line here."""
         from walletpass.apple.push import ApplePushHandler
-        from walletpass.services import campaigns
+        from walletpass.services import automations, campaigns
         from walletpass.services.coupons import run_issue_jobs
 
         def coupon_issue(jobs: Sequence[Job]) -> list[JobResult]:
@@ -122,6 +122,9 @@ class Services:
 
         def campaign(jobs: Sequence[Job]) -> list[JobResult]:
             return campaigns.run_jobs(jobs, uow=self.uow, clock=self.clock, rate=self.campaign_rate)
+
+        def automation(jobs: Sequence[Job]) -> list[JobResult]:
+            return automations.run_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings)
 
         return {
             JobKind.APPLE_PUSH: ApplePushHandler(self.uow, self.apns, self.push_status, self.clock.now, self.metrics),
@@ -131,6 +134,8 @@ class Services:
             JobKind.CAMPAIGN_START: campaign,
             JobKind.CAMPAIGN_CHUNK: campaign,
             JobKind.GOOGLE_MESSAGE: self.google,
+            JobKind.AUTOMATIONS_DAILY: automation,
+            JobKind.AUTOMATION_MESSAGES: automation,
         }
 
     @cached_property

@@ -34,6 +34,10 @@ class JobKind(StrEnum):
     CAMPAIGN_CHUNK = "campaign_chunk"
     #: add a campaign's message to a pass's Google object (or, without a pass, to the program's class)
     GOOGLE_MESSAGE = "google_message"
+    #: a program's daily run of its automations (birthday, win-back) for one day; queues the next day's
+    AUTOMATIONS_DAILY = "automations_daily"
+    #: give the members a program's automations reached their rule's message (campaigns to them)
+    AUTOMATION_MESSAGES = "automation_messages"
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from walletpass.domain import campaigns as rules
 from walletpass.domain.campaigns import CHUNK, Campaign, CampaignMessage, Progress, QuietHours
 from walletpass.domain.jobs import Job, JobKind, JobOutcome, JobResult
 from walletpass.domain.offers import parse_instant
+from walletpass.domain.programs import Program
 from walletpass.domain.segments import Segment, parse_segment
 from walletpass.errors import InvalidInput, NotFound
 from walletpass.google.objects import NOTIFY_LIMIT, NOTIFY_WINDOW
@@ -101,6 +102,18 @@ def create(uow: UnitOfWork, clock: Clock, data: Mapping[str, Any], *, rate: floa
         return CampaignDetails(campaign, Progress(0, 0, 0, 0, 0))
 
     return once(uow, now, retry, no_lock, schedule)
+
+
+def schedule_message(uow: UnitOfWork, program: Program, name: str, message: rules.Message, segment: Segment,
+                     now: datetime, *, not_before: datetime | None = None) -> Campaign:
+    """Schedule a campaign of *message* to *segment*, in the caller's transaction (automations' messages): it
+    starts at *not_before* (default now), moved out of the program's quiet hours."""
+    start_at = rules.start_time(max(now, not_before or now), program.time_zone, _quiet(program.quiet_hours))
+    campaign = uow.campaigns.add(program_id=program.id, name=name, message=message, segment=segment,
+                                 state=rules.SCHEDULED, send_at=start_at, offer_id=None, now=now)
+    uow.outbox.enqueue(JobKind.CAMPAIGN_START, {"campaign_id": campaign.id}, now,
+                       delay_seconds=max(0.0, (start_at - now).total_seconds()))
+    return campaign
 
 
 def _reach(uow: UnitOfWork, rate: float, program_id: int, segment: Segment, start_at: datetime,

@@ -53,6 +53,13 @@ def _new_coupon(uow: UnitOfWork, settings: Settings, offer: Offer, member_id: in
     return coupon, pass_
 
 
+def issue_to_members(uow: UnitOfWork, settings: Settings, offer: Offer, member_ids: Sequence[int],
+                     now: datetime) -> list[Coupon]:
+    """Issue one coupon of *offer* to each of *member_ids*, in the caller's transaction (bulk issues, automations):
+    each gets its pass, which wallets learn of when the member adds it."""
+    return [_new_coupon(uow, settings, offer, member_id, now)[0] for member_id in member_ids]
+
+
 def _usable_offer(offer: Offer, now: datetime) -> None:
     if offer.expired(now):
         raise Conflict(f"offer {offer.id} ended at {offer.valid_until.isoformat()}; "  # type: ignore[union-attr]
@@ -171,8 +178,7 @@ def _issue_slice(uow: UnitOfWork, clock: Clock, settings: Settings, offer_id: in
             # not checked again: a tier renamed since the issue was queued matches nobody, the issue still ends
             members = uow.members.in_segment(offer.program_id, Segment.from_json(issue_.segment),
                                              without_coupon_of=offer.id, limit=ISSUE_SLICE)
-        for member in members:
-            _new_coupon(uow, settings, offer, member.id, now)
+        issue_to_members(uow, settings, offer, [m.id for m in members], now)
         finished = len(members) < ISSUE_SLICE
         uow.offers.advance_issue(issue_id, len(members), now, finished=finished)
         uow.commit()

@@ -18,6 +18,7 @@ from walletpass.storage.db import READ_ONLY_OPTION, is_unavailable, unavailable,
 from walletpass.storage.outbox import OutboxWriter
 from walletpass.storage.repositories import (
     ApiKeyRepository,
+    AutomationRepository,
     CampaignRepository,
     DeviceRepository,
     EventRepository,
@@ -41,6 +42,7 @@ class SqlUnitOfWork:
     """
 
     api_keys: ApiKeyRepository
+    automations: AutomationRepository
     campaigns: CampaignRepository
     programs: ProgramRepository
     members: MemberRepository
@@ -69,7 +71,7 @@ class SqlUnitOfWork:
         self.offers, self.passes, self.devices = OfferRepository(s), PassRepository(s), DeviceRepository(s)
         self.idempotency, self.events = IdempotencyRepository(s), EventRepository(s)
         self.wallet_state, self.api_keys = WalletRepository(s), ApiKeyRepository(s)
-        self.campaigns = CampaignRepository(s)
+        self.campaigns, self.automations = CampaignRepository(s), AutomationRepository(s)
         self.outbox = OutboxWriter(s, self.outbox_written)
         return self
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,11 @@ def constraint_of(exc: IntegrityError) -> str:
     """The first line of the database's message: which constraint a write broke."""
     text = str(exc.orig).splitlines()[0] if exc.orig is not None else "integrity error"
     return text[:200]
+
+
+def dialect_insert(dialect: str) -> Any:
+    """The dialect's INSERT, which has ``on_conflict_do_update`` / ``on_conflict_do_nothing``."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def is_id(ident: object) -> bool:
