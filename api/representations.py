@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from walletpass.domain.automations import RULES, Automation, Fired
 from walletpass.domain.campaigns import GroupStats, Message
 from walletpass.domain.members import LedgerEntry
 from walletpass.domain.offers import Coupon, CouponIssue
 from walletpass.domain.programs import Program, Tier
 from walletpass.render.passes import w3c_date
+from walletpass.services.automations import AutomationsView
 from walletpass.services.campaigns import CampaignDetails, CampaignStats, Reach
 from walletpass.services.coupons import CouponDetails
 from walletpass.services.enrolment import MemberDetails
@@ -95,7 +97,8 @@ def coupon_state_json(c: Coupon) -> Json:
 
 
 def message_json(m: Message) -> str | dict[str, str]:
-    """A campaign's message as it was sent: the text, or {locale: text}."""
+    """A message as the API takes it (a campaign's, an automation's): the text, or {locale: text} when it has
+    translations."""
     texts = dict(m.texts)
     default = texts.pop("*")
     return texts or default
@@ -133,3 +136,18 @@ def reach_json(r: Reach) -> Json:
     return {"passes": r.passes, "apple_devices": r.apple_devices, "google_objects": r.google_objects,
             "google_over_quota": r.google_over_quota, "google_path": r.google_path,
             "estimated_seconds": r.estimated_seconds, "start_at": r.start_at.isoformat()}
+
+
+def automation_json(a: Automation, fired: Fired) -> Json:
+    return {"enabled": a.enabled, "offer_id": a.offer_id, "message": message_json(a.message) if a.message else None,
+            "segment": a.segment, "days": a.days, "fired": fired.count,
+            "last_fired_at": fired.last_at.isoformat() if fired.last_at else None,
+            "updated_at": a.updated_at.isoformat() if a.updated_at else None}
+
+
+def automations_json(v: AutomationsView) -> Json:
+    """A program's automations: each rule (null: off), how often it fired, and the next daily run."""
+    rules = {name: automation_json(v.rules[name], v.fired.get(name, Fired())) if name in v.rules else None
+             for name in RULES}
+    return {"program_id": v.program.id, "time_zone": v.program.time_zone, **rules,
+            "next_run_at": v.next_run_at.isoformat() if v.next_run_at else None}

@@ -208,6 +208,8 @@ _CONDITIONS: dict[str, Any] = {
         "birthday_month": _integer(1, 12),
         "installed": {"enum": ["apple", "google", "any", "none"], "description": "where the member card is"},
         "external_ids": _strings,
+        "member_ids": {"type": "array", "minItems": 1, "maxItems": 1000, "items": _integer(1, 2**31 - 1),
+                       "description": "a list of members (ids of the program's members; others match nobody)"},
     },
 }
 SEGMENT: dict[str, Any] = {
@@ -263,5 +265,38 @@ CAMPAIGN: dict[str, Any] = {
                                                                           "default now"},
         "ignore_quiet_hours": {"type": "boolean", "description": "start at send_at even inside the program's "
                                                                    "quiet hours (default false: moved to their end)"},
+    },
+}
+
+_AUTOMATION_RULE: dict[str, Any] = {
+    "type": ["object", "null"], "additionalProperties": False,
+    "description": "null or absent: off. Gives a coupon of offer_id and/or message (a campaign to the members it "
+                   "reached, sent out of the program's quiet hours), at most once per member and period",
+    "properties": {
+        "enabled": {"type": "boolean", "description": "default true; false keeps the rule but pauses it"},
+        "offer_id": {**_integer(1, 2**31 - 1), "description": "an offer of the program that has not ended (422 "
+                                                            "otherwise): each member reached gets a coupon of it; "
+                                                            + _INTEGER_NOTE},
+        "message": CAMPAIGN["properties"]["message"],
+        "segment": {**SEGMENT, "description": "only the members in this segment (default {}: everyone); "
+                                              + SEGMENT["description"]},
+    },
+    "anyOf": [{"required": ["offer_id"]}, {"required": ["message"]}],
+    "x-detail": "send offer_id (a coupon of it), message, or both",
+}
+#: PUT /programs/{id}/automations: the program's rules, each replaced (absent or null: off).
+AUTOMATIONS: dict[str, Any] = {
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "birthday": {**_AUTOMATION_RULE, "description": "a daily run at 00:00 of the program's time zone reaches "
+                     "the members whose birthday is that day, once a year each (29 February: on 28 February in "
+                     "common years). " + _AUTOMATION_RULE["description"]},
+        "welcome": {**_AUTOMATION_RULE, "description": "reaches each member on enrolment, once (its message "
+                    "waits 5 minutes, for the card to be added to a wallet). " + _AUTOMATION_RULE["description"]},
+        "win_back": {**_AUTOMATION_RULE, "required": ["days"],
+                     "description": "the daily run reaches the members with no transaction for days days (since "
+                                    "their last one, else their enrolment), once per lapse. "
+                                    + _AUTOMATION_RULE["description"],
+                     "properties": {**_AUTOMATION_RULE["properties"], "days": _integer(1, 730)}},
     },
 }

@@ -58,7 +58,7 @@ def _message(err: ValidationError) -> tuple[str, str]:
         # the alternative of the value's own type (a segment's object, not the list form), then its best error
         fitting = [e for e in err.context if not (e.validator == "type" and not e.relative_path)]
         return _message(best_match(fitting or err.context))
-    if v in {"pattern", "oneOf"} and "x-detail" in err.schema:  # the schema's own words (api.schemas)
+    if v in {"pattern", "oneOf", "anyOf"} and "x-detail" in err.schema:  # the schema's own words (api.schemas)
         return field or err.schema.get("x-field", ""), err.schema["x-detail"].format(value=_short(err.instance))
     if v == "additionalProperties":
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))

@@ -19,6 +19,7 @@ from tests.helpers import CALLBACK_ROOT, ISSUER, b64, der, ms
 from tests.pki import TestPki, make_test_pki
 from walletpass.bootstrap import Services, bootstrap
 from walletpass.config import Settings
+from walletpass.ports import Clock, SystemClock
 from walletpass.storage.db import make_engine, upgrade
 from walletpass.storage.tables import Base
 
@@ -144,8 +145,15 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path, pki: TestPki, db_ur
 
 
 @pytest.fixture
-def services(settings: Settings) -> Iterator[Services]:
-    svc = bootstrap(settings)
+def services_clock() -> Clock:
+    """The clock ``services`` (so the app and the worker) runs on: the real one. A module that moves time overrides
+    this fixture with a ``FixedClock``."""
+    return SystemClock()
+
+
+@pytest.fixture
+def services(settings: Settings, services_clock: Clock) -> Iterator[Services]:
+    svc = bootstrap(settings, clock=services_clock)
     yield svc
     svc.close()
 

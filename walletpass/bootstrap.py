@@ -128,7 +128,7 @@ class Services:
     def job_handlers(self) -> dict[str, JobHandler]:
         """The handler of each job kind: a new kind is one handler and one line here."""
         from walletpass.apple.push import ApplePushHandler
-        from walletpass.services import campaigns
+        from walletpass.services import automations, campaigns
         from walletpass.services.coupons import run_issue_jobs
         from walletpass.services.passes import run_sign_jobs
 
@@ -142,6 +142,9 @@ class Services:
         def sign_ahead(jobs: Sequence[Job]) -> list[JobResult]:
             return run_sign_jobs(jobs, signed=lambda: self.signed_passes)
 
+        def automation(jobs: Sequence[Job]) -> list[JobResult]:
+            return automations.run_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings)
+
         return {
             JobKind.APPLE_PUSH: ApplePushHandler(self.uow, self.apns, self.push_status, self.clock.now, self.metrics),
             JobKind.GOOGLE_SYNC: self.google,
@@ -152,6 +155,8 @@ class Services:
             JobKind.GOOGLE_MESSAGE: self.google,
             JobKind.GOOGLE_OFFER_LINK: self.google,
             JobKind.PASS_SIGN: sign_ahead,
+            JobKind.AUTOMATIONS_DAILY: automation,
+            JobKind.AUTOMATION_MESSAGES: automation,
         }
 
     @cached_property

@@ -65,6 +65,11 @@ RULES_BEYOND_SCHEMA: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("send_at", "not in the past"), ("offer_id", "an offer of the program that has not ended"),
         ("segment", "tier names of the program; min_points ≤ max_points; enrolled_after before enrolled_before"),
         _IDEMPOTENCY_RULE],
+    ("put", "/programs/{program_id}/automations"): [
+        (f"{rule}.{field}", text) for rule in ("birthday", "welcome", "win_back") for field, text in (
+            ("offer_id", "an offer of the program that has not ended"), ("message", "texts in the program's locales"),
+            ("segment", "tier names of the program; min_points ≤ max_points; enrolled_after before "
+                        "enrolled_before"))],
     ("get", "/campaigns"): [("cursor", "a positive integer"), ("limit", "1–100"), ("program_id", "a positive integer"),
                             ("state", "one of scheduled, sending, done, cancelled")],
 }
@@ -172,6 +177,17 @@ VIEWS: dict[str, dict[str, Any]] = {
     "ReachView": _object({"passes": _INT, "apple_devices": _INT, "google_objects": _INT, "google_over_quota": _INT,
                           "google_path": {"enum": ["objects", "class"]}, "estimated_seconds": {"type": "number"},
                           "start_at": _TIME}),
+    "AutomationView": {"type": ["object", "null"], "additionalProperties": False, "required": [
+        "enabled", "offer_id", "message", "segment", "days", "fired", "last_fired_at", "updated_at"], "properties": {
+        "enabled": _BOOL, "offer_id": _NULL_INT,
+        "message": {"oneOf": [{"type": "null"}, _STR, {"type": "object", "additionalProperties": _STR}]},
+        "segment": schemas.SEGMENT, "days": _NULL_INT,
+        "fired": {"type": "integer", "description": "members the rule reached so far"},
+        "last_fired_at": _NULL_TIME, "updated_at": _TIME}},
+    "AutomationsView": _object({
+        "program_id": _INT, "time_zone": _STR, "birthday": _ref("AutomationView"), "welcome": _ref("AutomationView"),
+        "win_back": _ref("AutomationView"),
+        "next_run_at": {**_NULL_TIME, "description": "when the next daily run (birthday, win-back) is due"}}),
     "ProgramView": _object({
         "id": _INT, "name": _STR, "organization_name": _STR,
         "tiers": {"type": "array", "items": _object(
@@ -258,6 +274,14 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
                                                                      " (400 when empty, 413 when larger)",
                                     "content": {media: {"schema": {"type": "string", "format": "binary", "minLength": 1}}
                                                 for media in ("image/png", "image/jpeg")}}}},
+        "/programs/{program_id}/automations": {
+            "parameters": _id("program_id"),
+            "get": _op("getAutomations", "A program's automations (birthday, welcome, win-back), how often each fired",
+                       {"200": _answer("the automations", "AutomationsView")}, problems={"404": _PROBLEM_TEXT["404"]}),
+            "put": _op("putAutomations", "Set a program's automations: each rule given replaces the program's, one "
+                                         "absent or null is off; with a daily rule on, today's run starts now",
+                       {"200": _answer("the automations after the change", "AutomationsView")},
+                       body=_ref("Automations"), problems={"404": _PROBLEM_TEXT["404"]})},
         "/programs/{program_id}/members": {
             "parameters": _id("program_id"),
             "post": _op("createMember", "Enrol a member (creates their pass)",
@@ -383,7 +407,8 @@ def document(*, max_body_bytes: int, max_image_bytes: int) -> dict[str, Any]:
             "schemas": {
                 "Program": schemas.PROGRAM, "Member": schemas.MEMBER, "Transaction": schemas.TRANSACTION,
                 "ProgramPatch": schemas.PROGRAM_PATCH, "MemberPatch": schemas.MEMBER_PATCH, "Offer": schemas.OFFER,
-                "Coupons": schemas.COUPONS, "Campaign": schemas.CAMPAIGN, **VIEWS,
+                "Coupons": schemas.COUPONS, "Campaign": schemas.CAMPAIGN,
+                "Automations": schemas.AUTOMATIONS, **VIEWS,
             },
         },
         "paths": paths,

@@ -19,7 +19,7 @@ MISSING = 987_654  # an id no resource has
 
 #: What the requests below change, to prove that a refused one changed nothing.
 TABLES = ("programs", "program_images", "members", "ledger_entries", "offers", "coupons", "coupon_issues", "passes",
-          "idempotency_keys", "outbox", "campaigns")
+          "idempotency_keys", "outbox", "campaigns", "automations", "automation_days", "automation_runs")
 
 
 @dataclass

@@ -109,6 +109,19 @@ def test_a_chunk_signs_its_passes_ahead_and_pushes_them_once_stored(client, auth
     assert client.get(r.headers["Location"], headers=auth).json["state"] == "done"
 
 
+def test_a_campaign_that_reaches_nobody_is_done_at_once(client, auth, services) -> None:  # type: ignore[no-untyped-def]
+    # On PostgreSQL the deliveries' INSERT … SELECT counted -1 rows (SQLAlchemy closed its cursor before reading
+    # the rowcount), so a campaign that reached nobody stayed "sending" and its stored total was -1.
+    pid = make_program(services)
+    make_member(services, pid, points=10)
+    r = post(client, "/api/v1/campaigns", auth, {"program_id": pid, "message": "Hi", "segment": {"tier": ["Diamond"]},
+                                                 "ignore_quiet_hours": True})
+    drain(services)
+    got = client.get(r.headers["Location"], headers=auth).json
+    assert got["state"] == "done" and got["total"] == 0
+    assert count(services, "SELECT total FROM campaigns") == 0
+
+
 def test_cancel_stops_what_is_not_sent_and_a_scheduled_campaign_waits(client, auth, services, apns) -> None:  # type: ignore[no-untyped-def]
     pid = make_program(services)
     make_member(services, pid)

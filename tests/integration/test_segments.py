@@ -103,6 +103,8 @@ def _matches(f: Facts, c: dict[str, Any]) -> bool:
         return False
     if "external_ids" in c and f.external_id not in c["external_ids"]:
         return False
+    if "member_ids" in c and f.id not in c["member_ids"]:
+        return False
     if "birthday_month" in c and (f.birthday is None or f.birthday.month != c["birthday_month"]):
         return False
     if "has_coupon" in c:
@@ -144,6 +146,8 @@ SEGMENTS: list[Any] = [
     {"installed": "any"},
     {"installed": "none"},
     {"external_ids": ["crm-1", "crm-2", "crm-3", "crm-1999", "nobody"]},
+    {"member_ids": [100_000, 100_007, 101_999, 5]},
+    [{"member_ids": [100_001, 100_002]}, {"tier": ["Gold"], "min_points": 5000}],
     [{"tier": ["Gold"]}, {"source": ["flyer-a"], "min_points": 3000}],
     [{"installed": "none", "has_coupon": False}, {"birthday_month": 1}, {"max_points": 10}],
 ]
@@ -183,6 +187,9 @@ def _fill(raw: Any, offer: int) -> Any:
     ({"installed": "samsung"}, "segment.installed"),
     ({"has_coupon": "7"}, "segment.has_coupon"),
     ({"source": []}, "segment.source"),
+    ({"member_ids": [0]}, "segment.member_ids[0]"),
+    ({"member_ids": ["7"]}, "segment.member_ids[0]"),
+    ({"member_ids": []}, "segment.member_ids"),
     ([], "segment"),
     ([{"tier": ["Gold"]}, {"tier": ["Nope"]}], "segment[1].tier[0]"),
     ("Gold", "segment"),

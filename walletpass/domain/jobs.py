@@ -38,6 +38,10 @@ class JobKind(StrEnum):
     GOOGLE_OFFER_LINK = "google_offer_link"
     #: sign and keep the new versions of passes before their devices come for them (a campaign chunk's)
     PASS_SIGN = "pass_sign"
+    #: a program's daily run of its automations (birthday, win-back) for one day; queues the next day's
+    AUTOMATIONS_DAILY = "automations_daily"
+    #: give the members a program's automations reached their rule's message (campaigns to them)
+    AUTOMATION_MESSAGES = "automation_messages"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ Conditions: ``tier`` (names), ``min_points`` / ``max_points`` (inclusive), ``enr
 (ISO 8601 with a zone; after is inclusive, before exclusive), ``source`` (the ``src`` members enrolled from),
 ``has_coupon`` (an offer id: holds a coupon of it; ``true``: holds any coupon; ``false``: holds none),
 ``birthday_month`` (1–12), ``installed`` (``apple``, ``google``, ``any``, ``none``: where the member card is),
-``external_ids`` (the CRM's ids). ``{}`` is everyone. Storage compiles a segment to one SQL query.
+``external_ids`` (the CRM's ids), ``member_ids`` (a list of members). ``{}`` is everyone. Storage compiles a segment to one SQL query.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class Conditions:
     birthday_month: int | None = None
     installed: str | None = None
     external_ids: tuple[str, ...] | None = None
+    member_ids: tuple[int, ...] | None = None
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -59,7 +60,7 @@ class Conditions:
 _JSON_KEY = {"tiers": "tier", "sources": "source"}
 _ATTR = {v: k for k, v in _JSON_KEY.items()}
 _KEYS = ("tier", "min_points", "max_points", "enrolled_after", "enrolled_before", "source", "has_coupon",
-         "birthday_month", "installed", "external_ids")
+         "birthday_month", "installed", "external_ids", "member_ids")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,8 @@ def _conditions(raw: object, tier_names: Sequence[str] | None, field: str) -> Co
             if value not in INSTALLED:
                 raise InvalidInput(where, f"must be one of {', '.join(INSTALLED)}")
             values[key] = value
+        elif key == "member_ids":
+            values[key] = _ids(value, where)
         elif key == "has_coupon":
             if isinstance(value, bool):
                 values[key] = value
@@ -152,6 +155,14 @@ def _strings(value: object, field: str) -> tuple[str, ...]:
     if not all(isinstance(v, str) and v for v in value):
         raise InvalidInput(field, "must be a non-empty list of strings")
     return tuple(dict.fromkeys(value))
+
+
+def _ids(value: object, field: str) -> tuple[int, ...]:
+    if not isinstance(value, list | tuple) or not value:
+        raise InvalidInput(field, "must be a non-empty list of member ids")
+    if len(value) > MAX_VALUES:
+        raise InvalidInput(field, f"at most {MAX_VALUES} values")
+    return tuple(dict.fromkeys(_integer(v, f"{field}[{i}]", 1, 2**31 - 1) for i, v in enumerate(value)))
 
 
 def _integer(value: object, field: str, low: int, high: int) -> int:

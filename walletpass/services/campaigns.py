@@ -30,6 +30,7 @@ from walletpass.domain import campaigns as rules
 from walletpass.domain.campaigns import CHUNK, Campaign, CampaignMessage, GroupStats, Progress, QuietHours, Variant
 from walletpass.domain.jobs import Job, JobKind, JobOutcome, JobResult
 from walletpass.domain.offers import parse_instant
+from walletpass.domain.programs import Program
 from walletpass.domain.segments import Segment, parse_segment
 from walletpass.errors import InvalidInput, NotFound
 from walletpass.google.objects import NOTIFY_LIMIT, NOTIFY_WINDOW
@@ -131,6 +132,18 @@ def create(uow: UnitOfWork, clock: Clock, data: Mapping[str, Any], *, rate: floa
     return once(uow, now, retry, no_lock, schedule)
 
 
+def schedule_message(uow: UnitOfWork, program: Program, name: str, message: rules.Message, segment: Segment,
+                     now: datetime, *, not_before: datetime | None = None) -> Campaign:
+    """Schedule a campaign of *message* to *segment*, in the caller's transaction (automations' messages): it
+    starts at *not_before* (default now), moved out of the program's quiet hours."""
+    start_at = rules.start_time(max(now, not_before or now), program.time_zone, _quiet(program.quiet_hours))
+    campaign = uow.campaigns.add(program_id=program.id, name=name, message=message, segment=segment,
+                                 state=rules.SCHEDULED, send_at=start_at, offer_id=None, now=now)
+    uow.outbox.enqueue(JobKind.CAMPAIGN_START, {"campaign_id": campaign.id}, now,
+                       delay_seconds=max(0.0, (start_at - now).total_seconds()))
+    return campaign
+
+
 def _reach(uow: UnitOfWork, rate: float, program_id: int, segment: Segment, start_at: datetime,
            now: datetime, *, uniform: bool) -> Reach:
     counts = uow.members.reach(program_id, segment, now, notify_limit=NOTIFY_LIMIT, notify_window=NOTIFY_WINDOW)
@@ -226,7 +239,10 @@ def _deliver_chunk(uow: UnitOfWork, clock: Clock, settings: Settings, campaign_i
         if pass_ids:
             if campaign.offer_id is not None:  # each member reached gets the offer's coupon (once), before the
                 offer = uow.offers.get(campaign.offer_id, for_update=True)  # news that links to it is shown
-                issue_to_members(uow, settings, offer, uow.campaigns.pending_members(campaign_id, chunk), now)
+                if not offer.expired(now):
+                    members = uow.campaigns.pending_members(campaign_id, chunk)
+                    have = uow.offers.holders(offer.id, members)
+                    issue_to_members(uow, settings, offer, [m for m in members if m not in have], now)
             uow.campaigns.set_news(pass_ids, campaign_id)
             # Every device of these passes will fetch its new version as soon as it is pushed: the versions are
             # signed ahead (a pass_sign job), and the wallets' jobs of this change wait for that (it makes them

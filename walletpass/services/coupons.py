@@ -54,17 +54,10 @@ def _new_coupon(uow: UnitOfWork, settings: Settings, offer: Offer, member_id: in
 
 
 def issue_to_members(uow: UnitOfWork, settings: Settings, offer: Offer, member_ids: Sequence[int],
-                     now: datetime) -> int:
-    """Inside an open unit of work that holds the offer's row lock: one coupon of *offer* to each of
-    *member_ids* who holds none yet (once, as a bulk issue does); return how many were issued. Nothing after
-    the offer ended."""
-    if offer.expired(now):
-        return 0
-    have = uow.offers.holders(offer.id, member_ids)
-    fresh = [m for m in member_ids if m not in have]
-    for member_id in fresh:
-        _new_coupon(uow, settings, offer, member_id, now)
-    return len(fresh)
+                     now: datetime) -> list[Coupon]:
+    """Issue one coupon of *offer* to each of *member_ids*, in the caller's transaction (bulk issues, automations):
+    each gets its pass, which wallets learn of when the member adds it."""
+    return [_new_coupon(uow, settings, offer, member_id, now)[0] for member_id in member_ids]
 
 
 def _usable_offer(offer: Offer, now: datetime) -> None:
@@ -185,8 +178,7 @@ def _issue_slice(uow: UnitOfWork, clock: Clock, settings: Settings, offer_id: in
             # not checked again: a tier renamed since the issue was queued matches nobody, the issue still ends
             members = uow.members.in_segment(offer.program_id, Segment.from_json(issue_.segment),
                                              without_coupon_of=offer.id, limit=ISSUE_SLICE)
-        for member in members:
-            _new_coupon(uow, settings, offer, member.id, now)
+        issue_to_members(uow, settings, offer, [m.id for m in members], now)
         finished = len(members) < ISSUE_SLICE
         uow.offers.advance_issue(issue_id, len(members), now, finished=finished)
         uow.commit()

@@ -14,6 +14,7 @@ from walletpass.domain.wallets import WalletObject
 from walletpass.errors import Conflict, InvalidInput
 from walletpass.ids import new_member_number, new_serial, new_token
 from walletpass.ports import Clock, UnitOfWork
+from walletpass.services import automations
 from walletpass.services.idempotency import Replayed, Retry, no_lock, once
 
 
@@ -58,6 +59,7 @@ def enrol_member(uow: UnitOfWork, clock: Clock, settings: Settings, program_id: 
                             authentication_token=new_token(24), public_token=new_token(24),
                             tag=u.passes.next_tag(), now=now)
         u.events.record(program_id, "enrol", now, pass_id=card.id, source=source)
+        automations.on_enrolment(u, settings, program, member.id, now)  # the welcome, in this transaction
         return details_in(u, member.id)
 
     return once(uow, now, retry, no_lock, enrol)

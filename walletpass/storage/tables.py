@@ -289,6 +289,52 @@ class CampaignDeliveryRow(Base):
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
+class AutomationRow(Base):
+    """A program's standing rule (birthday, welcome, win_back): what it gives, to whom, and whether it is on."""
+
+    __tablename__ = "automations"
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(16), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"), nullable=True)
+    #: {locale: text, "*": the default text}, or null for no message
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    segment: Mapped[Any] = mapped_column(JSON, default=dict)
+    days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime]
+
+
+class AutomationRunRow(Base):
+    """A rule fired for a member: the unique key (program, rule, member, period) makes it fire at most once per
+    period, whichever workers run it; written in the transaction of the coupon it gives."""
+
+    __tablename__ = "automation_runs"
+    __table_args__ = (UniqueConstraint("program_id", "rule", "member_id", "period", name="uq_automation_runs_key"),
+                      Index("ix_automation_runs_messages", "program_id", "notify", "campaign_id"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(16))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(32))
+    coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"), nullable=True)
+    #: whether the member is to get the rule's message (through a campaign: ``campaign_id`` once it exists)
+    notify: Mapped[bool] = mapped_column(Boolean, default=False)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), nullable=True)
+    created_at: Mapped[datetime]
+
+
+class AutomationDayRow(Base):
+    """A program's daily run of its automations for one day of its time zone: one row per program and day, so a
+    day is queued once (``pending``) however many workers schedule it; ``done`` once it ran."""
+
+    __tablename__ = "automation_days"
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # pending | done
+    due_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
 class CounterRow(Base):
     """Named monotonic counters; ``pass_tag`` orders pass changes (locked row, so commit order = tag order)."""
 

@@ -18,6 +18,7 @@ from walletpass.storage.db import READ_ONLY_OPTION, is_unavailable, unavailable,
 from walletpass.storage.outbox import OutboxWriter
 from walletpass.storage.repositories import (
     ApiKeyRepository,
+    AutomationRepository,
     CampaignRepository,
     DeviceRepository,
     EventRepository,
@@ -42,6 +43,7 @@ class SqlUnitOfWork:
     """
 
     api_keys: ApiKeyRepository
+    automations: AutomationRepository
     campaigns: CampaignRepository
     programs: ProgramRepository
     members: MemberRepository
@@ -72,6 +74,7 @@ class SqlUnitOfWork:
         self.idempotency, self.events = IdempotencyRepository(s), EventRepository(s)
         self.wallet_state, self.api_keys = WalletRepository(s), ApiKeyRepository(s)
         self.campaigns, self.pass_files = CampaignRepository(s), PassFileRepository(s)
+        self.automations = AutomationRepository(s)
         self.outbox = OutboxWriter(s, self.outbox_written)
         return self
 

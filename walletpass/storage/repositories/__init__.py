@@ -2,6 +2,7 @@
 
 from walletpass.storage.repositories._base import constraint_of
 from walletpass.storage.repositories.api_keys import ApiKeyRepository
+from walletpass.storage.repositories.automations import AutomationRepository
 from walletpass.storage.repositories.campaigns import CampaignRepository
 from walletpass.storage.repositories.devices import DeviceRepository
 from walletpass.storage.repositories.members import LedgerRepository, MemberRepository
@@ -14,6 +15,7 @@ from walletpass.storage.repositories.wallets import WalletRepository
 
 __all__ = [
     "ApiKeyRepository",
+    "AutomationRepository",
     "CampaignRepository",
     "DeviceRepository",
     "EventRepository",

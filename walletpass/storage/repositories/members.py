@@ -62,6 +62,8 @@ def _conditions(c: Conditions) -> list[ColumnElement[bool]]:
         where.append(MemberRow.source.in_(c.sources))
     if c.external_ids is not None:
         where.append(MemberRow.external_id.in_(c.external_ids))
+    if c.member_ids is not None:
+        where.append(MemberRow.id.in_(c.member_ids))
     if c.birthday_month is not None:
         where.append(extract("month", MemberRow.birthday) == c.birthday_month)
     if c.has_coupon is not None:

@@ -11,8 +11,7 @@ from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from walletpass.domain.wallets import WalletObject
-from walletpass.storage.repositories._base import SessionRepository
-from walletpass.storage.repositories._base import dialect_insert as _insert
+from walletpass.storage.repositories._base import SessionRepository, dialect_insert
 from walletpass.storage.tables import (
     GoogleCallbackNonceRow,
     GoogleMessageRow,
@@ -54,7 +53,7 @@ class WalletRepository(SessionRepository):
 
     def _put(self, pass_id: int, provider: str, values: dict[str, Any]) -> None:
         """Insert or update the provider's row of the pass in one statement (two writers may race on it)."""
-        insert = _insert(self._s.get_bind().dialect.name)
+        insert = dialect_insert(self._s.get_bind().dialect.name)
         stmt = insert(WalletObjectRow).values(pass_id=pass_id, provider=provider, **values)
         self._s.execute(stmt.on_conflict_do_update(index_elements=["pass_id", "provider"], set_=values))
 
@@ -82,7 +81,7 @@ class WalletRepository(SessionRepository):
     def set_class_version(self, version: int, *, program_id: int | None = None, offer_id: int | None = None,
                           provider: str = GOOGLE) -> None:
         kind, owner = ("offer", offer_id) if offer_id is not None else ("program", program_id)
-        insert = _insert(self._s.get_bind().dialect.name)
+        insert = dialect_insert(self._s.get_bind().dialect.name)
         stmt = insert(WalletClassRow).values(provider=provider, owner_kind=kind, owner_id=owner, version=version)
         self._s.execute(stmt.on_conflict_do_update(index_elements=["provider", "owner_kind", "owner_id"],
                                                    set_={"version": version}))
@@ -120,7 +119,7 @@ class WalletRepository(SessionRepository):
         insert; the second waits for the first's commit (PostgreSQL) or the write lock (SQLite) and is a replay.
         """
         values = {"nonce": nonce, "received_at": now, "expires_at": expires_at}
-        insert = _insert(self._s.get_bind().dialect.name)
+        insert = dialect_insert(self._s.get_bind().dialect.name)
         stmt = (insert(GoogleCallbackNonceRow).values(**values).on_conflict_do_nothing(index_elements=["nonce"])
                 .returning(GoogleCallbackNonceRow.nonce))
         return self._s.execute(stmt).first() is not None
