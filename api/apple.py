@@ -6,7 +6,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -71,8 +71,22 @@ def updated(device_id: str, pass_type_id: str) -> Response:
     return jsonify({"serialNumbers": result.serial_numbers, "lastUpdated": result.last_updated})
 
 
-def _not_modified_since(version: apple_ws.PassVersion, last_modified: str) -> bool:
-    header = request.headers.get("If-Modified-Since")
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http_date(moment: datetime) -> str:
+    """*moment* (aware) as an HTTP date, what ``format_datetime(moment, usegmt=True)`` writes for UTC, in a
+    fraction of its time (it runs on every 304)."""
+    if moment.utcoffset() is None:
+        raise ValueError("an HTTP date needs an aware datetime")
+    t = moment.astimezone(UTC)
+    return (f"{_DAYS[t.weekday()]}, {t.day:02d} {_MONTHS[t.month - 1]} {t.year:04d} "
+            f"{t.hour:02d}:{t.minute:02d}:{t.second:02d} GMT")
+
+
+def not_modified_since(header: str | None, version: apple_ws.PassVersion, last_modified: str) -> bool:
+    """Does an ``If-Modified-Since`` *header* say the device holds *version* (Last-Modified *last_modified*)?"""
     if not header:
         return False
     if header == last_modified:  # what devices send: our own Last-Modified, echoed back
@@ -92,9 +106,9 @@ def latest(pass_type_id: str, serial: str) -> Response:
     s = services()
     version = apple_ws.latest_version(s.device_reads, s.clock, pass_type_id, serial, token,
                                       record_fetch=request.method == "GET")
-    last_modified = format_datetime(version.last_modified, usegmt=True)
+    last_modified = http_date(version.last_modified)
     headers = {"Last-Modified": last_modified, "Cache-Control": "no-cache", "ETag": f'"{serial}-{version.update_tag}"'}
-    if _not_modified_since(version, last_modified):
+    if not_modified_since(request.headers.get("If-Modified-Since"), version, last_modified):
         return Response(status=304, headers=headers)
     built = s.signed_passes.latest(version.pass_id)
     headers["Last-Modified"] = format_datetime(built.last_modified, usegmt=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from walletpass import errors as e
@@ -35,27 +36,47 @@ def status_for(exc: e.WalletpassError) -> int:
     return next(code for cls, code in STATUS if isinstance(exc, cls))
 
 
-def problem(status: int, title: str, detail: str, *, type_: str = "about:blank",
-            errors: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None) -> Response:
+#: What a 401 adds to its problem document.
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="walletpass"'}
+
+
+def problem_json(status: int, title: str, detail: str, *, type_: str = "about:blank",
+                 errors: list[dict[str, str]] | None = None) -> str:
+    """The problem document (RFC 9457): plain strings and numbers, so the standard library writes what Flask's
+    JSON provider would (key order kept, ASCII), with or without an app context (api.fastpath uses it)."""
     body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
     if errors:
         body["errors"] = errors
-    resp = Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    return json.dumps(body)
+
+
+def problem(status: int, title: str, detail: str, *, type_: str = "about:blank",
+            errors: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None) -> Response:
+    return _response(status, problem_json(status, title, detail, type_=type_, errors=errors), headers)
+
+
+def _response(status: int, document: str, headers: dict[str, str] | None) -> Response:
+    resp = Response(document, status=status, mimetype="application/problem+json")
     for k, v in (headers or {}).items():
         resp.headers[k] = v
     return resp
 
 
+def error_json(exc: e.WalletpassError) -> str:
+    """The problem document of *exc*."""
+    return problem_json(status_for(exc), exc.title, exc.detail, type_=f"https://walletpass.dev/problems/{exc.code}",
+                        errors=[{"field": fe.field, "detail": fe.detail} for fe in exc.errors] or None)
+
+
 def from_error(exc: e.WalletpassError) -> Response:
     status = status_for(exc)
-    headers = {"WWW-Authenticate": 'Bearer realm="walletpass"'} if status == 401 else None
+    headers = UNAUTHORIZED_HEADERS if status == 401 else None
     if isinstance(exc, e.DatabaseUnavailable):
         log.warning("database unavailable, answered 503: %s", exc.reason)
         # A lost connection is back at once (the pools reconnect), a failover takes seconds; the jitter keeps
         # the tills and phones that met the same outage from all retrying in the same second.
         headers = {"Retry-After": str(random.randint(1, 5))}
-    return problem(status, exc.title, exc.detail, type_=f"https://walletpass.dev/problems/{exc.code}",
-                   errors=[{"field": fe.field, "detail": fe.detail} for fe in exc.errors] or None, headers=headers)
+    return _response(status, error_json(exc), headers)
 
 
 def init_app(app: Flask) -> None:

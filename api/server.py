@@ -14,11 +14,13 @@ public links short (:class:`RedactingLogger`); its control socket lives in the i
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -36,10 +38,9 @@ log = logging.getLogger("walletpass.server")
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, settings: Settings, options: dict[str, Any], metrics_dir: Path) -> None:
-        self._settings = settings
+    def __init__(self, options: dict[str, Any], load: Callable[[], Any]) -> None:
         self._options = options
-        self._metrics_dir = metrics_dir
+        self._load = load
         super().__init__()
 
     def load_config(self) -> None:
@@ -47,16 +48,25 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from api import create_app
-        from walletpass.bootstrap import bootstrap
+        return self._load()  # in each worker process, after the fork
 
-        services = bootstrap(self._settings, metrics_dir=self._metrics_dir)
-        app = create_app(services=services)
-        if self._settings.embedded_worker:
-            from walletpass.jobs.worker import start_embedded_worker
 
-            start_embedded_worker(services)
-        return app
+def serve_app(options: dict[str, Any], load: Callable[[], Any]) -> None:
+    """Run gunicorn with *options*; each worker gets its WSGI app from *load*."""
+    _Gunicorn(options, load).run()
+
+
+def _load_walletpass(settings: Settings, metrics_dir: Path) -> Any:
+    from api import create_app
+    from walletpass.bootstrap import bootstrap
+
+    services = bootstrap(settings, metrics_dir=metrics_dir)
+    app = create_app(services=services)
+    if settings.embedded_worker:
+        from walletpass.jobs.worker import start_embedded_worker
+
+        start_embedded_worker(services)
+    return app
 
 
 class _CapturedPage:
@@ -214,12 +224,10 @@ def _child_exit(server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
-def run(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> None:
-    metrics_dir = fresh_metrics_dir(settings.instance_path)
-    if "prometheus_client" in sys.modules:  # too late: its metrics would stay per process
-        raise RuntimeError("prometheus_client was imported before PROMETHEUS_MULTIPROC_DIR was set")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    options = {
+def gunicorn_options(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
+    """The gunicorn settings of `walletpass serve` (also what bench/bare_flask.py runs its app under, so the
+    web service is measured against a bare app on the very same server setup)."""
+    return {
         "bind": f"{host}:{port}",
         "workers": workers,
         "threads": threads,
@@ -238,5 +246,19 @@ def run(settings: Settings, *, host: str, port: int, workers: int, threads: int)
         "keepalive": 5,
         "child_exit": _child_exit,
     }
+
+
+def use_fresh_metrics_dir(settings: Settings) -> Path:
+    """Empty ``<instance>/prometheus-multiproc`` and point ``PROMETHEUS_MULTIPROC_DIR`` at it (before forking)."""
+    metrics_dir = fresh_metrics_dir(settings.instance_path)
+    if "prometheus_client" in sys.modules:  # too late: its metrics would stay per process
+        raise RuntimeError("prometheus_client was imported before PROMETHEUS_MULTIPROC_DIR was set")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    return metrics_dir
+
+
+def run(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> None:
+    metrics_dir = use_fresh_metrics_dir(settings)
+    options = gunicorn_options(settings, host=host, port=port, workers=workers, threads=threads)
     log.info("walletpass serving on http://%s:%s", host, port)
-    _Gunicorn(settings, options, metrics_dir).run()
+    serve_app(options, functools.partial(_load_walletpass, settings, metrics_dir))

@@ -62,3 +62,18 @@ def write_section(name: str, body: str, path: Path = BENCHMARKS) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.write_text(text)
+
+
+@functools.cache
+def openssl_rsa2048() -> str:
+    """``openssl speed rsa2048``'s signatures per second (one core, 1 s), the floor the lead compares hosts by."""
+    import re
+    import subprocess
+
+    try:
+        out = subprocess.run(["openssl", "speed", "-seconds", "1", "rsa2048"], capture_output=True, text=True,
+                             timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "openssl speed rsa2048: not run"
+    match = re.search(r"^rsa\s+2048 bits\s+\S+\s+\S+\s+([\d.]+)", out, re.M)
+    return f"openssl speed rsa2048 {float(match.group(1)):,.0f} signatures/s" if match else "openssl speed: no figure"

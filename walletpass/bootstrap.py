@@ -101,8 +101,8 @@ class Services:
     @cached_property
     def device_reads(self) -> DeviceReads:
         """Prepared statements for the devices' list and fetch calls (the web service's hot path)."""
-        if self.engine.dialect.name == "sqlite":
-            return DeviceReads(self.engine)
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database in (None, "", ":memory:"):
+            return DeviceReads(self.engine)  # one in-memory database: only the writer's connection sees it
         return DeviceReads(make_engine(self.settings.database_url, autocommit_reads=True), writer=self.engine)
 
     @cached_property

@@ -120,20 +120,27 @@ def test_killed_connections_answer_503_with_retry_after_and_the_pools_recover(db
 
 
 @ON_POSTGRES
-def test_device_reads_survive_every_pooled_connection_being_killed(db_url, services) -> None:  # type: ignore[no-untyped-def]
-    """The raw-connection path retried once, but on the pool's next connection, dead too after a kill."""
+def test_device_reads_survive_every_kept_connection_being_killed(db_url, services) -> None:  # type: ignore[no-untyped-def]
+    """The reads keep their connections between calls, so after a kill every one they keep is dead: the read
+    that meets one must not fail, nor may the next read be handed another dead one."""
     member = make_member(services, make_program(services))
     ptid, serial = services.settings.member_pass_type_id, member["serial_number"]
     engine = make_engine(db_url, autocommit_reads=True)
     reads = DeviceReads(engine, writer=services.engine)
-    try:
-        held = [engine.raw_connection() for _ in range(4)]  # four connections in the pool, as under load
-        for conn in held:
-            conn.close()
-        assert _terminate_all(db_url) >= 4
+    barrier = threading.Barrier(4)
 
-        assert reads.pass_for_device(ptid, serial) is not None  # no error: every stale connection was retired
-        assert reads.device_passes_since("no-such-device", ptid, 0) == []
+    def read_at_once(_: int) -> bool:
+        barrier.wait()  # four threads reading at the same time: several connections kept, as under load
+        return all(reads.pass_for_device(ptid, serial) is not None for _ in range(20))
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            assert all(pool.map(read_at_once, range(4)))
+            assert _terminate_all(db_url) >= 2
+
+            assert reads.pass_for_device(ptid, serial) is not None  # no error: every stale connection was retired
+            assert reads.device_passes_since("no-such-device", ptid, 0) == []
+            assert all(pool.map(read_at_once, range(4)))
     finally:
         reads.close()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +12,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import NullPool
 
 from walletpass.errors import DatabaseUnavailable
 
@@ -27,15 +26,17 @@ READ_ONLY_OPTION = "walletpass_read_only"
 def make_engine(url: str, *, pool_size: int = 10, autocommit_reads: bool = False) -> Engine:
     """Create an engine tuned for our use: WAL + busy timeout on SQLite, a pool on PostgreSQL.
 
-    *autocommit_reads* makes a PostgreSQL engine for single-SELECT reads only (``DeviceReads``): autocommit,
-    so a read is one round trip with no COMMIT/ROLLBACK after it, and no pre-ping (that would be a second
-    round trip per read; the caller retries once on a dropped connection instead). SQLite ignores it.
+    *autocommit_reads* makes an engine that only opens connections for single-SELECT reads (``DeviceReads``,
+    which keeps them and hands them to its threads itself, so the engine pools nothing): on PostgreSQL in
+    autocommit, so a read is one round trip with no COMMIT/ROLLBACK after it, and no pre-ping (that would be a
+    second round trip per read; the caller retries once on a dropped connection instead).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               **({"poolclass": NullPool} if autocommit_reads else {}))
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -59,8 +60,7 @@ def make_engine(url: str, *, pool_size: int = 10, autocommit_reads: bool = False
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if autocommit_reads:
-        return create_engine(parsed, pool_size=pool_size, max_overflow=20, isolation_level="AUTOCOMMIT",
-                             pool_recycle=3600)
+        return create_engine(parsed, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     return create_engine(parsed, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
 
 
@@ -92,34 +92,6 @@ def unavailable_as_error() -> Iterator[None]:
         if not is_unavailable(exc):
             raise
         raise unavailable(exc) from exc
-
-
-class StaleConnections:
-    """Lets a raw-connection user retire every pooled connection at once, as SQLAlchemy does for its own.
-
-    A ``Connection`` that meets a dropped connection invalidates the whole pool (the database restarted or
-    killed the sessions: the other idle ones are dead too). Raw DB-API connections (``DeviceReads``) only
-    invalidate themselves, so after a kill the next checkout handed out another dead one. :meth:`retire_all`
-    marks every connection opened until now as stale; each is replaced by a fresh one at its next checkout
-    (a ``DisconnectionError`` from the checkout event: SQLAlchemy's documented way to refuse a connection).
-    """
-
-    _BORN = "walletpass_born"
-
-    def __init__(self, engine: Engine) -> None:
-        self._installed = self._retired_before = time.monotonic()  # connections already open count as born now
-        event.listen(engine, "connect", self._born)
-        event.listen(engine, "checkout", self._checkout)
-
-    def retire_all(self) -> None:
-        self._retired_before = time.monotonic()
-
-    def _born(self, _dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
-        record.info[self._BORN] = time.monotonic()
-
-    def _checkout(self, _dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
-        if record.info.get(self._BORN, self._installed) < self._retired_before:
-            raise sa_exc.DisconnectionError("opened before the database dropped its connections")
 
 
 def alembic_config(url: str) -> Config:

@@ -2,20 +2,24 @@
 
 Every device that gets a push calls both, and a device re-checks its passes on its own, so these two run far
 more often than anything else. They skip the ORM session: each SELECT is built once, at import, compiled once
-per engine by SQLAlchemy, and run on a raw pooled DB-API connection. Each read is one statement; on SQLite it
+per engine by SQLAlchemy, and run on a DB-API connection the reads keep (prepared on the server, PostgreSQL).
+Each read is one statement; on SQLite it
 runs outside any transaction (no ``BEGIN IMMEDIATE``, which writers use), so reads proceed beside a writer under
 WAL instead of queueing for the write lock. Only a fetch that moves a registration forward writes.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections import deque
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Select, bindparam, exists, or_, select, update
+from sqlalchemy.pool import PoolProxiedConnection
 
 from walletpass.domain.devices import PassForDevice
-from walletpass.storage.db import StaleConnections, unavailable, unavailable_as_error
+from walletpass.storage.db import unavailable, unavailable_as_error
 from walletpass.storage.tables import Base, DeviceRow, PassRow, RegistrationRow
 
 _passes, _regs, _devices = (Base.metadata.tables[t.__tablename__] for t in (PassRow, RegistrationRow, DeviceRow))
@@ -45,20 +49,70 @@ _RECORD_FETCH = (
 )
 
 
+class _Connections:
+    """The read connections: a stack of idle DB-API connections (each with its cursor), shared by the threads.
+
+    A read takes one, runs its statement and puts it back: a deque pop and append, not SQLAlchemy's pool
+    checkout and checkin (its events, reset and bookkeeping cost more than the read itself here). New
+    connections come from *engine* (``make_engine(..., autocommit_reads=True)``: no pool of its own, so its
+    connect events set up each one), so there are never more than the most reads that ran at once.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._idle: deque[_Held] = deque()
+
+    def take(self) -> _Held:
+        try:
+            return self._idle.pop()  # deque.pop and append are thread-safe
+        except IndexError:
+            return _Held(self._engine.raw_connection())
+
+    def give(self, held: _Held) -> None:
+        self._idle.append(held)
+
+    def retire_all(self) -> None:
+        """Close every idle connection: the database dropped one, so the others opened with it are dead too."""
+        while True:
+            try:
+                held = self._idle.pop()
+            except IndexError:
+                return
+            held.discard()
+
+
+class _Held:
+    """One DB-API connection kept by the reads, with its cursor (made once, reused by every read on it)."""
+
+    __slots__ = ("connection", "cursor")
+
+    def __init__(self, connection: PoolProxiedConnection) -> None:
+        self.connection = connection
+        self.cursor = connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+    def discard(self) -> None:
+        with contextlib.suppress(Exception):  # it is already broken: nothing left to tell
+            self.connection.invalidate()
+            self.connection.close()
+
+
 class _Prepared:
-    """A SELECT compiled once for the engine's dialect, run on a raw pooled DB-API connection.
+    """A SELECT compiled once for the engine's dialect, run on a kept DB-API connection.
 
     SQLAlchemy still writes the SQL and converts the values (each column's own result processor, so
     ``UTCDateTime`` comes back zone-aware on SQLite and PostgreSQL alike); what is skipped is the per-call
-    Connection/ExecutionContext/Result machinery, which costs several times the query itself here.
+    Connection/ExecutionContext/Result machinery, which costs several times the query itself here. On
+    PostgreSQL the statement is prepared on the server (psycopg ``prepare=True``) the first time each
+    connection runs it: later runs send only the parameters, and the server does not parse or plan again.
+    SQLite keeps its own statement cache per connection.
     """
 
-    def __init__(self, engine: Engine, stmt: Select[Any], stale: StaleConnections) -> None:
-        self._engine = engine
-        self._stale = stale
+    def __init__(self, engine: Engine, stmt: Select[Any], connections: _Connections) -> None:
+        self._connections = connections
         compiled = stmt.compile(dialect=engine.dialect)
         self._sql = compiled.string
         self._order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+        self._options: dict[str, Any] = {"prepare": True} if engine.dialect.driver == "psycopg" else {}
         dbapi = engine.dialect.dbapi
         self._disconnect_errors: tuple[type[BaseException], ...] = (
             (dbapi.OperationalError, dbapi.InterfaceError) if dbapi is not None else ())
@@ -70,11 +124,11 @@ class _Prepared:
         try:
             raw = self._run(args)
         except self._disconnect_errors:
-            # That pooled connection had died (database restarted, sessions killed), and so have the others
-            # opened with it: retire them all, and once more on a fresh one.
-            self._stale.retire_all()
+            # That connection had died (database restarted, sessions killed), and so have the others opened
+            # with it: retire them all, and once more on a fresh one.
+            self._connections.retire_all()
             try:
-                with unavailable_as_error():  # the pool's reconnect failing is SQLAlchemy's error
+                with unavailable_as_error():  # connecting failing is SQLAlchemy's error
                     raw = self._run(args)
             except self._disconnect_errors as exc:
                 raise unavailable(exc) from exc
@@ -82,34 +136,30 @@ class _Prepared:
         return [tuple(f(v) if f is not None else v for f, v in zip(convert, row, strict=True)) for row in raw]
 
     def _run(self, args: Any) -> list[Any]:
-        conn = self._engine.raw_connection()
+        held = self._connections.take()
         try:
-            cursor = conn.cursor()
-            try:
-                cursor.execute(self._sql, args)
-                return list(cursor.fetchall())
-            finally:
-                cursor.close()
-        except self._disconnect_errors:
-            conn.invalidate()  # never hand this connection out again
+            held.cursor.execute(self._sql, args, **self._options)
+            rows = list(held.cursor.fetchall())
+        except BaseException:
+            held.discard()  # dropped, or in a state we do not know: never used again
             raise
-        finally:
-            conn.close()  # back to the pool (which rolls back whatever the driver opened, if anything)
+        self._connections.give(held)
+        return rows
 
 
 class DeviceReads:
-    """Prepared statements for the device calls; one per process, shared by threads (the engine pools).
+    """Prepared statements for the device calls; one per process, shared by threads.
 
-    *engine* runs the reads; on PostgreSQL it is an autocommit engine of its own (``make_engine(...,
-    autocommit_reads=True)``): one round trip per read. *writer* (default: *engine*) records fetches.
+    *engine* makes the read connections: an engine of their own (``make_engine(..., autocommit_reads=True)``:
+    autocommit on PostgreSQL, one round trip per read). *writer* (default: *engine*) records fetches.
     """
 
     def __init__(self, engine: Engine, *, writer: Engine | None = None) -> None:
         self._engine = engine
         self._writer = writer or engine
-        stale = StaleConnections(engine)
-        self._pass_for_device = _Prepared(engine, _PASS_FOR_DEVICE, stale)
-        self._device_passes_since = _Prepared(engine, _DEVICE_PASSES_SINCE, stale)
+        self._connections = _Connections(engine)
+        self._pass_for_device = _Prepared(engine, _PASS_FOR_DEVICE, self._connections)
+        self._device_passes_since = _Prepared(engine, _DEVICE_PASSES_SINCE, self._connections)
 
     def pass_for_device(self, pass_type_id: str, serial: str) -> PassForDevice | None:
         rows = self._pass_for_device.rows({"pass_type_id": pass_type_id, "serial": serial})
@@ -134,6 +184,7 @@ class DeviceReads:
             conn.execute(_RECORD_FETCH, {"b_pass": pass_id, "b_tag": tag, "b_now": now})
 
     def close(self) -> None:
-        """Close the read pool when it is our own (not the writer's)."""
+        """Close the read connections (and the read engine, when it is our own, not the writer's)."""
+        self._connections.retire_all()
         if self._engine is not self._writer:
             self._engine.dispose()
