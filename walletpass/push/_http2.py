@@ -1,8 +1,9 @@
 """Just enough HTTP/2 (RFC 9113) to send many small POSTs over one TLS connection and read their statuses.
 
-Private to :mod:`walletpass.push.apns`. Why not a general client: per request, libcurl (through pycurl) spent
-~25 µs of CPU and the pure-Python h2 state machine ~100 µs, while h2load spends ~6 µs; this module spends ~5 µs
-(figures in BENCHMARKS.md, "push"). It gets there by doing only what APNs needs:
+Private to :mod:`walletpass.push.apns`. Why not a general client: per request, libcurl (through pycurl) spent over
+20 µs of CPU in its own per-transfer work, and the pure-Python h2 state machine costs more, while h2load spends
+~6.5 µs; the ApnsClient on top of this module spends ~7 µs (figures in BENCHMARKS.md, "push"). It gets there by
+doing only what APNs needs:
 
 * requests are ``POST``s whose HPACK header blocks the caller encodes itself (literals without indexing, so no
   encoder state) and whose bodies are one small DATA frame; many of them go out in one TLS write;
@@ -318,9 +319,9 @@ class Connection:
     def _header_block(self, sid: int, flags: int, block: bytes, results: list[Result]) -> None:
         try:
             fields = self._decoder.decode(block, raw=True)
-        except hpack.HPACKError as exc:
+            status = next((int(value) for name, value in fields if name == b":status"), None)
+        except (hpack.HPACKError, ValueError) as exc:
             raise Http2Error(f"undecodable response headers: {exc}") from exc
-        status = next((int(value) for name, value in fields if name == b":status"), None)
         if status is not None and status < 200:
             return  # interim answer (1xx): the final one follows
         if status is not None:

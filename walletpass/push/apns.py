@@ -3,11 +3,12 @@
 ADAPTER (STYLE.md §4): owns the TLS connection and translates its errors into :mod:`walletpass.errors`.
 
 Why our own HTTP/2 loop (:mod:`walletpass.push._http2`): the push leg of a campaign is measured against h2load on
-the same nginx stand-in (BENCHMARKS.md, "push"). libcurl through pycurl, which this module used before, spent ~25 µs
-of CPU per push inside libcurl alone (one TLS write and one easy-handle cycle per request) and reached ~20 % of
-h2load; httpx, aioapns and asyncio + h2 are slower still. Every request here is the same ``POST`` with a different
-path, so the header blocks are encoded once per batch, hundreds of requests go out in one TLS write, and a 200 is
-recognised from one byte; the stdlib ``ssl`` module does TLS and :mod:`hpack` decodes any other answer.
+the same nginx stand-in (BENCHMARKS.md, "push"). The pycurl client this module was before spent 35-39 µs of CPU
+per push (libcurl's own per-transfer work alone stayed above 20 µs: one easy-handle cycle and one TLS write per
+request) and reached 22-31 % of h2load; httpx and the pure-Python h2 clients are slower still. Every request here
+is the same ``POST`` with another path, so the header blocks are encoded once per batch, hundreds of requests go
+out in one TLS write, and a 200 is recognised from one byte; the stdlib ``ssl`` module does TLS and :mod:`hpack`
+decodes any other answer: ~7 µs per push, ~85 % of h2load.
 
 What is sent (apple.md §4): ``POST /3/device/<token>`` with ``apns-topic: <passTypeIdentifier>``,
 ``apns-push-type: background``, ``apns-priority: 5`` (background requires 5), our own ``apns-id`` (APNs echoes
