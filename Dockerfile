@@ -10,7 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     WALLETPASS_CERTS_DIR=/var/lib/walletpass/certs
 
 # The pinned runtime lock first (its own layer: rebuilt only when requirements.txt changes), then walletpass itself
-# without resolving again. Every binary dependency (cryptography, pillow, pycurl, psycopg) comes as a wheel.
+# without resolving again. Every binary dependency (cryptography, pillow, psycopg) comes as a wheel.
 COPY requirements.txt /tmp/requirements.txt
 RUN pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
 COPY pyproject.toml README.md LICENSE /src/

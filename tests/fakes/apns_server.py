@@ -7,7 +7,8 @@ request, and answers per-token scripts (410, 400, 429 then 200, 403, …). It ca
 Usage::
 
     with FakeApns(pki) as apns:            # pki: tests.pki.TestPki
-        apns.script(token, [429, 200])     # statuses (or (status, reason)) used in order, then 200
+        apns.script(token, [429, 200])     # statuses (or (status, reason)) used in order, then 200; 0 = RST_STREAM
+        apns.framing(padding=7, ...)       # answer in the rarer frame shapes a client must read as well
         client = ApnsClient(apns.url, pki.cert(), pki.key(), ca_file=pki.tls_ca_file)
         ...
         apns.pushes                         # [RecordedPush, ...] in answer order
@@ -117,6 +118,9 @@ class FakeApns:
         #: before any of their answers left, so at least that many streams were in flight at once.
         self.most_requests_per_read = 0
         self.handshake_errors: list[str] = []
+        self.framing()
+        #: PING acknowledgements received from clients (``framing(ping=True)``)
+        self.ping_acks = 0
         self._listener: socket.socket | None = None
         self.port = 0
 
@@ -148,10 +152,17 @@ class FakeApns:
 
     # -- test controls --------------------------------------------------------------------------------
     def script(self, token: str, responses: Script) -> None:
-        """Answer the next requests for *token* with *responses* in order (status or (status, reason)), then 200."""
+        """Answer the next requests for *token* with *responses* in order (status or (status, reason)), then 200.
+        Status 0 resets the stream (RST_STREAM, INTERNAL_ERROR) instead of answering."""
         steps = deque((r, DEFAULT_REASONS.get(r, "")) if isinstance(r, int) else (r[0], r[1]) for r in responses)
         with self._lock:
             self._scripts[token] = steps
+
+    def framing(self, *, padding: int = 0, interim: bool = False, filler: int = 0, ping: bool = False) -> None:
+        """Shape every later answer the less common ways HTTP/2 allows: error bodies in DATA frames with
+        *padding* bytes of padding, a ``100`` interim answer before the final one, an extra header of *filler*
+        bytes (over 16 KiB it needs CONTINUATION frames), and a PING before each answer."""
+        self.padding, self.interim, self.filler, self.ping = padding, interim, filler, ping
 
     def refuse_certificate(self, cert_file: Path, reason: str = "BadCertificate") -> None:
         """Answer 403 *reason* to every push on a connection made with this client certificate (revoked)."""
@@ -402,6 +413,9 @@ class _Session:
             elif isinstance(event, h2.events.WindowUpdated):
                 for stream_id in list(self.pending) if event.stream_id == 0 else [event.stream_id]:
                     self._send_body(stream_id)
+            elif isinstance(event, h2.events.PingAckReceived):
+                with self.server._lock:
+                    self.server.ping_acks += 1
             elif isinstance(event, h2.events.ConnectionTerminated):
                 return False
         return False
@@ -414,7 +428,18 @@ class _Session:
         if self.refused is not None and status == 200:
             status, reason = 403, self.refused
         apns_id = req.headers.get("apns-id") or str(uuid.uuid4())
+        server = self.server
+        if status == 0:
+            self.conn.reset_stream(stream_id, h2.errors.ErrorCodes.INTERNAL_ERROR)
+            return server._record(RecordedPush(token, topic, dict(req.headers), bytes(req.body), 0, "reset",
+                                               apns_id, self.number, stream_id, time.monotonic()))
+        if server.ping:
+            self.conn.ping(b"walletpa")
+        if server.interim:
+            self.conn.send_headers(stream_id, [(":status", "100")])
         headers = [(":status", str(status)), ("apns-id", apns_id)]
+        if server.filler:
+            headers.append(("x-filler", "f" * server.filler))
         body = b""
         if status != 200:
             doc: dict[str, object] = {"reason": reason}
@@ -443,7 +468,10 @@ class _Session:
                 if size <= 0:
                     self.pending[stream_id] = data
                     return
-                self.conn.send_data(stream_id, data[:size])
+                padding = min(self.server.padding, 255, max(0, size - 2))
+                if padding:
+                    size -= padding + 1  # the padding and its length byte count against the window too
+                self.conn.send_data(stream_id, data[:size], pad_length=padding or None)
                 data = data[size:]
             self.conn.end_stream(stream_id)
         except h2.exceptions.StreamClosedError:

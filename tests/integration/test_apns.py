@@ -1,4 +1,4 @@
-"""The real ApnsClient (pycurl, HTTP/2, TLS client certificate) against FakeApns on loopback."""
+"""The real ApnsClient (HTTP/2 over TLS with a client certificate) against FakeApns on loopback."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import pycurl
 import pytest
 from cryptography.hazmat.primitives import serialization
 
@@ -175,7 +174,7 @@ def test_a_client_certificate_from_another_ca_is_refused_at_the_handshake(
     with ApnsClient(apns.url, cert, key, ca_file=pki.tls_ca_file) as stranger, \
             pytest.raises(PushUnavailable) as info:
         stranger.send([tok(1), tok(2)], MEMBER_PTID)
-    assert isinstance(info.value.__cause__, pycurl.error)
+    assert isinstance(info.value.__cause__, ssl.SSLError)  # the TLS layer's own error, chained
     assert apns.wait_until(lambda: apns.rejected_handshakes >= 1)
     assert apns.connections == 0 and apns.pushes == []
 
@@ -230,7 +229,7 @@ def test_2000_pushes_travel_concurrently_over_one_connection(apns: FakeApns, pki
     # The client keeps max_streams (500) requests in flight, so each one waits for up to 500 answers of the fake,
     # which is pure Python (h2 + hpack: ~1-3 ms of CPU per request). On a loaded machine it answers 100-200 a
     # second, the 500th request in flight waits 3-5 s, and the 5 s timeout of the shared fixture turned some into
-    # curl error 28 (status 0): the flakiness. The budget here is the fake's, not APNs': 60 s per request.
+    # timeouts (status 0): the flakiness. The budget here is the fake's, not APNs': 60 s per request.
     with ApnsClient(apns.url, pki.cert(), pki.key(), ca_file=pki.tls_ca_file, timeout=60) as client:
         out = client.send(tokens, MEMBER_PTID)
 
@@ -255,6 +254,55 @@ def test_goaway_mid_batch_reconnects_and_delivers_the_rest(apns: FakeApns, clien
     assert apns.connections == 2
     assert set(apns.delivered()) == set(tokens)
     assert Counter(p.connection for p in apns.pushes)[1] == 500
+
+
+def test_requests_a_goaway_left_unprocessed_go_out_again_within_the_same_call(apns: FakeApns,
+                                                                              client: ApnsClient) -> None:
+    tokens = [tok(i) for i in range(1200)]
+    apns.goaway_after(300)
+
+    out = client.send(tokens, MEMBER_PTID)
+
+    assert [o.token for o in out] == tokens and {o.status for o in out} == {200}
+    assert apns.connections == 2 and client.counters["connects"] == 2
+    assert Counter(p.token for p in apns.pushes) == Counter(tokens)  # each exactly once
+
+
+def test_answers_in_the_rarer_frame_shapes_are_read(apns: FakeApns, client: ApnsClient) -> None:
+    # padded DATA, a 100 before the answer, CONTINUATION frames, and a PING before each
+    apns.framing(padding=9, interim=True, filler=40_000, ping=True)
+    apns.script(tok(2), [410])
+    apns.script(tok(3), [(429, "TooManyRequests")])
+
+    out = client.send([tok(1), tok(2), tok(3)], MEMBER_PTID)
+
+    assert [(o.status, o.reason) for o in out] == [(200, ""), (410, "Unregistered"), (429, "TooManyRequests")]
+    assert out[1].timestamp is not None
+    assert apns.wait_until(lambda: apns.ping_acks == 3)
+    assert client.send([tok(4)], MEMBER_PTID)[0].status == 200 and apns.connections == 1
+
+
+def test_a_reset_stream_is_a_retry_and_the_others_are_answered(apns: FakeApns, client: ApnsClient) -> None:
+    apns.script(tok(2), [0])  # RST_STREAM instead of an answer
+
+    out = client.send([tok(1), tok(2), tok(3)], MEMBER_PTID)
+
+    assert [o.status for o in out] == [200, 0, 200]
+    assert out[1].kind is Outcome.RETRY and "reset" in out[1].reason
+    assert apns.connections == 1
+
+
+def test_a_server_that_stops_answering_times_out_and_leaves_the_rest_to_a_retry(apns: FakeApns, pki: Pki) -> None:
+    apns.hold_after(2)
+    with ApnsClient(apns.url, pki.cert(), pki.key(), ca_file=pki.tls_ca_file, max_streams=3, timeout=0.5) as c:
+        out = c.send([tok(i) for i in range(6)], MEMBER_PTID)
+        # the unanswered requests fail with a timeout; those not yet sent are not sent into the silence
+        assert [o.status for o in out] == [200, 200, 0, 0, 0, 0]
+        assert all(o.kind is Outcome.RETRY for o in out[2:])
+        assert len(apns.pushes) == 2 and apns.held <= 4
+        apns.release()
+        assert c.send([tok(9)], MEMBER_PTID)[0].status == 200  # on a new connection
+        assert apns.connections == 2
 
 
 def test_a_connection_closed_between_calls_is_reopened(apns: FakeApns, client: ApnsClient) -> None:

@@ -1,7 +1,7 @@
 """Push notifications: the pure policy (``policy``) and the APNs adapter (``apns``).
 
 Import the adapter from :mod:`walletpass.push.apns` directly; this package only re-exports the pure values so
-that importing it never loads pycurl.
+that importing it opens no network code.
 """
 
 from walletpass.push.policy import Outcome, PushOutcome, backoff_delay, classify, should_retry

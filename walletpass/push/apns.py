@@ -1,18 +1,22 @@
 """APNs adapter: pass-update pushes over one long-lived HTTP/2 connection with many concurrent streams.
 
-ADAPTER (STYLE.md §4): owns pycurl and translates its errors into :mod:`walletpass.errors`.
+ADAPTER (STYLE.md §4): owns the TLS connection and translates its errors into :mod:`walletpass.errors`.
 
-Why pycurl: on this machine one process pushing to a local nginx HTTP/2 server reached ~650 pushes/s with httpx,
-~4,000/s with aioapns, ~8,700/s with asyncio+h2 and ~40,000/s with libcurl multiplexing (figures and the
-re-measurement in BENCHMARKS.md, "push"). libcurl does HTTP/2, HPACK, flow control and connection reuse in C;
-Python only hands it URLs and reads statuses.
+Why our own HTTP/2 loop (:mod:`walletpass.push._http2`): the push leg of a campaign is measured against h2load on
+the same nginx stand-in (BENCHMARKS.md, "push"). The pycurl client this module was before spent 35-39 µs of CPU
+per push (libcurl's own per-transfer work alone stayed above 20 µs: one easy-handle cycle and one TLS write per
+request) and reached 22-31 % of h2load; httpx and the pure-Python h2 clients are slower still. Every request here
+is the same ``POST`` with another path, so the header blocks are encoded once per batch, hundreds of requests go
+out in one TLS write, and a 200 is recognised from one byte; the stdlib ``ssl`` module does TLS and :mod:`hpack`
+decodes any other answer: ~7 µs per push, ~85 % of h2load.
 
 What is sent (apple.md §4): ``POST /3/device/<token>`` with ``apns-topic: <passTypeIdentifier>``,
-``apns-push-type: background``, ``apns-priority: 5`` (background requires 5), optionally ``apns-expiration``, and
-the body ``{}``. The TLS client identity is the pass type certificate and key that also sign the passes.
+``apns-push-type: background``, ``apns-priority: 5`` (background requires 5), our own ``apns-id`` (APNs echoes
+it), optionally ``apns-expiration``, and the body ``{}``. The TLS client identity is the pass type certificate and
+key that also sign the passes.
 
 Threads: a client is meant to be used by one worker thread. Calls from several threads are safe but are serialized
-by an internal lock (the pycurl handles must never be driven by two threads at once).
+by an internal lock.
 """
 
 from __future__ import annotations
@@ -21,17 +25,16 @@ import logging
 import os
 import random
 import re
+import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-import pycurl
-
 from walletpass.errors import ConfigurationError, CredentialError, PushUnavailable
+from walletpass.push._http2 import POST_HTTPS, Connection, Http2Error, Result, literal
 from walletpass.push.policy import (
     DEFAULT_BASE,
     DEFAULT_CAP,
@@ -47,10 +50,9 @@ from walletpass.push.policy import (
 log = logging.getLogger(__name__)
 
 _HEX = re.compile(r"[0-9A-Fa-f]+")
-#: libcurl errors that mean our own files are unusable, not that APNs is unreachable. libcurl 8 reports a key it
-#: cannot decrypt as CURLE_BAD_FUNCTION_ARGUMENT ("unable to set private key file"), older ones as CERTPROBLEM.
-_CREDENTIAL_ERRORS = {pycurl.E_SSL_CERTPROBLEM, pycurl.E_BAD_FUNCTION_ARGUMENT}
-_CA_FILE_ERRORS = {pycurl.E_SSL_CACERT_BADFILE}
+_BODY = b"{}"
+#: Connections in a row that may answer nothing before a send gives up on the tokens it has left.
+_FRUITLESS_CONNECTIONS = 2
 
 
 def _utcnow() -> datetime:
@@ -62,44 +64,6 @@ def _new_apns_ids(count: int) -> list[str]:
     raw = os.urandom(16 * count).hex()
     return [f"{raw[k:k + 8]}-{raw[k + 8:k + 12]}-4{raw[k + 13:k + 16]}-a{raw[k + 17:k + 20]}-{raw[k + 20:k + 32]}"
             for k in range(0, 32 * count, 32)]
-
-
-class _Stream:
-    """One reusable easy handle plus the body buffer its write callback fills (a C method: no Python frame).
-
-    No header callback: we send our own ``apns-id`` (APNs echoes it, apple.md §4), so the hot loop never has
-    to look at response headers; that saves several Python calls per push.
-    """
-
-    __slots__ = ("curl", "body", "index")
-
-    def __init__(self, client: ApnsClient) -> None:
-        self.body = bytearray()
-        self.index = -1
-        c = self.curl = pycurl.Curl()
-        c.setopt(pycurl.NOSIGNAL, 1)
-        c.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTPS)
-        # HTTP/2 via ALPN over TLS (prior knowledge is for cleartext only).
-        c.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_2TLS)
-        # Wait for the one connection to say whether it multiplexes instead of opening a second one.
-        c.setopt(pycurl.PIPEWAIT, 1)
-        c.setopt(pycurl.SSLCERT, client.cert_file)
-        c.setopt(pycurl.SSLKEY, client.key_file)
-        if client.key_password is not None:
-            c.setopt(pycurl.KEYPASSWD, client.key_password)
-        if client.ca_file is not None:
-            c.setopt(pycurl.CAINFO, client.ca_file)
-        c.setopt(pycurl.SSL_VERIFYPEER, 1)
-        c.setopt(pycurl.SSL_VERIFYHOST, 2)
-        c.setopt(pycurl.POST, 1)
-        c.setopt(pycurl.POSTFIELDS, b"{}")
-        c.setopt(pycurl.TIMEOUT_MS, client.timeout_ms)
-        c.setopt(pycurl.CONNECTTIMEOUT_MS, client.connect_timeout_ms)
-        c.setopt(pycurl.TCP_KEEPALIVE, 1)
-        # APNs wants connections kept for hours (apple.md §4); libcurl's default drops idle ones after 118 s.
-        c.setopt(pycurl.MAXAGE_CONN, 24 * 3600)
-        c.setopt(pycurl.WRITEFUNCTION, self.body.extend)
-
 
 
 class ApnsClient:
@@ -144,19 +108,20 @@ class ApnsClient:
         if max_streams < 1:
             raise ConfigurationError(f"max_streams must be at least 1, got {max_streams}")
         self.base_url = base_url.rstrip("/")
+        self.host = parts.hostname
+        self.port = parts.port or 443
         self.cert_file = str(cert_file)
         self.key_file = str(key_file)
         self.key_password = key_password
         self.ca_file = None if ca_file is None else str(ca_file)
         self.max_streams = max_streams
-        self.timeout_ms = int(timeout * 1000)
-        self.connect_timeout_ms = int(connect_timeout * 1000)
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self._now = now
         self._lock = threading.Lock()
-        self._multi: pycurl.CurlMulti | None = self._new_multi()
-        self._idle: list[_Stream] = []
-        self._all: list[_Stream] = []
-        self._headers: dict[str, list[str]] = {}
+        self._closed = False
+        self._connection: Connection | None = None
+        self._shared: dict[tuple[str, int | None], tuple[bytes, bytes]] = {}
         self.counters: dict[str, int] = {kind.value: 0 for kind in Outcome} | {"connects": 0}
         self.last_forbidden: tuple[str, datetime] | None = None
         self.last_error: tuple[str, datetime] | None = None
@@ -167,39 +132,34 @@ class ApnsClient:
         """Push ``{}`` to every token for *topic* (the passTypeIdentifier); return one outcome per token, in order.
 
         *expiration* sets ``apns-expiration`` (UNIX seconds; 0 = deliver now or never); None leaves it out.
-        Per-token transport failures (reset stream, GOAWAY, timeout) become ``retry`` outcomes (status 0).
+        Per-token transport failures (reset stream, lost connection, timeout) become ``retry`` outcomes (status
+        0). Requests that a GOAWAY says were not processed go out again on a new connection within this call.
 
         Raises:
             PushUnavailable: no token got an answer: APNs unreachable, TLS refused, or the client is closed.
-            CredentialError: libcurl cannot use the certificate/key (wrong format or password).
+            CredentialError: the certificate/key cannot be loaded (wrong format or password).
+            ConfigurationError: the CA file cannot be read.
         """
         if not topic or any(ch in topic for ch in "\r\n:"):
             raise ConfigurationError(f"invalid apns-topic {topic!r}: use the passTypeIdentifier")
         if not tokens:
             return []
         with self._lock:
-            if self._multi is None:
+            if self._closed:
                 raise PushUnavailable("the APNs client is closed")
             identity = self._identity_stamp()
             if identity != self._identity:
                 log.info("APNs: the certificate or key file of %s changed; reconnecting with it", self.cert_file)
-                self._new_connection(identity)
-            header_list = self._header_list(topic, expiration)
-            with _translate_pycurl_errors():
-                outcomes, failure = self._run(tokens, header_list)
+                self._drop_connection()
+                self._identity = identity
+            outcomes, failure = self._run(tokens, *self._headers(topic, expiration))
             if self._account(outcomes):
                 # apple.md §4: on a refused certificate close the connection; the next attempt opens a new one
                 # (with the files as they are on disk then).
-                self._new_connection(identity)
+                self._drop_connection()
         if failure is not None and all(o.status == 0 for o in outcomes):
-            errno, message = failure.args
-            if errno in _CREDENTIAL_ERRORS and ("key" in message or "cert" in message):
-                raise CredentialError(f"libcurl cannot use the APNs client certificate/key "
-                                      f"({self.cert_file}, {self.key_file}): {message}") from failure
-            if errno in _CA_FILE_ERRORS:
-                raise ConfigurationError(f"cannot read the APNs CA file {self.ca_file}: {message}") from failure
             raise PushUnavailable(f"no answer from APNs at {self.base_url} for {len(tokens)} push(es): "
-                                  f"{message} (curl error {errno})") from failure
+                                  f"{type(failure).__name__}: {failure}") from failure
         return outcomes
 
     def send_with_retry(self, tokens: Sequence[str], topic: str, *, max_attempts: int = 5,
@@ -238,15 +198,14 @@ class ApnsClient:
     def reconnect(self) -> None:
         """Drop the current connection; the next send opens a new one (after a 503, or a revoked certificate)."""
         with self._lock:
-            if self._multi is not None:
-                self._new_connection(self._identity_stamp())
+            self._drop_connection()
+            self._identity = self._identity_stamp()
 
     def close(self) -> None:
-        """Close the connection and free the libcurl handles; later sends raise PushUnavailable."""
+        """Close the connection; later sends raise PushUnavailable."""
         with self._lock:
-            if self._multi is not None:
-                self._drop_handles()
-                self._multi = None
+            self._drop_connection()
+            self._closed = True
 
     def __enter__(self) -> ApnsClient:
         return self
@@ -255,13 +214,6 @@ class ApnsClient:
         self.close()
 
     # -- internals ------------------------------------------------------------------------------------
-    def _new_multi(self) -> pycurl.CurlMulti:
-        multi = pycurl.CurlMulti()
-        multi.setopt(pycurl.M_PIPELINING, pycurl.PIPE_MULTIPLEX)
-        multi.setopt(pycurl.M_MAX_HOST_CONNECTIONS, 1)  # one connection, many streams
-        multi.setopt(pycurl.M_MAX_CONCURRENT_STREAMS, self.max_streams)
-        return multi
-
     def _identity_stamp(self) -> tuple[tuple[int, int, int], ...]:
         """(inode, size, mtime) of the certificate and key files: a change means the operator replaced them."""
         stamps = []
@@ -274,116 +226,108 @@ class ApnsClient:
                 stamps.append((st.st_ino, st.st_size, st.st_mtime_ns))
         return tuple(stamps)
 
-    def _new_connection(self, identity: tuple[tuple[int, int, int], ...]) -> None:
-        """Close the connection and its handles; new ones (reading the files again) open on the next send."""
-        self._drop_handles()
-        self._multi = self._new_multi()
-        self._identity = identity
+    def _drop_connection(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
-    def _drop_handles(self) -> None:
-        """Close every easy handle and the multi handle (and with it the connection). Hold the lock."""
-        assert self._multi is not None
-        for stream in self._all:
-            stream.curl.close()
-        self._multi.close()
-        self._all.clear()
-        self._idle.clear()
+    def _context(self) -> ssl.SSLContext:
+        """A TLS context with the certificate and key as they are on disk now (read at every new connection)."""
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        ctx.set_alpn_protocols(["h2"])
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.ca_file is not None:
+            try:
+                ctx.load_verify_locations(self.ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigurationError(f"cannot read the APNs CA file {self.ca_file}: {exc}") from exc
+        try:
+            ctx.load_cert_chain(self.cert_file, self.key_file, self.key_password)
+        except (OSError, ssl.SSLError) as exc:
+            raise CredentialError(f"cannot use the APNs client certificate/key ({self.cert_file}, "
+                                  f"{self.key_file}): {exc}") from exc
+        return ctx
 
-    def _header_list(self, topic: str, expiration: int | None) -> list[str]:
-        found = self._headers.get(topic)
+    def _connect(self) -> Connection:
+        """The open connection, or a new one (OSError or Http2Error when none can be made)."""
+        conn = self._connection
+        if conn is not None and conn.idle_check():
+            return conn
+        self._drop_connection()
+        conn = Connection(self.host, self.port, self._context(), self.connect_timeout)
+        self.counters["connects"] += 1
+        self._connection = conn
+        return conn
+
+    def _headers(self, topic: str, expiration: int | None) -> tuple[bytes, bytes]:
+        """The encoded headers every push for *topic* shares: the pseudo-headers before ``:path``, and the
+        ``apns-*`` headers after it (all but ``apns-id``)."""
+        key = (topic, None if expiration is None else int(expiration))
+        found = self._shared.get(key)
         if found is None:
-            found = self._headers[topic] = [f"apns-topic: {topic}", "apns-push-type: background",
-                                            "apns-priority: 5", "Accept:", "Content-Type: application/json"]
-        return found if expiration is None else [*found, f"apns-expiration: {int(expiration)}"]
+            authority = self.host if self.port == 443 else f"{self.host}:{self.port}"
+            pseudo = POST_HTTPS + literal(1, authority.encode())  # 1: :authority in the static table
+            apns = (literal(b"apns-topic", topic.encode()) + literal(b"apns-push-type", b"background")
+                    + literal(b"apns-priority", b"5"))
+            if key[1] is not None:
+                apns += literal(b"apns-expiration", str(key[1]).encode())
+            found = self._shared[key] = (pseudo, apns)
+        return found
 
-    def _urls(self, tokens: Sequence[str]) -> list[str]:
+    @staticmethod
+    def _blocks(tokens: Sequence[str], ids: Sequence[str], pseudo: bytes, shared: bytes) -> list[bytes]:
+        """One HPACK header block per push: *pseudo*, ``:path``, *shared* and ``apns-id``."""
+        tail = shared + literal(b"apns-id", b"")[:-1] + b"\x24"  # the name, then the length of a UUID (36)
+        if _HEX.fullmatch("".join(tokens)) and len({len(token) for token in tokens}) == 1:  # the common case
+            head = pseudo + literal(4, f"/3/device/{tokens[0]}".encode())[:-len(tokens[0])]  # 4: :path
+            return [head + token.encode() + tail + apns_id.encode() for token, apns_id in zip(tokens, ids, strict=True)]
         # Device tokens are hex; anything else is quoted so it stays one path segment (APNs: BadDeviceToken).
-        prefix = f"{self.base_url}/3/device/"
-        if _HEX.fullmatch("".join(tokens)):  # the common case, checked once for the whole batch
-            return [prefix + token for token in tokens]
-        return [prefix + (token if _HEX.fullmatch(token) else quote(token, safe="")) for token in tokens]
+        return [pseudo + literal(4, f"/3/device/{token if _HEX.fullmatch(token) else quote(token, safe='')}".encode())
+                + tail + apns_id.encode() for token, apns_id in zip(tokens, ids, strict=True)]
 
-    def _run(self, tokens: Sequence[str], header_list: list[str]) -> tuple[list[PushOutcome], pycurl.error | None]:
-        """Drive all transfers to completion; return outcomes in token order and the last transport error.
+    def _run(self, tokens: Sequence[str], pseudo: bytes, shared: bytes) -> tuple[list[PushOutcome], BaseException | None]:
+        """Send every push (over new connections when one goes away); return outcomes in token order and the last
+        transport error.
 
         This is the hot loop of a campaign (tens of thousands of pushes per second), hence the local names.
-        At most ``max_streams`` transfers are handed to libcurl at once; each finished one frees its handle
-        for the next token, so the connection stays full without queuing the whole batch inside libcurl.
         """
-        multi = self._multi
-        assert multi is not None
         n = len(tokens)
-        urls = self._urls(tokens)
         ids = _new_apns_ids(n)
-        results: list[PushOutcome | None] = [None] * n
-        failure: pycurl.error | None = None
-        idle, in_flight, cap = self._idle, {}, self.max_streams
-        next_index = active = ok = connects = 0
-        setopt_url, http_header = pycurl.URL, pycurl.HTTPHEADER
-        response_code, num_connects, call_again = pycurl.RESPONSE_CODE, pycurl.NUM_CONNECTS, pycurl.E_CALL_MULTI_PERFORM
-        try:
-            while next_index < n or active:
-                if next_index < n and active < cap:
-                    stop = min(n, next_index + cap - active)
-                    for i in range(next_index, stop):
-                        stream = idle.pop() if idle else self._new_stream()
-                        stream.index = i
-                        curl = stream.curl
-                        curl.setopt(setopt_url, urls[i])
-                        curl.setopt(http_header, header_list + [f"apns-id: {ids[i]}"])
-                        multi.add_handle(curl)
-                        in_flight[curl] = stream
-                    active += stop - next_index
-                    next_index = stop
-                ret = call_again
-                while ret == call_again:
-                    ret, _running = multi.perform()
-                finished = 0
-                while True:
-                    queued, ok_list, err_list = multi.info_read()
-                    for curl in ok_list:
-                        stream = in_flight.pop(curl)
-                        i = stream.index
-                        status = curl.getinfo(response_code)
-                        if status == 200:
-                            results[i] = PushOutcome(tokens[i], 200, "", ids[i])
-                            ok += 1
-                        else:
-                            reason, timestamp = parse_error_body(bytes(stream.body))
-                            del stream.body[:]
-                            results[i] = PushOutcome(tokens[i], status, reason, ids[i], timestamp)
-                        connects += curl.getinfo(num_connects)
-                        multi.remove_handle(curl)
-                        idle.append(stream)
-                    for curl, errno, message in err_list:
-                        stream = in_flight.pop(curl)
-                        failure = pycurl.error(errno, message)
-                        results[stream.index] = PushOutcome(tokens[stream.index], 0,
-                                                            f"curl error {errno}: {message}", ids[stream.index])
-                        connects += curl.getinfo(num_connects)
-                        multi.remove_handle(curl)
-                        del stream.body[:]
-                        idle.append(stream)
-                    finished += len(ok_list) + len(err_list)
-                    if not queued:
-                        break
-                active -= finished
-                if active and not finished:
-                    wait = multi.timeout()
-                    multi.select(1.0 if wait < 0 else min(wait, 1000) / 1000.0)
-        finally:
-            for curl, stream in in_flight.items():  # only after an unexpected error: leave the multi clean
-                multi.remove_handle(curl)
-                del stream.body[:]
-                idle.append(stream)
-            self.counters["connects"] += connects
-            self.counters["ok"] += ok
-        return results, failure  # type: ignore[return-value]
-
-    def _new_stream(self) -> _Stream:
-        stream = _Stream(self)
-        self._all.append(stream)
-        return stream
+        blocks = self._blocks(tokens, ids, pseudo, shared)
+        results: list[Result] = [None] * n
+        todo: list[int] = list(range(n))
+        failure: BaseException | None = None
+        fruitless = 0
+        while todo and fruitless < _FRUITLESS_CONNECTIONS:
+            try:
+                conn = self._connect()
+            except (OSError, Http2Error) as exc:  # ssl.SSLError and timeouts are OSErrors
+                failure = exc
+                break
+            conn.exchange(blocks, todo, _BODY, results, self.max_streams, self.timeout)
+            if conn.error is not None:
+                failure = conn.error
+                if isinstance(failure, TimeoutError):
+                    break  # APNs stopped answering: the rest waits for the caller's retry, not for more timeouts
+            if not conn.open:
+                self._drop_connection()
+            left = [i for i in todo if results[i] is None]
+            fruitless = fruitless + 1 if len(left) == len(todo) else 0
+            todo = left
+        unsent = f"not sent: {type(failure).__name__}: {failure}" if failure else "not sent"
+        outcomes: list[PushOutcome] = []
+        add, ok = outcomes.append, 0
+        for token, result, apns_id in zip(tokens, results, ids, strict=True):
+            if result == 200:
+                add(PushOutcome(token, 200, "", apns_id))
+                ok += 1
+            elif isinstance(result, tuple):
+                reason, timestamp = parse_error_body(result[1])
+                add(PushOutcome(token, result[0], reason, apns_id, timestamp))
+            else:
+                add(PushOutcome(token, 0, result if isinstance(result, str) else unsent, apns_id))
+        self.counters["ok"] += ok
+        return outcomes, failure
 
     def _account(self, outcomes: list[PushOutcome]) -> bool:
         """Count and log the answers other than 200 (those are counted in the hot loop); True if one was a 403."""
@@ -413,15 +357,6 @@ class ApnsClient:
         if accepted and not forbidden:
             self.last_forbidden = None
         return forbidden
-
-
-@contextmanager
-def _translate_pycurl_errors() -> Iterator[None]:
-    """Turn a pycurl.error that escapes the multi interface into PushUnavailable, chained."""
-    try:
-        yield
-    except pycurl.error as exc:
-        raise PushUnavailable(f"libcurl failed while talking to APNs: {exc}") from exc
 
 
 __all__ = ["ApnsClient"]
