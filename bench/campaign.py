@@ -14,7 +14,7 @@ What it does, with real parts only:
    fills it set-based (INSERT … SELECT over ``generate_series`` on PostgreSQL, a recursive CTE on SQLite) with
    ``--passes`` members, a member card each (the instance's pass type id, random authentication tokens, update tags
    from the instance's counter) and one registered device each that holds the card's current version;
-3. runs nginx as the APNs stand-in (bench/nginx-apns.conf: HTTP/2 over TLS, the dev PKI's client certificate
+3. runs nginx as the APNs stand-in (bench/nginx-campaign.conf: HTTP/2 over TLS, the dev PKI's client certificate
    required, 200 to every push) with a log line per push, and ``walletpass serve`` as a user does (its defaults:
    gunicorn, one worker per CPU, 4 threads; SQLite: the embedded job worker; PostgreSQL: ``WALLETPASS_BROKER_URL``
    on Redis with a queue of its own and two ``walletpass worker`` processes);
@@ -347,6 +347,9 @@ def main() -> None:
     ap.add_argument("--profile", type=Path, help="py-spy the server and workers during the campaign into DIR")
     ap.add_argument("--write", action="store_true", help="replace the campaign section of BENCHMARKS.md")
     args = ap.parse_args()
+    # SIGTERM (and SIGINT, which a shell ignores in the commands it puts in the background) end the run through
+    # the finally blocks: the server, workers and nginx are stopped, the scratch database dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     with tempfile.TemporaryDirectory(prefix="walletpass-bench-campaign-") as tmp, \
             (scratch_database(args.database_url, "wp_bench_campaign") if args.database_url
@@ -378,7 +381,7 @@ def main() -> None:
         print(f"campaign: {len(phones):,} passes and devices in {fill_seconds:.0f} s", file=sys.stderr)
         signs_before, signs_how = rsa2048_signatures_per_second()
         load_before = load_average()
-        with nginx_server(pki, work / "nginx", access_log=f"{work / 'nginx' / 'pushes.log'} pushes") as (apns, ngx):
+        with nginx_server(ROOT / "bench" / "nginx-campaign.conf", pki, work / "nginx") as (apns, ngx):
             env["WALLETPASS_APNS_URL"] = apns
             server = start_server(env, port, work / "serve.log")
             metrics = [port] + [free_port() for _ in range(args.workers if db_url else 0)]
