@@ -30,19 +30,17 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 # bench/ holds google.py: off the path, so that `google` is Google's package
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
-from bench._common import load_average, machine, write_section  # noqa: E402
+from bench._common import load_average, machine, scratch_database, write_section  # noqa: E402
 from walletpass.bootstrap import Services, bootstrap  # noqa: E402
 from walletpass.config import Settings  # noqa: E402
 from walletpass.domain.offers import Offer  # noqa: E402
@@ -124,13 +122,7 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="write the result into BENCHMARKS.md")
     args = ap.parse_args()
 
-    base = make_url(args.database_url)
-    name = f"wp_bench_segments_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database(args.database_url, "wp_bench_segments") as url:
         engine = make_engine(url)
         upgrade(engine)
         t0 = time.perf_counter()
@@ -171,10 +163,6 @@ def main() -> None:
                 u.rollback()
         services.close()
         engine.dispose()
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
     ref = statistics.median(times["reference: count(*) of the program's members"])
     rows = []

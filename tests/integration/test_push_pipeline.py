@@ -3,12 +3,13 @@ APNs client against the fake APNs. Nothing is lost, nothing is counted twice, le
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -202,6 +203,42 @@ def test_changes_within_the_coalescing_window_make_one_push_per_device(tmp_path,
         assert scalar(svc, "SELECT count(*) FROM outbox") == 0
     finally:
         svc.close()
+
+
+def test_a_change_of_many_passes_merges_into_pending_jobs_only(box) -> None:  # type: ignore[no-untyped-def]
+    """A list of passes (a campaign chunk) coalesces pass by pass, set-based: an untried, unclaimed job absorbs the
+    change (its reasons grow), a claimed job or one already tried is left alone and the pass gets a new job, a pass
+    without a job gets one."""
+    from walletpass.services.changes import passes_changed
+
+    members, _ = registered(box, passes=4)
+    with box.services.engine.connect() as conn:
+        ids = {serial: pid for pid, serial in conn.execute(text("SELECT id, serial_number FROM passes"))}
+    pending, claimed, tried, idle = (ids[m["serial_number"]] for m in members)
+    for m in members[:3]:
+        bump(box.services, m)
+    with box.services.engine.begin() as conn:
+        conn.execute(text("DELETE FROM outbox WHERE pass_id = :p"), {"p": idle})
+        conn.execute(text("UPDATE outbox SET attempts = 1 WHERE pass_id = :p"), {"p": tried})
+        conn.execute(text("UPDATE outbox SET available_at = :late WHERE pass_id <> :p"),
+                     {"late": box.clock.now() + timedelta(hours=1), "p": claimed})
+    (job,) = Outbox(box.services.engine).claim("w", box.clock.now())
+    assert job.pass_id == claimed
+    with box.services.uow() as uow:
+        passes_changed(uow, [pending, claimed, tried, idle], box.clock.now(), reason="news")
+        uow.commit()
+    with box.services.engine.connect() as conn:
+        rows = conn.execute(text("SELECT pass_id, payload, attempts, locked_by FROM outbox ORDER BY id")).all()
+    jobs: dict[int, list[tuple[list[str], int, bool]]] = {}
+    for pass_id, payload, attempts, locked_by in rows:
+        reasons = (payload if isinstance(payload, dict) else json.loads(payload))["reasons"]
+        jobs.setdefault(pass_id, []).append((reasons, attempts, locked_by is not None))
+    assert jobs == {
+        pending: [(["points", "news"], 0, False)],
+        claimed: [(["points"], 1, True), (["news"], 0, False)],
+        tried: [(["points"], 1, False), (["news"], 0, False)],
+        idle: [(["news"], 0, False)],
+    }
 
 
 def test_a_410_removes_the_device_with_all_its_registrations(box, apns) -> None:  # type: ignore[no-untyped-def]
