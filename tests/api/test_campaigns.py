@@ -265,3 +265,23 @@ def test_cancel_halfway_stops_the_chunks_not_yet_delivered_and_the_dry_run_count
         assert count(svc, f"SELECT count(*) FROM passes WHERE news_campaign_id = {cid}") == 1000
     finally:
         svc.close()
+
+
+def test_a_member_whose_coupon_is_used_up_gets_a_fresh_one_and_the_news_links_to_it(client, auth, services) -> None:  # type: ignore[no-untyped-def]
+    pid = make_program(services)
+    offer = make_offer(client, auth, pid, valid_until="2099-12-31T00:00:00+00:00")
+    m = make_member(services, pid, points=2500)
+    used = post(client, f"/api/v1/offers/{offer}/coupons", auth, {"member_id": m["id"]}).json
+    assert post(client, f"/api/v1/coupons/{used['id']}/redeem", auth).status_code == 200
+    r = post(client, "/api/v1/campaigns", auth, {"program_id": pid, "message": "Another latte on us",
+                                                 "offer_id": offer, "ignore_quiet_hours": True})
+    drain(services)
+    assert client.get(r.headers["Location"], headers=auth).json["sent"] == 1
+    with services.engine.connect() as conn:
+        fresh = conn.execute(text("SELECT p.public_token FROM coupons c JOIN passes p ON p.coupon_id = c.id "
+                                  "WHERE c.offer_id = :o AND c.state = 'issued'"), {"o": offer}).scalar_one()
+    files = pkpass_files(client.get(local(m["links"]["pkpass"])).data)
+    link_key = card_fields(json.loads(files["pass.json"]))["news"]["attributedValue"]
+    en = files["en.lproj/pass.strings"].decode("utf-16")
+    assert f'"{link_key}" = "Another latte on us' in en and services.urls.pkpass(fresh) in en
+    assert used["links"]["page"].rsplit("/", 1)[-1] not in en                # not the redeemed one

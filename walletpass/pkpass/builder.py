@@ -90,8 +90,9 @@ def images_fingerprint(images: Mapping[str, bytes]) -> str:
 
 def _fingerprint(signers: Mapping[str, PassSigner], templates: Mapping[str, PassTemplate], context: RenderContext,
                  defaults: Mapping[str, str]) -> str:
-    h = hashlib.sha256(f"{__version__}\0{context.team_id}\0{context.web_service_url}\0{sorted(defaults.items())}"
-                       .encode())
+    coupons = context.coupon_url("") if context.coupon_url else ""  # the news field's links carry the public URL
+    h = hashlib.sha256(f"{__version__}\0{context.team_id}\0{context.web_service_url}\0{coupons}\0"
+                       f"{sorted(defaults.items())}".encode())
     for name in sorted(templates):
         t = templates[name]
         h.update(f"\0{name}\0{t.version or hashlib.sha256(t.document.encode()).hexdigest()}".encode())

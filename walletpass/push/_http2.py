@@ -293,7 +293,7 @@ class Connection:
                     self._headers(sid, flags, bytes(data[pos + 9:end]), results)
             elif kind == RST_STREAM and sid not in streams and self._block is None:
                 pass  # after the answer: nginx says it will not read the rest of the body
-            elif kind == DATA:
+            elif kind == DATA and self._block is None:  # (mid header block: _control refuses it)
                 self._data(sid, flags, data[pos + 9:end], results)
             else:
                 self._control(kind, flags, sid, bytes(data[pos + 9:end]), results)

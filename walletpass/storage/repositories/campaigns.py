@@ -149,12 +149,12 @@ class CampaignRepository(SessionRepository):
 
     def news(self, campaign_id: int, pass_id: int) -> News:
         """The message *pass_id* shows for the campaign: its variant's (as its delivery records), or the one; and
-        the member's coupon of the campaign's offer (its newest, when it has several), which the field links to."""
+        the member's usable coupon of the campaign's offer (its newest issued one), which the field links to."""
         campaign = self.get(campaign_id)
         token = None
         if campaign.offer_id is not None:
             token = self._s.scalar(select(PassRow.public_token).join(CouponRow, CouponRow.id == PassRow.coupon_id)
-                                   .where(CouponRow.offer_id == campaign.offer_id,
+                                   .where(CouponRow.offer_id == campaign.offer_id, CouponRow.state == "issued",
                                           CouponRow.member_id == select(PassRow.member_id).where(
                                               PassRow.id == pass_id).scalar_subquery())
                                    .order_by(CouponRow.id.desc()).limit(1))

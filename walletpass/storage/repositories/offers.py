@@ -51,11 +51,12 @@ class OfferRepository(SessionRepository):
         return to_coupon(self._row(CouponRow, coupon_id, "coupon", for_update=for_update))
 
     def holders(self, offer_id: int, member_ids: Sequence[int]) -> set[int]:
-        """Those of *member_ids* who hold a coupon of the offer (in any state)."""
+        """Those of *member_ids* who hold a usable coupon of the offer (issued: not redeemed, voided or expired)."""
         if not member_ids:
             return set()
         return set(self._s.scalars(select(CouponRow.member_id).where(
-            CouponRow.offer_id == offer_id, CouponRow.member_id.in_(list(member_ids))).distinct()))
+            CouponRow.offer_id == offer_id, CouponRow.member_id.in_(list(member_ids)),
+            CouponRow.state == rules.ISSUED).distinct()))
 
     def code_taken(self, code: str) -> bool:
         return bool(self._s.scalar(select(func.count()).where(CouponRow.code == code)))
