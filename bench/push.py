@@ -30,8 +30,6 @@ import os
 import re
 import resource
 import shutil
-import signal
-import socket
 import ssl
 import statistics
 import subprocess
@@ -50,70 +48,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import load_average, machine, write_section  # noqa: E402
+from bench._common import free_port, load_average, machine, openssl_rsa2048, write_section  # noqa: E402
+from bench._common import nginx_server as common_nginx  # noqa: E402
 from tests.pki import MEMBER_PTID, TestPki, make_test_pki  # noqa: E402
 from walletpass.push.apns import ApnsClient  # noqa: E402
 
 TEMPLATE = ROOT / "bench" / "nginx-apns.conf"
 
 
-def free_ports(n: int) -> list[int]:
-    """*n* distinct free ports on 127.0.0.1 (all bound at once, so none is handed out twice)."""
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 @contextmanager
 def nginx_server(pki: TestPki, workdir: Path) -> Iterator[tuple[str, str]]:
-    """Run nginx in the foreground with the filled-in template; yield its two base URLs (client certificate
-    demanded, not demanded); stop it afterwards."""
-    nginx = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx")
-                                           if os.access(p, os.X_OK)), None)
-    if nginx is None:
-        sys.exit("bench/push.py needs nginx (with the http_v2 and ssl modules): "
-                 "apt-get update && apt-get install -y nginx")
-    client_ca = workdir / "client-ca.pem"
-    client_ca.write_bytes((pki.certs_dir / "apple-root-ca.pem").read_bytes()
-                          + (pki.certs_dir / "wwdr-ca.pem").read_bytes())
-    port, open_port = free_ports(2)
-    conf = TEMPLATE.read_text()
-    for slot, value in {"@@DIR@@": str(workdir), "@@PORT@@": str(port), "@@OPEN_PORT@@": str(open_port),
-                        "@@SERVER_CERT@@": str(pki.server_cert_file),
-                        "@@SERVER_KEY@@": str(pki.server_key_file), "@@CLIENT_CA@@": str(client_ca)}.items():
-        conf = conf.replace(slot, value)
-    conf_file = workdir / "nginx.conf"
-    conf_file.write_text(conf)
-    log = (workdir / "nginx.out").open("wb")
-    proc = subprocess.Popen([nginx, "-c", str(conf_file), "-p", f"{workdir}/", "-e", str(workdir / "error.log")],
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            if proc.poll() is not None:
-                sys.exit(f"nginx exited with {proc.returncode}:\n{(workdir / 'nginx.out').read_text()}"
-                         f"{(workdir / 'error.log').read_text() if (workdir / 'error.log').exists() else ''}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    sys.exit("nginx did not start listening within 10 s")
-                time.sleep(0.05)
-        yield f"https://127.0.0.1:{port}", f"https://127.0.0.1:{open_port}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    """nginx with bench/nginx-apns.conf; yield its two base URLs (client certificate demanded, not demanded: h2load
+    cannot present one)."""
+    open_port = free_port()
+    with common_nginx(TEMPLATE, pki, workdir, {"@@OPEN_PORT@@": str(open_port)}) as (url, _):
+        yield url, f"https://127.0.0.1:{open_port}"
 
 
 H2LOAD_RE = re.compile(r"finished in ([\d.]+)(m?s), ([\d.]+) req/s")
@@ -262,21 +211,10 @@ def bench_httpx_sync(url: str, pki: TestPki, tokens: list[str]) -> dict[str, obj
             "tokens": len(tokens), "rounds": 1, "best": rate, "median": rate}
 
 
-def openssl_speed() -> str:
-    """``openssl speed rsa2048`` signatures per second (1 s of signing)."""
-    try:
-        out = subprocess.run(["openssl", "speed", "-seconds", "1", "rsa2048"], capture_output=True, text=True,
-                             timeout=60).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return "openssl speed: not run"
-    found = re.search(r"rsa 2048 bits\s+\S+\s+\S+\s+([\d.]+)", out)
-    return f"`openssl speed rsa2048` {float(found.group(1)):,.0f} signatures/s" if found else "openssl speed: ?"
-
-
 def describe_machine() -> str:
     nginx_version = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
     h2load_version = subprocess.run(["h2load", "--version"], capture_output=True, text=True).stdout.strip()
-    return f"{machine()}; {openssl_speed()}; {nginx_version}; {h2load_version}"
+    return f"{machine()}; {openssl_rsa2048()}; {nginx_version}; {h2load_version}"
 
 
 def main() -> None:

@@ -42,8 +42,6 @@ import random
 import re
 import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -62,7 +60,16 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from sqlalchemy import make_url, select  # noqa: E402
 
-from bench._common import load_average, machine, openssl_rsa2048, write_section  # noqa: E402
+from bench._common import (  # noqa: E402
+    free_port,
+    load_average,
+    machine,
+    openssl_rsa2048,
+    run_init,
+    stop_server,
+    tree_cpu_seconds,
+    write_section,
+)
 from walletpass.bootstrap import bootstrap  # noqa: E402
 from walletpass.config import Settings  # noqa: E402
 from walletpass.services import apple_ws  # noqa: E402
@@ -104,18 +111,6 @@ class Seeded:
     token: str
     tag: int
     last_modified: str
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run_init(env: dict[str, str]) -> None:
-    done = subprocess.run([str(WALLETPASS), "init"], env=env, capture_output=True, text=True, cwd=ROOT)
-    if done.returncode != 0:
-        sys.exit(f"walletpass init failed: {done.stderr.strip()}")
 
 
 def seed(settings: Settings, passes: int) -> list[Seeded]:
@@ -218,39 +213,6 @@ def serve_defaults() -> tuple[int, int]:
 
     defaults = {p.name: p.default for p in serve.params}
     return int(defaults["workers"]), int(defaults["threads"])
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
-def tree_cpu_seconds(root: int) -> float:
-    """User + system CPU seconds of process *root* and its descendants (from /proc; Linux)."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid = int(entry.name)
-        parents[pid] = int(fields[1])
-        times[pid] = (int(fields[11]) + int(fields[12])) / tick
-    tree, frontier = {root}, [root]
-    while frontier:
-        pid = frontier.pop()
-        children = [p for p, parent in parents.items() if parent == pid and p not in tree]
-        tree.update(children)
-        frontier.extend(children)
-    return sum(times.get(p, 0.0) for p in tree)
 
 
 def run_wrk(base: str, script: Path, lines: Path, seconds: int, connections: int, threads: int) -> dict[str, float]:
