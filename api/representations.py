@@ -44,7 +44,7 @@ def member_json(d: MemberDetails, urls: PublicUrls) -> Json:
         "up_to_date": reg.fetched_tag is not None and reg.fetched_tag >= p.update_tag,
     } for reg, dev, p in d.devices]
     return {
-        "id": m.id, "program_id": m.program_id, "name": m.name, "email": m.email,
+        "id": m.id, "program_id": m.program_id, "name": m.name, "email": m.email, "phone": m.phone,
         "external_id": m.external_id, "member_number": m.member_number,
         "serial_number": card.serial_number, "points": m.points, "tier": m.tier,
         "links": urls.links(card.public_token), "devices": devices,

@@ -48,6 +48,8 @@ _YEAR = r"(?:19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"  
 #: 00–59 (no leap second), a zone, a year from 1970 to 9998. ``format`` adds that the day exists in its month.
 INSTANT = whole(rf"{_YEAR}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
                 r"(?:\.[0-9]+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])")
+#: A phone number as normalize_phone takes it: an optional ``+``, then 6–15 digits with separators between them.
+PHONE = whole(r"\+?[ (]*[0-9](?:[ .()/-]*[0-9]){5,14}")
 #: A birthday ``YYYY-MM-DD`` (``format: date``), years 1900–2099; the day is checked against its month and today.
 BIRTHDAY = whole(r"(?:19[0-9]{2}|20[0-9]{2})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])")
 #: The keys a program's ``texts[locale]`` may translate (``tier.<name>``: a tier of the program).
@@ -129,6 +131,10 @@ PROGRAM = {
 _email = {"type": "string", "maxLength": 320, "pattern": EMAIL,
           "x-detail": "{value} does not match an email address: name@domain.tld, without white space"}
 
+_phone = {"type": "string", "maxLength": 32, "pattern": PHONE,
+          "description": "an optional + and 6 to 15 digits; spaces, dashes, dots and brackets are dropped when stored",
+          "x-detail": "{value} is not a phone number: an optional + and 6 to 15 digits"}
+
 _birthday: dict[str, Any] = {
     "type": "string", "format": "date", "pattern": BIRTHDAY,
     "description": "YYYY-MM-DD, a real day of 1900–2099 not after today (422 otherwise): birthday campaigns",
@@ -139,6 +145,7 @@ MEMBER: dict[str, Any] = {
     "properties": {
         "name": _non_blank(200),
         "email": _email,
+        "phone": _phone,
         "external_id": _text(200, min_length=1),
         "points": _integer(0, MAX_POINTS),
         "birthday": _birthday,
@@ -162,6 +169,7 @@ MEMBER_PATCH = {
     "properties": {
         "name": MEMBER["properties"]["name"],
         "email": {**_email, "type": ["string", "null"]},
+        "phone": {**_phone, "type": ["string", "null"]},
         "external_id": {**_text(200, min_length=1), "type": ["string", "null"]},
         "birthday": {**_birthday, "type": ["string", "null"]},
     },

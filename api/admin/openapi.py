@@ -200,7 +200,7 @@ VIEWS: dict[str, dict[str, Any]] = {
         "texts": _TEXTS, "version": _INT}),
     "Links": _object({"page": _URL, "pkpass": _URL, "google_save": _URL}),
     "MemberView": _object({
-        "id": _INT, "program_id": _INT, "name": _STR, "email": _NULL_STR, "external_id": _NULL_STR,
+        "id": _INT, "program_id": _INT, "name": _STR, "email": _NULL_STR, "phone": _NULL_STR, "external_id": _NULL_STR,
         "member_number": _STR, "serial_number": _STR, "points": _INT, "tier": _NULL_STR, "links": _ref("Links"),
         "devices": {"type": "array", "items": _object({
             "device": _STR, "registered_at": _TIME, "last_pushed": _NULL_TIME, "last_fetched": _NULL_TIME,

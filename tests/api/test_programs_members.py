@@ -203,3 +203,27 @@ def test_every_create_honours_idempotency_key(client, auth, services) -> None:  
     first = post(f"/api/v1/programs/{pid}/offers", offer, "offer-1")
     again = post(f"/api/v1/programs/{pid}/offers", offer, "offer-1")
     assert first.status_code == again.status_code == 201 and first.json == again.json and count("offers") == 1
+
+
+def test_phone_is_normalised_and_patchable(client, auth, services) -> None:  # type: ignore[no-untyped-def]
+    pid = _post(client, "/api/v1/programs", DEMO_PROGRAM, auth).json["id"]
+    r = _post(client, f"/api/v1/programs/{pid}/members",
+              {"name": "Chen", "phone": "+886 (912) 345-678", "email": "Chen@Example.COM"}, auth)
+    assert r.status_code == 201, r.json
+    got = client.get(f"/api/v1/members/{r.json['id']}", headers=auth).json
+    assert got["phone"] == "+886912345678" and got["email"] == "Chen@example.com"
+    r2 = client.patch(f"/api/v1/members/{got['id']}", json={"phone": "0912.345.679"}, headers=auth)
+    assert r2.status_code == 200, r2.json
+    assert r2.json["phone"] == "0912345679"
+    r3 = client.patch(f"/api/v1/members/{got['id']}", json={"phone": None}, headers=auth)
+    assert r3.status_code == 200 and r3.json["phone"] is None
+
+
+@pytest.mark.parametrize("phone", ["12345", "+1234567890123456", "call me", "+886-912-345-67a", "", "++886912345"])
+def test_bad_phone_is_422_and_nothing_written(client, auth, services, phone) -> None:  # type: ignore[no-untyped-def]
+    pid = _post(client, "/api/v1/programs", DEMO_PROGRAM, auth).json["id"]
+    before = _count(services, "members")
+    r = _post(client, f"/api/v1/programs/{pid}/members", {"name": "Chen", "phone": phone}, auth)
+    assert r.status_code == 422 and r.headers["Content-Type"].startswith("application/problem+json")
+    assert "phone" in json.dumps(r.json)
+    assert _count(services, "members") == before

@@ -27,6 +27,8 @@ class Member:
     version: int = 1
     updated_at: datetime | None = None
     birthday: date | None = None
+    #: normalised by :func:`normalize_phone`: ``+`` and digits, or digits alone
+    phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,28 @@ def apply_points(balance: int, delta: int) -> int:
     if new > MAX_POINTS:
         raise InvalidInput("points", f"balance would exceed {MAX_POINTS}")
     return new
+
+
+#: Separators people type inside a phone number; they are dropped when it is stored.
+_PHONE_SEPARATORS = str.maketrans("", "", " -.()/\u00a0")
+
+
+def normalize_phone(value: str, field: str = "phone") -> str:
+    """A phone number as stored and looked up: an optional leading ``+`` then 6–15 digits (E.164's length), the
+    separators people type (spaces, dashes, dots, brackets, slashes) dropped: ``+886 912-345-678`` →
+    ``+886912345678``."""
+    compact = value.strip().translate(_PHONE_SEPARATORS)
+    digits = compact.removeprefix("+")
+    if not (digits.isascii() and digits.isdigit() and 6 <= len(digits) <= 15):
+        raise InvalidInput(field, f"{value!r} is not a phone number: an optional + and 6 to 15 digits")
+    return compact
+
+
+def normalize_email(value: str) -> str:
+    """An email address as stored and looked up: surrounding space removed, the domain in lower case (the local
+    part is the mailbox owner's: kept as typed, compared case-insensitively by lookups)."""
+    local, _, domain = value.strip().rpartition("@")
+    return f"{local}@{domain.lower()}"
 
 
 def parse_birthday(value: str, today: date, field: str = "birthday") -> date:

@@ -8,7 +8,7 @@ from typing import Any
 
 from walletpass.config import Settings
 from walletpass.domain.devices import Device, Registration
-from walletpass.domain.members import MAX_POINTS, Member, parse_birthday
+from walletpass.domain.members import MAX_POINTS, Member, normalize_email, normalize_phone, parse_birthday
 from walletpass.domain.passes import MEMBER_CARD, Pass
 from walletpass.domain.wallets import WalletObject
 from walletpass.errors import Conflict, InvalidInput
@@ -39,6 +39,8 @@ def enrol_member(uow: UnitOfWork, clock: Clock, settings: Settings, program_id: 
         raise InvalidInput("points", f"initial points must be between 0 and {MAX_POINTS}")
     now = clock.now()
     birthday = parse_birthday(data["birthday"], now.date()) if data.get("birthday") is not None else None
+    phone = normalize_phone(data["phone"]) if data.get("phone") is not None else None
+    email = normalize_email(data["email"]) if data.get("email") is not None else None
 
     def enrol(u: UnitOfWork) -> MemberDetails:
         program = u.programs.get(program_id)
@@ -49,9 +51,9 @@ def enrol_member(uow: UnitOfWork, clock: Clock, settings: Settings, program_id: 
         while u.members.number_taken(number):
             number = new_member_number()
         tier = program.tier_for(points)
-        member = u.members.add(program_id=program_id, name=name, email=data.get("email"), external_id=external_id,
+        member = u.members.add(program_id=program_id, name=name, email=email, external_id=external_id,
                                member_number=number, points=points, tier=tier.name if tier else None,
-                               source=source, now=now, birthday=birthday)
+                               source=source, now=now, birthday=birthday, phone=phone)
         if points:
             u.ledger.add(member.id, points, points, "initial balance", None, now)
         card = u.passes.add(serial_number=new_serial(), pass_type_id=settings.member_pass_type_id,

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from walletpass.config import Settings
-from walletpass.domain.members import parse_birthday
+from walletpass.domain.members import normalize_email, normalize_phone, parse_birthday
 from walletpass.errors import Conflict, InvalidInput
 from walletpass.ports import Clock, UnitOfWork
 from walletpass.render.template import PassTemplate
@@ -26,7 +26,7 @@ def shown_on_passes(templates: Iterable[PassTemplate]) -> frozenset[str]:
 
 def update_member(uow: UnitOfWork, clock: Clock, settings: Settings, member_id: int,
                   data: Mapping[str, Any], *, templates: Iterable[PassTemplate]) -> MemberDetails:
-    """Apply a validated PATCH (``name``, ``email``, ``external_id``; null clears the optional two); *templates*
+    """Apply a validated PATCH (``name``, ``email``, ``phone``, ``external_id``, ``birthday``; null clears an optional one); *templates*
     are the pass templates in use (a change to a field one of them shows bumps the passes)."""
     changes = dict(data)
     if "name" in changes:
@@ -34,6 +34,10 @@ def update_member(uow: UnitOfWork, clock: Clock, settings: Settings, member_id: 
         if not changes["name"]:
             raise InvalidInput("name", "must not be blank")
     now = clock.now()
+    if changes.get("phone") is not None:
+        changes["phone"] = normalize_phone(changes["phone"])
+    if changes.get("email") is not None:
+        changes["email"] = normalize_email(changes["email"])
     if changes.get("birthday") is not None:
         changes["birthday"] = parse_birthday(changes["birthday"], now.date())
     with uow:

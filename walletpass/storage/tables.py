@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -121,6 +122,7 @@ class MemberRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     source: Mapped[str | None] = mapped_column(String(64), nullable=True)
     birthday: Mapped[date | None] = mapped_column(Date, nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -130,6 +132,9 @@ Index("ix_members_program_tier", MemberRow.program_id, MemberRow.tier)
 Index("ix_members_program_points", MemberRow.program_id, MemberRow.points)
 Index("ix_members_program_created", MemberRow.program_id, MemberRow.created_at)
 Index("ix_members_program_source", MemberRow.program_id, MemberRow.source)
+# Lookups (a till, enrolment that recovers a member): email case-insensitively, phone as normalised.
+Index("ix_members_program_email", MemberRow.program_id, func.lower(MemberRow.email))
+Index("ix_members_program_phone", MemberRow.program_id, MemberRow.phone)
 
 
 class OfferRow(Base):

@@ -29,7 +29,7 @@ def to_member(row: MemberRow) -> Member:
     return Member(id=row.id, program_id=row.program_id, name=row.name, member_number=row.member_number,
                   points=row.points, tier=row.tier, email=row.email, external_id=row.external_id,
                   created_at=row.created_at, source=row.source, version=row.version, updated_at=row.updated_at,
-                  birthday=row.birthday)
+                  birthday=row.birthday, phone=row.phone)
 
 
 #: Where a member card counts as installed, per wallet (Google: saved by the user; inserted by REST is not).
@@ -98,10 +98,11 @@ def segment_where(program_id: int, segment: Segment, without_coupon_of: int | No
 class MemberRepository(SessionRepository):
     def add(self, *, program_id: int, name: str, member_number: str, points: int, tier: str | None,
             email: str | None, external_id: str | None, source: str | None, now: datetime,
-            birthday: date | None = None) -> Member:
+            birthday: date | None = None, phone: str | None = None) -> Member:
         return to_member(self._add(MemberRow(
             program_id=program_id, name=name, email=email, external_id=external_id, member_number=member_number,
-            points=points, tier=tier, version=1, source=source, birthday=birthday, created_at=now, updated_at=now)))
+            points=points, tier=tier, version=1, source=source, birthday=birthday, phone=phone, created_at=now,
+            updated_at=now)))
 
     def get(self, member_id: int, *, for_update: bool = False) -> Member:
         """The member (its row locked until commit with *for_update*: SELECT … FOR UPDATE on PostgreSQL)."""
@@ -112,11 +113,24 @@ class MemberRepository(SessionRepository):
                                                       MemberRow.external_id == external_id)).first()
         return None if row is None else to_member(row)
 
+    def by_email(self, program_id: int, email: str) -> Member | None:
+        """The program's member with *email*, compared case-insensitively (the oldest if several share it)."""
+        row = self._s.scalars(select(MemberRow).where(MemberRow.program_id == program_id,
+                                                      func.lower(MemberRow.email) == email.lower())
+                              .order_by(MemberRow.id)).first()
+        return None if row is None else to_member(row)
+
+    def by_phone(self, program_id: int, phone: str) -> Member | None:
+        """The program's member with *phone* (normalised, see domain.members.normalize_phone), the oldest first."""
+        row = self._s.scalars(select(MemberRow).where(MemberRow.program_id == program_id, MemberRow.phone == phone)
+                              .order_by(MemberRow.id)).first()
+        return None if row is None else to_member(row)
+
     def number_taken(self, number: str) -> bool:
         return bool(self._s.scalar(select(func.count()).where(MemberRow.member_number == number)))
 
     def update(self, member_id: int, values: Mapping[str, Any], now: datetime) -> frozenset[str]:
-        """Apply *values* (name, email, external_id); return the fields that changed."""
+        """Apply *values* (name, email, phone, external_id, birthday); return the fields that changed."""
         return change_row(self._row(MemberRow, member_id, "member"), values, now)
 
     def set_balance(self, member_id: int, points: int, tier: str | None, now: datetime) -> None:
