@@ -227,3 +227,11 @@ def test_bad_phone_is_422_and_nothing_written(client, auth, services, phone) -> 
     assert r.status_code == 422 and r.headers["Content-Type"].startswith("application/problem+json")
     assert "phone" in json.dumps(r.json)
     assert _count(services, "members") == before
+
+
+def test_program_theme_stylesheet_carries_its_colours(client, auth) -> None:  # type: ignore[no-untyped-def]
+    pid = _post(client, "/api/v1/programs", {**DEMO_PROGRAM, "background_color": "#102030"}, auth).json["id"]
+    r = client.get(f"/assets/programs/{pid}/theme.css?v=1")
+    assert r.status_code == 200 and r.mimetype == "text/css"
+    assert "--brand-bg:rgb(16, 32, 48)" in r.get_data(as_text=True)
+    assert client.get("/assets/programs/999999/theme.css").status_code == 404
