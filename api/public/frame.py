@@ -30,10 +30,8 @@ def frame(program: Program, locale: str) -> dict[str, Any]:
     offered = [loc for loc in program.locales if loc in LOCALES] or ["en"]
     languages = []
     for code in offered:
-        args = request.args.to_dict()
-        args["lang"] = code
-        languages.append((code, NATIVE_NAMES[code], url_for(request.endpoint or "", **(request.view_args or {}),
-                                                               **args)))
+        values: dict[str, Any] = {**request.args.to_dict(), **(request.view_args or {}), "lang": code}
+        languages.append((code, NATIVE_NAMES[code], url_for(request.endpoint or "", **values)))
     s = services()
     return {
         "locale": locale,
