@@ -220,3 +220,32 @@ def _inputs(html: str) -> list[dict[str, str]]:
     parser = _Inputs()
     parser.feed(html)
     return [i for i in parser.found if "id" in i]
+
+
+@pytest.mark.redis
+def test_with_a_broker_the_limit_is_counted_in_redis_for_every_process(services: Any, program: int,
+                                                                       redis_url: str) -> None:
+    import secrets
+
+    from api import create_app
+
+    shared = _with(services, broker_url=redis_url, join_rate_limit="2/minute")
+    one, two = create_app(services=shared).test_client(), create_app(services=shared).test_client()
+    ip = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250)}"  # a key of this run
+    _, t1 = open_form(one, f"/join/{program}")
+    _, t2 = open_form(two, f"/join/{program}")
+
+    answers = [submit(one, f"/join/{program}", t1, email="a@example.com", ip=ip).status_code,
+               submit(two, f"/join/{program}", t2, email="b@example.com", ip=ip).status_code,
+               submit(one, f"/join/{program}", t1, email="c@example.com", ip=ip).status_code]
+
+    assert answers == [303, 303, 429]
+
+
+def test_when_the_limits_storage_is_down_enrolments_go_on(services: Any, program: int) -> None:
+    from api import create_app
+
+    client = create_app(services=_with(services, broker_url="redis://127.0.0.1:9/0")).test_client()
+    _, token = open_form(client, f"/join/{program}")
+
+    assert submit(client, f"/join/{program}", token).status_code == 303

@@ -53,7 +53,8 @@ def card_link_message(*, to: str, sender: str, program: str, name: str, link: st
 
     *sender* is the From address, shown with the program's name; the Message-ID's domain is the sender's.
     """
-    t = TEXTS.get(locale, TEXTS["en"])
+    lang = locale if locale in TEXTS else "en"
+    t = TEXTS[lang]
     lead = t["welcome" if welcome else "recovery"].format(program=program)
     greeting = t["greeting"].format(name=name)
     msg = EmailMessage()
@@ -61,12 +62,12 @@ def card_link_message(*, to: str, sender: str, program: str, name: str, link: st
     msg["From"] = formataddr((program, sender))
     msg["To"] = to
     msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
-    msg["Content-Language"] = locale if locale in TEXTS else "en"
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(f"{greeting}\n\n{lead}\n\n{t['action']}: {link}\n\n{t['how']}\n\n{t['ignore']}\n")
-    html = (f'<!doctype html><html lang="{escape(msg["Content-Language"])}"><body>'
+    html = (f'<!doctype html><html lang="{lang}"><body>'
             f"<p>{escape(greeting)}</p><p>{escape(lead)}</p>"
             f'<p><a href="{escape(link)}">{escape(t["action"])}</a></p>'
             f"<p>{escape(t['how'])}</p><p><small>{escape(t['ignore'])}</small></p></body></html>")
     msg.add_alternative(html, subtype="html")
+    msg["Content-Language"] = lang  # after the content: set_content drops every Content-* header
     return msg
