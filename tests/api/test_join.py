@@ -249,3 +249,20 @@ def test_when_the_limits_storage_is_down_enrolments_go_on(services: Any, program
     _, token = open_form(client, f"/join/{program}")
 
     assert submit(client, f"/join/{program}", token).status_code == 303
+
+
+def test_the_page_with_its_assets_weighs_under_100_kb_and_loads_nothing_from_elsewhere(client: Any, services: Any,
+                                                                                      program: int) -> None:
+    page, _ = open_form(client, f"/join/{program}?src=flyer-a")
+    html = page.get_data(as_text=True)
+    assets = re.findall(r'<(?:link rel="stylesheet"|img[^>]*) (?:href|src)="([^"]+)"', html)
+    base = services.settings.base_url  # https outside loopback (Settings.check): no mixed content
+    assert assets and all(a.startswith(("/", base + "/")) for a in assets), assets  # only our own
+    sizes = {a: len(client.get(a.removeprefix(base)).data) for a in dict.fromkeys(assets)}
+
+    total = len(page.data) + sum(sizes.values())
+
+    assert len(sizes) >= 3 and all(sizes.values()), sizes  # pages.css, theme.css, the logo
+    assert total < 100_000, (total, sizes)
+    print(f"join page {len(page.data)} B + assets {sizes} = {total} B")
+    assert f'action="/join/{program}?src=flyer-a"' in html  # the source rides along with the form
