@@ -12,31 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.builders import make_program
-from tests.helpers import count, pass_json
-from walletpass.storage.tables import MemberRow, PassEventRow
-
-IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-          "Version/18.5 Mobile/15E148 Safari/604.1")
-_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def open_form(client: Any, path: str, **headers: str) -> tuple[Any, str]:
-    r = client.get(path, headers={"User-Agent": IPHONE, **headers})
-    assert r.status_code == 200, r.data
-    return r, _TOKEN.search(r.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
-
-
-def submit(client: Any, path: str, token: str | None, ip: str = "198.51.100.7", **fields: str) -> Any:
-    data = {"name": "Lin Mei", "email": "mei@example.com", "consent": "yes", **fields}
-    if token is not None:
-        data["csrf_token"] = token
-    return client.post(path, data={k: v for k, v in data.items() if v is not None},
-                       headers={"User-Agent": IPHONE}, environ_base={"REMOTE_ADDR": ip})
-
-
-def members(services: Any) -> list[MemberRow]:
-    with services.engine.connect() as conn:
-        return list(conn.execute(select(MemberRow).order_by(MemberRow.id)))
+from tests.helpers import IPHONE, count, members, open_form, pass_json, submit
+from walletpass.storage.tables import PassEventRow
 
 
 def visits(services: Any) -> list[tuple[str | None]]:

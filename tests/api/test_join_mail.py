@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.api.test_join import members, open_form, submit
 from tests.builders import make_program
 from tests.fakes.smtp_server import FakeSmtp
-from tests.helpers import count, drain
+from tests.helpers import count, drain, members, open_form, submit
 from walletpass.config import Settings
 
 
