@@ -243,3 +243,14 @@ def test_the_page_with_its_assets_weighs_under_100_kb_and_loads_nothing_from_els
     assert total < 100_000, (total, sizes)
     print(f"join page {len(page.data)} B + assets {sizes} = {total} B")
     assert f'action="/join/{program}?src=flyer-a"' in html  # the source rides along with the form
+
+
+def test_the_form_cookie_is_the_only_one_and_the_api_needs_no_csrf_token(client: Any, services: Any, auth: Any,
+                                                                         program: int) -> None:
+    open_form(client, f"/join/{program}")  # the browser now holds the form's cookie (path /join/)
+
+    created = client.post(f"/api/v1/programs/{program}/members", json={"name": "Till"}, headers=auth)
+    page = client.get(urlsplit(created.json["links"]["page"]).path)
+
+    assert created.status_code == 201 and page.status_code == 200
+    assert "Set-Cookie" not in created.headers and "Set-Cookie" not in page.headers
