@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Flask, Response
-from flask.sessions import SessionInterface
+from flask import Flask, Request, Response
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.routing import IntegerConverter
 
 from walletpass.bootstrap import Services, bootstrap
@@ -26,6 +26,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         SECRET_KEY=settings.secret_key or load_secret_key(settings.instance_path),
         MAX_CONTENT_LENGTH=max(settings.max_body_bytes, settings.max_image_bytes),
         JSON_SORT_KEYS=False,
+        # The one cookie: the enrolment form's CSRF token (Flask-WTF keeps it in a signed session cookie), sent
+        # back to /join/ only (see _NoSessions), never readable by script nor sent by another site's form post.
+        SESSION_COOKIE_NAME="walletpass_form",
+        SESSION_COOKIE_PATH=FORM_PATH,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https:"),
+        WTF_CSRF_TIME_LIMIT=4 * 3600,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     # No 308 from "/v1/passes/T//S" to "/v1/passes/T/S": an empty segment names nothing (a problem+json 404),
@@ -42,6 +49,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     from api.public import bp as public_bp
 
     problems.init_app(app)
+    from api.public import join
+
+    join.init_app(app)
     ops.init_app(app)
     app.register_blueprint(admin_bp)
     app.register_blueprint(public_bp)
@@ -87,15 +97,19 @@ class AsciiIntegerConverter(IntegerConverter):
     regex = "[0-9]+"
 
 
-class _NoSessions(SessionInterface):
-    """No cookie sessions: API calls carry a key, devices a pass token, pages an unguessable link.
+#: Where the one cookie session lives: the enrolment form (its CSRF token).
+FORM_PATH = "/join/"
 
-    Flask would otherwise build a signing serializer and look for a session cookie on every request
-    (a measurable share of a 304 to a device).
+
+class _NoSessions(SecureCookieSessionInterface):
+    """No cookie sessions, but the enrolment form's: API calls carry a key, devices a pass token, pages an
+    unguessable link.
+
+    Flask would otherwise build a signing serializer and look for a session cookie on every request (a measurable
+    share of a 304 to a device). Under ``/join/`` a signed cookie session holds the form's CSRF token.
     """
 
-    def open_session(self, app: Flask, request: object) -> None:
-        return None  # Flask substitutes a NullSession, which refuses writes
-
-    def save_session(self, app: Flask, session: object, response: object) -> None:
-        return None
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if not request.path.startswith(FORM_PATH):
+            return None  # Flask substitutes a NullSession, which refuses writes and is never saved
+        return super().open_session(app, request)

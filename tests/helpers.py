@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import secrets
 import socket
 import struct
@@ -25,7 +26,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from tests.fakes.apns_server import FakeApns
 from tests.pki import MEMBER_PTID, TEAM_ID
@@ -304,3 +305,32 @@ def put_image(client: Any, auth: dict[str, str], program_id: int, slot: str, dat
     """PUT /api/v1/programs/{id}/images/{slot} with the image's bytes as the body."""
     return client.put(f"/api/v1/programs/{program_id}/images/{slot}", data=data,
                       headers={**auth, "Content-Type": content_type})
+
+
+# -- the enrolment page (tests/api/test_join*.py) ---------------------------------------------------------------
+
+IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+          "Version/18.5 Mobile/15E148 Safari/604.1")
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def open_form(client: Any, path: str, **headers: str) -> tuple[Any, str]:
+    r = client.get(path, headers={"User-Agent": IPHONE, **headers})
+    assert r.status_code == 200, r.data
+    return r, _TOKEN.search(r.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+
+
+def submit(client: Any, path: str, token: str | None, ip: str = "198.51.100.7", **fields: str) -> Any:
+    data = {"name": "Lin Mei", "email": "mei@example.com", "consent": "yes", **fields}
+    if token is not None:
+        data["csrf_token"] = token
+    return client.post(path, data={k: v for k, v in data.items() if v is not None},
+                       headers={"User-Agent": IPHONE}, environ_base={"REMOTE_ADDR": ip})
+
+
+def members(services: Any) -> list[Any]:
+    """The members' rows, oldest first."""
+    from walletpass.storage.tables import MemberRow
+
+    with services.engine.connect() as conn:
+        return list(conn.execute(select(MemberRow).order_by(MemberRow.id)))

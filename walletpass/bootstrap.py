@@ -25,7 +25,7 @@ from walletpass.google.jwt import SaveLinkSigner
 from walletpass.google.provider import GoogleWallet
 from walletpass.instance import load_secret_key
 from walletpass.jobs.kick import Kicker
-from walletpass.ports import Clock, JobHandler, SystemClock, WalletProvider
+from walletpass.ports import Clock, JobHandler, Mailer, SystemClock, WalletProvider
 from walletpass.services.api_keys import ApiKeyVerifier
 from walletpass.storage.db import make_engine, upgrade
 from walletpass.storage.device_reads import DeviceReads
@@ -128,7 +128,7 @@ class Services:
     def job_handlers(self) -> dict[str, JobHandler]:
         """The handler of each job kind: a new kind is one handler and one line here."""
         from walletpass.apple.push import ApplePushHandler
-        from walletpass.services import automations, campaigns
+        from walletpass.services import automations, campaigns, join
         from walletpass.services.coupons import run_issue_jobs
         from walletpass.services.passes import run_sign_jobs
 
@@ -145,6 +145,10 @@ class Services:
         def automation(jobs: Sequence[Job]) -> list[JobResult]:
             return automations.run_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings)
 
+        def card_link_mail(jobs: Sequence[Job]) -> list[JobResult]:
+            return join.run_mail_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings,
+                                      mailer=lambda: self.mailer)
+
         return {
             JobKind.APPLE_PUSH: ApplePushHandler(self.uow, self.apns, self.push_status, self.clock.now, self.metrics),
             JobKind.GOOGLE_SYNC: self.google,
@@ -157,7 +161,17 @@ class Services:
             JobKind.PASS_SIGN: sign_ahead,
             JobKind.AUTOMATIONS_DAILY: automation,
             JobKind.AUTOMATION_MESSAGES: automation,
+            JobKind.CARD_LINK_MAIL: card_link_mail,
         }
+
+    @cached_property
+    def mailer(self) -> Mailer | None:
+        """The mail server of ``WALLETPASS_SMTP_URL`` (None: mail is not configured)."""
+        if self.settings.smtp_url is None:
+            return None
+        from walletpass.mail.smtp import SmtpMailer
+
+        return SmtpMailer(self.settings.smtp_url)
 
     @cached_property
     def campaign_rate(self) -> float:

@@ -76,6 +76,12 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "LOG_LEVEL": ("log_level", "logging level (default INFO)"),
     "ACCESS_LOG": ("access_log", "1/0: `walletpass serve` logs every request on stdout (default 1; a proxy in "
                    "front that logs already can turn it off: ~100 µs of CPU per request)"),
+    "SMTP_URL": ("smtp_url", "mail server for the enrolment page's card links: smtp://[user:password@]host[:port] "
+                 "(STARTTLS when the server offers it) or smtps://… (TLS); unset = no mail, the page shows the "
+                 "link itself"),
+    "MAIL_FROM": ("mail_from", "From address of those mails (default walletpass@<host of BASE_URL>)"),
+    "JOIN_RATE_LIMIT": ("join_rate_limit", "enrolments one IP address may submit, e.g. 10/minute;50/hour "
+                        "(default); counted in Redis when BROKER_URL is set, else per process"),
 }
 
 
@@ -117,6 +123,9 @@ class Settings:
     max_image_bytes: int = 2_097_152
     log_level: str = "INFO"
     access_log: bool = True
+    smtp_url: str | None = None
+    mail_from: str | None = None
+    join_rate_limit: str = "10/minute;50/hour"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     # -- derived -----------------------------------------------------------------------------
@@ -199,6 +208,27 @@ class Settings:
             if not ptid or "/" in ptid:
                 raise ConfigurationError(f"invalid pass type id {ptid!r}")
         self._check_broker()
+        self._check_mail()
+
+    @property
+    def mail_sender(self) -> str:
+        """The From address of the mails walletpass sends."""
+        return self.mail_from or f"walletpass@{urlsplit(self.base_url).hostname}"
+
+    def _check_mail(self) -> None:
+        if self.smtp_url is not None:
+            parts = urlsplit(self.smtp_url)
+            if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+                raise ConfigurationError("WALLETPASS_SMTP_URL must be smtp://[user:password@]host[:port] or "
+                                         "smtps://…, e.g. smtp://127.0.0.1:25")
+        if self.mail_from is not None and "@" not in self.mail_from:
+            raise ConfigurationError("WALLETPASS_MAIL_FROM must be an address such as cards@example.com")
+        from limits import parse_many
+
+        try:
+            parse_many(self.join_rate_limit)
+        except ValueError:
+            raise ConfigurationError("WALLETPASS_JOIN_RATE_LIMIT: write limits such as 10/minute;50/hour") from None
 
     def _check_broker(self) -> None:
         if self.broker_url is not None and urlsplit(self.broker_url).scheme not in {"redis", "rediss"}:

@@ -22,6 +22,7 @@ on one line and exits non-zero.
     └── RemoteError             a remote service failed (APNs, Google, the database)
         ├── PushUnavailable     could not reach / talk to APNs
         ├── GoogleApiError      Google Wallet REST answered an error (keeps Google's message)
+        ├── MailError           the mail server refused or could not be reached (``permanent``: a 5xx answer)
         └── DatabaseUnavailable the database dropped or refused the connection, or timed out (503 + Retry-After)
 """
 
@@ -158,6 +159,18 @@ class GoogleApiError(RemoteError):
         super().__init__(detail)
         self.status = status
         self.reason = reason
+
+
+class MailError(RemoteError):
+    """The mail server (``WALLETPASS_SMTP_URL``) could not take a message: *permanent* when it refused it for good
+    (a 5xx answer: a retry cannot help), else unreachable or busy (4xx, timeouts: try again later)."""
+
+    code = "mail_error"
+    title = "Mail not sent"
+
+    def __init__(self, detail: str, *, permanent: bool = False) -> None:
+        super().__init__(detail)
+        self.permanent = permanent
 
 
 class DatabaseUnavailable(RemoteError):

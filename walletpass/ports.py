@@ -6,7 +6,8 @@
 - :class:`WalletProvider`: a wallet that holds copies of our passes (Apple Wallet, Google Wallet; later Samsung
   and the Android pkpass apps). Adding a wallet is one package implementing this and one line in bootstrap.
 - :class:`JobHandler`: what a worker calls with a batch of claimed jobs of one kind.
-- :class:`PushGateway`, :class:`PushStatusBook`, :class:`PassBuilder`, :class:`RateLimiter`, :class:`Clock`.
+- :class:`PushGateway`, :class:`PushStatusBook`, :class:`PassBuilder`, :class:`RateLimiter`, :class:`Mailer`,
+  :class:`Clock`.
 - :class:`PassFiles` (``uow.pass_files``): the signed bytes of each pass's latest version, signed once.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -78,7 +80,8 @@ class Programs(Protocol):
 class Members(Protocol):
     def add(self, *, program_id: int, name: str, member_number: str, points: int, tier: str | None,
             email: str | None, external_id: str | None, source: str | None, now: datetime,
-            birthday: date | None = None, phone: str | None = None) -> Member: ...
+            birthday: date | None = None, phone: str | None = None,
+            consent: tuple[datetime, str] | None = None) -> Member: ...
     def get(self, member_id: int, *, for_update: bool = False) -> Member: ...
     def by_external_id(self, program_id: int, external_id: str) -> Member | None: ...
     def by_email(self, program_id: int, email: str) -> Member | None: ...
@@ -395,6 +398,12 @@ class PassBuilder(Protocol):
     def build_coupon_pass(self, program: Program, offer: Offer, coupon: Coupon, member: Member | None,
                           pass_ref: PassRef, *, images: Mapping[str, bytes] | None = None,
                           images_key: str = "") -> bytes: ...
+
+
+class Mailer(Protocol):
+    """Hands mail to a mail server (walletpass.mail.smtp); raises MailError when it cannot."""
+
+    def send(self, message: EmailMessage) -> None: ...
 
 
 class RateLimiter(Protocol):

@@ -42,6 +42,8 @@ class JobKind(StrEnum):
     AUTOMATIONS_DAILY = "automations_daily"
     #: give the members a program's automations reached their rule's message (campaigns to them)
     AUTOMATION_MESSAGES = "automation_messages"
+    #: mail a member their card's link (the enrolment page: a welcome, or an enrolled address asking again)
+    CARD_LINK_MAIL = "card_link_mail"
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,9 @@ class Member:
     birthday: date | None = None
     #: normalised by :func:`normalize_phone`: ``+`` and digits, or digits alone
     phone: str | None = None
+    #: when they accepted the program's terms (the enrolment page), and the SHA-256 of the text they were shown
+    consented_at: datetime | None = None
+    consent_terms_sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from walletpass.config import Settings
 from walletpass.domain.devices import Device, Registration
 from walletpass.domain.members import MAX_POINTS, Member, normalize_email, normalize_phone, parse_birthday
 from walletpass.domain.passes import MEMBER_CARD, Pass
+from walletpass.domain.programs import Program
 from walletpass.domain.wallets import WalletObject
 from walletpass.errors import Conflict, InvalidInput
 from walletpass.ids import new_member_number, new_serial, new_token
@@ -47,24 +49,34 @@ def enrol_member(uow: UnitOfWork, clock: Clock, settings: Settings, program_id: 
         external_id = data.get("external_id")
         if external_id and u.members.by_external_id(program_id, external_id) is not None:
             raise Conflict(f"a member with external_id {external_id!r} already exists in program {program_id}")
-        number = new_member_number()
-        while u.members.number_taken(number):
-            number = new_member_number()
-        tier = program.tier_for(points)
-        member = u.members.add(program_id=program_id, name=name, email=email, external_id=external_id,
-                               member_number=number, points=points, tier=tier.name if tier else None,
-                               source=source, now=now, birthday=birthday, phone=phone)
-        if points:
-            u.ledger.add(member.id, points, points, "initial balance", None, now)
-        card = u.passes.add(serial_number=new_serial(), pass_type_id=settings.member_pass_type_id,
-                            kind=MEMBER_CARD, program_id=program_id, member_id=member.id,
-                            authentication_token=new_token(24), public_token=new_token(24),
-                            tag=u.passes.next_tag(), now=now)
-        u.events.record(program_id, "enrol", now, pass_id=card.id, source=source)
-        automations.on_enrolment(u, settings, program, member.id, now)  # the welcome, in this transaction
+        member = enrol_in(u, settings, program, now, name=name, email=email, phone=phone, birthday=birthday,
+                          points=points, external_id=external_id, source=source)
         return details_in(u, member.id)
 
     return once(uow, now, retry, no_lock, enrol)
+
+
+def enrol_in(u: UnitOfWork, settings: Settings, program: Program, now: datetime, *, name: str, email: str | None,
+             phone: str | None, birthday: date | None = None, points: int = 0, external_id: str | None = None,
+             source: str | None = None, consent: tuple[datetime, str] | None = None) -> Member:
+    """Add a member (checked values) and their member card in *u*'s transaction: the enrol event, the welcome.
+    *consent* is (when, SHA-256 of the terms shown) for a member who accepted the terms on the enrolment page."""
+    number = new_member_number()
+    while u.members.number_taken(number):
+        number = new_member_number()
+    tier = program.tier_for(points)
+    member = u.members.add(program_id=program.id, name=name, email=email, external_id=external_id,
+                           member_number=number, points=points, tier=tier.name if tier else None,
+                           source=source, now=now, birthday=birthday, phone=phone, consent=consent)
+    if points:
+        u.ledger.add(member.id, points, points, "initial balance", None, now)
+    card = u.passes.add(serial_number=new_serial(), pass_type_id=settings.member_pass_type_id,
+                        kind=MEMBER_CARD, program_id=program.id, member_id=member.id,
+                        authentication_token=new_token(24), public_token=new_token(24),
+                        tag=u.passes.next_tag(), now=now)
+    u.events.record(program.id, "enrol", now, pass_id=card.id, source=source)
+    automations.on_enrolment(u, settings, program, member.id, now)  # the welcome, in this transaction
+    return member
 
 
 def member_details(uow: UnitOfWork, member_id: int) -> MemberDetails:

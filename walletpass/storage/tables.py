@@ -123,6 +123,9 @@ class MemberRow(Base):
     source: Mapped[str | None] = mapped_column(String(64), nullable=True)
     birthday: Mapped[date | None] = mapped_column(Date, nullable=True)
     phone: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: when the member accepted the program's terms on the enrolment page, and the SHA-256 of the text they saw
+    consented_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    consent_terms_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

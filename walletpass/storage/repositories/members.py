@@ -29,7 +29,8 @@ def to_member(row: MemberRow) -> Member:
     return Member(id=row.id, program_id=row.program_id, name=row.name, member_number=row.member_number,
                   points=row.points, tier=row.tier, email=row.email, external_id=row.external_id,
                   created_at=row.created_at, source=row.source, version=row.version, updated_at=row.updated_at,
-                  birthday=row.birthday, phone=row.phone)
+                  birthday=row.birthday, phone=row.phone,
+                  consented_at=row.consented_at, consent_terms_sha256=row.consent_terms_sha256)
 
 
 #: Where a member card counts as installed, per wallet (Google: saved by the user; inserted by REST is not).
@@ -98,11 +99,13 @@ def segment_where(program_id: int, segment: Segment, without_coupon_of: int | No
 class MemberRepository(SessionRepository):
     def add(self, *, program_id: int, name: str, member_number: str, points: int, tier: str | None,
             email: str | None, external_id: str | None, source: str | None, now: datetime,
-            birthday: date | None = None, phone: str | None = None) -> Member:
+            birthday: date | None = None, phone: str | None = None,
+            consent: tuple[datetime, str] | None = None) -> Member:
         return to_member(self._add(MemberRow(
             program_id=program_id, name=name, email=email, external_id=external_id, member_number=member_number,
             points=points, tier=tier, version=1, source=source, birthday=birthday, phone=phone, created_at=now,
-            updated_at=now)))
+            updated_at=now, consented_at=consent[0] if consent else None,
+            consent_terms_sha256=consent[1] if consent else None)))
 
     def get(self, member_id: int, *, for_update: bool = False) -> Member:
         """The member (its row locked until commit with *for_update*: SELECT … FOR UPDATE on PostgreSQL)."""
