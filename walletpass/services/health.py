@@ -74,16 +74,22 @@ def _worker_check(backlog: int, oldest: datetime | None, now: datetime, failing:
     return check
 
 
-def _apns_check(state: PushState | None) -> dict[str, Any]:
+_APNS_CERT_FIX = "the pass type certificate and key (replace the files)"
+_APNS_TOKEN_FIX = ("the APNs key: WALLETPASS_APNS_KEY_FILE (.p8), WALLETPASS_APNS_KEY_ID and the team id "
+                   "(WALLETPASS_APNS_TEAM_ID / WALLETPASS_TEAM_ID) must be one key of the team that owns the pass type")
+
+
+def _apns_check(state: PushState | None, token_auth: bool = False) -> dict[str, Any]:
     if state is None:
         return {"status": OK, "detail": "no push sent yet"}
     if state.forbidden_at is not None:
         return {"status": DEGRADED, "forbidden_reason": state.forbidden_reason,
                 "forbidden_at": state.forbidden_at.isoformat(),
                 "detail": f"APNs answered 403 {state.forbidden_reason} at {state.forbidden_at.isoformat()}: fix "
-                          "the pass type certificate and key (replace the files); pushes for this pass type are "
+                          f"{_APNS_TOKEN_FIX if token_auth else _APNS_CERT_FIX}; pushes for this pass type are "
                           "parked and retried, and this clears at the next accepted push"}
-    check: dict[str, Any] = {"status": OK, "detail": "APNs accepts this certificate"}
+    check: dict[str, Any] = {"status": OK, "detail": "APNs accepts this " + ("provider token" if token_auth
+                                                                               else "certificate")}
     if state.ok_at is not None:
         check["ok_at"] = state.ok_at.isoformat()
     return check
@@ -121,7 +127,7 @@ def health(uow: UnitOfWork, settings: Settings, now: datetime,
         checks[f"certificate:{ptid}"] = _certificate_check(settings.cert_path(ptid), now)
     if states is not None:
         for ptid in settings.pass_type_ids:
-            checks[f"apns:{ptid}"] = _apns_check(states.get(ptid))
+            checks[f"apns:{ptid}"] = _apns_check(states.get(ptid), settings.apns_key_file is not None)
     if not serving:
         status = FAILING
     elif any(c["status"] != OK for c in checks.values()):
