@@ -165,8 +165,11 @@ class Settings:
 
     # -- constructors ------------------------------------------------------------------------
     @classmethod
-    def from_env(cls, env: Mapping[str, str], *, cwd: Path | None = None) -> Settings:
-        """Parse ``WALLETPASS_*`` variables; relative paths are taken from *cwd*."""
+    def from_env(cls, env: Mapping[str, str], *, cwd: Path | None = None, check: bool = True) -> Settings:
+        """Parse ``WALLETPASS_*`` variables; relative paths are taken from *cwd*.
+
+        *check* False skips :meth:`check` (``walletpass doctor`` reports what it would refuse, with the rest).
+        """
         cwd = cwd or Path.cwd()
         raw = {name: env[PREFIX + name] for name in ENV_VARS if env.get(PREFIX + name, "") != ""}
         instance = _path(raw.pop("INSTANCE", "instance"), cwd)
@@ -179,7 +182,8 @@ class Settings:
         if "embedded_worker" not in kwargs:
             kwargs["embedded_worker"] = not kwargs.get("broker_url")
         settings = cls(instance_path=instance, certs_dir=certs, **kwargs)  # type: ignore[arg-type]
-        settings.check()
+        if check:
+            settings.check()
         return settings
 
     @classmethod
