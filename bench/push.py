@@ -268,7 +268,7 @@ def main() -> None:
             write_section("push-token", f"## push, APNs token auth\n\n{text}\n\n{TOKEN_NOTES}")
         else:
             write_section("push", f"## push\n\n{text}\n\n{NOTES}")
-        print("wrote the push section of BENCHMARKS.md")
+        print(f"wrote the {'push-token' if TOKEN_KEY is not None else 'push'} section of BENCHMARKS.md")
 
 
 def _token_mode() -> None:
