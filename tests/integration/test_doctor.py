@@ -23,6 +23,7 @@ from walletpass.config import Settings
 from walletpass.devpki import Issued, make_pass_type_cert
 from walletpass.doctor.findings import FAIL, OK, SKIP, WARN, Finding
 from walletpass.doctor.instance import PLACEHOLDER_ISSUER_ID, check_instance
+from walletpass.errors import ConfigurationError
 
 pytestmark = pytest.mark.usefixtures("apns", "google")
 NOW = datetime.now(UTC)
@@ -168,6 +169,16 @@ def test_healthz_reports_the_dev_certificate_as_degraded_outside_the_demo(settin
         assert check["status"] == expected, check
         assert health.json["status"] == expected
     assert check["stand_in"] is True and "an iPhone refuses" in check["detail"]
+
+
+def test_settings_refused_at_start_are_one_finding_among_the_rest(tmp_path: Path) -> None:
+    env = {"WALLETPASS_BASE_URL": "http://passes.example.invalid/", "WALLETPASS_CERTS_DIR": str(tmp_path)}
+    with pytest.raises(ConfigurationError):
+        Settings.from_env(env, cwd=tmp_path)
+    findings = check_instance(Settings.from_env(env, cwd=tmp_path, check=False), NOW, timeout=1)
+    assert levels(findings, "settings") == [FAIL] and "https" in findings[0].detail
+    assert levels(findings, f"certificate:{MEMBER_PTID}") == [FAIL]  # nothing in the empty certs folder
+    assert "no certificate at" in next(f.detail for f in findings if f.check == f"certificate:{MEMBER_PTID}")
 
 
 @pytest.mark.slow

@@ -115,8 +115,6 @@ def _certificate_team(settings: Settings, ptid: str) -> str | None:
 
 
 def apns_checks(settings: Settings, timeout: float, *, now: Callable[[], datetime] | None = None) -> list[Finding]:
-    from walletpass.push.apns import ApnsClient
-
     rule = "apple.md §4"
     out: list[Finding] = []
     tokens: ProviderTokens | None = None
@@ -132,40 +130,41 @@ def apns_checks(settings: Settings, timeout: float, *, now: Callable[[], datetim
                            "passes do not update, unset WALLETPASS_APNS_KEY_FILE to push with the certificates",
                            "apple.md §4, §6"))
     for ptid in settings.pass_type_ids:
-        check = f"apns:{ptid}"
         team = _certificate_team(settings, ptid)
         if tokens is not None and team is not None and team != tokens.team_id:
-            out.append(Finding(check, FAIL, f"the APNs key is team {tokens.team_id}'s but {ptid} belongs to team "
-                               f"{team}", "use a .p8 key of the pass type's team (or the certificate)", rule))
-        identity = f"provider token (key {tokens.key_id})" if tokens else "the pass certificate"
-        try:
-            client = ApnsClient(settings.apns_url, settings.cert_path(ptid), settings.key_path(ptid),
-                                settings.key_password, settings.apns_ca_file, timeout=timeout,
-                                connect_timeout=timeout, tokens=tokens, max_streams=1)
-            with client:
-                (outcome,) = client.send([PROBE_DEVICE_TOKEN], ptid)
-        except (CredentialError, ConfigurationError) as exc:
-            out.append(Finding(check, FAIL, exc.detail, "fix the file or setting it names", rule))
-            continue
-        except PushUnavailable as exc:
-            out.append(Finding(check, FAIL, f"no TLS/HTTP/2 exchange with {settings.apns_url} using {identity}: "
-                               f"{exc.detail}", "allow outbound port 443 to api.push.apple.com; check "
-                               "WALLETPASS_APNS_URL and WALLETPASS_APNS_CA_FILE; a refused TLS handshake means "
-                               "APNs does not accept the certificate (expired, revoked, not a Pass Type ID one)",
-                               rule))
-            continue
-        if outcome.status == 403:
-            out.append(Finding(check, FAIL, f"APNs refused {identity}: 403 {outcome.reason}",
-                               "fix the APNs key settings" if tokens else "replace the pass certificate and key",
-                               rule))
-        elif outcome.status == 0:
-            out.append(Finding(check, FAIL, f"connected to {settings.apns_url} but got no answer: {outcome.reason}",
-                               "check WALLETPASS_APNS_URL", rule))
-        else:
-            answer = f"{outcome.status} {outcome.reason}".strip()
-            out.append(Finding(check, OK, f"TLS + HTTP/2 to {settings.apns_url} with {identity}; a probe to an "
-                               f"invalid device token answered {answer}"))
+            out.append(Finding(f"apns:{ptid}", FAIL, f"the APNs key is team {tokens.team_id}'s but {ptid} belongs "
+                               f"to team {team}", "use a .p8 key of the pass type's team (or the certificate)", rule))
+        out.append(_probe(settings, ptid, tokens, timeout))
     return out
+
+
+def _probe(settings: Settings, ptid: str, tokens: ProviderTokens | None, timeout: float) -> Finding:
+    """Connect to APNs as *ptid*'s pushes do and send one push to an all-zero (invalid) device token."""
+    from walletpass.push.apns import ApnsClient
+
+    check, rule = f"apns:{ptid}", "apple.md §4"
+    identity = f"provider token (key {tokens.key_id})" if tokens else "the pass certificate"
+    try:
+        with ApnsClient(settings.apns_url, settings.cert_path(ptid), settings.key_path(ptid), settings.key_password,
+                        settings.apns_ca_file, timeout=timeout, connect_timeout=timeout, tokens=tokens,
+                        max_streams=1) as client:
+            (outcome,) = client.send([PROBE_DEVICE_TOKEN], ptid)
+    except (CredentialError, ConfigurationError) as exc:
+        return Finding(check, FAIL, exc.detail, "fix the file or setting it names", rule)
+    except PushUnavailable as exc:
+        return Finding(check, FAIL, f"no TLS/HTTP/2 exchange with {settings.apns_url} using {identity}: "
+                       f"{exc.detail}", "allow outbound port 443 to api.push.apple.com; check WALLETPASS_APNS_URL "
+                       "and WALLETPASS_APNS_CA_FILE; a refused TLS handshake means APNs does not accept the "
+                       "certificate (expired, revoked, not a Pass Type ID one)", rule)
+    if outcome.status == 403:
+        return Finding(check, FAIL, f"APNs refused {identity}: 403 {outcome.reason}",
+                       "fix the APNs key settings" if tokens else "replace the pass certificate and key", rule)
+    if outcome.status == 0:
+        return Finding(check, FAIL, f"connected to {settings.apns_url} but got no answer: {outcome.reason}",
+                       "check WALLETPASS_APNS_URL", rule)
+    answer = f"{outcome.status} {outcome.reason}".strip()
+    return Finding(check, OK, f"TLS + HTTP/2 to {settings.apns_url} with {identity}; a probe to an invalid device "
+                   f"token answered {answer}")
 
 
 def google_checks(settings: Settings, timeout: float) -> list[Finding]:
