@@ -1,4 +1,4 @@
-"""The ``walletpass`` command: init, serve, worker, apikey, certs, pass build, db upgrade, --version.
+"""The ``walletpass`` command: init, serve, worker, apikey, certs, doctor, pass build, db upgrade, --version.
 
 Errors print one readable line on stderr and exit non-zero; never a stack trace.
 """
@@ -299,6 +299,40 @@ def certs_check() -> None:
             click.echo(f"  error: {e}")
         failed = failed or not report.ok
     sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("pkpass", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print the findings as JSON (for machines)")
+@click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(0.1, 60),
+              help="seconds for each network check")
+@_friendly
+def doctor(pkpass: Path | None, as_json: bool, timeout: float) -> None:
+    """Check this instance (certificates, APNs, Google, Samsung, base URL), or explain why PKPASS would not open.
+
+    One line per check: ok, warn, FAIL (with what to do) or skip. Exit 1 when anything FAILs.
+    """
+    import json
+    from datetime import UTC, datetime
+
+    from walletpass.doctor.findings import failed
+
+    now = datetime.now(UTC)
+    if pkpass is not None:
+        from walletpass.doctor.passfile import inspect_pkpass
+
+        findings = inspect_pkpass(pkpass.read_bytes(), now)
+    else:
+        from walletpass.doctor.instance import check_instance
+
+        findings = check_instance(Settings.from_env(os.environ, check=False), now, timeout=timeout)
+    if as_json:
+        click.echo(json.dumps({"ok": not failed(findings), "findings": [f.as_dict() for f in findings]},
+                              ensure_ascii=False, indent=2))
+    else:
+        for finding in findings:
+            click.echo(finding.line())
+    sys.exit(1 if failed(findings) else 0)
 
 
 @main.group(name="pass")

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from walletpass.jobs.metrics import PushMetrics, SigningMetrics
     from walletpass.pkpass.builder import PassBuilder
     from walletpass.push.apns import ApnsClient
+    from walletpass.push.token import ProviderTokens
     from walletpass.services.passes import SignedPasses
     from walletpass.storage.push_status import PushStatusStore
 
@@ -190,8 +191,20 @@ class Services:
         """The Wallet REST client (one per process: token and connections reused)."""
         return self.google.client()
 
+    @cached_property
+    def apns_tokens(self) -> ProviderTokens | None:
+        """The APNs provider tokens of ``WALLETPASS_APNS_KEY_FILE`` (one per process, shared by every pass type),
+        or None: certificate authentication. CredentialError when the key file cannot be used."""
+        s = self.settings
+        if s.apns_key_file is None or s.apns_key_id is None:
+            return None
+        from walletpass.push.token import ProviderTokens
+
+        return ProviderTokens.from_file(s.apns_key_file, s.apns_key_id, s.apns_token_team_id, now=self.clock.now)
+
     def apns(self, pass_type_id: str) -> ApnsClient:
-        """The APNs client of *pass_type_id* (its certificate is the TLS identity); one per process, kept open."""
+        """The APNs client of *pass_type_id* (its certificate is the TLS identity, or the provider tokens of the
+        APNs key when one is configured); one per process, kept open."""
         with self._lock:
             client = self._apns.get(pass_type_id)
             if client is None:
@@ -200,7 +213,7 @@ class Services:
                 s = self.settings
                 client = self._apns[pass_type_id] = ApnsClient(
                     s.apns_url, s.cert_path(pass_type_id), s.key_path(pass_type_id), s.key_password,
-                    s.apns_ca_file, now=self.clock.now)
+                    s.apns_ca_file, now=self.clock.now, tokens=self.apns_tokens)
             return client
 
     @cached_property
@@ -271,5 +284,11 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
     wallets: list[WalletProvider] = []  # filled below: providers need the unit of work that tells them
     uow = uow_factory(engine, wallets=wallets, after_outbox_commit=kicker.kick if kicker else None)
     wallets += [AppleWallet(uow, PublicUrls.of(settings)), GoogleWallet(settings, clock, uow)]
-    return Services(settings=settings, engine=engine, uow=uow, clock=clock, wallets=tuple(wallets), kicker=kicker,
-                    metrics_dir=metrics_dir)
+    services = Services(settings=settings, engine=engine, uow=uow, clock=clock, wallets=tuple(wallets),
+                        kicker=kicker, metrics_dir=metrics_dir)
+    try:
+        services.apns_tokens  # noqa: B018 - an unusable .p8 is a startup error, not a failed push an hour later
+    except Exception:
+        services.close()
+        raise
+    return services

@@ -17,6 +17,7 @@ from walletpass.hosts import is_loopback
 
 PREFIX = "WALLETPASS_"
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
+_APPLE_ID = re.compile(r"[A-Z0-9]{10}")
 
 #: name → (attribute, help text). Drives from_env and the README table (tests/unit/test_config.py keeps them in step).
 ENV_VARS: dict[str, tuple[str, str]] = {
@@ -49,6 +50,11 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "KEY_PASSWORD": ("key_password", "password of encrypted pass-type keys, if any"),
     "APNS_URL": ("apns_url", "APNs base URL (default https://api.push.apple.com)"),
     "APNS_CA_FILE": ("apns_ca_file", "extra CA bundle to trust for the APNs server (default: the system's)"),
+    "APNS_KEY_FILE": ("apns_key_file", "APNs authentication key (.p8) for token-based pushes instead of the pass "
+                      "certificates (then APNS_KEY_ID is required; the key must belong to the team of the pass type "
+                      "ids: Apple documents only certificates for pass updates, see `walletpass doctor`)"),
+    "APNS_KEY_ID": ("apns_key_id", "the 10-character key id of APNS_KEY_FILE"),
+    "APNS_TEAM_ID": ("apns_team_id", "team id the APNs key belongs to (default: TEAM_ID)"),
     "GOOGLE_ISSUER_ID": ("google_issuer_id", "Google Wallet issuer id (numeric)"),
     "GOOGLE_SERVICE_ACCOUNT_FILE": ("google_service_account_file",
                                     "service-account key JSON (default <certs>/google-service-account.json)"),
@@ -108,6 +114,9 @@ class Settings:
     key_password: str | None = None
     apns_url: str = "https://api.push.apple.com"
     apns_ca_file: Path | None = None
+    apns_key_file: Path | None = None
+    apns_key_id: str | None = None
+    apns_team_id: str | None = None
     google_issuer_id: str = "3388000000000000001"
     google_service_account_file: Path | None = None
     google_api_url: str = "https://walletobjects.googleapis.com"
@@ -152,6 +161,11 @@ class Settings:
         return configured.get(pass_type_id) or self.certs_dir / f"{pass_type_id}.key"
 
     @property
+    def apns_token_team_id(self) -> str:
+        """The ``iss`` of APNs provider tokens: ``WALLETPASS_APNS_TEAM_ID``, else ``WALLETPASS_TEAM_ID``."""
+        return self.apns_team_id or self.team_id
+
+    @property
     def base_url_is_loopback(self) -> bool:
         return is_loopback(urlsplit(self.base_url).hostname or "")
 
@@ -160,8 +174,11 @@ class Settings:
 
     # -- constructors ------------------------------------------------------------------------
     @classmethod
-    def from_env(cls, env: Mapping[str, str], *, cwd: Path | None = None) -> Settings:
-        """Parse ``WALLETPASS_*`` variables; relative paths are taken from *cwd*."""
+    def from_env(cls, env: Mapping[str, str], *, cwd: Path | None = None, check: bool = True) -> Settings:
+        """Parse ``WALLETPASS_*`` variables; relative paths are taken from *cwd*.
+
+        *check* False skips :meth:`check` (``walletpass doctor`` reports what it would refuse, with the rest).
+        """
         cwd = cwd or Path.cwd()
         raw = {name: env[PREFIX + name] for name in ENV_VARS if env.get(PREFIX + name, "") != ""}
         instance = _path(raw.pop("INSTANCE", "instance"), cwd)
@@ -174,7 +191,8 @@ class Settings:
         if "embedded_worker" not in kwargs:
             kwargs["embedded_worker"] = not kwargs.get("broker_url")
         settings = cls(instance_path=instance, certs_dir=certs, **kwargs)  # type: ignore[arg-type]
-        settings.check()
+        if check:
+            settings.check()
         return settings
 
     @classmethod
@@ -209,6 +227,7 @@ class Settings:
                 raise ConfigurationError(f"invalid pass type id {ptid!r}")
         self._check_broker()
         self._check_mail()
+        self._check_apns_key()
 
     @property
     def mail_sender(self) -> str:
@@ -229,6 +248,19 @@ class Settings:
             parse_many(self.join_rate_limit)
         except ValueError:
             raise ConfigurationError("WALLETPASS_JOIN_RATE_LIMIT: write limits such as 10/minute;50/hour") from None
+
+    def _check_apns_key(self) -> None:
+        if self.apns_key_file is None:
+            if self.apns_key_id is not None:
+                raise ConfigurationError("WALLETPASS_APNS_KEY_ID is set but WALLETPASS_APNS_KEY_FILE is not: set "
+                                         "both (token-based APNs) or neither (the pass certificates)")
+            return
+        if self.apns_key_id is None or not _APPLE_ID.fullmatch(self.apns_key_id):
+            raise ConfigurationError("WALLETPASS_APNS_KEY_ID: give the 10-character id of the .p8 key (upper-case "
+                                     "letters and digits, e.g. ABC123DEFG; Keys page of the developer portal)")
+        if not _APPLE_ID.fullmatch(self.apns_token_team_id):
+            raise ConfigurationError(f"APNs token auth needs a 10-character Apple team id, got "
+                                     f"{self.apns_token_team_id!r}: set WALLETPASS_APNS_TEAM_ID (or WALLETPASS_TEAM_ID)")
 
     def _check_broker(self) -> None:
         if self.broker_url is not None and urlsplit(self.broker_url).scheme not in {"redis", "rediss"}:

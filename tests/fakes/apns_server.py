@@ -1,4 +1,5 @@
-"""A real APNs stand-in: HTTP/2 (h2 library) over TLS on 127.0.0.1 that demands a client certificate.
+"""A real APNs stand-in: HTTP/2 (h2 library) over TLS on 127.0.0.1 that demands a client certificate, or, in token
+mode, checks provider tokens (``authorization: bearer <ES256 JWT>``) instead.
 
 It checks requests the way apple.md §4 describes APNs (``POST /3/device/<hex token>``, ``apns-topic`` equal to the
 client certificate's UID, ``apns-push-type: background`` with ``apns-priority: 5``, body ``{}``), records every
@@ -16,6 +17,19 @@ Usage::
         apns.rejected_handshakes            # TLS handshakes refused (no/unknown client certificate)
         apns.most_requests_per_read         # most requests that arrived in one read: in flight at once
 
+Token mode (apple.md §4, token-based connection)::
+
+    with FakeApns(pki, token_keys={"ABC123DEFG": p8_public_key}, team_id="A1B2C3D4E5",
+                  topics={MEMBER_PTID}) as apns:
+        apns.clock = lambda: time.time() + 3700   # the server's clock, for iat freshness
+
+No client certificate is asked for. Each request's token is checked the way APNs answers: PyJWT (an implementation
+independent of walletpass's) verifies the ES256 signature with the public key of its ``kid``; an unknown ``kid``, a
+bad signature, another ``alg`` or an ``iss`` other than the team give 403 InvalidProviderToken, a missing header 403
+MissingProviderToken, an ``iat`` over an hour old 403 ExpiredProviderToken, and a token replaced on a connection
+less than 20 minutes (by ``iat``) after the previous one 429 TooManyProviderTokenUpdates. As APNs does, a new
+connection allows one stream until a request is accepted, then ``max_concurrent_streams``.
+
 Threads: one accept thread plus one thread per connection (blocking ssl sockets with a short timeout, so that
 ``goaway()`` and shutdown are noticed).
 """
@@ -31,7 +45,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +56,9 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+import jwt
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 #: Reason sent when a script gives only a status.
@@ -90,12 +106,21 @@ class FakeApns:
     """HTTP/2 TLS server on a random loopback port speaking enough APNs for walletpass' adapter."""
 
     def __init__(self, pki: Any, *, max_concurrent_streams: int = 1000, trust_files: Iterable[Path] | None = None,
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", token_keys: Mapping[str, ec.EllipticCurvePublicKey] | None = None,
+                 team_id: str | None = None, topics: Iterable[str] | None = None) -> None:
         # A bare server context: only the dev PKI is trusted for client certificates, never the system CAs.
         self._ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         self._ctx.load_cert_chain(str(pki.server_cert_file), str(pki.server_key_file))
-        self._ctx.verify_mode = ssl.CERT_REQUIRED
+        #: token mode: key id → public key of the team's .p8 keys (None: certificate mode)
+        self.token_keys = dict(token_keys) if token_keys is not None else None
+        self.team_id = team_id
+        self.topics = set(topics) if topics is not None else None
+        #: the server's clock (UNIX seconds) for the tokens' iat
+        self.clock: Callable[[], float] = time.time
+        #: (kid, iat) of every token that passed the checks, in order
+        self.tokens_accepted: list[tuple[str, int]] = []
+        self._ctx.verify_mode = ssl.CERT_REQUIRED if token_keys is None else ssl.CERT_OPTIONAL
         for path in trust_files or (pki.certs_dir / "apple-root-ca.pem", pki.certs_dir / "wwdr-ca.pem"):
             self._ctx.load_verify_locations(cafile=str(path))
         self._ctx.set_alpn_protocols(["h2"])
@@ -118,6 +143,8 @@ class FakeApns:
         #: before any of their answers left, so at least that many streams were in flight at once.
         self.most_requests_per_read = 0
         self.handshake_errors: list[str] = []
+        #: the client certificate's UID of each accepted connection (None: the client sent no certificate)
+        self.peer_certificates: list[str | None] = []
         self.framing()
         #: PING acknowledgements received from clients (``framing(ping=True)``)
         self.ping_acks = 0
@@ -267,7 +294,9 @@ class FakeApns:
             return
         with self._lock:
             self.connections += 1
-            session = _Session(self, tls, self.connections, str(uids[0].value) if uids else None)
+            self.peer_certificates.append(str(uids[0].value) if uids else None if cert is None else "")
+            session = _Session(self, tls, self.connections, str(uids[0].value) if uids else None,
+                               token_mode=self.token_keys is not None)
             session.refused = self._refused_serials.get(cert.serial_number) if cert else None
             self._sessions.append(session)
         try:
@@ -277,7 +306,43 @@ class FakeApns:
                 self._sessions.remove(session)
             tls.close()
 
-    def _judge(self, req: _Request, cert_uid: str | None) -> tuple[str, str | None, int, str]:
+    def _check_token(self, authorization: str | None, session: _Session) -> tuple[int, str] | None:
+        """(status, reason) refusing a provider token as APNs would, or None when it is good."""
+        if authorization is None:
+            return 403, "MissingProviderToken"
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return 403, "MissingProviderToken"
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            return 403, "InvalidProviderToken"
+        key = (self.token_keys or {}).get(str(header.get("kid")))
+        if header.get("alg") != "ES256" or key is None:
+            return 403, "InvalidProviderToken"
+        try:
+            claims = jwt.decode(token, key, algorithms=["ES256"],
+                                options={"verify_iat": False, "require": ["iss", "iat"]})
+        except jwt.PyJWTError:
+            return 403, "InvalidProviderToken"  # bad signature, wrong key, malformed
+        iat = claims["iat"]
+        if claims["iss"] != self.team_id or not isinstance(iat, int):
+            return 403, "InvalidProviderToken"
+        now = self.clock()
+        if now - iat > 3600:
+            return 403, "ExpiredProviderToken"
+        if iat > now + 60:
+            return 403, "InvalidProviderToken"
+        if session.token_iat is not None and iat != session.token_iat and iat - session.token_iat < 1200:
+            return 429, "TooManyProviderTokenUpdates"
+        if iat != session.token_iat:
+            session.token_iat = iat
+            with self._lock:
+                self.tokens_accepted.append((str(header["kid"]), iat))
+        return None
+
+    def _judge(self, req: _Request, cert_uid: str | None,
+               session: _Session | None = None) -> tuple[str, str | None, int, str]:
         """Return (token, topic, status, reason) for one complete request, as APNs would answer it."""
         h = req.headers
         path = h.get(":path", "")
@@ -291,9 +356,18 @@ class FakeApns:
             return token, topic, 400, "MissingDeviceToken"
         if not _HEX_TOKEN.fullmatch(token):
             return token, topic, 400, "BadDeviceToken"
+        token_auth = self.token_keys is not None and ("authorization" in h or cert_uid is None)
+        if token_auth:
+            assert session is not None
+            refused = self._check_token(h.get("authorization"), session)
+            if refused is not None:
+                return token, topic, *refused
         if not topic:
             return token, topic, 400, "MissingTopic"
-        if topic != cert_uid:
+        if token_auth:
+            if self.topics is not None and topic not in self.topics:
+                return token, topic, 400, "TopicDisallowed"
+        elif topic != cert_uid:
             return token, topic, 400, "BadTopic"
         if h.get("apns-push-type") != "background":
             return token, topic, 400, "InvalidPushType"
@@ -343,18 +417,23 @@ def _is_uuid(value: str) -> bool:
 class _Session:
     """One HTTP/2 connection: feeds bytes to h2, answers complete requests, respects flow control."""
 
-    def __init__(self, server: FakeApns, tls: ssl.SSLSocket, number: int, cert_uid: str | None) -> None:
+    def __init__(self, server: FakeApns, tls: ssl.SSLSocket, number: int, cert_uid: str | None, *,
+                 token_mode: bool = False) -> None:
         self.server = server
         self.tls = tls
         self.number = number
         self.cert_uid = cert_uid
+        self.token_iat: int | None = None  # iat of the provider token this connection uses
+        # APNs allows one stream on a token-authenticated connection until a request is accepted (apple.md §4).
+        self.limited = token_mode
         self.refused: str | None = None  # 403 reason for every push: the client certificate is revoked
         self.goaway_requested = threading.Event()
         config = h2.config.H2Configuration(client_side=False, header_encoding=None)
         self.conn = h2.connection.H2Connection(config=config)
         self.conn.local_settings = h2.settings.Settings(
             client=False,
-            initial_values={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: server.max_concurrent_streams,
+            initial_values={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS:
+                            1 if token_mode else server.max_concurrent_streams,
                             h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: 65536},
         )
         self.requests: dict[int, _Request] = {}
@@ -424,9 +503,13 @@ class _Session:
         req = self.requests.pop(stream_id, None)
         if req is None or self.server._holding():
             return False
-        token, topic, status, reason = self.server._judge(req, self.cert_uid)
+        token, topic, status, reason = self.server._judge(req, self.cert_uid, self)
         if self.refused is not None and status == 200:
             status, reason = 403, self.refused
+        if self.limited and status == 200:
+            self.limited = False
+            self.conn.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS:
+                                       self.server.max_concurrent_streams})
         apns_id = req.headers.get("apns-id") or str(uuid.uuid4())
         server = self.server
         if status == 0:

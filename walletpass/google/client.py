@@ -148,6 +148,10 @@ class GoogleWalletClient:
             raise CredentialError(f"cannot read the Google service-account key {path}: {exc}") from exc
         return cls(settings, info, **kwargs)
 
+    def check_credentials(self) -> None:
+        """Fetch an OAuth access token now (``walletpass doctor``); GoogleApiError saying why when refused."""
+        self._authorization()
+
     def close(self) -> None:
         """Close the kept-alive connections."""
         self._http.close()

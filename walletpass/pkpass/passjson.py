@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any, Protocol, TypeGuard
 from urllib.parse import urlsplit
@@ -329,3 +329,37 @@ def validate(pass_json: Mapping[str, Any], *, signer: Certified | None = None, f
         check_files(files)
     if strings is not None:
         check_localizations(strings)
+
+
+def problems(pass_json: object, *, files: Collection[str] | None = None,
+             strings: Mapping[str, Mapping[str, str]] | None = None) -> list[InvalidPass]:
+    """Every rule of :func:`validate` that *pass_json* breaks, not only the first (``walletpass doctor``).
+
+    Each group of rules runs on its own, so a bad colour does not hide a short authenticationToken. The field
+    rules need a valid style; they are skipped (the style problem is reported) when there is none.
+    """
+    if not _is_map(pass_json):
+        return [_fail("pass.json", "must be a JSON object")]
+    p = pass_json
+    found: list[InvalidPass] = []
+
+    def run(check: Callable[[], object]) -> object:
+        try:
+            return check()
+        except InvalidPass as exc:
+            found.append(exc)
+            return None
+
+    run(lambda: _check_required(p))
+    style = run(lambda: _check_style(p))
+    square = run(lambda: _check_barcodes(p))
+    if isinstance(style, str):
+        run(lambda: _check_fields(p, style, bool(square), strings))
+    run(lambda: _check_flags(p))
+    run(lambda: _check_web_service(p))
+    run(lambda: _check_relevance(p))
+    if files is not None:
+        run(lambda: check_files(files))
+    if strings is not None:
+        run(lambda: check_localizations(strings))
+    return found

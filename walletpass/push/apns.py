@@ -13,7 +13,10 @@ decodes any other answer: ~7 µs per push, ~85 % of h2load.
 What is sent (apple.md §4): ``POST /3/device/<token>`` with ``apns-topic: <passTypeIdentifier>``,
 ``apns-push-type: background``, ``apns-priority: 5`` (background requires 5), our own ``apns-id`` (APNs echoes
 it), optionally ``apns-expiration``, and the body ``{}``. The TLS client identity is the pass type certificate and
-key that also sign the passes.
+key that also sign the passes; or, with token authentication (``WALLETPASS_APNS_KEY_FILE``, see
+:mod:`walletpass.push.token`), the TLS connection carries no client certificate and every request an
+``authorization: bearer <provider token>`` header. A 403 ``ExpiredProviderToken`` renews the token and sends the
+refused pushes once more.
 
 Threads: a client is meant to be used by one worker thread. Calls from several threads are safe but are serialized
 by an internal lock.
@@ -46,6 +49,7 @@ from walletpass.push.policy import (
     short_token,
     should_retry,
 )
+from walletpass.push.token import ProviderTokens
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +75,15 @@ class ApnsClient:
 
     Args:
         base_url: ``https://api.push.apple.com`` (Settings.apns_url), or a fake's URL in tests.
-        cert_file, key_file: the pass type certificate and key (PEM): the TLS client identity.
+        cert_file, key_file: the pass type certificate and key (PEM): the TLS client identity. Unused (may be
+            None) with *tokens*.
         key_password: password of an encrypted key.
         ca_file: extra CA bundle to trust for the server (Settings.apns_ca_file); None = the system's.
         max_streams: most requests in flight at once on the connection (the server's SETTINGS may lower it).
         timeout: seconds one request may take from being queued to its answer.
         connect_timeout: seconds for TCP + TLS set-up.
         now: clock for the health timestamps.
+        tokens: token authentication: the provider tokens of the team's APNs key (then no client certificate).
 
     Raises:
         ConfigurationError: *base_url* is not an https URL.
@@ -94,15 +100,17 @@ class ApnsClient:
     replaces an expiring certificate needs no restart.
     """
 
-    def __init__(self, base_url: str, cert_file: str | Path, key_file: str | Path, key_password: str | None = None,
-                 ca_file: str | Path | None = None, *, max_streams: int = 500, timeout: float = 10.0,
-                 connect_timeout: float = 10.0, now: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, base_url: str, cert_file: str | Path | None, key_file: str | Path | None,
+                 key_password: str | None = None, ca_file: str | Path | None = None, *, max_streams: int = 500,
+                 timeout: float = 10.0, connect_timeout: float = 10.0, now: Callable[[], datetime] = _utcnow,
+                 tokens: ProviderTokens | None = None) -> None:
         parts = urlsplit(base_url)
         if parts.scheme != "https" or not parts.hostname:
             raise ConfigurationError(f"the APNs URL must be https://host[:port], got {base_url!r}")
-        for label, path in (("certificate", cert_file), ("private key", key_file)):
-            if not Path(path).is_file():
-                raise CredentialError(f"APNs client {label} file {str(path)!r} does not exist or is not a file")
+        if tokens is None:
+            for label, path in (("certificate", cert_file), ("private key", key_file)):
+                if path is None or not Path(path).is_file():
+                    raise CredentialError(f"APNs client {label} file {str(path)!r} does not exist or is not a file")
         if ca_file is not None and not Path(ca_file).is_file():
             raise ConfigurationError(f"APNs CA file {str(ca_file)!r} does not exist")
         if max_streams < 1:
@@ -110,8 +118,9 @@ class ApnsClient:
         self.base_url = base_url.rstrip("/")
         self.host = parts.hostname
         self.port = parts.port or 443
-        self.cert_file = str(cert_file)
-        self.key_file = str(key_file)
+        self.tokens = tokens
+        self.cert_file = None if tokens is not None or cert_file is None else str(cert_file)
+        self.key_file = None if tokens is not None or key_file is None else str(key_file)
         self.key_password = key_password
         self.ca_file = None if ca_file is None else str(ca_file)
         self.max_streams = max_streams
@@ -121,7 +130,7 @@ class ApnsClient:
         self._lock = threading.Lock()
         self._closed = False
         self._connection: Connection | None = None
-        self._shared: dict[tuple[str, int | None], tuple[bytes, bytes]] = {}
+        self._shared: dict[tuple[str, int | None, str], tuple[bytes, bytes]] = {}
         self.counters: dict[str, int] = {kind.value: 0 for kind in Outcome} | {"connects": 0}
         self.last_forbidden: tuple[str, datetime] | None = None
         self.last_error: tuple[str, datetime] | None = None
@@ -152,7 +161,10 @@ class ApnsClient:
                 log.info("APNs: the certificate or key file of %s changed; reconnecting with it", self.cert_file)
                 self._drop_connection()
                 self._identity = identity
-            outcomes, failure = self._run(tokens, *self._headers(topic, expiration))
+            bearer = self.tokens.current() if self.tokens is not None else ""
+            outcomes, failure = self._run(tokens, *self._headers(topic, expiration, bearer))
+            if bearer:
+                failure = self._retry_expired(tokens, topic, expiration, bearer, outcomes, failure)
             if self._account(outcomes):
                 # apple.md §4: on a refused certificate close the connection; the next attempt opens a new one
                 # (with the files as they are on disk then).
@@ -214,10 +226,30 @@ class ApnsClient:
         self.close()
 
     # -- internals ------------------------------------------------------------------------------------
+    def _retry_expired(self, tokens: Sequence[str], topic: str, expiration: int | None, bearer: str,
+                       outcomes: list[PushOutcome], failure: BaseException | None) -> BaseException | None:
+        """Token mode: the pushes APNs refused with 403 ExpiredProviderToken go out once more with a renewed
+        token (apple.md §4: "for JWT, regenerate the token"); *outcomes* is updated in place."""
+        expired = [i for i, o in enumerate(outcomes) if o.status == 403 and o.reason == "ExpiredProviderToken"]
+        if not expired or self.tokens is None:
+            return failure
+        if not self.tokens.renew(bearer):
+            log.error("APNs: 403 ExpiredProviderToken for a token issued under 20 minutes ago: is this machine's "
+                      "clock right? (a new token now would get 429 TooManyProviderTokenUpdates)")
+            return failure
+        log.info("APNs: provider token expired; sending %d push(es) again with a new one", len(expired))
+        again, failure = self._run([tokens[i] for i in expired],
+                                   *self._headers(topic, expiration, self.tokens.current()))
+        for i, outcome in zip(expired, again, strict=True):
+            outcomes[i] = outcome
+        return failure
+
     def _identity_stamp(self) -> tuple[tuple[int, int, int], ...]:
         """(inode, size, mtime) of the certificate and key files: a change means the operator replaced them."""
         stamps = []
         for path in (self.cert_file, self.key_file):
+            if path is None:  # token mode: no files to watch
+                continue
             try:
                 st = os.stat(path)
             except OSError:
@@ -241,6 +273,8 @@ class ApnsClient:
                 ctx.load_verify_locations(self.ca_file)
             except (OSError, ssl.SSLError) as exc:
                 raise ConfigurationError(f"cannot read the APNs CA file {self.ca_file}: {exc}") from exc
+        if self.cert_file is None or self.key_file is None:
+            return ctx  # token authentication: no client certificate
         try:
             ctx.load_cert_chain(self.cert_file, self.key_file, self.key_password)
         except (OSError, ssl.SSLError) as exc:
@@ -259,18 +293,22 @@ class ApnsClient:
         self._connection = conn
         return conn
 
-    def _headers(self, topic: str, expiration: int | None) -> tuple[bytes, bytes]:
+    def _headers(self, topic: str, expiration: int | None, bearer: str = "") -> tuple[bytes, bytes]:
         """The encoded headers every push for *topic* shares: the pseudo-headers before ``:path``, and the
-        ``apns-*`` headers after it (all but ``apns-id``)."""
-        key = (topic, None if expiration is None else int(expiration))
+        ``apns-*`` headers (and ``authorization`` with a provider token *bearer*) after it (all but ``apns-id``)."""
+        key = (topic, None if expiration is None else int(expiration), bearer)
         found = self._shared.get(key)
         if found is None:
+            if bearer and any(k[2] != bearer for k in self._shared):
+                self._shared = {k: v for k, v in self._shared.items() if k[2] == bearer}  # a renewed token
             authority = self.host if self.port == 443 else f"{self.host}:{self.port}"
             pseudo = POST_HTTPS + literal(1, authority.encode())  # 1: :authority in the static table
             apns = (literal(b"apns-topic", topic.encode()) + literal(b"apns-push-type", b"background")
                     + literal(b"apns-priority", b"5"))
             if key[1] is not None:
                 apns += literal(b"apns-expiration", str(key[1]).encode())
+            if bearer:
+                apns += literal(b"authorization", b"bearer " + bearer.encode())
             found = self._shared[key] = (pseudo, apns)
         return found
 
@@ -342,8 +380,9 @@ class ApnsClient:
             if kind is Outcome.FORBIDDEN:
                 forbidden = True
                 self.last_forbidden = (outcome.reason, self._now())
-                log.error("APNs refused %s with 403 %s: fix the pass type certificate; not retrying",
-                          short_token(outcome.token), outcome.reason)
+                log.error("APNs refused %s with 403 %s: fix %s; not retrying", short_token(outcome.token),
+                          outcome.reason, "the APNs key (WALLETPASS_APNS_KEY_FILE, _KEY_ID, team id)"
+                          if self.tokens is not None else "the pass type certificate")
             elif kind is Outcome.ERROR:
                 self.last_error = (f"{outcome.status} {outcome.reason}".strip(), self._now())
                 log.error("APNs rejected the push to %s: %d %s (configuration bug; not retrying)",

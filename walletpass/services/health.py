@@ -4,8 +4,8 @@
 process serve requests? Only an unreachable database makes it say no (503, report ``status: failing``); taking a
 web process out of rotation would not fix anything else. Everything that needs the operator but leaves the web
 service answering — APNs refusing the certificate (403), a certificate expiring or expired, the job worker
-lagging — is a ``degraded`` check with a detail saying what to do, and the report's ``status`` is ``degraded``
-(HTTP 200). Each check is ``{"status": "ok" | "degraded" | "failing", "detail": "…", …facts}``.
+lagging, the development stand-in certificate in use outside the demo (a base URL that is not loopback) — is a
+``degraded`` check with a detail saying what to do, and the report's ``status`` is ``degraded`` (HTTP 200). Each check is ``{"status": "ok" | "degraded" | "failing", "detail": "…", …facts}``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from walletpass.config import Settings
+from walletpass.devpki import STAND_IN_ORG
 from walletpass.domain.jobs import FAILING_ATTEMPTS
 from walletpass.ports import UnitOfWork
 from walletpass.push.policy import PushState
@@ -30,18 +32,28 @@ EXPIRY_WARNING_DAYS = 30
 MAX_LAG_SECONDS = 300
 
 
-def certificate_days_left(path: Path, now: datetime) -> tuple[int | None, str | None]:
+def _load(path: Path) -> tuple[x509.Certificate | None, str | None]:
     try:
-        cert = x509.load_pem_x509_certificate(path.read_bytes())
+        return x509.load_pem_x509_certificate(path.read_bytes()), None
     except FileNotFoundError:
         return None, f"missing {path.name}"
     except ValueError:
         return None, f"unreadable certificate {path.name}"
-    return (cert.not_valid_after_utc - now).days, None
 
 
-def _certificate_check(path: Path, now: datetime) -> dict[str, Any]:
-    days, problem = certificate_days_left(path, now)
+def _is_stand_in(cert: x509.Certificate) -> bool:
+    return any(a.value == STAND_IN_ORG for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME))
+
+
+def _certificate_check(path: Path, now: datetime, demo: bool = True) -> dict[str, Any]:
+    """*demo*: a loopback base URL (no phone reaches the instance), where the dev stand-in is expected."""
+    cert, problem = _load(path)
+    days = None if cert is None else (cert.not_valid_after_utc - now).days
+    if cert is not None and _is_stand_in(cert) and not demo:
+        return {"status": DEGRADED, "days_left": days, "stand_in": True,
+                "detail": "the development stand-in certificate made by `walletpass init`: an iPhone refuses every "
+                          "pass signed with it and APNs refuses its pushes; import your Pass Type ID certificate "
+                          "(walletpass certs import-p12) and Apple's WWDR G4 (WALLETPASS_WWDR_CERT_FILE)"}
     if problem is not None or days is None:
         return {"status": DEGRADED, "detail": f"{problem}: passes cannot be signed nor pushes sent for this "
                                               f"pass type; put its certificate at {path}"}
@@ -74,16 +86,22 @@ def _worker_check(backlog: int, oldest: datetime | None, now: datetime, failing:
     return check
 
 
-def _apns_check(state: PushState | None) -> dict[str, Any]:
+_APNS_CERT_FIX = "the pass type certificate and key (replace the files)"
+_APNS_TOKEN_FIX = ("the APNs key: WALLETPASS_APNS_KEY_FILE (.p8), WALLETPASS_APNS_KEY_ID and the team id "
+                   "(WALLETPASS_APNS_TEAM_ID / WALLETPASS_TEAM_ID) must be one key of the team that owns the pass type")
+
+
+def _apns_check(state: PushState | None, token_auth: bool = False) -> dict[str, Any]:
     if state is None:
         return {"status": OK, "detail": "no push sent yet"}
     if state.forbidden_at is not None:
         return {"status": DEGRADED, "forbidden_reason": state.forbidden_reason,
                 "forbidden_at": state.forbidden_at.isoformat(),
                 "detail": f"APNs answered 403 {state.forbidden_reason} at {state.forbidden_at.isoformat()}: fix "
-                          "the pass type certificate and key (replace the files); pushes for this pass type are "
+                          f"{_APNS_TOKEN_FIX if token_auth else _APNS_CERT_FIX}; pushes for this pass type are "
                           "parked and retried, and this clears at the next accepted push"}
-    check: dict[str, Any] = {"status": OK, "detail": "APNs accepts this certificate"}
+    check: dict[str, Any] = {"status": OK, "detail": "APNs accepts this " + ("provider token" if token_auth
+                                                                               else "certificate")}
     if state.ok_at is not None:
         check["ok_at"] = state.ok_at.isoformat()
     return check
@@ -118,10 +136,11 @@ def health(uow: UnitOfWork, settings: Settings, now: datetime,
         checks["database"] = {"status": FAILING, "detail": f"unreachable ({type(exc).__name__}): check "
                                                            "WALLETPASS_DATABASE_URL and the database server"}
     for ptid in settings.pass_type_ids:
-        checks[f"certificate:{ptid}"] = _certificate_check(settings.cert_path(ptid), now)
+        checks[f"certificate:{ptid}"] = _certificate_check(settings.cert_path(ptid), now,
+                                                           demo=settings.base_url_is_loopback)
     if states is not None:
         for ptid in settings.pass_type_ids:
-            checks[f"apns:{ptid}"] = _apns_check(states.get(ptid))
+            checks[f"apns:{ptid}"] = _apns_check(states.get(ptid), settings.apns_key_file is not None)
     if not serving:
         status = FAILING
     elif any(c["status"] != OK for c in checks.values()):
