@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from walletpass.domain.campaigns import MAX_HOLDOUT, MAX_VARIANTS, MAX_WEIGHT
-from walletpass.domain.members import MAX_POINTS
+from walletpass.domain.members import MAX_POINTS, MAX_SOURCE
 from walletpass.domain.programs import SUPPORTED_LOCALES
 
 #: The characters ``str.isspace`` (hence ``str.strip``) treats as white space, as a regex character-class body.
@@ -129,6 +129,12 @@ PROGRAM = {
 _email = {"type": "string", "maxLength": 320, "pattern": EMAIL,
           "x-detail": "{value} does not match an email address: name@domain.tld, without white space"}
 
+#: A ``src``: walletpass.domain.members.parse_source's rule.
+SOURCE = whole(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_SOURCE - 1}}}")
+_source = {"type": "string", "maxLength": MAX_SOURCE, "pattern": SOURCE,
+           "x-detail": f"{{value}} is not a source: 1–{MAX_SOURCE} characters of A–Z, a–z, 0–9, '.', '_', '-', "
+                       "starting with a letter or digit (e.g. flyer-a)"}
+
 _birthday: dict[str, Any] = {
     "type": "string", "format": "date", "pattern": BIRTHDAY,
     "description": "YYYY-MM-DD, a real day of 1900–2099 not after today (422 otherwise): birthday campaigns",
@@ -142,6 +148,8 @@ MEMBER: dict[str, Any] = {
         "external_id": _text(200, min_length=1),
         "points": _integer(0, MAX_POINTS),
         "birthday": _birthday,
+        "source": {**_source, "description": "where the member came from (a flyer's src, a campaign); default "
+                                             "api. Counted in the program's stats"},
     },
 }
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from walletpass.config import Settings
 from walletpass.domain.devices import Device, Registration
-from walletpass.domain.members import MAX_POINTS, Member, parse_birthday
+from walletpass.domain.members import MAX_POINTS, Member, parse_birthday, parse_source
 from walletpass.domain.passes import MEMBER_CARD, Pass
 from walletpass.domain.wallets import WalletObject
 from walletpass.errors import Conflict, InvalidInput
@@ -37,6 +37,8 @@ def enrol_member(uow: UnitOfWork, clock: Clock, settings: Settings, program_id: 
     points = data.get("points", 0)
     if not 0 <= points <= MAX_POINTS:
         raise InvalidInput("points", f"initial points must be between 0 and {MAX_POINTS}")
+    if source is not None:
+        parse_source(source, "source")
     now = clock.now()
     birthday = parse_birthday(data["birthday"], now.date()) if data.get("birthday") is not None else None
 

@@ -1,0 +1,130 @@
+"""Printable A6 flyers (105 × 148 mm, PDF by fpdf2): a program's name and logo on its colours, the QR code of its
+enrolment page, and a call to action in the program's first locale.
+
+Text is set in one font that holds Latin and CJK glyphs (``WALLETPASS_FLYER_FONT``; by default Debian's
+fonts-wqy-microhei), embedded as a subset. The same inputs give the same bytes (fixed creation date), so the ETag
+of a flyer can be computed from its inputs before it is drawn.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fpdf import FPDF
+from PIL import Image
+
+from walletpass.errors import ConfigurationError
+from walletpass.render import qr
+
+PAGE = (105.0, 148.0)  # A6, mm
+#: The call to action per locale: a headline and a line under it.
+CALL_TO_ACTION = {
+    "en": ("Scan to join", "and add your member card to Apple Wallet or Google Wallet"),
+    "zh-Hant": ("掃描加入會員", "將會員卡加入 Apple 錢包或 Google 錢包"),
+    "zh-Hans": ("扫码加入会员", "将会员卡添加到 Apple 钱包或 Google 钱包"),
+}
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # the creation date written in every flyer: same inputs, same bytes
+_RGB = re.compile(r"rgb\((\d+), (\d+), (\d+)\)")
+
+
+@dataclass(frozen=True, slots=True)
+class FlyerContent:
+    """What a flyer shows: texts in one locale, colours as ``rgb(r, g, b)``, the logo's bytes (PNG or JPEG)."""
+
+    name: str
+    url: str
+    locale: str
+    background_color: str
+    foreground_color: str
+    logo: bytes | None = None
+    ec: str = qr.DEFAULT_ERROR
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    m = _RGB.fullmatch(color)
+    return (int(m[1]), int(m[2]), int(m[3])) if m else (0, 0, 0)
+
+
+def _check_glyphs(pdf: FPDF, font: Path, text: str) -> None:
+    """Refuse to print boxes ("tofu") for characters the font lacks: a flyer must show its name."""
+    cmap = getattr(pdf.fonts.get("flyer"), "cmap", None) or {}
+    missing = list(dict.fromkeys(c for c in text if not c.isspace() and ord(c) not in cmap))  # in text order
+    if missing:
+        raise ConfigurationError(f"the flyer font {font} has no glyph for {''.join(missing[:10])!r}: set "
+                                 "WALLETPASS_FLYER_FONT to a font that covers the program's texts (Debian's "
+                                 "fonts-wqy-microhei covers Latin and Chinese)")
+
+
+def render(content: FlyerContent, font: Path) -> bytes:
+    """The flyer's PDF. ConfigurationError (503) when the font file is missing or unreadable."""
+    pdf = FPDF(orientation="P", unit="mm", format=PAGE)
+    pdf.set_auto_page_break(False)
+    pdf.set_margin(0)
+    pdf.set_creation_date(_EPOCH)
+    pdf.set_title(content.name)
+    pdf.set_creator("walletpass")
+    pdf.add_page()
+    try:
+        pdf.add_font("flyer", "", str(font))
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ConfigurationError(f"the flyer font {font} cannot be read ({exc.__class__.__name__}): install "
+                                 "Debian's fonts-wqy-microhei, or set WALLETPASS_FLYER_FONT to a .ttf/.ttc font "
+                                 "with CJK glyphs") from exc
+    headline, line = CALL_TO_ACTION.get(content.locale, CALL_TO_ACTION["en"])
+    _check_glyphs(pdf, font, content.name + headline + line + content.url)
+    width, _ = PAGE
+    fg = _rgb(content.foreground_color)
+
+    # The header band in the program's colours (its logo is drawn for them), with the logo and the name.
+    pdf.set_fill_color(*_rgb(content.background_color))
+    pdf.rect(0, 0, width, 42, style="F")
+    y = 7.0
+    if content.logo:
+        with Image.open(io.BytesIO(content.logo)) as img:
+            logo = img.convert("RGBA")
+        box_w, box_h = 60.0, 16.0
+        ratio = min(box_w / logo.width, box_h / logo.height)
+        w, h = logo.width * ratio, logo.height * ratio
+        pdf.image(logo, x=(width - w) / 2, y=y + (box_h - h) / 2, w=w, h=h)
+        y += box_h + 3
+    pdf.set_text_color(*fg)
+    pdf.set_font("flyer", size=15 if content.logo else 20)
+    pdf.set_xy(6, y)
+    pdf.multi_cell(width - 12, 7 if content.logo else 9, content.name, align="C", max_line_height=9)
+
+    # The QR code: 62 mm wide with its 4-module quiet zone, drawn as rectangles (sharp at any print resolution).
+    code = qr.make(content.url, content.ec)
+    side = 62.0
+    modules = code.symbol_size(scale=1, border=4)[0]
+    unit = side / modules
+    x0, y0 = (width - side) / 2, 47.0
+    pdf.set_fill_color(255, 255, 255)
+    pdf.rect(x0, y0, side, side, style="F")
+    pdf.set_fill_color(0, 0, 0)
+    for row, cells in enumerate(code.matrix_iter(scale=1, border=4)):
+        col, run = 0, 0
+        for col, dark in enumerate(cells):
+            if dark:
+                run += 1
+            elif run:
+                pdf.rect(x0 + (col - run) * unit, y0 + row * unit, run * unit, unit, style="F")
+                run = 0
+        if run:
+            pdf.rect(x0 + (col + 1 - run) * unit, y0 + row * unit, run * unit, unit, style="F")
+
+    pdf.set_text_color(20, 20, 20)
+    pdf.set_font("flyer", size=17)
+    pdf.set_xy(6, 113)
+    pdf.multi_cell(width - 12, 8, headline, align="C")
+    pdf.set_font("flyer", size=9.5)
+    pdf.set_x(10)
+    pdf.multi_cell(width - 20, 5, line, align="C")
+    pdf.set_text_color(110, 110, 110)
+    pdf.set_font("flyer", size=7)
+    pdf.set_xy(6, 138)
+    pdf.multi_cell(width - 12, 4, content.url, align="C")
+    return bytes(pdf.output())
