@@ -2,18 +2,25 @@
 enrolment page, and a call to action in the program's first locale.
 
 Text is set in one font that holds Latin and CJK glyphs (``WALLETPASS_FLYER_FONT``; by default Debian's
-fonts-wqy-microhei), embedded as a subset. The same inputs give the same bytes (fixed creation date), so the ETag
+fonts-wqy-microhei), embedded as a subset (cut once per process and set of characters: see :func:`_subset`). The same inputs give the same bytes (fixed creation date), so the ETag
 of a flyer can be computed from its inputs before it is drawn.
 """
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import io
 import re
+import shutil
+import tempfile
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fontTools import subset
+from fontTools.ttLib import TTFont, TTLibError
 from fpdf import FPDF
 from PIL import Image
 
@@ -27,6 +34,12 @@ CALL_TO_ACTION = {
     "zh-Hant": ("掃描加入會員", "將會員卡加入 Apple 錢包或 Google 錢包"),
     "zh-Hans": ("扫码加入会员", "将会员卡添加到 Apple 钱包或 Google 钱包"),
 }
+#: Characters every flyer's font subset holds: printable ASCII (URLs, Latin names) and every call to action.
+_ALWAYS = frozenset(chr(c) for c in range(0x20, 0x7F)) | frozenset("".join(a + b for a, b in CALL_TO_ACTION.values()))
+_MAX_SUBSETS = 64
+_SUBSETS: dict[tuple[str, int, int, frozenset[str]], Path] = {}
+_LOCK = threading.Lock()
+_FOLDER: Path | None = None
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # the creation date written in every flyer: same inputs, same bytes
 _RGB = re.compile(r"rgb\((\d+), (\d+), (\d+)\)")
 
@@ -49,6 +62,42 @@ def _rgb(color: str) -> tuple[int, int, int]:
     return (int(m[1]), int(m[2]), int(m[3])) if m else (0, 0, 0)
 
 
+def _subset(font: Path, chars: frozenset[str]) -> Path:
+    """A copy of *font* cut down to *chars*, printable ASCII and the calls to action, made once per process and
+    set of characters (a program's flyers share one) in a temporary folder: reading a 30,000-glyph CJK font takes
+    fpdf2 and fontTools ~0.5 s, its subset a few ms."""
+    stat = font.stat()  # OSError when missing: the caller's ConfigurationError
+    wanted = frozenset(c for c in chars if not c.isascii()) | _ALWAYS
+    key = (str(font), stat.st_mtime_ns, stat.st_size, wanted)
+    with _LOCK:
+        made = _SUBSETS.get(key)
+    if made is not None and made.exists():
+        return made
+    tt = TTFont(str(font), fontNumber=0, lazy=True)
+    options = subset.Options()
+    options.layout_features, options.name_IDs, options.notdef_outline = [], ["*"], True
+    options.drop_tables = [*options.drop_tables, "FFTM"]  # FontForge's timestamps: fontTools would warn of them
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=sorted(ord(c) for c in wanted))
+    subsetter.subset(tt)
+    out = _folder() / f"{hashlib.sha256(repr(key).encode()).hexdigest()[:24]}{font.suffix.replace('.ttc', '.ttf')}"
+    tt.save(str(out))
+    with _LOCK:
+        while len(_SUBSETS) >= _MAX_SUBSETS:
+            _SUBSETS.pop(next(iter(_SUBSETS))).unlink(missing_ok=True)
+        _SUBSETS[key] = out
+    return out
+
+
+def _folder() -> Path:
+    global _FOLDER
+    with _LOCK:
+        if _FOLDER is None or not _FOLDER.exists():
+            _FOLDER = Path(tempfile.mkdtemp(prefix="walletpass-flyer-fonts-"))
+            atexit.register(shutil.rmtree, _FOLDER, True)
+        return _FOLDER
+
+
 def _check_glyphs(pdf: FPDF, font: Path, text: str) -> None:
     """Refuse to print boxes ("tofu") for characters the font lacks: a flyer must show its name."""
     cmap = getattr(pdf.fonts.get("flyer"), "cmap", None) or {}
@@ -68,13 +117,13 @@ def render(content: FlyerContent, font: Path) -> bytes:
     pdf.set_title(content.name)
     pdf.set_creator("walletpass")
     pdf.add_page()
+    headline, line = CALL_TO_ACTION.get(content.locale, CALL_TO_ACTION["en"])
     try:
-        pdf.add_font("flyer", "", str(font))
-    except (OSError, RuntimeError, ValueError) as exc:
+        pdf.add_font("flyer", "", str(_subset(font, frozenset(content.name + content.url))))
+    except (OSError, RuntimeError, ValueError, TTLibError) as exc:
         raise ConfigurationError(f"the flyer font {font} cannot be read ({exc.__class__.__name__}): install "
                                  "Debian's fonts-wqy-microhei, or set WALLETPASS_FLYER_FONT to a .ttf/.ttc font "
                                  "with CJK glyphs") from exc
-    headline, line = CALL_TO_ACTION.get(content.locale, CALL_TO_ACTION["en"])
     _check_glyphs(pdf, font, content.name + headline + line + content.url)
     width, _ = PAGE
     fg = _rgb(content.foreground_color)
