@@ -15,6 +15,7 @@ import re
 import shutil
 import tempfile
 import threading
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from fontTools.ttLib import TTFont, TTLibError
 from fpdf import FPDF
 from PIL import Image
 
-from walletpass.errors import ConfigurationError
+from walletpass.errors import ConfigurationError, Conflict
 from walletpass.render import qr
 
 PAGE = (105.0, 148.0)  # A6, mm
@@ -36,6 +37,8 @@ CALL_TO_ACTION = {
 }
 #: Characters every flyer's font subset holds: printable ASCII (URLs, Latin names) and every call to action.
 _ALWAYS = frozenset(chr(c) for c in range(0x20, 0x7F)) | frozenset("".join(a + b for a, b in CALL_TO_ACTION.values()))
+#: Unicode categories with nothing to draw: control, format, surrogate, private use, unassigned.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 _MAX_SUBSETS = 64
 _SUBSETS: dict[tuple[str, int, int, frozenset[str]], Path] = {}
 _LOCK = threading.Lock()
@@ -98,33 +101,48 @@ def _folder() -> Path:
         return _FOLDER
 
 
-def _check_glyphs(pdf: FPDF, font: Path, text: str) -> None:
-    """Refuse to print boxes ("tofu") for characters the font lacks: a flyer must show its name."""
+def _missing(pdf: FPDF, text: str) -> str:
+    """The characters of *text* the flyer font has no glyph for, in text order."""
     cmap = getattr(pdf.fonts.get("flyer"), "cmap", None) or {}
-    missing = list(dict.fromkeys(c for c in text if not c.isspace() and ord(c) not in cmap))  # in text order
-    if missing:
-        raise ConfigurationError(f"the flyer font {font} has no glyph for {''.join(missing[:10])!r}: set "
-                                 "WALLETPASS_FLYER_FONT to a font that covers the program's texts (Debian's "
-                                 "fonts-wqy-microhei covers Latin and Chinese)")
+    return "".join(dict.fromkeys(c for c in text if not c.isspace() and ord(c) not in cmap))
+
+
+def printable(name: str, limit: int = 60) -> str:
+    """*name* as a flyer prints it: without control, format, private-use and unassigned characters (they have
+    no glyph to show), cut to *limit* characters with an ellipsis."""
+    shown = "".join(c for c in name if unicodedata.category(c) not in _INVISIBLE).strip()
+    return shown if len(shown) <= limit else shown[:limit - 1].rstrip() + "…"
 
 
 def render(content: FlyerContent, font: Path) -> bytes:
-    """The flyer's PDF. ConfigurationError (503) when the font file is missing or unreadable."""
+    """The flyer's PDF. ConfigurationError (503) when the font file is missing or unreadable or lacks a glyph of
+    the call to action; Conflict (409) when it lacks one of the program's name."""
     pdf = FPDF(orientation="P", unit="mm", format=PAGE)
     pdf.set_auto_page_break(False)
     pdf.set_margin(0)
     pdf.set_creation_date(_EPOCH)
-    pdf.set_title(content.name)
+    name = printable(content.name)
+    pdf.set_title(name)
     pdf.set_creator("walletpass")
     pdf.add_page()
     headline, line = CALL_TO_ACTION.get(content.locale, CALL_TO_ACTION["en"])
     try:
-        pdf.add_font("flyer", "", str(_subset(font, frozenset(content.name + content.url))))
+        pdf.add_font("flyer", "", str(_subset(font, frozenset(name + content.url))))
     except (OSError, RuntimeError, ValueError, TTLibError) as exc:
         raise ConfigurationError(f"the flyer font {font} cannot be read ({exc.__class__.__name__}): install "
                                  "Debian's fonts-wqy-microhei, or set WALLETPASS_FLYER_FONT to a .ttf/.ttc font "
                                  "with CJK glyphs") from exc
-    _check_glyphs(pdf, font, content.name + headline + line + content.url)
+    # Never boxes ("tofu"): our own texts missing are the font's fault (503), the program's name is the program's.
+    missing = _missing(pdf, headline + line + content.url)
+    if missing:
+        raise ConfigurationError(f"the flyer font {font} has no glyph for {missing[:12]!r} of the {content.locale} "
+                                 "call to action: set WALLETPASS_FLYER_FONT to a font that covers it (Debian's "
+                                 "fonts-wqy-microhei covers Latin and Chinese)")
+    missing = _missing(pdf, name)
+    if missing:
+        raise Conflict(f"the program's name has characters the flyer font ({font.name}) cannot draw: "
+                       f"{missing[:12]!r}; rename the program, or ask the operator for a font that has them "
+                       "(WALLETPASS_FLYER_FONT)")
     width, _ = PAGE
     fg = _rgb(content.foreground_color)
 
@@ -141,9 +159,10 @@ def render(content: FlyerContent, font: Path) -> bytes:
         pdf.image(logo, x=(width - w) / 2, y=y + (box_h - h) / 2, w=w, h=h)
         y += box_h + 3
     pdf.set_text_color(*fg)
-    pdf.set_font("flyer", size=15 if content.logo else 20)
+    size = (15 if content.logo else 20) * (1.0 if len(name) <= 24 else 0.7)  # a long name: smaller, 2–3 lines
+    pdf.set_font("flyer", size=size)
     pdf.set_xy(6, y)
-    pdf.multi_cell(width - 12, 7 if content.logo else 9, content.name, align="C", max_line_height=9)
+    pdf.multi_cell(width - 12, size * 0.45, name, align="C")
 
     # The QR code: 62 mm wide with its 4-module quiet zone, drawn as rectangles (sharp at any print resolution).
     code = qr.make(content.url, content.ec)

@@ -329,7 +329,10 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
                                                for media in ("image/svg+xml", "image/png", "application/pdf")}},
                            "304": {"description": "If-None-Match names the current ETag"}},
                           problems={"404": _PROBLEM_TEXT["404"], "422": _PROBLEM_TEXT["422"],
-                                    "503": "format=pdf: the flyer font (WALLETPASS_FLYER_FONT) cannot be read"}),
+                                    "409": "format=pdf: the program's name has characters the flyer font cannot "
+                                           "draw (rename the program, or configure another font)",
+                                    "503": "format=pdf: the flyer font (WALLETPASS_FLYER_FONT) cannot be read, or "
+                                           "lacks the call to action's characters"}),
                     "parameters": [
                         {"name": "src", "in": "query", "required": False, "description": "where the code is put (a "
                          "flyer, a poster): kept through enrolment and counted in the program's stats",

@@ -169,23 +169,46 @@ def test_unknown_program_is_404_and_the_scope_is_programs(client, auth, services
     assert client.get(f"/api/v1/programs/{pid}/qr").status_code == 401
 
 
-def test_a_font_without_the_glyphs_is_503_not_tofu(settings) -> None:  # type: ignore[no-untyped-def]
-    """A flyer font lacking the program's characters is refused (503 naming them), never printed as boxes."""
-    services = bootstrap(settings.replace(flyer_font=Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")))
+def test_a_font_without_the_glyphs_refuses_rather_than_print_boxes(settings) -> None:  # type: ignore[no-untyped-def]
+    """A flyer font lacking the call to action's characters is the operator's to fix (503), one lacking the
+    program's name's the marketer's (409, naming them): never boxes ("tofu") on paper."""
+    latin_only = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    if not latin_only.exists():
+        pytest.skip("no DejaVu Sans to stand for a Latin-only font")
+    services = bootstrap(settings.replace(flyer_font=latin_only))
     try:
-        if not Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").exists():
-            pytest.skip("no DejaVu Sans to stand for a Latin-only font")
         client = create_app(services=services).test_client()
         key = create_api_key(services.uow(), services.clock, services.api_keys.hasher, "k", ["admin"])
-        pid = make_program(services, locales=["zh-Hant", "en", "zh-Hans"])
-        r = client.get(f"/api/v1/programs/{pid}/qr?format=pdf", headers={"Authorization": f"Bearer {key}"})
+        auth = {"Authorization": f"Bearer {key}"}
+        chinese_first = make_program(services, locales=["zh-Hant", "en", "zh-Hans"])
+        r = client.get(f"/api/v1/programs/{chinese_first}/qr?format=pdf", headers=auth)
         assert r.status_code == 503 and r.mimetype == "application/problem+json"
-        assert "no glyph" in r.json["detail"] and "晨" in r.json["detail"]
+        assert "no glyph for '掃描加入會員" in r.json["detail"]
+        english_first = make_program(services, name="晨光 Morning Light")
+        r = client.get(f"/api/v1/programs/{english_first}/qr?format=pdf", headers=auth)
+        assert r.status_code == 409 and "'晨光'" in r.json["detail"]
+        latin = make_program(services, name="Morning Light")
+        assert client.get(f"/api/v1/programs/{latin}/qr?format=pdf", headers=auth).status_code == 200
         missing = services.settings.replace(flyer_font=Path("/nonexistent/font.ttc"))
         client = create_app(services=bootstrap(missing)).test_client()
-        r = client.get(f"/api/v1/programs/{pid}/qr?format=pdf", headers={"Authorization": f"Bearer {key}"})
+        r = client.get(f"/api/v1/programs/{latin}/qr?format=pdf", headers=auth)
         assert r.status_code == 503 and "fonts-wqy-microhei" in r.json["detail"]
-        assert client.get(f"/api/v1/programs/{pid}/qr?format=svg",
-                          headers={"Authorization": f"Bearer {key}"}).status_code == 200  # images need no font
+        assert client.get(f"/api/v1/programs/{latin}/qr?format=svg", headers=auth).status_code == 200  # no font
     finally:
         services.close()
+
+
+def test_a_name_with_characters_nothing_can_draw_prints_without_them(client, auth, services, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Control, format, private-use and unassigned code points have no glyph in any font: left out; a long name is
+    cut with an ellipsis."""
+    pid = make_program(services, name="晨光\x97\u200b\ue000\U00041c04 Café", locales=["en"], texts={})
+    r = _qr(client, auth, pid, "?format=pdf")
+    assert r.status_code == 200, r.json
+    (tmp_path / "f.pdf").write_bytes(r.data)
+    assert "晨光 Café" in _run("pdftotext", str(tmp_path / "f.pdf"), "-")
+    long = make_program(services, name="晨" * 100, locales=["en"], texts={})
+    r = _qr(client, auth, long, "?format=pdf")
+    assert r.status_code == 200
+    (tmp_path / "g.pdf").write_bytes(r.data)
+    assert decode(r.data, "pdf", tmp_path) == services.urls.join(long)
+    assert "晨" * 59 + "…" in _run("pdftotext", "-raw", str(tmp_path / "g.pdf"), "-").replace("\n", "")
