@@ -11,6 +11,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # The pinned runtime lock first (its own layer: rebuilt only when requirements.txt changes), then walletpass itself
 # without resolving again. Every binary dependency (cryptography, pillow, psycopg) comes as a wheel.
+# The CJK font of the printable flyers (WALLETPASS_FLYER_FONT's default).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-microhei && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt /tmp/requirements.txt
 RUN pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
 COPY pyproject.toml README.md LICENSE /src/

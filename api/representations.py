@@ -6,6 +6,7 @@ from typing import Any
 
 from walletpass.domain.automations import RULES, Automation, Fired
 from walletpass.domain.campaigns import GroupStats, Message
+from walletpass.domain.funnel import Funnel, FunnelCounts
 from walletpass.domain.members import LedgerEntry
 from walletpass.domain.offers import Coupon, CouponIssue
 from walletpass.domain.programs import Program, Tier
@@ -151,3 +152,16 @@ def automations_json(v: AutomationsView) -> Json:
              for name in RULES}
     return {"program_id": v.program.id, "time_zone": v.program.time_zone, **rules,
             "next_run_at": v.next_run_at.isoformat() if v.next_run_at else None}
+
+
+def _funnel_counts_json(c: FunnelCounts) -> Json:
+    return {"visits": c.visits, "enrolments": c.enrolments, "apple_installs": c.apple_installs,
+            "google_saves": c.google_saves, "first_transactions": c.first_transactions, "uninstalls": c.uninstalls,
+            "conversion": c.rates()}
+
+
+def funnel_json(f: Funnel) -> Json:
+    key = "source" if f.by == "source" else "day"
+    return {"program_id": f.program_id, "from": f.start.isoformat(), "to": f.end.isoformat(), "by": f.by,
+            "time_zone": f.time_zone, "totals": _funnel_counts_json(f.totals),
+            "rows": [{key: r.key, **_funnel_counts_json(r.counts)} for r in f.rows]}

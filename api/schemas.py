@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from walletpass.domain.campaigns import MAX_HOLDOUT, MAX_VARIANTS, MAX_WEIGHT
-from walletpass.domain.members import MAX_POINTS
+from walletpass.domain.members import MAX_POINTS, MAX_SOURCE
 from walletpass.domain.programs import SUPPORTED_LOCALES
 
 #: The characters ``str.isspace`` (hence ``str.strip``) treats as white space, as a regex character-class body.
@@ -134,6 +134,11 @@ _email = {"type": "string", "maxLength": 320, "pattern": EMAIL,
 _phone = {"type": "string", "maxLength": 32, "pattern": PHONE,
           "description": "an optional + and 6 to 15 digits; spaces, dashes, dots and brackets are dropped when stored",
           "x-detail": "{value} is not a phone number: an optional + and 6 to 15 digits"}
+#: A ``src``: walletpass.domain.members.parse_source's rule.
+SOURCE = whole(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_SOURCE - 1}}}")
+_source = {"type": "string", "maxLength": MAX_SOURCE, "pattern": SOURCE,
+           "x-detail": f"{{value}} is not a source: 1–{MAX_SOURCE} characters of A–Z, a–z, 0–9, '.', '_', '-', "
+                       "starting with a letter or digit (e.g. flyer-a)"}
 
 _birthday: dict[str, Any] = {
     "type": "string", "format": "date", "pattern": BIRTHDAY,
@@ -149,6 +154,8 @@ MEMBER: dict[str, Any] = {
         "external_id": _text(200, min_length=1),
         "points": _integer(0, MAX_POINTS),
         "birthday": _birthday,
+        "source": {**_source, "description": "where the member came from (a flyer's src, a campaign); default "
+                                             "api. Counted in the program's stats"},
     },
 }
 

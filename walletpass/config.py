@@ -79,6 +79,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
                           "jobs of one that died (default 12)"),
     "MAX_BODY_BYTES": ("max_body_bytes", "largest accepted request body (default 1048576)"),
     "MAX_IMAGE_BYTES": ("max_image_bytes", "largest accepted image upload (default 2097152)"),
+    "FLYER_FONT": ("flyer_font", "font file of the printable flyers (a .ttf or .ttc with CJK glyphs; default "
+                   "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc, Debian's fonts-wqy-microhei)"),
     "LOG_LEVEL": ("log_level", "logging level (default INFO)"),
     "ACCESS_LOG": ("access_log", "1/0: `walletpass serve` logs every request on stdout (default 1; a proxy in "
                    "front that logs already can turn it off: ~100 µs of CPU per request)"),
@@ -130,6 +132,7 @@ class Settings:
     job_lease_seconds: float = 12.0
     max_body_bytes: int = 1_048_576
     max_image_bytes: int = 2_097_152
+    flyer_font: Path = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
     log_level: str = "INFO"
     access_log: bool = True
     smtp_url: str | None = None

@@ -174,8 +174,13 @@ class IdempotencyRecords(Protocol):
 
 
 class Events(Protocol):
+    """Funnel events (walletpass.domain.funnel; storage.repositories.records)."""
+
     def record(self, program_id: int, kind: str, now: datetime, *, pass_id: int | None = None,
                source: str | None = None) -> None: ...
+    def record_card(self, pass_id: int, kind: str, now: datetime) -> bool: ...
+    def funnel(self, program_id: int, first: datetime, after: datetime, by: str, zone: str,
+               offsets: Sequence[tuple[datetime, int]]) -> list[tuple[str | None, str, int]]: ...
     def counts(self, program_id: int) -> list[tuple[str, str | None, str, int]]: ...
 
 

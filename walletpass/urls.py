@@ -6,6 +6,7 @@ Passes and their links are reached through a pass's unguessable public token, ne
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from walletpass.config import Settings
 
@@ -35,6 +36,11 @@ class PublicUrls:
     def links(self, token: str) -> dict[str, str]:
         """The ``links`` of a member or coupon in the API: ``page``, ``pkpass``, ``google_save``."""
         return {"page": self.page(token), "pkpass": self.pkpass(token), "google_save": self.google_save(token)}
+
+    def join(self, program_id: int, src: str | None = None) -> str:
+        """The enrolment page of a program; ``src`` (a flyer, a campaign) is kept through enrolment."""
+        url = f"{self.base}/join/{program_id}"
+        return f"{url}?src={quote(src, safe='')}" if src else url
 
     def program_image(self, program_id: int, slot: str) -> str:
         """A program's public image (Google fetches the logo and hero from here)."""

@@ -32,7 +32,7 @@ def create_member(program_id: int) -> tuple[Response, int, dict[str, str]]:
     def render(d: MemberDetails) -> tuple[int, dict[str, Any]]:
         return 201, member_json(d, s.urls)
 
-    result = enrolment.enrol_member(s.uow(), s.clock, s.settings, program_id, data, source="api",
+    result = enrolment.enrol_member(s.uow(), s.clock, s.settings, program_id, data, source=data.get("source", "api"),
                                     retry=retry_of(render, data))
     return respond(result, render, _member_location)
 

@@ -17,9 +17,11 @@ from api import schemas
 from api.admin import bp
 from api.context import services
 from api.idempotency import KEY_PATTERN
-from walletpass.domain.members import MAX_POINTS
+from walletpass.domain.funnel import DEFAULT_DAYS, FIRST_DAY, LAST_DAY, MAX_DAYS
+from walletpass.domain.members import MAX_POINTS, MAX_SOURCE
 from walletpass.domain.programs import SUPPORTED_LOCALES
 from walletpass.pkpass.images import MAX_PIXELS, MAX_SIDE
+from walletpass.render import qr
 
 _PROBLEM_TEXT = {
     "400": "the body is not a JSON object in UTF-8 sent as application/json (malformed, a key twice, a lone "
@@ -70,6 +72,13 @@ RULES_BEYOND_SCHEMA: dict[tuple[str, str], list[tuple[str, str]]] = {
             ("offer_id", "an offer of the program that has not ended"), ("message", "texts in the program's locales"),
             ("segment", "tier names of the program; min_points ≤ max_points; enrolled_after before "
                         "enrolled_before"))],
+    ("get", "/programs/{program_id}/qr"): [
+        ("scale", "svg and png only: the flyer (pdf) lays its code out itself"),
+        ("border", "svg and png only: the flyer (pdf) lays its code out itself")],
+    ("get", "/programs/{program_id}/stats"): [
+        ("from", f"{FIRST_DAY} to {LAST_DAY}; not after to"),
+        ("to", f"{FIRST_DAY} to {LAST_DAY}; at most {MAX_DAYS} days from from (both included; from defaults to "
+               f"{DEFAULT_DAYS} days before to, to to today)")],
     ("get", "/campaigns"): [("cursor", "a positive integer"), ("limit", "1–100"), ("program_id", "a positive integer"),
                             ("state", "one of scheduled, sending, done, cancelled")],
 }
@@ -143,6 +152,19 @@ _URL = {"type": "string", "format": "uri"}
 _MESSAGE = {"oneOf": [_STR, {"type": "object", "additionalProperties": _STR}]}
 #: A group of a campaign's members in its stats; redeemed is null when the campaign has no offer.
 _GROUP = {"members": _INT, "sent": _INT, "redeemed": _NULL_INT, "transacted": _INT, "converted": _INT}
+
+_RATE = {"type": ["number", "null"], "minimum": 0}
+#: A step of the funnel: counts of the window (walletpass.domain.funnel), conversions null where nothing came before.
+_FUNNEL_ROW = _object({
+    "visits": {**_INT, "description": "views of the enrolment page (bots excluded)"},
+    "enrolments": {**_INT, "description": "members enrolled (page or API)"},
+    "apple_installs": {**_INT, "description": "member cards registered by a first device"},
+    "google_saves": {**_INT, "description": "member cards saved to Google Wallet (first save)"},
+    "first_transactions": {**_INT, "description": "members' first points transactions"},
+    "uninstalls": {**_INT, "description": "devices unregistering a card, and Google deletes"},
+    "conversion": _object({"visit_to_enrolment": _RATE, "enrolment_to_wallet": {
+        **_RATE, "description": "(apple_installs + google_saves) / enrolments: over 1 when members use both"},
+        "enrolment_to_first_transaction": _RATE})})
 
 #: What the routes answer (walletpass/services/*.py views), every field listed.
 VIEWS: dict[str, dict[str, Any]] = {
@@ -226,6 +248,19 @@ VIEWS: dict[str, dict[str, Any]] = {
         "state": {"enum": ["issued", "redeemed", "voided", "expired"]}, "serial_number": _STR,
         "links": _ref("Links"), "redeemed_at": _NULL_TIME, "created_at": _TIME}),
     "CouponState": _object({"id": _INT, "state": {"enum": ["redeemed", "voided"]}, "redeemed_at": _NULL_TIME}),
+    "FunnelView": _object({
+        "program_id": _INT, "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
+        "by": {"enum": ["source", "day"]},
+        "time_zone": {**_STR, "description": "the program's: days are its days"},
+        "totals": _ref("FunnelCounts"),
+        "rows": {"type": "array", "description": "by source: one per source seen (source null: events without "
+                                                 "one), by day: one per day of the range, zeros included",
+                 "items": {**_FUNNEL_ROW, "properties": {
+                     "source": {**_NULL_STR, "description": "by=source"},
+                     "day": {"type": "string", "format": "date", "description": "by=day"},
+                     **_FUNNEL_ROW["properties"]},
+                     "oneOf": [{"required": ["source"]}, {"required": ["day"]}]}}}),
+    "FunnelCounts": _FUNNEL_ROW,
     "Problem": _object({
         "type": {"type": "string", "format": "uri-reference"}, "title": _STR,
         "status": {"type": "integer", "minimum": 400, "maximum": 599}, "detail": _STR,
@@ -282,6 +317,54 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
                                          "absent or null is off; with a daily rule on, today's run starts now",
                        {"200": _answer("the automations after the change", "AutomationsView")},
                        body=_ref("Automations"), problems={"404": _PROBLEM_TEXT["404"]})},
+        "/programs/{program_id}/qr": {
+            "parameters": _id("program_id"),
+            "get": {**_op("getProgramQr", "The QR code of the program's enrolment page /join/{id}?src=… (svg, png), "
+                                          "or a printable A6 flyer with it (pdf: the program's name, logo and a call "
+                                          "to action in its first locale)",
+                          {"200": {"description": "the image or the flyer; ETag from every input, so If-None-Match "
+                                                  "answers 304 without drawing",
+                                   "headers": {"ETag": {"required": True, "schema": _STR}},
+                                   "content": {media: {"schema": {"type": "string", "format": "binary"}}
+                                               for media in ("image/svg+xml", "image/png", "application/pdf")}},
+                           "304": {"description": "If-None-Match names the current ETag"}},
+                          problems={"404": _PROBLEM_TEXT["404"], "422": _PROBLEM_TEXT["422"],
+                                    "409": "format=pdf: the program's name has characters the flyer font cannot "
+                                           "draw (rename the program, or configure another font)",
+                                    "503": "format=pdf: the flyer font (WALLETPASS_FLYER_FONT) cannot be read, or "
+                                           "lacks the call to action's characters"}),
+                    "parameters": [
+                        {"name": "src", "in": "query", "required": False, "description": "where the code is put (a "
+                         "flyer, a poster): kept through enrolment and counted in the program's stats",
+                         "schema": {"type": "string", "maxLength": MAX_SOURCE, "pattern": schemas.SOURCE}},
+                        {"name": "format", "in": "query", "required": False,
+                         "schema": {"type": "string", "enum": list(qr.FORMATS), "default": "svg"}},
+                        {"name": "ec", "in": "query", "required": False, "description": "error correction: L 7 %, "
+                         "M 15 %, Q 25 %, H 30 % of the code may be damaged",
+                         "schema": {"type": "string", "enum": [*qr.ERROR_LEVELS, *(e.lower() for e in qr.ERROR_LEVELS)],
+                                    "default": qr.DEFAULT_ERROR}},
+                        {"name": "scale", "in": "query", "required": False, "description": "pixels (png) or user "
+                         "units (svg) per module", "schema": {"type": "integer", "minimum": qr.SCALE[0],
+                                                              "maximum": qr.SCALE[1], "default": qr.SCALE[2]}},
+                        {"name": "border", "in": "query", "required": False, "description": "the quiet zone, in "
+                         "modules (the standard's is 4)", "schema": {"type": "integer", "minimum": qr.BORDER[0],
+                                                                     "maximum": qr.BORDER[1], "default": qr.BORDER[2]}},
+                        {"name": "If-None-Match", "in": "header", "required": False, "schema": _STR}]}},
+        "/programs/{program_id}/stats": {
+            "parameters": _id("program_id"),
+            "get": {**_op("getProgramStats", "The install funnel by source or by day of the program's time zone: "
+                                             "visits → enrolments → Apple installs and Google saves → first "
+                                             "transactions, and uninstalls",
+                          {"200": _answer("the funnel", "FunnelView")},
+                          problems={"404": _PROBLEM_TEXT["404"], "422": _PROBLEM_TEXT["422"]}),
+                    "parameters": [
+                        *({"name": name, "in": "query", "required": False, "description": text,
+                           "schema": {"type": "string", "format": "date",
+                                      "pattern": schemas.whole("[0-9]{4}-[0-9]{2}-[0-9]{2}")}}
+                          for name, text in (("from", f"the first day (default: {DEFAULT_DAYS} days before to)"),
+                                             ("to", "the last day, included (default: today)"))),
+                        {"name": "by", "in": "query", "required": False,
+                         "schema": {"type": "string", "enum": ["source", "day"], "default": "source"}}]}},
         "/programs/{program_id}/members": {
             "parameters": _id("program_id"),
             "post": _op("createMember", "Enrol a member (creates their pass)",

@@ -33,3 +33,5 @@ def test_the_base_url_keeps_its_path_and_loses_a_trailing_slash() -> None:
     urls = PublicUrls("https://example.com/wallet")
     assert urls.page("t") == "https://example.com/wallet/p/t"
     assert urls.web_service() == "https://example.com/wallet/"
+    assert urls.join(7) == "https://example.com/wallet/join/7"
+    assert urls.join(7, "flyer-a") == "https://example.com/wallet/join/7?src=flyer-a"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -9,6 +10,21 @@ from walletpass.errors import Conflict, InvalidInput
 
 #: Largest balance or single transaction we accept (fits a 32-bit int: Google's balance.int is int32).
 MAX_POINTS = 1_000_000_000
+
+#: Longest ``src`` (the members.source and pass_events.source columns are 64 wide).
+MAX_SOURCE = 64
+# \Z, not $: "$" also matches before a final newline.
+_SOURCE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_SOURCE - 1}}}\Z")
+
+
+def parse_source(value: object, field: str = "src") -> str:
+    """A ``src`` (where a member came from: ``flyer-a``, ``instagram``): a short slug of 1–64 letters, digits, '.',
+    '_' or '-', starting with a letter or digit. The one rule for the flyer QR code, the enrolment page and the
+    funnel, so every value a QR code carries is one the enrolment keeps and the stats count."""
+    if not isinstance(value, str) or not _SOURCE.match(value):
+        raise InvalidInput(field, f"must be 1–{MAX_SOURCE} characters of A–Z, a–z, 0–9, '.', '_', '-', starting "
+                                  "with a letter or digit (e.g. flyer-a)")
+    return value
 
 
 @dataclass(frozen=True, slots=True)

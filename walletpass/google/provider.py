@@ -364,7 +364,7 @@ class GoogleWallet:
             elif event.event_type == "save":
                 pass_ = uow.passes.get(found.pass_id)
                 uow.wallet_state.set_state(pass_.id, "saved")
-                uow.events.record(pass_.program_id, "google_save", now, pass_id=pass_.id)
+                uow.events.record_card(pass_.id, "google_save", now)  # the card's first save only
                 outcome = "save"
                 if found.synced_tag != pass_.update_tag:
                     stale = PassesChanged(PassSelection(pass_ids=(pass_.id,)), pass_.update_tag, now, "saved")
@@ -373,7 +373,7 @@ class GoogleWallet:
             else:
                 pass_ = uow.passes.get(found.pass_id)
                 uow.wallet_state.set_state(pass_.id, "deleted")
-                uow.events.record(pass_.program_id, "uninstall", now, pass_id=pass_.id)
+                uow.events.record_card(pass_.id, "uninstall", now)
                 outcome = "del"
             uow.commit()
         if zlib.crc32(event.nonce.encode("utf-8")) % PRUNE_EVERY == 0:

@@ -94,7 +94,7 @@ def register(uow: UnitOfWork, clock: Clock, device_id: str, pass_type_id: str, s
         if known or not uow.devices.register(device.id, pass_row.id, now):
             uow.commit()
             return Registered(created=False)
-        uow.events.record(pass_row.program_id, "apple_install", now, pass_id=pass_row.id)
+        uow.events.record_card(pass_row.id, "apple_install", now)  # the card's first device only
         uow.commit()
         return Registered(created=True)
 
@@ -109,7 +109,7 @@ def unregister(uow: UnitOfWork, clock: Clock, device_id: str, pass_type_id: str,
         reg = uow.devices.registration(device.id, pass_row.id) if device else None
         if reg is not None:
             uow.devices.unregister(reg.id, reg.device_id)
-            uow.events.record(pass_row.program_id, "uninstall", clock.now(), pass_id=pass_row.id)
+            uow.events.record_card(pass_row.id, "uninstall", clock.now())
         uow.commit()
 
 

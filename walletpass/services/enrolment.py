@@ -9,7 +9,7 @@ from typing import Any
 
 from walletpass.config import Settings
 from walletpass.domain.devices import Device, Registration
-from walletpass.domain.members import MAX_POINTS, Member, normalize_email, normalize_phone, parse_birthday
+from walletpass.domain.members import MAX_POINTS, Member, normalize_email, normalize_phone, parse_birthday, parse_source
 from walletpass.domain.passes import MEMBER_CARD, Pass
 from walletpass.domain.programs import Program
 from walletpass.domain.wallets import WalletObject
@@ -39,6 +39,8 @@ def enrol_member(uow: UnitOfWork, clock: Clock, settings: Settings, program_id: 
     points = data.get("points", 0)
     if not 0 <= points <= MAX_POINTS:
         raise InvalidInput("points", f"initial points must be between 0 and {MAX_POINTS}")
+    if source is not None:
+        parse_source(source, "source")
     now = clock.now()
     birthday = parse_birthday(data["birthday"], now.date()) if data.get("birthday") is not None else None
     phone = normalize_phone(data["phone"]) if data.get("phone") is not None else None

@@ -35,7 +35,10 @@ def add_transaction(uow: UnitOfWork, clock: Clock, settings: Settings, member_id
         tier_name = tier.name if tier else None
         u.members.set_balance(member.id, balance, tier_name, now)
         entry = u.ledger.add(member.id, points, balance, reason, api_key_id, now)
-        passes_changed(u, [p.id for p in u.passes.of_member(member.id)], now,
+        cards = u.passes.of_member(member.id)
+        if cards:  # the funnel's last step: recorded for the member's first transaction only
+            u.events.record_card(cards[0].id, "first_transaction", now)
+        passes_changed(u, [p.id for p in cards], now,
                        reason="points" if tier_name == member.tier else "tier",
                        coalesce_seconds=settings.push_coalesce_seconds)
         return PointsAdded(entry, tier_name)

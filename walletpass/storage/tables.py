@@ -435,17 +435,27 @@ class IdempotencyKeyRow(Base):
     created_at: Mapped[datetime]
 
 
+#: Funnel events recorded once per pass at most (walletpass.domain.funnel.ONCE_PER_PASS).
+_ONCE_PER_PASS = "kind IN ('apple_install', 'google_save', 'first_transaction')"
+
+
 class PassEventRow(Base):
-    """Funnel events for stats: visit, enrol, apple_install, google_save, uninstall (by source and day)."""
+    """Funnel events for stats (walletpass.domain.funnel): visit, enrol, apple_install, google_save,
+    first_transaction, uninstall, with the source of the visit or of the card's member."""
 
     __tablename__ = "pass_events"
-    __table_args__ = (Index("ix_pass_events_program_day", "program_id", "day"),)
+    __table_args__ = (
+        Index("ix_pass_events_program_day", "program_id", "day"),
+        # The first install, save and transaction of a card: a repeat (another device, a re-save) adds no row.
+        Index("uq_pass_events_once", "pass_id", "kind", unique=True, sqlite_where=text(_ONCE_PER_PASS),
+              postgresql_where=text(_ONCE_PER_PASS)),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     program_id: Mapped[int] = mapped_column(Integer)
     pass_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     kind: Mapped[str] = mapped_column(String(32))
     source: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    day: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD (UTC)
+    day: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD (UTC): narrows a range's scan to its index
     at: Mapped[datetime]
 
 
