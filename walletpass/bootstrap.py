@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from walletpass.jobs.metrics import PushMetrics, SigningMetrics
     from walletpass.pkpass.builder import PassBuilder
     from walletpass.push.apns import ApnsClient
+    from walletpass.services.pages import PassPreviews
     from walletpass.services.passes import SignedPasses
     from walletpass.storage.push_status import PushStatusStore
 
@@ -211,6 +212,14 @@ class Services:
         return PassBuilder(signers=signers, templates=templates, team_id=s.team_id,
                            web_service_url=self.urls.web_service(), coupon_url=self.urls.pkpass,
                            on_signed=self.signing_metrics.signed)
+
+    @cached_property
+    def previews(self) -> PassPreviews:
+        """The card pictures of the public pass pages, drawn once per pass version and kept (per process)."""
+        from walletpass.fonts import SystemFonts
+        from walletpass.services.pages import PassPreviews
+
+        return PassPreviews(read_uow=self.read_uow, builder=self.pass_builder, fonts=SystemFonts())
 
     def close(self) -> None:
         with self._lock:

@@ -29,6 +29,7 @@ from walletpass.domain.programs import Program, Tier
 from walletpass.domain.segments import Segment
 from walletpass.domain.wallets import ProgramImage, WalletObject
 from walletpass.push.policy import PushOutcome, PushState
+from walletpass.render.passes import RenderedPass
 from walletpass.render.template import PassTemplate
 
 # -- time ---------------------------------------------------------------------------------------------------------
@@ -395,6 +396,13 @@ class PassBuilder(Protocol):
     def build_coupon_pass(self, program: Program, offer: Offer, coupon: Coupon, member: Member | None,
                           pass_ref: PassRef, *, images: Mapping[str, bytes] | None = None,
                           images_key: str = "") -> bytes: ...
+
+    def rendered_member_pass(self, program: Program, member: Member, pass_ref: PassRef, *,
+                             images: Mapping[str, bytes] | None = None, images_key: str = "") -> RenderedPass: ...
+
+    def rendered_coupon_pass(self, program: Program, offer: Offer, coupon: Coupon, member: Member | None,
+                             pass_ref: PassRef, *, images: Mapping[str, bytes] | None = None,
+                             images_key: str = "") -> RenderedPass: ...
 
 
 class RateLimiter(Protocol):
