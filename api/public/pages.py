@@ -18,7 +18,7 @@ from api.public.platforms import ANDROID, DESKTOP, IOS, platform, wallet_order
 from walletpass.domain.programs import Program
 from walletpass.render.badges import WALLETS, accessible_name, badge
 from walletpass.render.texts import offer_entries, tier_key
-from walletpass.services.pages import PassPageView, pass_page
+from walletpass.services.pages import PassPageView
 from walletpass.services.passes import pass_id_for_token
 
 PKPASS_MIME = "application/vnd.apple.pkpass"
@@ -35,7 +35,7 @@ def _pass_id(token: str) -> int:
 
 def _view(token: str) -> PassPageView:
     s = services()
-    view = pass_page(s.read_uow(), token, s.clock.now())
+    view = s.pass_pages.view(token, s.clock.now())
     if view is None:
         abort(404, NOT_FOUND)
     return view
@@ -66,7 +66,8 @@ def smart_link(token: str) -> WerkzeugResponse:
     """The member's one link (an e-mail, an SMS): 302 to the ``.pkpass`` on iOS, to Google's save redirect on
     Android, to the pass page anywhere else."""
     s = services()
-    _pass_id(token)
+    if not s.pass_pages.exists(token):
+        abort(404, NOT_FOUND)
     kind = platform(request.headers.get("User-Agent"))
     target = {IOS: s.urls.pkpass, ANDROID: s.urls.google_save}.get(kind, s.urls.page)(token)
     resp = redirect(target, code=302)

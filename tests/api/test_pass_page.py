@@ -89,6 +89,8 @@ def test_the_card_picture_is_drawn_once_per_version_and_answers_304(client, serv
     changed = client.get(picture, headers={"If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["ETag"] != etag and changed.data != first.data
     assert services.previews.drawn == drawn + 1
+    page = client.get(local(member["links"]["page"])).get_data(as_text=True)  # the page's kept view moved on too
+    assert "2,250 Points" in page and f"v={changed.headers['ETag'].split('-')[2]}" in page
     # another language is another picture
     zh = client.get(picture, headers={"Accept-Language": "zh-TW"})
     assert zh.headers["ETag"] != changed.headers["ETag"] and zh.data != changed.data

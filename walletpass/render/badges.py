@@ -70,7 +70,7 @@ def _apple_glyph(x: float, y: float) -> str:
             '<rect x="1" y="0" width="26" height="18" rx="3" fill="#d9d9d9"/>'
             '<rect x="1" y="4" width="26" height="18" rx="3" fill="#a6a6a6"/>'
             '<rect x="1" y="8" width="26" height="18" rx="3" fill="#737373"/>'
-            '<path d="M0 14h8.5a5.5 5.5 0 0 0 11 0H28v10a4 4 0 0 1-4 4H4a4 4 0 0 1-4-4z" fill="#fff"/>'
+            '<path d="M0 15h28v9a4 4 0 0 1-4 4H4a4 4 0 0 1-4-4z" fill="#fff"/>'
             '</g>')
 
 

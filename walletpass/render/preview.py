@@ -117,6 +117,7 @@ def _row(c: _Canvas, y: int, fields: Sequence[Mapping[str, Any]], strings: Mappi
     if not fields:
         return y
     fg, label_color = colors
+    value_size = value_size if len(fields) < 3 else value_size * 3 // 4
     inner = WIDTH - 2 * _PAD
     cell = inner // len(fields)
     for i, f in enumerate(fields):
@@ -129,7 +130,7 @@ def _row(c: _Canvas, y: int, fields: Sequence[Mapping[str, Any]], strings: Mappi
 
 
 def _logo(c: _Canvas, logo: bytes | None, y: int) -> int:
-    """Paste the logo at the top left within 220×64; return the x where the logo text starts."""
+    """Paste the logo at the top left within 160×56 (Apple's logo slot: 160×50 pt); return the x where the logo text starts."""
     if not logo:
         return _PAD
     try:
@@ -137,7 +138,7 @@ def _logo(c: _Canvas, logo: bytes | None, y: int) -> int:
             img = src.convert("RGBA")
     except (OSError, ValueError, Image.DecompressionBombError):
         return _PAD
-    img.thumbnail((200, 56), Image.Resampling.BILINEAR)
+    img.thumbnail((160, 56), Image.Resampling.BILINEAR)
     c.image.paste(img, (_PAD, y + (56 - img.height) // 2), img)
     return _PAD + img.width + 16
 
@@ -167,7 +168,9 @@ def _barcode(c: _Canvas, barcode: Mapping[str, Any] | None, y: int, text: Previe
         c.text((WIDTH // 2, y + qr.height - 4), alt, 22, (29, 29, 31), plate_w - 24, anchor="ma")
     if text.banner:
         veil = Image.new("RGB", (plate_w, plate_h), (255, 255, 255))
-        c.image.paste(veil, (x0, y), Image.new("L", (plate_w, plate_h), 170))
+        mask = Image.new("L", (plate_w, plate_h), 0)
+        ImageDraw.Draw(mask).rounded_rectangle((0, 0, plate_w - 1, plate_h - 1), 16, fill=170)
+        c.image.paste(veil, (x0, y), mask)
         band_y = y + plate_h // 2 - 30
         c.draw.rectangle((0, band_y, WIDTH, band_y + 60), fill=(29, 29, 31, 235))
         c.text((WIDTH // 2, band_y + 30), text.banner, 30, (255, 255, 255), WIDTH - 2 * _PAD, bold=True,
@@ -194,8 +197,10 @@ def render_preview(pass_json: Mapping[str, Any], strings: Mapping[str, str], loc
     header_w = 0
     if header:
         h_label, h_value = field_text(header[0], strings, locale)
-        header_w = 200
-        c.text((WIDTH - _PAD, _PAD + 2), h_label.upper() if h_label.isascii() else h_label, 18, label, header_w,
+        h_label = h_label.upper() if h_label.isascii() else h_label
+        header_w = min(200, int(max(c.draw.textlength(h_label, font=c.font(h_label, 18)),
+                                    c.draw.textlength(h_value, font=c.font(h_value, 28)))) + 2)
+        c.text((WIDTH - _PAD, _PAD + 2), h_label, 18, label, header_w,
                anchor="ra")
         c.text((WIDTH - _PAD, _PAD + 26), h_value, 28, fg, header_w, anchor="ra")
     logo_text = str(pass_json.get("logoText", ""))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from walletpass.domain.members import Member
@@ -13,7 +13,7 @@ from walletpass.domain.offers import Coupon, Offer
 from walletpass.domain.passes import COUPON, Pass
 from walletpass.domain.programs import Program
 from walletpass.ids import is_token
-from walletpass.ports import PassBuilder, UnitOfWork, UowFactory
+from walletpass.ports import DeviceReads, PassBuilder, UnitOfWork, UowFactory
 from walletpass.render.preview import FontBook, PreviewText, render_preview
 
 #: Bump when the picture's drawing changes: old ETags then stop matching.
@@ -55,6 +55,49 @@ def pass_page(uow: UnitOfWork, token: str, now: datetime) -> PassPageView | None
             return PassPageView(p, program, member, offer, coupon, coupon.effective_state(offer, now))
         member = uow.members.get(p.member_id) if p.member_id is not None else None
         return PassPageView(p, program, member)
+
+
+class PassPages:
+    """The pass pages' views, kept per process and checked on each request with one indexed read.
+
+    A page is opened far more often than its pass changes (a link in an e-mail, a flyer's QR code, a reload), and
+    reading its pass, program, member, offer and coupon costs several statements. So the view is kept by token and
+    served again while the pass's update tag and the program's version are the ones it was read at (one prepared
+    statement, ``DeviceReads.page_version``): every change to what a page shows moves one of them
+    (services.changes). A coupon's state is worked out again at each request: it expires with time, not a change.
+    """
+
+    def __init__(self, *, read_uow: UowFactory, reads: DeviceReads, size: int = 4096) -> None:
+        self._read_uow, self._reads, self._size = read_uow, reads, size
+        self._kept: OrderedDict[str, PassPageView] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def exists(self, token: str) -> bool:
+        """Whether *token* opens a pass (one indexed read)."""
+        return is_token(token) and self._reads.page_version(token) is not None
+
+    def view(self, token: str, now: datetime) -> PassPageView | None:
+        """The page of the pass behind *token* as of *now*, or None (same answer for any text that is no token)."""
+        if not is_token(token):
+            return None
+        version = self._reads.page_version(token)
+        if version is None:
+            return None
+        with self._lock:
+            kept = self._kept.get(token)
+            if kept is not None:
+                self._kept.move_to_end(token)
+        if kept is not None and (kept.pass_.id, kept.pass_.update_tag, kept.program.version) == version:
+            if kept.coupon is None or kept.offer is None:
+                return kept
+            return replace(kept, state=kept.coupon.effective_state(kept.offer, now))
+        fresh = pass_page(self._read_uow(), token, now)
+        if fresh is not None:
+            with self._lock:
+                self._kept[token] = fresh
+                while len(self._kept) > self._size:
+                    self._kept.popitem(last=False)
+        return fresh
 
 
 @dataclass(frozen=True, slots=True)
