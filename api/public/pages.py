@@ -164,7 +164,7 @@ def _card(view: PassPageView, locale: str) -> dict[str, Any]:
 
 def _qr_of(url: str, fg: str) -> str:
     """A data: URI of an SVG QR code of *url* (the pages' CSP allows data: images)."""
-    return segno.make(url, error="m").svg_data_uri(scale=5, border=3, dark=fg)
+    return segno.make(url, error="m", micro=False).svg_data_uri(scale=5, border=4, dark=fg)
 
 
 @bp.get("/p/<token>")

@@ -145,7 +145,7 @@ def _logo(c: _Canvas, logo: bytes | None, y: int) -> int:
 
 def _qr(message: str, size: int) -> Image.Image:
     """The QR code of *message* with its quiet zone (4 modules), scaled to about *size* pixels."""
-    qr = segno.make(message, error="m", boost_error=False)
+    qr = segno.make(message, error="m", boost_error=False, micro=False)  # Wallet draws a full QR code
     data = bytes(0 if dark else 255 for row in qr.matrix_iter(border=4) for dark in row)
     n = int(qr.symbol_size(border=4)[0])
     img = Image.frombytes("L", (n, n), data)

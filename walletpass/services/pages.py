@@ -17,7 +17,7 @@ from walletpass.ports import DeviceReads, PassBuilder, UnitOfWork, UowFactory
 from walletpass.render.preview import FontBook, PreviewText, render_preview
 
 #: Bump when the picture's drawing changes: old ETags then stop matching.
-PREVIEW_VERSION = 1
+PREVIEW_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
