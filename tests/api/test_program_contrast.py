@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.helpers import post
+
 READABLE = {"name": "Morning Light Rewards", "organization_name": "Morning Light",
             "background_color": "rgb(120, 72, 40)", "foreground_color": "rgb(255, 255, 255)",
             "label_color": "rgb(250, 220, 180)", "tiers": [{"name": "Bronze", "min_points": 0}]}
