@@ -129,8 +129,9 @@ def draw_times(settings: Settings, tokens: list[str], n: int = 60) -> dict[str, 
 
 
 def run_wrk(base: str, script: Path, lines: Path, seconds: int, connections: int) -> dict[str, float]:
-    out = subprocess.run(["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency", "-s",
-                          str(script), base, "--", str(lines)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
+                          "--latency", "-s", str(script), base, "--", str(lines)],
+                         capture_output=True, text=True, check=True).stdout
     if re.search(r"Non-2xx or 3xx responses|Socket errors", out):
         sys.exit(f"wrk saw errors:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -157,7 +158,7 @@ def check(base: str, tokens: list[str]) -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--members", type=int, default=500)
+    parser.add_argument("--members", type=int, default=200, help="fewer than the 512 pictures a process keeps")
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)

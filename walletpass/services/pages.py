@@ -114,10 +114,11 @@ class PassPreviews:
 
     Keyed by pass, update tag, language, coupon state and the builder's fingerprint: every change to what a pass
     shows moves its tag (services.changes), so a kept picture is never stale; a coupon that expires with time
-    changes state, hence key. Up to *size* pictures per process (~30 KB each), least recently used dropped.
+    changes state, hence key. Up to *size* pictures per process (~30 KB each: 15 MB for 512), least recently
+    used dropped.
     """
 
-    def __init__(self, *, read_uow: UowFactory, builder: PassBuilder, fonts: FontBook, size: int = 256) -> None:
+    def __init__(self, *, read_uow: UowFactory, builder: PassBuilder, fonts: FontBook, size: int = 512) -> None:
         self._read_uow, self._builder, self._fonts = read_uow, builder, fonts
         self._size = size
         self._kept: OrderedDict[str, Preview] = OrderedDict()
