@@ -9,6 +9,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     WALLETPASS_INSTANCE=/var/lib/walletpass/instance \
     WALLETPASS_CERTS_DIR=/var/lib/walletpass/certs
 
+# Fonts for the card pictures of the pass pages (walletpass.fonts): Latin, and CJK for names such as 林美.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core fonts-wqy-microhei \
+ && rm -rf /var/lib/apt/lists/*
+
 # The pinned runtime lock first (its own layer: rebuilt only when requirements.txt changes), then walletpass itself
 # without resolving again. Every binary dependency (cryptography, pillow, psycopg) comes as a wheel.
 # The CJK font of the printable flyers (WALLETPASS_FLYER_FONT's default).

@@ -46,6 +46,7 @@ bench: install-dev
 	$(PY) bench/push.py
 	$(PY) bench/webservice.py
 	$(PY) bench/images.py
+	$(PY) bench/pages.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

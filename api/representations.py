@@ -7,6 +7,7 @@ from typing import Any
 from walletpass.domain.automations import RULES, Automation, Fired
 from walletpass.domain.campaigns import GroupStats, Message
 from walletpass.domain.funnel import Funnel, FunnelCounts
+from walletpass.domain.contrast import program_warnings
 from walletpass.domain.members import LedgerEntry
 from walletpass.domain.offers import Coupon, CouponIssue
 from walletpass.domain.programs import Program, Tier
@@ -31,8 +32,14 @@ def tier_json(t: Tier) -> Json:
     return out
 
 
+def warnings_json(p: Program) -> list[Json]:
+    """The program's colour pairs that fail WCAG AA (walletpass.domain.contrast), for POST/PATCH/GET answers."""
+    return [{"field": w.field, "against": w.against, "ratio": w.ratio, "required": w.required, "detail": w.detail}
+            for w in program_warnings(p)]
+
+
 def program_json(p: Program) -> Json:
-    return {"id": p.id, **design_of(p), "version": p.version}
+    return {"id": p.id, **design_of(p), "version": p.version, "warnings": warnings_json(p)}
 
 
 def member_json(d: MemberDetails, urls: PublicUrls) -> Json:

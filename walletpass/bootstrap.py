@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from walletpass.pkpass.builder import PassBuilder
     from walletpass.push.apns import ApnsClient
     from walletpass.push.token import ProviderTokens
+    from walletpass.services.pages import PassPages, PassPreviews
     from walletpass.services.passes import SignedPasses
     from walletpass.storage.push_status import PushStatusStore
 
@@ -238,6 +239,21 @@ class Services:
         return PassBuilder(signers=signers, templates=templates, team_id=s.team_id,
                            web_service_url=self.urls.web_service(), coupon_url=self.urls.pkpass,
                            on_signed=self.signing_metrics.signed)
+
+    @cached_property
+    def pass_pages(self) -> PassPages:
+        """The public pass pages' views, kept per process and checked by one prepared read per request."""
+        from walletpass.services.pages import PassPages
+
+        return PassPages(read_uow=self.read_uow, reads=self.device_reads)
+
+    @cached_property
+    def previews(self) -> PassPreviews:
+        """The card pictures of the public pass pages, drawn once per pass version and kept (per process)."""
+        from walletpass.fonts import SystemFonts
+        from walletpass.services.pages import PassPreviews
+
+        return PassPreviews(read_uow=self.read_uow, builder=self.pass_builder, fonts=SystemFonts())
 
     def close(self) -> None:
         with self._lock:

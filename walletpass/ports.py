@@ -31,6 +31,7 @@ from walletpass.domain.programs import Program, Tier
 from walletpass.domain.segments import Segment
 from walletpass.domain.wallets import ProgramImage, WalletObject
 from walletpass.push.policy import PushOutcome, PushState
+from walletpass.render.passes import RenderedPass
 from walletpass.render.template import PassTemplate
 
 # -- time ---------------------------------------------------------------------------------------------------------
@@ -365,6 +366,7 @@ class DeviceReads(Protocol):
     def device_passes_since(self, device_library_identifier: str, pass_type_id: str,
                             since_tag: int) -> list[tuple[str, int]]: ...
     def record_fetch(self, pass_id: int, tag: int, now: datetime) -> None: ...
+    def page_version(self, public_token: str) -> tuple[int, int, int] | None: ...
 
 
 class PushGateway(Protocol):
@@ -403,6 +405,13 @@ class PassBuilder(Protocol):
     def build_coupon_pass(self, program: Program, offer: Offer, coupon: Coupon, member: Member | None,
                           pass_ref: PassRef, *, images: Mapping[str, bytes] | None = None,
                           images_key: str = "") -> bytes: ...
+
+    def rendered_member_pass(self, program: Program, member: Member, pass_ref: PassRef, *,
+                             images: Mapping[str, bytes] | None = None, images_key: str = "") -> RenderedPass: ...
+
+    def rendered_coupon_pass(self, program: Program, offer: Offer, coupon: Coupon, member: Member | None,
+                             pass_ref: PassRef, *, images: Mapping[str, bytes] | None = None,
+                             images_key: str = "") -> RenderedPass: ...
 
 
 class Mailer(Protocol):

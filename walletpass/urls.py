@@ -33,9 +33,19 @@ class PublicUrls:
         """A redirect to Google's save page with a signed JWT."""
         return f"{self.base}/p/{token}/google"
 
+    def smart(self, token: str) -> str:
+        """The one link a brand sends in an e-mail or SMS: the ``.pkpass`` on iOS, Google's save redirect on
+        Android, the pass page elsewhere (the same public token as the pass page)."""
+        return f"{self.base}/a/{token}"
+
+    def preview(self, token: str) -> str:
+        """The picture of the card on its pass page (PNG)."""
+        return f"{self.base}/p/{token}/card.png"
+
     def links(self, token: str) -> dict[str, str]:
-        """The ``links`` of a member or coupon in the API: ``page``, ``pkpass``, ``google_save``."""
-        return {"page": self.page(token), "pkpass": self.pkpass(token), "google_save": self.google_save(token)}
+        """The ``links`` of a member or coupon in the API: ``page``, ``pkpass``, ``google_save``, ``smart``."""
+        return {"page": self.page(token), "pkpass": self.pkpass(token), "google_save": self.google_save(token),
+                "smart": self.smart(token)}
 
     def join(self, program_id: int, src: str | None = None) -> str:
         """The enrolment page of a program; ``src`` (a flyer, a campaign) is kept through enrolment."""

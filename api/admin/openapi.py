@@ -165,10 +165,14 @@ _FUNNEL_ROW = _object({
     "conversion": _object({"visit_to_enrolment": _RATE, "enrolment_to_wallet": {
         **_RATE, "description": "(apple_installs + google_saves) / enrolments: over 1 when members use both"},
         "enrolment_to_first_transaction": _RATE})})
+_WARNINGS = {"type": "array", "items": _ref("ContrastWarning"),
+             "description": "the program's colour pairs that fail WCAG 2.2 AA contrast (4.5:1) on its passes: "
+                            "saved all the same, but hard to read; empty when every pair passes"}
 
 #: What the routes answer (walletpass/services/*.py views), every field listed.
 VIEWS: dict[str, dict[str, Any]] = {
     "Created": _object({"id": _INT}),
+    "ProgramCreated": _object({"id": _INT, "warnings": _WARNINGS}),
     "CampaignView": _object({
         "id": _INT, "program_id": _INT, "name": _STR, "state": {"enum": ["scheduled", "sending", "done", "cancelled"]},
         "total": {**_INT, "description": "passes the campaign reaches: sent + skipped + pending + held_out"},
@@ -219,8 +223,21 @@ VIEWS: dict[str, dict[str, Any]] = {
         "background_color": _COLOR, "foreground_color": _COLOR, "label_color": _COLOR, "terms": _STR,
         "description": _STR, "how_to_earn": _STR, "coupon_description": _STR, "how_to_redeem": _STR,
         "time_zone": _STR, "quiet_hours": {"type": ["object", "null"]},
-        "texts": _TEXTS, "version": _INT}),
-    "Links": _object({"page": _URL, "pkpass": _URL, "google_save": _URL}),
+        "texts": _TEXTS, "version": _INT, "warnings": _WARNINGS}),
+    "Links": _object({
+        "page": {**_URL, "description": "the pass page: a picture of the card and the Add to Apple Wallet / Add to "
+                                        "Google Wallet badges, ordered for the visitor's phone"},
+        "pkpass": {**_URL, "description": "the signed .pkpass (application/vnd.apple.pkpass)"},
+        "google_save": {**_URL, "description": "a redirect to Google's save page"},
+        "smart": {**_URL, "description": "the one link to send in an e-mail or SMS: the .pkpass on iOS, Google's "
+                                         "save redirect on Android, the pass page elsewhere"}}),
+    "ContrastWarning": _object({
+        "field": {**_STR, "description": "the colour that is hard to read, e.g. foreground_color or "
+                                         "tiers[2].label_color"},
+        "against": {**_STR, "description": "the background it is read on"},
+        "ratio": {"type": "number", "description": "their contrast ratio (1–21)"},
+        "required": {"type": "number", "description": "what WCAG 2.2 AA asks for text this size: 4.5"},
+        "detail": _STR}),
     "MemberView": _object({
         "id": _INT, "program_id": _INT, "name": _STR, "email": _NULL_STR, "phone": _NULL_STR, "external_id": _NULL_STR,
         "member_number": _STR, "serial_number": _STR, "points": _INT, "tier": _NULL_STR, "links": _ref("Links"),
@@ -286,7 +303,8 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
     return {
         "/programs": {"post": _op(
             "createProgram", "Create a loyalty program",
-            {"201": _answer("created", "Created", location="the program", links=_program_links)},
+            {"201": _answer("created (warnings: colours that fail contrast)", "ProgramCreated",
+                            location="the program", links=_program_links)},
             body=_ref("Program"), idempotent=True)},
         "/programs/{program_id}": {
             "parameters": _id("program_id"),

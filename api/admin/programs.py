@@ -11,7 +11,7 @@ from api.admin import bp
 from api.auth import require_key
 from api.context import services
 from api.idempotency import respond, retry_of
-from api.representations import program_json
+from api.representations import program_json, warnings_json
 from api.validation import json_body
 from walletpass.domain.programs import Program
 from walletpass.errors import MalformedRequest, PayloadTooLarge
@@ -19,7 +19,8 @@ from walletpass.services import programs as svc
 
 
 def _created(program: Program) -> tuple[int, dict[str, Any]]:
-    return 201, {"id": program.id}
+    """201 with the id and the colours that fail WCAG AA contrast (saved all the same: a warning, not a 422)."""
+    return 201, {"id": program.id, "warnings": warnings_json(program)}
 
 
 @bp.post("/programs")

@@ -10,6 +10,7 @@ from flask import Response, request, url_for
 from api.context import services
 from api.public import bp
 from api.public.i18n import LOCALES, NATIVE_NAMES, negotiate, texts
+from walletpass.domain.contrast import parse_rgb, readable_on
 from walletpass.domain.programs import Program
 from walletpass.services.programs import get_program
 
@@ -43,13 +44,25 @@ def frame(program: Program, locale: str) -> dict[str, Any]:
     }
 
 
+def theme_css(program: Program) -> str:
+    """The program's colours as custom properties, text colours made readable: the brand's own foreground and
+    label colours where they reach WCAG AA (4.5:1) on its background, else black or white (domain.contrast)."""
+    bg = parse_rgb(program.background_color)
+    fg = readable_on(bg, program.foreground_color)
+    label = readable_on(bg, program.label_color)
+    return f":root{{--brand-bg:{_rgb(bg)};--brand-fg:{_rgb(fg)};--brand-label:{_rgb(label)}}}\n"
+
+
+def _rgb(color: tuple[int, int, int]) -> str:
+    return "rgb({}, {}, {})".format(*color)
+
+
 @bp.get("/assets/programs/<int:program_id>/theme.css")
 def program_theme(program_id: int) -> Response:
     """The program's colours as the custom properties pages.css reads (a stylesheet: the pages' CSP allows no
     inline style). Versioned by ``?v=`` (the program's version), so it may be cached for a day."""
     program = get_program(services().read_uow(), program_id)
-    css = (f":root{{--brand-bg:{program.background_color};--brand-fg:{program.foreground_color};"
-           f"--brand-label:{program.label_color}}}\n")
+    css = theme_css(program)
     resp = Response(css, mimetype="text/css")
     resp.headers["Cache-Control"] = "public, max-age=86400"
     return resp

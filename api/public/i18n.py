@@ -13,6 +13,7 @@ the program's ``texts``, not from here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 
 #: Languages the public pages are written in (BCP 47, as the ``lang`` attribute takes them).
 LOCALES: tuple[str, ...] = ("en", "zh-Hant", "zh-Hans")
@@ -89,6 +90,29 @@ CATALOG: dict[str, dict[str, str]] = {
         "join.recovered.open": "Open my card",
         "join.limited.title": "Too many tries",
         "join.limited.body": "Too many sign-ups came from your connection. Please wait a few minutes and try again.",
+        "pass.title": "Your card",
+        "pass.heading": "Your card is ready",
+        "pass.lead": "Add it to your phone's wallet: your points and offers will show on your lock screen.",
+        "pass.coupon_lead": "Add it to your phone's wallet and show it at the counter.",
+        "pass.picture": "Your card",
+        "pass.coupon_picture": "Your coupon",
+        "pass.add": "Add it to your wallet",
+        "pass.scan_heading": "On a computer?",
+        "pass.scan": "Scan this code with your phone's camera to open this page there, then add the card.",
+        "pass.scan_alt": "QR code of this page",
+        "pass.points": "points",
+        "pass.code": "Code",
+        "pass.valid_from": "Valid from",
+        "pass.valid_until": "Valid until",
+        "pass.no_end": "No end date",
+        "pass.terms": "Terms",
+        "pass.state.redeemed": "Redeemed",
+        "pass.state.expired": "Expired",
+        "pass.state.voided": "Withdrawn",
+        "pass.note.redeemed": "This coupon has been used.",
+        "pass.note.expired": "This coupon has expired.",
+        "pass.note.voided": "This coupon has been withdrawn.",
+        "pass.note.card_voided": "This card is no longer valid.",
     },
     "zh-Hant": {
         "lang.switch": "語言",
@@ -127,6 +151,29 @@ CATALOG: dict[str, dict[str, str]] = {
         "join.recovered.open": "開啟我的會員卡",
         "join.limited.title": "嘗試次數過多",
         "join.limited.body": "您的網路連線送出太多次申請，請稍候幾分鐘再試。",
+        "pass.title": "您的會員卡",
+        "pass.heading": "您的會員卡已準備好",
+        "pass.lead": "將會員卡加入手機的錢包：點數與優惠會顯示在鎖定畫面上。",
+        "pass.coupon_lead": "將優惠券加入手機的錢包，結帳時於櫃檯出示即可。",
+        "pass.picture": "您的會員卡",
+        "pass.coupon_picture": "您的優惠券",
+        "pass.add": "加入您的錢包",
+        "pass.scan_heading": "正在使用電腦嗎？",
+        "pass.scan": "用手機相機掃描這個條碼，在手機上開啟本頁，再將卡片加入錢包。",
+        "pass.scan_alt": "本頁的 QR 碼",
+        "pass.points": "點",
+        "pass.code": "代碼",
+        "pass.valid_from": "生效日期",
+        "pass.valid_until": "有效期限",
+        "pass.no_end": "無期限",
+        "pass.terms": "使用條款",
+        "pass.state.redeemed": "已使用",
+        "pass.state.expired": "已過期",
+        "pass.state.voided": "已作廢",
+        "pass.note.redeemed": "這張優惠券已經使用過了。",
+        "pass.note.expired": "這張優惠券已過期。",
+        "pass.note.voided": "這張優惠券已被作廢。",
+        "pass.note.card_voided": "這張會員卡已失效。",
     },
     "zh-Hans": {
         "lang.switch": "语言",
@@ -165,6 +212,29 @@ CATALOG: dict[str, dict[str, str]] = {
         "join.recovered.open": "打开我的会员卡",
         "join.limited.title": "尝试次数过多",
         "join.limited.body": "您的网络连接提交了太多次申请，请稍等几分钟再试。",
+        "pass.title": "您的会员卡",
+        "pass.heading": "您的会员卡已准备好",
+        "pass.lead": "将会员卡添加到手机的钱包：积分与优惠会显示在锁定屏幕上。",
+        "pass.coupon_lead": "将优惠券添加到手机的钱包，结账时在柜台出示即可。",
+        "pass.picture": "您的会员卡",
+        "pass.coupon_picture": "您的优惠券",
+        "pass.add": "添加到您的钱包",
+        "pass.scan_heading": "正在使用电脑吗？",
+        "pass.scan": "用手机相机扫描这个二维码，在手机上打开本页，再将卡片添加到钱包。",
+        "pass.scan_alt": "本页的二维码",
+        "pass.points": "分",
+        "pass.code": "代码",
+        "pass.valid_from": "生效日期",
+        "pass.valid_until": "有效期至",
+        "pass.no_end": "无期限",
+        "pass.terms": "使用条款",
+        "pass.state.redeemed": "已使用",
+        "pass.state.expired": "已过期",
+        "pass.state.voided": "已作废",
+        "pass.note.redeemed": "这张优惠券已经使用过了。",
+        "pass.note.expired": "这张优惠券已过期。",
+        "pass.note.voided": "这张优惠券已被作废。",
+        "pass.note.card_voided": "这张会员卡已失效。",
     },
 }
 
@@ -172,3 +242,10 @@ CATALOG: dict[str, dict[str, str]] = {
 def texts(locale: str) -> Mapping[str, str]:
     """The catalog of *locale*, English filling any key it lacks."""
     return {**CATALOG["en"], **CATALOG.get(locale, {})}
+
+
+def format_date(value: datetime, locale: str) -> str:
+    """A date as the page's language writes it: ``31 Dec 2026``, ``2026年12月31日``."""
+    if locale.startswith("zh"):
+        return f"{value.year}年{value.month}月{value.day}日"
+    return f"{value.day} {value:%b} {value.year}"

@@ -34,7 +34,7 @@ def test_create_program_and_member(client, auth, services) -> None:  # type: ign
     m = r.json
     assert {"id", "serial_number", "points", "tier", "links"} <= set(m)
     assert m["points"] == 600 and m["tier"] == "Silver"
-    assert set(m["links"]) == {"page", "pkpass", "google_save"}
+    assert set(m["links"]) == {"page", "pkpass", "google_save", "smart"}
     token = m["links"]["pkpass"].split("/")[-2]
     assert token not in (m["serial_number"], str(m["id"])) and len(token) >= 32  # unguessable, not an id
     assert r.headers["Location"].endswith(f"/api/v1/members/{m['id']}")

@@ -38,11 +38,14 @@ def test_the_pass_page_renders_under_its_csp(client, services) -> None:  # type:
 
     assert "<style" not in html and "<script" not in html
     assert not re.search(r"\sstyle\s*=", html) and not re.search(r"\son\w+\s*=", html)
-    [href] = re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)
-    assert href.startswith("/")  # same origin: allowed by style-src 'self'
-    css = client.get(href)
-    assert css.status_code == 200 and css.mimetype == "text/css" and b"a.btn" in css.data
-    assert css.headers["X-Content-Type-Options"] == "nosniff"
+    hrefs = re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)
+    assert len(hrefs) == 2  # the pages' stylesheet and the program's colours (theme.css)
+    for href in hrefs:
+        assert href.startswith("/")  # same origin: allowed by style-src 'self'
+        css = client.get(href)
+        assert css.status_code == 200 and css.mimetype == "text/css"
+        assert css.headers["X-Content-Type-Options"] == "nosniff"
+    assert b"a.badge" in client.get(hrefs[0]).data
 
 
 def test_every_response_is_nosniff_and_only_html_carries_the_page_headers(client, services, auth) -> None:  # type: ignore[no-untyped-def]

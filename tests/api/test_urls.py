@@ -20,7 +20,9 @@ def test_every_public_url_is_a_route_of_the_app(app, services) -> None:  # type:
     assert _endpoint(app, urls.page(token)) == "public.page"
     assert _endpoint(app, urls.pkpass(token)) == "public.pkpass"
     assert _endpoint(app, urls.google_save(token)) == "public.google_save"
-    assert set(urls.links(token)) == {"page", "pkpass", "google_save"}
+    assert _endpoint(app, urls.smart(token)) == "public.smart_link"
+    assert _endpoint(app, urls.preview(token)) == "public.card_picture"
+    assert set(urls.links(token)) == {"page", "pkpass", "google_save", "smart"}
     for slot in ("logo", "hero", "icon", "strip"):
         assert _endpoint(app, urls.program_image(7, slot)) == "public.program_image"
     assert _endpoint(app, urls.google_callback(), "POST") == "public.google_callback"

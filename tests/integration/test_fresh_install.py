@@ -49,7 +49,7 @@ def test_pip_install_then_init_and_pass_build_in_an_empty_folder(tmp_path: Path)
                if p.is_file()}
     assert sources - shipped == set(), "files of the package missing from the wheel"
     for needed in ("walletpass/storage/migrations/env.py", "walletpass/storage/migrations/script.py.mako",
-                   "walletpass/templates/passes/member-card/template.json", "api/templates/pass_page.html",
+                   "walletpass/templates/passes/member-card/template.json", "api/templates/public/pass.html",
                    "walletpass/py.typed", f"walletpass-{__version__}.dist-info/licenses/LICENSE"):
         assert needed in shipped, needed
 

@@ -31,7 +31,7 @@ from walletpass.pkpass.manifest import ManifestBase
 from walletpass.pkpass.package import Entry, make_entry, write_zip
 from walletpass.pkpass.signing import PassSigner
 from walletpass.pkpass.strings import encode_strings
-from walletpass.render.passes import RenderContext, coupon_pass_json, member_pass_json, news_link
+from walletpass.render.passes import RenderContext, RenderedPass, coupon_pass_json, member_pass_json, news_link
 from walletpass.render.template import COUPON, MEMBER, PassTemplate
 from walletpass.render.texts import localized_strings
 
@@ -224,6 +224,24 @@ class PassBuilder:
                                    images_key, "news", news.key),
                                   lambda: with_strings(base, localized_strings(tpl, program, news=news)))
         return self.package(member_pass_json(tpl, program, member, pass_ref, self._context, news), assets)
+
+    def rendered_member_pass(self, program: Program, member: Member, pass_ref: PassRef, *,
+                             images: Mapping[str, bytes] | None = None, images_key: str = "") -> RenderedPass:
+        """pass.json and pass.strings of *member*'s card as :meth:`build_member_pass` signs them (without a
+        campaign's news, which is on the back), for a picture of its front; nothing is signed."""
+        tpl = self.template(MEMBER)
+        assets = self.assets(tpl, program, images, images_key)
+        return RenderedPass(member_pass_json(tpl, program, member, pass_ref, self._context),
+                            {k: dict(v) for k, v in assets.strings.items()})
+
+    def rendered_coupon_pass(self, program: Program, offer: Offer, coupon: Coupon, member: Member | None,
+                             pass_ref: PassRef, *, images: Mapping[str, bytes] | None = None,
+                             images_key: str = "") -> RenderedPass:
+        """pass.json and pass.strings of *coupon* as :meth:`build_coupon_pass` signs them; nothing is signed."""
+        tpl = self.template(COUPON)
+        assets = self.assets(tpl, program, images, images_key, offer)
+        return RenderedPass(coupon_pass_json(tpl, program, offer, coupon, member, pass_ref, self._context),
+                            {k: dict(v) for k, v in assets.strings.items()})
 
     def build_coupon_pass(self, program: Program, offer: Offer, coupon: Coupon, member: Member | None,
                           pass_ref: PassRef, *, images: Mapping[str, bytes] | None = None, images_key: str = "",

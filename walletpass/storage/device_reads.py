@@ -20,9 +20,10 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 from walletpass.domain.devices import PassForDevice
 from walletpass.storage.db import unavailable, unavailable_as_error
-from walletpass.storage.tables import Base, DeviceRow, PassRow, RegistrationRow
+from walletpass.storage.tables import Base, DeviceRow, PassRow, ProgramRow, RegistrationRow
 
 _passes, _regs, _devices = (Base.metadata.tables[t.__tablename__] for t in (PassRow, RegistrationRow, DeviceRow))
+_programs = Base.metadata.tables[ProgramRow.__tablename__]
 
 _LAGGING = exists().where(_regs.c.pass_id == _passes.c.id,
                           or_(_regs.c.fetched_tag.is_(None), _regs.c.fetched_tag < _passes.c.update_tag))
@@ -39,6 +40,13 @@ _DEVICE_PASSES_SINCE = (
                  .join(_passes, _passes.c.id == _regs.c.pass_id))
     .where(_devices.c.device_library_identifier == bindparam("device"),
            _passes.c.pass_type_id == bindparam("pass_type_id"), _passes.c.update_tag > bindparam("since"))
+)
+
+#: The public pages' check (services.pages.PassPages): which pass a token opens and its version.
+_PAGE_VERSION = (
+    select(_passes.c.id, _passes.c.update_tag, _programs.c.version)
+    .select_from(_passes.join(_programs, _programs.c.id == _passes.c.program_id))
+    .where(_passes.c.public_token == bindparam("token"))
 )
 
 _RECORD_FETCH = (
@@ -160,6 +168,7 @@ class DeviceReads:
         self._connections = _Connections(engine)
         self._pass_for_device = _Prepared(engine, _PASS_FOR_DEVICE, self._connections)
         self._device_passes_since = _Prepared(engine, _DEVICE_PASSES_SINCE, self._connections)
+        self._page_version = _Prepared(engine, _PAGE_VERSION, self._connections)
 
     def pass_for_device(self, pass_type_id: str, serial: str) -> PassForDevice | None:
         rows = self._pass_for_device.rows({"pass_type_id": pass_type_id, "serial": serial})
@@ -174,6 +183,14 @@ class DeviceReads:
         rows = self._device_passes_since.rows({"device": device_library_identifier,
                                                "pass_type_id": pass_type_id, "since": since_tag})
         return [(serial, int(tag)) for serial, tag in rows]
+
+    def page_version(self, public_token: str) -> tuple[int, int, int] | None:
+        """(pass id, update tag, program version) of the pass behind a public token, or None (pass pages)."""
+        rows = self._page_version.rows({"token": public_token})
+        if not rows:
+            return None
+        pass_id, tag, version = rows[0]
+        return int(pass_id), int(tag), int(version)
 
     def record_fetch(self, pass_id: int, tag: int, now: datetime) -> None:
         """A device holds version *tag*: mark the registrations still behind it as delivered.
