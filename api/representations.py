@@ -6,8 +6,8 @@ from typing import Any
 
 from walletpass.domain.automations import RULES, Automation, Fired
 from walletpass.domain.campaigns import GroupStats, Message
-from walletpass.domain.funnel import Funnel, FunnelCounts
 from walletpass.domain.contrast import program_warnings
+from walletpass.domain.funnel import Funnel, FunnelCounts
 from walletpass.domain.members import LedgerEntry
 from walletpass.domain.offers import Coupon, CouponIssue
 from walletpass.domain.programs import Program, Tier
