@@ -92,7 +92,7 @@ def test_iphone_in_traditional_chinese_from_a_flyer_to_a_verified_pkpass(live_se
     answers: list[Any] = []
     page.on("response", lambda r: answers.append(r) if "pass.pkpass" in r.url else None)
     with page.expect_download() as download:
-        page.get_by_role("link", name="Add to Apple Wallet").click()
+        page.get_by_role("link", name="加入 Apple 錢包").click()  # "Add to Apple Wallet" in zh-Hant
     data = Path(download.value.path()).read_bytes()
     assert answers and answers[0].headers["content-type"] == PKPASS
     verify_with_openssl(data, live_server.services.settings.wwdr_path, tmp_path)
