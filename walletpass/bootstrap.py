@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from walletpass.push.apns import ApnsClient
     from walletpass.services.passes import SignedPasses
     from walletpass.storage.push_status import PushStatusStore
+    from walletpass.webhooks.sender import WebhookSender
 
 
 def _new_registry() -> CollectorRegistry:
@@ -128,7 +129,7 @@ class Services:
     def job_handlers(self) -> dict[str, JobHandler]:
         """The handler of each job kind: a new kind is one handler and one line here."""
         from walletpass.apple.push import ApplePushHandler
-        from walletpass.services import automations, campaigns
+        from walletpass.services import automations, campaigns, webhooks
         from walletpass.services.coupons import run_issue_jobs
         from walletpass.services.passes import run_sign_jobs
 
@@ -145,6 +146,9 @@ class Services:
         def automation(jobs: Sequence[Job]) -> list[JobResult]:
             return automations.run_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings)
 
+        def webhook(jobs: Sequence[Job]) -> list[JobResult]:
+            return webhooks.run_jobs(jobs, uow=self.uow, clock=self.clock, sender=self.webhook_sender)
+
         return {
             JobKind.APPLE_PUSH: ApplePushHandler(self.uow, self.apns, self.push_status, self.clock.now, self.metrics),
             JobKind.GOOGLE_SYNC: self.google,
@@ -157,6 +161,7 @@ class Services:
             JobKind.PASS_SIGN: sign_ahead,
             JobKind.AUTOMATIONS_DAILY: automation,
             JobKind.AUTOMATION_MESSAGES: automation,
+            JobKind.WEBHOOK_DELIVER: webhook,
         }
 
     @cached_property
@@ -190,6 +195,14 @@ class Services:
             return client
 
     @cached_property
+    def webhook_sender(self) -> WebhookSender:
+        """The webhook sender: one pooled HTTP client per process, short timeouts."""
+        from walletpass.webhooks.sender import WebhookSender
+
+        s = self.settings
+        return WebhookSender(timeout=s.webhook_timeout, allow_private=s.webhooks_allow_private)
+
+    @cached_property
     def push_status(self) -> PushStatusStore:
         """The APNs state of each pass type, in the database: every process records and reads the same one."""
         from walletpass.storage.push_status import PushStatusStore
@@ -218,6 +231,9 @@ class Services:
         for client in clients:
             client.close()
         self.google.close()
+        sender = self.__dict__.get("webhook_sender")
+        if sender is not None:
+            sender.close()
         if self.kicker is not None:
             self.kicker.close()
         reads = self.__dict__.get("device_reads")

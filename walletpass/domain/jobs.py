@@ -42,6 +42,8 @@ class JobKind(StrEnum):
     AUTOMATIONS_DAILY = "automations_daily"
     #: give the members a program's automations reached their rule's message (campaigns to them)
     AUTOMATION_MESSAGES = "automation_messages"
+    #: deliver a webhook's due events (one job per webhook at a time; the deliveries hold each event's tries)
+    WEBHOOK_DELIVER = "webhook_deliver"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from walletpass.domain.devices import Device, Registration
 from walletpass.domain.members import MAX_POINTS, Member, parse_birthday
 from walletpass.domain.passes import MEMBER_CARD, Pass
 from walletpass.domain.wallets import WalletObject
+from walletpass.domain.webhooks import Event
 from walletpass.errors import Conflict, InvalidInput
 from walletpass.ids import new_member_number, new_serial, new_token
 from walletpass.ports import Clock, UnitOfWork
@@ -59,6 +60,8 @@ def enrol_member(uow: UnitOfWork, clock: Clock, settings: Settings, program_id: 
                             authentication_token=new_token(24), public_token=new_token(24),
                             tag=u.passes.next_tag(), now=now)
         u.events.record(program_id, "enrol", now, pass_id=card.id, source=source)
+        u.webhooks.emit([Event("member.enrolled", now, {"program_id": program_id, "member_id": member.id,
+                                                        "points": points, "tier": member.tier})])
         automations.on_enrolment(u, settings, program, member.id, now)  # the welcome, in this transaction
         return details_in(u, member.id)
 
