@@ -219,7 +219,7 @@ def next_try(attempts: int, created_at: datetime, now: datetime, outcome: Outcom
     base = min(FIRST_RETRY * (2 ** max(0, attempts - 1)), MAX_RETRY_DELAY)
     delay = base * (0.5 + 0.5 * (rng or random).random())
     if outcome.retry_after is not None:
-        delay = max(delay, timedelta(seconds=min(outcome.retry_after, RETRY_WINDOW.total_seconds())))
+        delay = max(delay, timedelta(seconds=min(outcome.retry_after, 2 * RETRY_WINDOW.total_seconds())))
     at = now + delay
     return None if at > deadline else at
 
