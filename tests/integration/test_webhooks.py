@@ -361,3 +361,18 @@ def test_webhooks_list_get_delete_and_scope(client, auth, services, receiver) ->
     assert client.get("/api/v1/webhooks", headers={"Authorization": f"Bearer {only_webhooks}"}).status_code == 200
     r = client.get("/api/v1/webhooks", headers={"Authorization": f"Bearer {members_only}"})
     assert r.status_code == 403 and r.mimetype == "application/problem+json"
+
+
+def test_a_webhook_another_worker_holds_waits_for_it(client, auth, services, clock, receiver) -> None:  # type: ignore[no-untyped-def]
+    webhook_id = subscribe(client, auth, receiver, ["member.enrolled"])
+    with services.uow() as uow:                       # another worker is delivering this webhook
+        assert uow.webhooks.lease(webhook_id, "other", clock.now(), clock.now() + timedelta(seconds=60)) == "taken"
+        uow.commit()
+    enrol(client, auth, make_program(services))
+    settle(services, clock, rounds=3, step=timedelta(seconds=3))
+    assert receiver.received == []
+    assert count(services, "SELECT max(attempts) FROM outbox WHERE kind = 'webhook_deliver'") == 0, \
+        "a fresh job each time: waiting is not failing"
+    settle(services, clock, step=timedelta(seconds=60))  # the other worker's lease ran out (it died)
+    assert types_of(receiver.accepted()) == ["member.enrolled"]
+    assert deliveries(client, auth, webhook_id)[0]["state"] == "delivered"

@@ -115,8 +115,12 @@ def _deliver(job: Job, token: str, uow: Callable[[], UnitOfWork], clock: Clock, 
         webhook = u.webhooks.get(webhook_id) if got == "taken" else None
         u.commit()
     if webhook is None:
-        return (JobResult(job, JobOutcome.SKIPPED) if got == "gone"
-                else JobResult(job, JobOutcome.AGAIN, at=now + BUSY_WAIT))
+        if got == "busy":  # a fresh job, not this one again: its tries would count as failures (/healthz)
+            with uow() as u:
+                u.outbox.enqueue_once(JobKind.WEBHOOK_DELIVER, [{"webhook_id": webhook_id}], now,
+                                      delay_seconds=BUSY_WAIT.total_seconds())
+                u.commit()
+        return JobResult(job, JobOutcome.SKIPPED)
     try:
         _send_due(webhook, token, uow, clock, sender, rng, monotonic() + budget, monotonic)
     finally:
