@@ -35,11 +35,12 @@ def test_two_celery_workers_deliver_every_event_in_order(tmp_path: Path, pki: Te
                               {"url": receiver.url, "events": ["points.changed"]})
     assert isinstance(created, Created)
     receiver.secret = created.webhook.secret
-    workers = [WorkerProcess(web, pki, apns, redis_url, sweep=1, extra={"WALLETPASS_WEBHOOKS_ALLOW_PRIVATE": "1"})
-               for _ in range(2)]
+    workers: list[WorkerProcess] = []
     try:
-        for w in workers:
-            w.wait_ready()
+        for _ in range(2):
+            workers.append(WorkerProcess(web, pki, apns, redis_url, sweep=1,
+                                         extra={"WALLETPASS_WEBHOOKS_ALLOW_PRIVATE": "1"}))
+            workers[-1].wait_ready()
         for _ in range(5):
             for member in web.members:
                 assert web.add_points(member, 3) == 201
