@@ -11,6 +11,7 @@ from walletpass.domain.funnel import Funnel, FunnelCounts
 from walletpass.domain.members import LedgerEntry
 from walletpass.domain.offers import Coupon, CouponIssue
 from walletpass.domain.programs import Program, Tier
+from walletpass.domain.webhooks import PARKED, Delivery, Webhook
 from walletpass.render.passes import w3c_date
 from walletpass.services.automations import AutomationsView
 from walletpass.services.campaigns import CampaignDetails, CampaignStats, Reach
@@ -19,6 +20,7 @@ from walletpass.services.enrolment import MemberDetails
 from walletpass.services.offers import OfferDetails
 from walletpass.services.points import PointsAdded
 from walletpass.services.programs import design_of
+from walletpass.services.webhooks import Created, WebhookDetails
 from walletpass.urls import PublicUrls
 
 Json = dict[str, Any]
@@ -172,3 +174,29 @@ def funnel_json(f: Funnel) -> Json:
     return {"program_id": f.program_id, "from": f.start.isoformat(), "to": f.end.isoformat(), "by": f.by,
             "time_zone": f.time_zone, "totals": _funnel_counts_json(f.totals),
             "rows": [{key: r.key, **_funnel_counts_json(r.counts)} for r in f.rows]}
+def webhook_json(w: Webhook, deliveries: dict[str, int] | None = None) -> Json:
+    """A webhook; never its secret (shown once, by :func:`created_webhook_json`)."""
+    out: Json = {"id": w.id, "url": w.url, "events": list(w.events), "created_at": w.created_at.isoformat()}
+    if deliveries is not None:
+        out["deliveries"] = dict(deliveries)
+    return out
+
+
+def webhook_details_json(d: WebhookDetails) -> Json:
+    return webhook_json(d.webhook, dict(d.deliveries))
+
+
+def created_webhook_json(c: Created) -> Json:
+    """A new webhook, with its secret when it was made for it (the one time it is shown)."""
+    out = webhook_json(c.webhook)
+    if c.secret_generated:
+        out["secret"] = c.webhook.secret
+    return out
+
+
+def delivery_json(d: Delivery) -> Json:
+    return {"id": d.id, "event_id": d.event_id, "type": d.type, "state": d.state, "parked": d.state == PARKED,
+            "attempts": d.attempts, "last_status": d.last_status, "last_error": d.last_error,
+            "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at else None,
+            "created_at": d.created_at.isoformat(),
+            "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None}

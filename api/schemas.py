@@ -23,6 +23,7 @@ from typing import Any
 from walletpass.domain.campaigns import MAX_HOLDOUT, MAX_VARIANTS, MAX_WEIGHT
 from walletpass.domain.members import MAX_POINTS, MAX_SOURCE
 from walletpass.domain.programs import SUPPORTED_LOCALES
+from walletpass.domain.webhooks import EVENT_TYPES as WEBHOOK_EVENTS
 
 #: The characters ``str.isspace`` (hence ``str.strip``) treats as white space, as a regex character-class body.
 WHITE_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -52,6 +53,11 @@ INSTANT = whole(rf"{_YEAR}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][
 PHONE = whole(r"\+?[ (]*[0-9](?:[ .()/-]*[0-9]){5,14}")
 #: A birthday ``YYYY-MM-DD`` (``format: date``), years 1900–2099; the day is checked against its month and today.
 BIRTHDAY = whole(r"(?:19[0-9]{2}|20[0-9]{2})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])")
+_PCT = r"%[0-9A-Fa-f]{2}"
+#: An http(s) URL of RFC 3986's ASCII characters (an internationalised name goes in its punycode form): a host (a
+#: name, an IPv4 address or a bracketed IPv6 one), an optional port, path and query, no user:password, no fragment.
+URL = whole(rf"[Hh][Tt][Tt][Pp][Ss]?://(?:\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|{_PCT})+)(?::[0-9]*)?"
+            rf"(?:[/?](?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|{_PCT})*)?")
 #: The keys a program's ``texts[locale]`` may translate (``tier.<name>``: a tier of the program).
 PROGRAM_TEXT_KEY = whole(r"organization_name|name|points_label|terms|description|how_to_earn|coupon_description|"
                          r"how_to_redeem|tier\.[^\x00]+")
@@ -313,5 +319,28 @@ AUTOMATIONS: dict[str, Any] = {
                                     "their last one, else their enrolment), once per lapse. "
                                     + _AUTOMATION_RULE["description"],
                      "properties": {**_AUTOMATION_RULE["properties"], "days": _integer(1, 730)}},
+    },
+}
+
+
+#: POST /webhooks
+WEBHOOK: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["url", "events"],
+    "properties": {
+        "url": {"type": "string", "minLength": 1, "maxLength": 2000,
+                "pattern": URL,
+                "description": "http(s) URL the events are POSTed to; no user:password, no #fragment; its host must "
+                               "be a public address (loopback and private ones only with "
+                               "WALLETPASS_WEBHOOKS_ALLOW_PRIVATE=1; link-local and cloud metadata ones never)",
+                "x-detail": "{value} is not an http:// or https:// URL with a host, in ASCII (no user:password, no "
+                            "#fragment; an internationalised name in its xn-- form)"},
+        "events": {"type": "array", "minItems": 1, "maxItems": len(WEBHOOK_EVENTS) + 1, "uniqueItems": True,
+                   "items": {"enum": [*WEBHOOK_EVENTS, "*"]},
+                   "description": "event types to receive; \"*\": every type, also those added later"},
+        "secret": {"type": "string", "minLength": 38, "maxLength": 100,
+                   "pattern": whole(r"whsec_[A-Za-z0-9+/]+={0,2}"),
+                   "description": "the signing secret, whsec_ and the base64 of 24–64 random bytes; leave it out to "
+                                  "get one made and shown once in the answer",
+                   "x-detail": "must be whsec_ followed by the base64 of 24 to 64 random bytes"},
     },
 }

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from walletpass.services.pages import PassPages, PassPreviews
     from walletpass.services.passes import SignedPasses
     from walletpass.storage.push_status import PushStatusStore
+    from walletpass.webhooks.sender import WebhookSender
 
 
 def _new_registry() -> CollectorRegistry:
@@ -130,7 +131,7 @@ class Services:
     def job_handlers(self) -> dict[str, JobHandler]:
         """The handler of each job kind: a new kind is one handler and one line here."""
         from walletpass.apple.push import ApplePushHandler
-        from walletpass.services import automations, campaigns, join
+        from walletpass.services import automations, campaigns, join, webhooks
         from walletpass.services.coupons import run_issue_jobs
         from walletpass.services.passes import run_sign_jobs
 
@@ -151,6 +152,9 @@ class Services:
             return join.run_mail_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings,
                                       mailer=lambda: self.mailer)
 
+        def webhook(jobs: Sequence[Job]) -> list[JobResult]:
+            return webhooks.run_jobs(jobs, uow=self.uow, clock=self.clock, sender=self.webhook_sender)
+
         return {
             JobKind.APPLE_PUSH: ApplePushHandler(self.uow, self.apns, self.push_status, self.clock.now, self.metrics),
             JobKind.GOOGLE_SYNC: self.google,
@@ -164,6 +168,7 @@ class Services:
             JobKind.AUTOMATIONS_DAILY: automation,
             JobKind.AUTOMATION_MESSAGES: automation,
             JobKind.CARD_LINK_MAIL: card_link_mail,
+            JobKind.WEBHOOK_DELIVER: webhook,
         }
 
     @cached_property
@@ -218,6 +223,14 @@ class Services:
             return client
 
     @cached_property
+    def webhook_sender(self) -> WebhookSender:
+        """The webhook sender: one pooled HTTP client per process, short timeouts."""
+        from walletpass.webhooks.sender import WebhookSender
+
+        s = self.settings
+        return WebhookSender(timeout=s.webhook_timeout, allow_private=s.webhooks_allow_private)
+
+    @cached_property
     def push_status(self) -> PushStatusStore:
         """The APNs state of each pass type, in the database: every process records and reads the same one."""
         from walletpass.storage.push_status import PushStatusStore
@@ -261,6 +274,9 @@ class Services:
         for client in clients:
             client.close()
         self.google.close()
+        sender = self.__dict__.get("webhook_sender")
+        if sender is not None:
+            sender.close()
         if self.kicker is not None:
             self.kicker.close()
         reads = self.__dict__.get("device_reads")

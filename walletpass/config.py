@@ -77,6 +77,10 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "JOB_LEASE_SECONDS": ("job_lease_seconds", "how long claimed jobs stay a worker's unless it renews the lease "
                           "(a running worker renews it every third of it), so how soon another worker takes over the "
                           "jobs of one that died (default 12)"),
+    "WEBHOOKS_ALLOW_PRIVATE": ("webhooks_allow_private", "1/0: webhooks may call loopback and private addresses "
+                               "(default 0: public addresses only; link-local and cloud metadata addresses never)"),
+    "WEBHOOK_TIMEOUT": ("webhook_timeout", "seconds a webhook receiver has to answer (connect: at most 3; default "
+                        "5); no answer in time is retried"),
     "MAX_BODY_BYTES": ("max_body_bytes", "largest accepted request body (default 1048576)"),
     "MAX_IMAGE_BYTES": ("max_image_bytes", "largest accepted image upload (default 2097152)"),
     "FLYER_FONT": ("flyer_font", "font file of the printable flyers (a .ttf or .ttc with CJK glyphs; default "
@@ -130,6 +134,8 @@ class Settings:
     sweep_seconds: float = 2.0
     campaign_rate: float = 0.0
     job_lease_seconds: float = 12.0
+    webhooks_allow_private: bool = False
+    webhook_timeout: float = 5.0
     max_body_bytes: int = 1_048_576
     max_image_bytes: int = 2_097_152
     flyer_font: Path = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
@@ -274,6 +280,8 @@ class Settings:
             raise ConfigurationError("WALLETPASS_BROKER_QUEUE: use 1-100 letters, digits, '.', '_' or '-'")
         if self.campaign_rate < 0:
             raise ConfigurationError("WALLETPASS_CAMPAIGN_RATE must be 0 (measured) or more")
+        if not 0 < self.webhook_timeout <= 60:
+            raise ConfigurationError("WALLETPASS_WEBHOOK_TIMEOUT must be more than 0 and at most 60 seconds")
         if self.sweep_seconds <= 0:
             raise ConfigurationError("WALLETPASS_SWEEP_SECONDS must be more than 0")
 

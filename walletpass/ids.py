@@ -105,3 +105,15 @@ class ApiKeyHasher:
         if not stored.startswith(API_KEY_HMAC):
             return None
         return stored[len(API_KEY_HMAC):].split("$", 1)[0]
+
+
+def new_webhook_secret() -> str:
+    """A webhook signing secret as Standard Webhooks writes it: ``whsec_`` + base64 of 32 random bytes."""
+    import base64
+
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def new_event_id() -> str:
+    """The id of a webhook event (``webhook-id``): ``evt_`` and 20 random URL-safe characters."""
+    return "evt_" + secrets.token_urlsafe(15)

@@ -6,4 +6,14 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
 
-from api.admin import automations, campaigns, flyers, members, offers, openapi, programs, stats  # noqa: E402,F401  (routes register on bp)
+from api.admin import (  # noqa: E402,F401  (routes register on bp)
+    automations,
+    campaigns,
+    flyers,
+    members,
+    offers,
+    openapi,
+    programs,
+    stats,
+    webhooks,
+)

@@ -20,6 +20,7 @@ from api.idempotency import KEY_PATTERN
 from walletpass.domain.funnel import DEFAULT_DAYS, FIRST_DAY, LAST_DAY, MAX_DAYS
 from walletpass.domain.members import MAX_POINTS, MAX_SOURCE
 from walletpass.domain.programs import SUPPORTED_LOCALES
+from walletpass.domain.webhooks import EVENT_TYPES as WEBHOOK_EVENTS
 from walletpass.pkpass.images import MAX_PIXELS, MAX_SIDE
 from walletpass.render import qr
 
@@ -81,7 +82,36 @@ RULES_BEYOND_SCHEMA: dict[tuple[str, str], list[tuple[str, str]]] = {
                f"{DEFAULT_DAYS} days before to, to to today)")],
     ("get", "/campaigns"): [("cursor", "a positive integer"), ("limit", "1–100"), ("program_id", "a positive integer"),
                             ("state", "one of scheduled, sending, done, cancelled")],
+    ("post", "/webhooks"): [
+        ("url", "a URL Python's urllib reads (a valid port, brackets only around an IPv6 address) whose host, when "
+                "an address or localhost, is one webhooks may call: public; loopback and private ones only with "
+                "WALLETPASS_WEBHOOKS_ALLOW_PRIVATE=1; never link-local (169.254.0.0/16, fe80::/10) or cloud "
+                "metadata names"),
+        ("secret", "the base64 after whsec_ decodes to 24–64 bytes"), _IDEMPOTENCY_RULE],
+    ("get", "/webhooks"): [("cursor", "a positive integer"), ("limit", "1–100")],
+    ("get", "/webhooks/{webhook_id}/deliveries"): [("cursor", "a positive integer"), ("limit", "1–100"),
+                                                   ("state", "one of pending, delivered, parked")],
 }
+
+#: How a receiver checks a delivery (README "Webhooks" has the same).
+WEBHOOK_GUIDE = """Each event is POSTed as JSON `{id, type, created_at, data}` with the Standard Webhooks headers `webhook-id` (the event id: the same on every retry, dedupe on it), `webhook-timestamp` (Unix seconds of this try) and `webhook-signature` (`v1,` + base64 of HMAC-SHA256 over `id.timestamp.body` keyed with the base64-decoded part of the secret after `whsec_`). Answer 2xx within 5 s. No answer, 408, 425, 429 (Retry-After honoured) and 5xx are retried with exponential backoff and jitter for 24 hours, then parked; other 3xx/4xx answers park the delivery at once. A member's events reach a webhook in order. Verify in Python:
+
+```python
+import base64, hashlib, hmac, json, time
+
+def verify(secret: str, headers: dict, body: bytes) -> dict:
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    msg_id, ts = headers["webhook-id"], headers["webhook-timestamp"]
+    if abs(time.time() - int(ts)) > 300:
+        raise ValueError("timestamp too old or too new")
+    mac = hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()
+    expected = "v1," + base64.b64encode(mac).decode()
+    if not any(hmac.compare_digest(expected, s) for s in headers["webhook-signature"].split()):
+        raise ValueError("bad signature")
+    return json.loads(body)
+```
+
+or with the `standardwebhooks` package: `Webhook(secret).verify(body, headers)`."""
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -278,6 +308,35 @@ VIEWS: dict[str, dict[str, Any]] = {
                      **_FUNNEL_ROW["properties"]},
                      "oneOf": [{"required": ["source"]}, {"required": ["day"]}]}}}),
     "FunnelCounts": _FUNNEL_ROW,
+    "WebhookView": _object({
+        "id": _INT, "url": _URL, "events": {"type": "array", "items": {"enum": [*WEBHOOK_EVENTS, "*"]}},
+        "created_at": _TIME,
+        "deliveries": {**_object({state: _INT for state in ("pending", "delivered", "parked")}),
+                       "description": "deliveries by state (delivered ones are kept 7 days)"}}),
+    "CreatedWebhook": _object({
+        "id": _INT, "url": _URL, "events": {"type": "array", "items": {"enum": [*WEBHOOK_EVENTS, "*"]}},
+        "created_at": _TIME,
+        "secret": {**_STR, "description": "the signing secret, present when it was made for this webhook: shown "
+                                          "this once"}}, optional=("secret",)),
+    "WebhookPage": _object({"data": {"type": "array", "items": _ref("WebhookView")},
+                            "next": {"type": ["string", "null"]}}),
+    "DeliveryView": _object({
+        "id": _INT, "event_id": {**_STR, "description": "the event's id (webhook-id header, body's id)"},
+        "type": {"enum": list(WEBHOOK_EVENTS)}, "state": {"enum": ["pending", "delivered", "parked"]},
+        "parked": {**_BOOL, "description": "given up: the receiver answered 3xx/4xx (not 408/425/429), or 24 hours "
+                                           "of retries passed, or the URL resolves to an address webhooks may not "
+                                           "call"},
+        "attempts": _INT, "last_status": {**_NULL_INT, "description": "the receiver's last HTTP status (null: no "
+                                                                        "answer)"},
+        "last_error": _NULL_STR, "next_attempt_at": _NULL_TIME, "created_at": _TIME, "delivered_at": _NULL_TIME}),
+    "DeliveryPage": _object({"data": {"type": "array", "items": _ref("DeliveryView")},
+                             "next": {"type": ["string", "null"]}}),
+    "WebhookMessage": {**_object({"id": _STR, "type": {"enum": list(WEBHOOK_EVENTS)}, "created_at": _TIME,
+                                  "data": {"type": "object", "description": "ids and changed values: program_id, "
+                                           "member_id, pass_id, coupon_id, offer_id, campaign_id, transaction_id, "
+                                           "points, balance, total, tier, previous_tier, code, wallet (as the type "
+                                           "has them)"}}),
+                       "description": WEBHOOK_GUIDE},
     "Problem": _object({
         "type": {"type": "string", "format": "uri-reference"}, "title": _STR,
         "status": {"type": "integer", "minimum": 400, "maximum": 599}, "detail": _STR,
@@ -470,6 +529,35 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
                                            "redeemed the campaign's offer, made a transaction, or either, within "
                                            "7 days of their delivery (the holdout's: the campaign's start)",
                        {"200": _answer("the stats", "CampaignStatsView")}, problems={"404": _PROBLEM_TEXT["404"]})},
+        "/webhooks": {
+            "post": {**_op("createWebhook", "Subscribe a URL to events (signed, retried for 24 h, in order per member)",
+                           {"201": _answer("the webhook; with its secret when made here (shown once)", "CreatedWebhook",
+                                           location="the webhook", links={
+                                               "GetWebhook": _link("getWebhook", webhook_id="$response.body#/id"),
+                                               "ListWebhookDeliveries": _link("listWebhookDeliveries",
+                                                                              webhook_id="$response.body#/id"),
+                                               "DeleteWebhook": _link("deleteWebhook",
+                                                                      webhook_id="$response.body#/id")})},
+                           body=_ref("Webhook"), idempotent=True),
+                     "description": WEBHOOK_GUIDE},
+            "get": {**_op("listWebhooks", "Webhooks, oldest first (cursor pages)",
+                          {"200": _answer("a page", "WebhookPage")}, problems={"422": _PROBLEM_TEXT["422"]}),
+                    "parameters": [_query_int("cursor"), _query_int("limit", 100)]}},
+        "/webhooks/{webhook_id}": {
+            "parameters": _id("webhook_id"),
+            "get": _op("getWebhook", "A webhook and its deliveries by state",
+                       {"200": _answer("the webhook", "WebhookView")}, problems={"404": _PROBLEM_TEXT["404"]}),
+            "delete": _op("deleteWebhook", "Delete a webhook and its deliveries: nothing more is sent to it",
+                          {"204": {"description": "deleted"}}, problems={"404": _PROBLEM_TEXT["404"]})},
+        "/webhooks/{webhook_id}/deliveries": {
+            "parameters": _id("webhook_id"),
+            "get": {**_op("listWebhookDeliveries", "A webhook's deliveries, oldest first: tries, state, last status "
+                                                   "and error, next try, parked",
+                          {"200": _answer("a page", "DeliveryPage")},
+                          problems={"404": _PROBLEM_TEXT["404"], "422": _PROBLEM_TEXT["422"]}),
+                    "parameters": [_query_int("cursor"), _query_int("limit", 100),
+                                   {"name": "state", "in": "query", "required": False,
+                                    "schema": {"type": "string", "enum": ["pending", "delivered", "parked"]}}]}},
         "/campaigns/{campaign_id}/cancel": {
             "parameters": _id("campaign_id"),
             "post": _op("cancelCampaign", "Cancel a campaign: nothing more is sent", {"200": _answer(
@@ -509,7 +597,7 @@ def document(*, max_body_bytes: int, max_image_bytes: int) -> dict[str, Any]:
                 "Program": schemas.PROGRAM, "Member": schemas.MEMBER, "Transaction": schemas.TRANSACTION,
                 "ProgramPatch": schemas.PROGRAM_PATCH, "MemberPatch": schemas.MEMBER_PATCH, "Offer": schemas.OFFER,
                 "Coupons": schemas.COUPONS, "Campaign": schemas.CAMPAIGN,
-                "Automations": schemas.AUTOMATIONS, **VIEWS,
+                "Automations": schemas.AUTOMATIONS, "Webhook": schemas.WEBHOOK, **VIEWS,
             },
         },
         "paths": paths,

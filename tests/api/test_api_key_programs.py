@@ -153,7 +153,11 @@ def test_a_key_bound_to_programs_cannot_create_one_or_use_routes_for_every_progr
     assert in_request == PROGRAM_IN_REQUEST
     # A new route must say which program its resource belongs to (require_key(..., owner=)), or be listed here
     # as one for keys of every program (bound keys get 403 there), or in PROGRAM_IN_REQUEST.
-    assert {(rule.rule, method) for rule, method in unowned} == {("/api/v1/programs", "POST")}
+    assert {(rule.rule, method) for rule, method in unowned} == {
+        ("/api/v1/programs", "POST"),
+        # webhooks hear the events of every program
+        ("/api/v1/webhooks", "POST"), ("/api/v1/webhooks", "GET"), ("/api/v1/webhooks/<int:webhook_id>", "GET"),
+        ("/api/v1/webhooks/<int:webhook_id>", "DELETE"), ("/api/v1/webhooks/<int:webhook_id>/deliveries", "GET")}
     before = _snapshot(services)
     for rule, method in unowned:
         r = _send(client, method, _path(rule, {}, None), bound, {"name": "P", "organization_name": "O"})

@@ -44,6 +44,8 @@ class JobKind(StrEnum):
     AUTOMATION_MESSAGES = "automation_messages"
     #: mail a member their card's link (the enrolment page: a welcome, or an enrolled address asking again)
     CARD_LINK_MAIL = "card_link_mail"
+    #: deliver a webhook's due events (one job per webhook at a time; the deliveries hold each event's tries)
+    WEBHOOK_DELIVER = "webhook_deliver"
 
 
 @dataclass(frozen=True, slots=True)

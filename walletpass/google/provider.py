@@ -365,6 +365,8 @@ class GoogleWallet:
                 pass_ = uow.passes.get(found.pass_id)
                 uow.wallet_state.set_state(pass_.id, "saved")
                 uow.events.record_card(pass_.id, "google_save", now)  # the card's first save only
+                if found.state != "saved":
+                    uow.webhooks.emit_pass("pass.installed", pass_.id, "google", now)
                 outcome = "save"
                 if found.synced_tag != pass_.update_tag:
                     stale = PassesChanged(PassSelection(pass_ids=(pass_.id,)), pass_.update_tag, now, "saved")
@@ -374,6 +376,8 @@ class GoogleWallet:
                 pass_ = uow.passes.get(found.pass_id)
                 uow.wallet_state.set_state(pass_.id, "deleted")
                 uow.events.record_card(pass_.id, "uninstall", now)
+                if found.state != "deleted":
+                    uow.webhooks.emit_pass("pass.removed", pass_.id, "google", now)
                 outcome = "del"
             uow.commit()
         if zlib.crc32(event.nonce.encode("utf-8")) % PRUNE_EVERY == 0:

@@ -23,7 +23,7 @@ from walletpass.errors import ConfigurationError, Forbidden, InvalidInput, NotFo
 from walletpass.ids import API_KEY_HMAC, ApiKeyHasher, api_key_prefix, new_api_key, same
 from walletpass.ports import Clock, UnitOfWork
 
-SCOPES = ("admin", "programs", "members", "points", "offers", "campaigns", "stats")
+SCOPES = ("admin", "programs", "members", "points", "offers", "campaigns", "stats", "webhooks")
 
 #: What a program-bound key's check needs to know of a resource: the name its 404 uses ("member 7 not found",
 #: as the repositories say for one that does not exist).

@@ -95,6 +95,8 @@ def register(uow: UnitOfWork, clock: Clock, device_id: str, pass_type_id: str, s
             uow.commit()
             return Registered(created=False)
         uow.events.record_card(pass_row.id, "apple_install", now)  # the card's first device only
+        if len(uow.devices.of_pass(pass_row.id)) == 1:  # the pass's first device: it is now in Apple Wallet
+            uow.webhooks.emit_pass("pass.installed", pass_row.id, "apple", now)
         uow.commit()
         return Registered(created=True)
 
@@ -110,6 +112,8 @@ def unregister(uow: UnitOfWork, clock: Clock, device_id: str, pass_type_id: str,
         if reg is not None:
             uow.devices.unregister(reg.id, reg.device_id)
             uow.events.record_card(pass_row.id, "uninstall", clock.now())
+            if not uow.devices.of_pass(pass_row.id):  # its last device: no Apple Wallet holds the pass any more
+                uow.webhooks.emit_pass("pass.removed", pass_row.id, "apple", clock.now())
         uow.commit()
 
 

@@ -32,6 +32,7 @@ from walletpass.domain.jobs import Job, JobKind, JobOutcome, JobResult
 from walletpass.domain.offers import parse_instant
 from walletpass.domain.programs import Program
 from walletpass.domain.segments import Segment, parse_segment
+from walletpass.domain.webhooks import Event
 from walletpass.errors import InvalidInput, NotFound
 from walletpass.google.objects import NOTIFY_LIMIT, NOTIFY_WINDOW
 from walletpass.ports import Clock, UnitOfWork
@@ -222,6 +223,8 @@ def _start(uow: UnitOfWork, clock: Clock, rate: float, campaign_id: int) -> None
         total = uow.campaigns.write_deliveries(campaign_id, campaign.program_id, segment, campaign.split, now)
         chunks = uow.campaigns.chunks(campaign_id)  # those with pending deliveries: not the holdout's
         uow.campaigns.set_state(campaign_id, rules.SENDING if chunks else rules.DONE, now, total=total)
+        if not chunks:
+            _tell_finished(uow, campaign, total, now)
         for chunk in chunks:
             delay = chunk * CHUNK / rate if rate > 0 else 0.0
             uow.outbox.enqueue(JobKind.CAMPAIGN_CHUNK, {"campaign_id": campaign_id, "chunk": chunk}, now,
@@ -254,6 +257,13 @@ def _deliver_chunk(uow: UnitOfWork, clock: Clock, settings: Settings, campaign_i
             for wallet in uow.wallets:
                 wallet.on_message(uow, CampaignMessage(campaign, tuple(pass_ids), first=chunk == 0))
             uow.campaigns.mark(campaign_id, pass_ids, "sent", now)
-        if uow.campaigns.progress(campaign_id).pending == 0:
+        progress = uow.campaigns.progress(campaign_id)
+        if progress.pending == 0:
             uow.campaigns.set_state(campaign_id, rules.DONE, now)
+            _tell_finished(uow, campaign, progress.total, now)
         uow.commit()
+
+
+def _tell_finished(uow: UnitOfWork, campaign: Campaign, total: int, now: datetime) -> None:
+    uow.webhooks.emit([Event("campaign.finished", now, {"program_id": campaign.program_id,
+                                                        "campaign_id": campaign.id, "total": total})])

@@ -18,6 +18,7 @@ from walletpass.domain.jobs import Job, JobKind, JobOutcome, JobResult
 from walletpass.domain.offers import Coupon, CouponIssue, Offer
 from walletpass.domain.passes import COUPON, Pass
 from walletpass.domain.segments import Segment, parse_segment
+from walletpass.domain.webhooks import Event
 from walletpass.errors import Conflict, InvalidInput, NotFound
 from walletpass.ids import new_coupon_code, new_serial, new_token
 from walletpass.ports import Clock, UnitOfWork
@@ -56,8 +57,17 @@ def _new_coupon(uow: UnitOfWork, settings: Settings, offer: Offer, member_id: in
 def issue_to_members(uow: UnitOfWork, settings: Settings, offer: Offer, member_ids: Sequence[int],
                      now: datetime) -> list[Coupon]:
     """Issue one coupon of *offer* to each of *member_ids*, in the caller's transaction (bulk issues, automations):
-    each gets its pass, which wallets learn of when the member adds it."""
-    return [_new_coupon(uow, settings, offer, member_id, now)[0] for member_id in member_ids]
+    each gets its pass, which wallets learn of when the member adds it. Webhooks get a ``coupon.issued`` each (one
+    multi-row INSERT)."""
+    issued = [_new_coupon(uow, settings, offer, member_id, now)[0] for member_id in member_ids]
+    _tell_issued(uow, offer, issued, now)
+    return issued
+
+
+def _tell_issued(uow: UnitOfWork, offer: Offer, issued: Sequence[Coupon], now: datetime) -> None:
+    uow.webhooks.emit([Event("coupon.issued", now, {"program_id": offer.program_id, "member_id": c.member_id,
+                                                    "offer_id": offer.id, "coupon_id": c.id, "code": c.code})
+                       for c in issued])
 
 
 def _usable_offer(offer: Offer, now: datetime) -> None:
@@ -90,6 +100,7 @@ def issue(uow: UnitOfWork, clock: Clock, settings: Settings, offer_id: int, data
             raise InvalidInput("member_id", f"member {member_id} is not in program {offer.program_id}, "
                                             "the offer's program")
         coupon, pass_ = _new_coupon(u, settings, offer, member.id, now)
+        _tell_issued(u, offer, [coupon], now)
         return CouponDetails(coupon, pass_, rules.ISSUED)
 
     def bulk(u: UnitOfWork) -> CouponIssue:
@@ -120,8 +131,13 @@ def _change_state(uow: UnitOfWork, clock: Clock, settings: Settings, coupon_id: 
 
     def work(u: UnitOfWork) -> Coupon:
         coupon = u.offers.coupon(coupon_id)
-        state = rule(coupon, u.offers.get(coupon.offer_id), now)
+        offer = u.offers.get(coupon.offer_id)
+        state = rule(coupon, offer, now)
         coupon = u.offers.set_coupon_state(coupon_id, state, now)
+        if state == rules.REDEEMED:
+            u.webhooks.emit([Event("coupon.redeemed", now, {"program_id": offer.program_id,
+                                                            "member_id": coupon.member_id, "offer_id": offer.id,
+                                                            "coupon_id": coupon.id, "code": coupon.code})])
         passes_changed(u, [p.id for p in u.passes.of_coupons([coupon_id])], now, reason=state,
                        coalesce_seconds=settings.push_coalesce_seconds)
         return coupon

@@ -13,6 +13,7 @@ from walletpass.domain.members import MAX_POINTS, Member, normalize_email, norma
 from walletpass.domain.passes import MEMBER_CARD, Pass
 from walletpass.domain.programs import Program
 from walletpass.domain.wallets import WalletObject
+from walletpass.domain.webhooks import Event
 from walletpass.errors import Conflict, InvalidInput
 from walletpass.ids import new_member_number, new_serial, new_token
 from walletpass.ports import Clock, UnitOfWork
@@ -77,6 +78,8 @@ def enrol_in(u: UnitOfWork, settings: Settings, program: Program, now: datetime,
                         authentication_token=new_token(24), public_token=new_token(24),
                         tag=u.passes.next_tag(), now=now)
     u.events.record(program.id, "enrol", now, pass_id=card.id, source=source)
+    u.webhooks.emit([Event("member.enrolled", now, {"program_id": program.id, "member_id": member.id,
+                                                    "points": points, "tier": member.tier})])
     automations.on_enrolment(u, settings, program, member.id, now)  # the welcome, in this transaction
     return member
 

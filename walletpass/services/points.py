@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from walletpass.config import Settings
 from walletpass.domain.members import LedgerEntry, apply_points
+from walletpass.domain.webhooks import Event
 from walletpass.ports import Clock, UnitOfWork
 from walletpass.services.changes import passes_changed
 from walletpass.services.idempotency import Replayed, Retry, once
@@ -38,6 +39,12 @@ def add_transaction(uow: UnitOfWork, clock: Clock, settings: Settings, member_id
         cards = u.passes.of_member(member.id)
         if cards:  # the funnel's last step: recorded for the member's first transaction only
             u.events.record_card(cards[0].id, "first_transaction", now)
+        ids = {"program_id": member.program_id, "member_id": member.id}
+        events = [Event("points.changed", now, {**ids, "transaction_id": entry.id, "points": points,
+                                                "balance": balance})]
+        if tier_name != member.tier:
+            events.append(Event("tier.changed", now, {**ids, "tier": tier_name, "previous_tier": member.tier}))
+        u.webhooks.emit(events)
         passes_changed(u, [p.id for p in cards], now,
                        reason="points" if tier_name == member.tier else "tier",
                        coalesce_seconds=settings.push_coalesce_seconds)

@@ -118,7 +118,9 @@ def update_program(uow: UnitOfWork, clock: Clock, program_id: int, data: Mapping
         changed = uow.programs.update(program_id, values, now)
         if changed:
             if "tiers" in changed:
-                uow.members.recompute_tiers(program_id, _tiers(values["tiers"]), now)
+                tiers = _tiers(values["tiers"])
+                uow.webhooks.emit_tier_changes(program_id, tiers, now)  # before: it reads the tiers before too
+                uow.members.recompute_tiers(program_id, tiers, now)
             program_changed(uow, program_id, now, coalesce_seconds=coalesce_seconds)
         program = uow.programs.get(program_id)
         uow.commit()

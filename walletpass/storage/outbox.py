@@ -20,6 +20,7 @@ out can neither delete nor release another worker's claim.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -91,6 +92,42 @@ class OutboxWriter:
         self._s.execute(insert(OutboxRow).from_select(
             ["pass_id", "kind", "payload", "attempts", "created_at", "available_at"], rows))
         self._on_write()
+
+    def enqueue_once(self, kind: str, payloads: Sequence[Mapping[str, Any]], now: datetime, *,
+                     delay_seconds: float = 0.0) -> None:
+        """A *kind* job for each of *payloads*, due *delay_seconds* after *now*, unless an untried, unclaimed job of
+        *kind* with an equal payload waits already: that one is made due then if it was due later.
+
+        For kinds with few jobs at a time (one per webhook): the pending jobs of *kind* are read in one query.
+        Two transactions may still both add one (neither sees the other's); their handler must tolerate that.
+        """
+        if not payloads:
+            return
+        due = now + timedelta(seconds=delay_seconds)
+        pending = self._s.execute(
+            select(OutboxRow.id, OutboxRow.payload, OutboxRow.available_at)
+            .where(OutboxRow.kind == kind, OutboxRow.locked_by.is_(None), OutboxRow.attempts == 0,
+                   OutboxRow.available_at < PARKED_AT)
+            .order_by(OutboxRow.id).with_for_update(skip_locked=True)).all()
+        waiting: dict[str, tuple[int, datetime]] = {}
+        for row in pending:
+            waiting.setdefault(_key(row.payload), (row.id, _aware(row.available_at)))
+        sooner, fresh = [], []
+        for payload in {_key(p): p for p in payloads}.values():
+            found = waiting.get(_key(payload))
+            if found is None:
+                fresh.append(payload)
+            elif found[1] > due:
+                sooner.append(found[0])
+        if sooner:
+            self._s.execute(update(OutboxRow).where(OutboxRow.id.in_(sooner)).values(available_at=due)
+                            .execution_options(synchronize_session=False))
+        if fresh:
+            self._s.execute(insert(OutboxRow), [
+                {"kind": kind, "pass_id": None, "payload": dict(p), "attempts": 0, "created_at": now,
+                 "available_at": due} for p in fresh])
+        if sooner or fresh:
+            self._on_write()
 
     def _coalesce(self, kind: str, pass_ids: Sequence[int], change: PassesChanged) -> None:
         """Merge the change into each listed pass's pending job, or give the pass a new job: two statements for
@@ -267,3 +304,7 @@ def _held(jobs: Sequence[Job | int]) -> ColumnElement[bool]:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _key(payload: Mapping[str, Any] | None) -> str:
+    return json.dumps(payload or {}, sort_keys=True, separators=(",", ":"))

@@ -390,6 +390,61 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class WebhookRow(Base):
+    """A webhook subscription: where to POST which events, and the secret they are signed with.
+
+    ``locked_until`` / ``locked_by``: the lease of the worker delivering the webhook's events now (one at a time
+    per webhook, so a member's events go out in order)."""
+
+    __tablename__ = "webhooks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: the Standard Webhooks secret (whsec_…): kept as is, since every delivery is signed with it
+    secret: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    locked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class WebhookDeliveryRow(Base):
+    """An event on its way to one webhook (written in the transaction of the change), and how its tries went.
+
+    The event's values are columns (ids and changed values only), so a change of 100,000 members writes its
+    events with one INSERT … SELECT; the body is built from them at each try (domain.webhooks.body)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "webhook_id", "state", "next_attempt_at", "id"),
+                      Index("ix_webhook_deliveries_lane", "webhook_id", "member_id", "id"),
+                      Index("ix_webhook_deliveries_list", "webhook_id", "id"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))  # pending | delivered | parked
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    program_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: also the delivery's lane: a member's events reach a webhook in id order
+    member_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pass_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    coupon_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    offer_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    transaction_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    points: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    balance: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tier: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    previous_tier: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    wallet: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
 class LedgerEntryRow(Base):
     """A points transaction: the source of truth of a member's balance."""
 

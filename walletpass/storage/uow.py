@@ -30,6 +30,7 @@ from walletpass.storage.repositories import (
     PassRepository,
     ProgramRepository,
     WalletRepository,
+    WebhookRepository,
     constraint_of,
 )
 
@@ -55,6 +56,7 @@ class SqlUnitOfWork:
     idempotency: IdempotencyRepository
     events: EventRepository
     wallet_state: WalletRepository
+    webhooks: WebhookRepository
     outbox: OutboxWriter
 
     def __init__(self, session_factory: Callable[[], Session],
@@ -76,6 +78,7 @@ class SqlUnitOfWork:
         self.campaigns, self.pass_files = CampaignRepository(s), PassFileRepository(s)
         self.automations = AutomationRepository(s)
         self.outbox = OutboxWriter(s, self.outbox_written)
+        self.webhooks = WebhookRepository(s, self.outbox.enqueue_once)
         return self
 
     def outbox_written(self) -> None:

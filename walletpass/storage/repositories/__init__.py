@@ -12,6 +12,7 @@ from walletpass.storage.repositories.passes import PassRepository
 from walletpass.storage.repositories.programs import ProgramRepository
 from walletpass.storage.repositories.records import EventRepository, IdempotencyRepository
 from walletpass.storage.repositories.wallets import WalletRepository
+from walletpass.storage.repositories.webhooks import WebhookRepository
 
 __all__ = [
     "ApiKeyRepository",
@@ -27,5 +28,6 @@ __all__ = [
     "PassRepository",
     "ProgramRepository",
     "WalletRepository",
+    "WebhookRepository",
     "constraint_of",
 ]

@@ -96,6 +96,12 @@ def segment_where(program_id: int, segment: Segment, without_coupon_of: int | No
     return where
 
 
+def tier_of_points(tiers: Sequence[Tier]) -> ColumnElement[Any]:
+    """The tier name a member's points reach under *tiers* (NULL below every tier), as SQL over ``members``."""
+    ranked = sorted(tiers, key=lambda t: t.min_points, reverse=True)
+    return case(*[(MemberRow.points >= t.min_points, t.name) for t in ranked]) if ranked else null()
+
+
 class MemberRepository(SessionRepository):
     def add(self, *, program_id: int, name: str, member_number: str, points: int, tier: str | None,
             email: str | None, external_id: str | None, source: str | None, now: datetime,
@@ -142,8 +148,7 @@ class MemberRepository(SessionRepository):
 
     def recompute_tiers(self, program_id: int, tiers: Sequence[Tier], now: datetime) -> int:
         """Set every member's tier from their points and *tiers* (set-based); return how many changed."""
-        ranked = sorted(tiers, key=lambda t: t.min_points, reverse=True)
-        tier = case(*[(MemberRow.points >= t.min_points, t.name) for t in ranked]) if ranked else null()
+        tier = tier_of_points(tiers)
         result = self._s.execute(
             update(MemberRow).where(MemberRow.program_id == program_id, MemberRow.tier.is_distinct_from(tier))
             .values(tier=tier, version=MemberRow.version + 1, updated_at=now)

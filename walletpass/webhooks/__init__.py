@@ -1,0 +1,1 @@
+"""Webhook delivery adapters (the HTTP sender); the rules are walletpass.domain.webhooks."""
