@@ -308,3 +308,10 @@ AUTOMATIONS: dict[str, Any] = {
                      "properties": {**_AUTOMATION_RULE["properties"], "days": _integer(1, 730)}},
     },
 }
+
+#: POST /coupons/redeem: the code a till scanned from a coupon (its QR code, its text under it).
+REDEEM: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["code"],
+    "properties": {"code": {**_text(32, min_length=1), "description": "the coupon's code, as printed under its QR "
+                                                                       "code"}},
+}

@@ -36,6 +36,10 @@ class PublicUrls:
         """The ``links`` of a member or coupon in the API: ``page``, ``pkpass``, ``google_save``."""
         return {"page": self.page(token), "pkpass": self.pkpass(token), "google_save": self.google_save(token)}
 
+    def api(self, path: str) -> str:
+        """A URL of the marketer API (*path* from ``url_for``, with its query): a list's ``next`` link."""
+        return f"{self.base}{path}"
+
     def program_image(self, program_id: int, slot: str) -> str:
         """A program's public image (Google fetches the logo and hero from here)."""
         return f"{self.base}/assets/programs/{program_id}/{slot}.png"

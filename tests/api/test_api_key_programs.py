@@ -167,7 +167,10 @@ def test_a_key_bound_to_programs_cannot_create_one_or_use_routes_for_every_progr
 
 
 #: Routes whose program comes in the body or the query: checked against the key's programs there.
-PROGRAM_IN_REQUEST = {("/api/v1/campaigns", "POST"), ("/api/v1/campaigns", "GET")}
+PROGRAM_IN_REQUEST = {("/api/v1/campaigns", "POST"), ("/api/v1/campaigns", "GET"),
+                      # lists across programs and the till's lookups: they hold the key's programs only
+                      ("/api/v1/programs", "GET"), ("/api/v1/members", "GET"), ("/api/v1/coupons", "GET"),
+                      ("/api/v1/coupons/redeem", "POST")}
 
 
 def test_routes_with_the_program_in_the_request_check_it_against_the_key(client, services, two) -> None:  # type: ignore[no-untyped-def]
