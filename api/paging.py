@@ -66,6 +66,8 @@ def str_arg(name: str, *, max_length: int = 200) -> str | None:
 def instant_arg(name: str) -> datetime | None:
     """The RFC 3339 date-time query parameter *name*, or None when absent."""
     raw = request.args.get(name)
+    if raw is not None and len(raw) > 64:
+        raise InvalidInput(name, "must be an RFC 3339 date and time of at most 64 characters")
     return None if raw is None else parse_instant(raw, name)
 
 

@@ -87,12 +87,26 @@ VIEWS: dict[str, dict[str, Any]] = {
                            "last_pushed": _NULL_TIME, "last_fetched": _NULL_TIME,
                            "up_to_date": {"type": "boolean"}}),
     "Redeem": schemas.REDEEM,
+    "ApiKey": schemas.API_KEY,
 }
-for _item in ("Program", "MemberSummary", "OfferSummary", "Coupon", "LedgerEntry", "Device", "Campaign"):
+_API_KEY_FIELDS = {
+    "id": _INT, "prefix": {"type": "string", "description": "the key starts wp_<prefix>_"}, "name": _STR,
+    "scopes": {"type": "array", "items": _STR},
+    "programs": {"type": ["array", "null"], "items": _INT, "description": "null: every program"},
+    "created_at": _TIME, "last_used_at": {**_NULL_TIME, "description": "to within 5 minutes"},
+    "revoked_at": _NULL_TIME}
+VIEWS["ApiKeyView"] = _object(_API_KEY_FIELDS)
+VIEWS["ApiKeyCreatedView"] = _object({**_API_KEY_FIELDS, "key": {
+    "type": "string", "description": "the key: shown this once, only its hash is stored"}})
+for _item in ("ApiKey", "Program", "MemberSummary", "OfferSummary", "Coupon", "LedgerEntry", "Device", "Campaign"):
     VIEWS[f"{_item}Page"] = _object({
         "data": {"type": "array", "items": _ref(f"{_item}View"), "maxItems": MAX_LIMIT},
         "next": {"type": ["string", "null"], "format": "uri",
                  "description": "the URL of the next page; null on the last one"}})
+
+
+def _path_id(name: str) -> list[dict[str, Any]]:
+    return [{"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}]
 
 
 def _list(op: Any, operation_id: str, summary: str, page: str, params: list[dict[str, Any]], *,
@@ -108,7 +122,7 @@ def _list(op: Any, operation_id: str, summary: str, page: str, params: list[dict
 
 def paths(op: Any, idempotency_rule: tuple[str, str]) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], Any]]:
     """The list operations (by path and method) and their rules beyond the schema; *op* is openapi._op."""
-    items = {
+    items: dict[str, dict[str, Any]] = {
         "/programs": {"get": _list(op, "listPrograms", "Programs the API key may see", "ProgramPage", [],
                                    found=False)},
         "/programs/{program_id}/members": {"get": _list(
@@ -121,7 +135,7 @@ def paths(op: Any, idempotency_rule: tuple[str, str]) -> tuple[dict[str, dict[st
                                                        [])},
         "/offers/{offer_id}/coupons": {"get": _list(op, "listOfferCoupons", "An offer's coupons", "CouponPage",
                                                     [_STATE])},
-        "/members/{member_id}/coupons": {"get": _list(op, "listMemberCoupons", "A member's coupons", "CouponPage",
+        "/members/{member_id}/coupons": {"parameters": _path_id("member_id"), "get": _list(op, "listMemberCoupons", "A member's coupons", "CouponPage",
                                                       [_STATE], scopes="offers or pos")},
         "/coupons": {"get": _list(
             op, "findCoupons", "Find coupons: by the code on the coupon (its QR code), offer, member or state",
@@ -136,8 +150,27 @@ def paths(op: Any, idempotency_rule: tuple[str, str]) -> tuple[dict[str, dict[st
                       "409": "the coupon was already redeemed or voided, or has expired"})},
         "/members/{member_id}/transactions": {"get": _list(
             op, "listTransactions", "A member's transactions", "LedgerEntryPage", [], scopes="points or pos")},
-        "/members/{member_id}/devices": {"get": _list(
+        "/members/{member_id}/devices": {"parameters": _path_id("member_id"), "get": _list(
             op, "listDevices", "The devices that hold a member's card", "DevicePage", [])},
+        "/api-keys": {
+            "get": _list(op, "listApiKeys", "API keys, revoked ones too (never the keys themselves; scope: admin, "
+                                            "a key for every program)", "ApiKeyPage", [], found=False),
+            "post": op("createApiKey", "Create an API key (scope: admin, a key for every program); Idempotency-Key "
+                                       "is not honoured: the answer kept for a retry would hold the key",
+                       {"201": {"description": "the key, shown once",
+                                "headers": {"Location": {"description": "the key's record", "required": True,
+                                                         "schema": {"type": "string", "format": "uri-reference"}}},
+                                "content": {"application/json": {"schema": _ref("ApiKeyCreatedView")}},
+                                "links": {"GetApiKey": {"operationId": "getApiKey",
+                                                        "parameters": {"key_id": "$response.body#/id"}}}}},
+                       body=_ref("ApiKey"))},
+        "/api-keys/{key_id}": {
+            "parameters": _path_id("key_id"),
+            "get": op("getApiKey", "An API key's record", {"200": {"description": "the key's record", "content": {
+                "application/json": {"schema": _ref("ApiKeyView")}}}}, problems={"404": "no such API key"}),
+            "delete": op("revokeApiKey", "Revoke an API key: refused from the next request on",
+                         {"204": {"description": "revoked (or already revoked)"}},
+                         problems={"404": "no such API key", "409": "the key of this very request"})},
         "/campaigns": {"get": _list(
             op, "listCampaigns", "Campaigns", "CampaignPage",
             [_int_query("program_id", "campaigns of this program"),
@@ -157,5 +190,7 @@ def paths(op: Any, idempotency_rule: tuple[str, str]) -> tuple[dict[str, dict[st
         ("get", "/members/{member_id}/transactions"): PAGE_RULES,
         ("get", "/members/{member_id}/devices"): PAGE_RULES,
         ("get", "/campaigns"): PAGE_RULES + ids[:1],
+        ("get", "/api-keys"): PAGE_RULES,
+        ("post", "/api-keys"): [("program", "ids of existing programs")],
     }
     return items, rules

@@ -153,7 +153,9 @@ def test_a_key_bound_to_programs_cannot_create_one_or_use_routes_for_every_progr
     assert in_request == PROGRAM_IN_REQUEST
     # A new route must say which program its resource belongs to (require_key(..., owner=)), or be listed here
     # as one for keys of every program (bound keys get 403 there), or in PROGRAM_IN_REQUEST.
-    assert {(rule.rule, method) for rule, method in unowned} == {("/api/v1/programs", "POST")}
+    assert {(rule.rule, method) for rule, method in unowned} == {
+        ("/api/v1/programs", "POST"), ("/api/v1/api-keys", "POST"), ("/api/v1/api-keys", "GET"),
+        ("/api/v1/api-keys/<int:key_id>", "GET"), ("/api/v1/api-keys/<int:key_id>", "DELETE")}
     before = _snapshot(services)
     for rule, method in unowned:
         r = _send(client, method, _path(rule, {}, None), bound, {"name": "P", "organization_name": "O"})
