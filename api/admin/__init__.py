@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
 
-from api.admin import api_keys, automations, campaigns, lists, members, offers, openapi, programs  # noqa: E402,F401  (routes register on bp)
+from api.admin import api_keys, automations, campaigns, docs, lists, members, offers, openapi, programs  # noqa: E402,F401  (routes register on bp)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, jsonify
 
 from api import schemas
 from api.admin import bp
@@ -174,6 +174,14 @@ def list_transactions(member_id: int) -> Response:
     only_args(*PAGE_ARGS)
     req = page_request()
     return page_response(lists.transactions(services().read_uow(), member_id, req.fetch), req, ledger_json, _id)
+
+
+@bp.get("/transactions/<int:transaction_id>")
+@require_key("points", "pos", owner="transaction_id")
+def get_transaction(transaction_id: int) -> Response:
+    """One transaction (a created one's Location)."""
+    entry = lists.transaction(services().read_uow(), transaction_id)
+    return jsonify({**ledger_json(entry), "member_id": entry.member_id})
 
 
 @bp.get("/members/<int:member_id>/devices")

@@ -66,5 +66,5 @@ def add_transaction(member_id: int) -> tuple[Response, int, dict[str, str]]:
 
     result = points.add_transaction(s.uow(), s.clock, s.settings, member_id, data["points"], data["reason"],
                                     api_key_id=current_principal().api_key_id, retry=retry_of(render, data))
-    return respond(result, render, lambda status, body: url_for("admin.list_transactions", member_id=member_id))
+    return respond(result, render, lambda status, body: url_for("admin.get_transaction", transaction_id=body["id"]))
 

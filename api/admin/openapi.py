@@ -294,7 +294,9 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
             "parameters": _id("member_id"),
             "post": _op("addTransaction", "Add or spend points",
                         {"201": _answer("the transaction and the new balance", "TransactionView",
-                                        location="the member's transactions")},
+                                        location="the transaction", links={
+                                            "GetTransaction": _link("getTransaction",
+                                                                    transaction_id="$response.body#/id")})},
                         body=_ref("Transaction"), idempotent=True,
                         problems={"404": _PROBLEM_TEXT["404"], "409": "a spend beyond the balance"})},
         "/programs/{program_id}/offers": {

@@ -83,6 +83,8 @@ VIEWS: dict[str, dict[str, Any]] = {
         "texts": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": _STR}},
         "created_at": _TIME}),
     "LedgerEntryView": _object({"id": _INT, "points": _INT, "balance": _INT, "reason": _STR, "created_at": _TIME}),
+    "TransactionEntryView": _object({"id": _INT, "points": _INT, "balance": _INT, "reason": _STR,
+                                     "created_at": _TIME, "member_id": _INT}),
     "DeviceView": _object({"id": _INT, "device": _STR, "serial_number": _STR, "registered_at": _TIME,
                            "last_pushed": _NULL_TIME, "last_fetched": _NULL_TIME,
                            "up_to_date": {"type": "boolean"}}),
@@ -150,6 +152,10 @@ def paths(op: Any, idempotency_rule: tuple[str, str]) -> tuple[dict[str, dict[st
                       "409": "the coupon was already redeemed or voided, or has expired"})},
         "/members/{member_id}/transactions": {"get": _list(
             op, "listTransactions", "A member's transactions", "LedgerEntryPage", [], scopes="points or pos")},
+        "/transactions/{transaction_id}": {"parameters": _path_id("transaction_id"), "get": op(
+            "getTransaction", "One transaction (scopes: points or pos)",
+            {"200": {"description": "the transaction", "content": {"application/json": {
+                "schema": _ref("TransactionEntryView")}}}}, problems={"404": "no such transaction"})},
         "/members/{member_id}/devices": {"parameters": _path_id("member_id"), "get": _list(
             op, "listDevices", "The devices that hold a member's card", "DevicePage", [])},
         "/api-keys": {

@@ -33,6 +33,7 @@ class Program:
     issue_id: int
     spare_coupon: int  # for the void, after the redeem of coupon_id
     campaign_id: int  # scheduled far ahead, so that it can be cancelled
+    transaction_id: int
 
 
 def _make_program(client: Any, auth: dict[str, str], name: str) -> Program:
@@ -48,7 +49,10 @@ def _make_program(client: Any, auth: dict[str, str], name: str) -> Program:
     campaign = post(client, "/api/v1/campaigns", auth,
                     {"program_id": pid, "message": "Hello", "send_at": "2099-01-01T12:00:00+00:00"})
     assert campaign.status_code == 202, campaign.json
-    return Program(pid, member["id"], offer, coupons[0], bulk.json["id"], coupons[1], campaign.json["id"])
+    earned = post(client, f"/api/v1/members/{member['id']}/transactions", auth, {"points": 5, "reason": "latte"})
+    assert earned.status_code == 201, earned.json
+    return Program(pid, member["id"], offer, coupons[0], bulk.json["id"], coupons[1], campaign.json["id"],
+                   earned.json["id"])
 
 
 @pytest.fixture
@@ -74,7 +78,8 @@ def _key_routes(app: Any) -> list[tuple[Any, str, str | None]]:
 
 def _ids(p: Program) -> dict[str, int]:
     return {"program_id": p.program_id, "member_id": p.member_id, "offer_id": p.offer_id,
-            "coupon_id": p.coupon_id, "issue_id": p.issue_id, "campaign_id": p.campaign_id}
+            "coupon_id": p.coupon_id, "issue_id": p.issue_id, "campaign_id": p.campaign_id,
+            "transaction_id": p.transaction_id}
 
 
 def _send(client: Any, method: str, path: str, headers: dict[str, str], body: Any) -> Any:
@@ -114,7 +119,7 @@ def test_a_key_bound_to_a_program_gets_404_on_every_resource_of_another(app, cli
     bound = _bound_key(services, a.program_id)
     routes = [(rule, method, owner) for rule, method, owner in _key_routes(app) if owner not in (None, IN_REQUEST)]
     assert {owner for _, _, owner in routes} == {"program_id", "member_id", "offer_id", "coupon_id", "issue_id",
-                                                 "campaign_id"}
+                                                 "campaign_id", "transaction_id"}
     before = _snapshot(services)
     for rule, method, owner in routes:
         body = BODIES.get((method, rule.rule), {})

@@ -34,7 +34,7 @@ POS = "pos"
 
 #: What a program-bound key's check needs to know of a resource: the name its 404 uses ("member 7 not found",
 #: as the repositories say for one that does not exist).
-RESOURCES = ("program", "member", "offer", "coupon", "coupon issue", "campaign")
+RESOURCES = ("program", "member", "offer", "coupon", "coupon issue", "campaign", "transaction")
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +251,8 @@ def _program_of(uow: Callable[[], UnitOfWork], resource: str, ident: int) -> int
     with uow() as u:
         if resource == "member":
             return u.members.get(ident).program_id
+        if resource == "transaction":
+            return u.members.get(u.ledger.get(ident).member_id).program_id
         if resource == "offer":
             return u.offers.get(ident).program_id
         if resource == "campaign":

@@ -82,6 +82,11 @@ def transactions(uow: UnitOfWork, member_id: int, req: PageRequest) -> list[Ledg
         return uow.pages.ledger(member_id, after_id=req.after_id, limit=req.limit)
 
 
+def transaction(uow: UnitOfWork, entry_id: int) -> LedgerEntry:
+    with uow:
+        return uow.ledger.get(entry_id)
+
+
 def devices(uow: UnitOfWork, member_id: int, req: PageRequest) -> list[DeviceRegistration]:
     with uow:
         uow.members.get(member_id)
