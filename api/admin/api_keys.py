@@ -48,7 +48,7 @@ def list_keys() -> Response:
 def get_key(key_id: int) -> Response:
     with services().read_uow() as uow:
         found = uow.api_keys.get(key_id)
-    if found is None:
+    if found is None or found.revoked_at is not None:  # revoked = deleted: the list still shows when
         raise NotFound(f"API key {key_id} not found")
     return jsonify(api_key_json(found))
 

@@ -173,7 +173,7 @@ def paths(op: Any, idempotency_rule: tuple[str, str]) -> tuple[dict[str, dict[st
         "/api-keys/{key_id}": {
             "parameters": _path_id("key_id"),
             "get": op("getApiKey", "An API key's record", {"200": {"description": "the key's record", "content": {
-                "application/json": {"schema": _ref("ApiKeyView")}}}}, problems={"404": "no such API key"}),
+                "application/json": {"schema": _ref("ApiKeyView")}}}}, problems={"404": "no such API key, or a revoked one (the list shows those)"}),
             "delete": op("revokeApiKey", "Revoke an API key: refused from the next request on",
                          {"204": {"description": "revoked (or already revoked)"}},
                          problems={"404": "no such API key", "409": "the key of this very request"})},

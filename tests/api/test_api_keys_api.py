@@ -57,7 +57,9 @@ def test_create_list_revoke(client, auth, services) -> None:  # type: ignore[no-
     refused = client.get(f"/api/v1/members?program_id={pid}", headers=_bearer(key))
     assert refused.status_code == 401 and refused.mimetype == "application/problem+json"
     assert client.delete(f"/api/v1/api-keys/{made.json['id']}", headers=auth).status_code == 204  # again: no-op
-    assert client.get(f"/api/v1/api-keys/{made.json['id']}", headers=auth).json["revoked_at"] is not None
+    assert client.get(f"/api/v1/api-keys/{made.json['id']}", headers=auth).status_code == 404  # deleted
+    revoked = [k for k in client.get("/api/v1/api-keys", headers=auth).json["data"] if k["id"] == made.json["id"]]
+    assert revoked[0]["revoked_at"] is not None  # the list still shows it
     assert client.delete("/api/v1/api-keys/987654", headers=auth).status_code == 404
     own = client.get("/api/v1/api-keys?limit=1", headers=auth).json["data"][0]["id"]  # the fixture's key
     assert client.delete(f"/api/v1/api-keys/{own}", headers=auth).status_code == 409
