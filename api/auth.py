@@ -16,7 +16,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: URL argument → the resource it names, for keys bound to programs.
 OWNERS = {"program_id": "program", "member_id": "member", "offer_id": "offer", "coupon_id": "coupon",
-          "issue_id": "coupon issue", "campaign_id": "campaign"}
+          "issue_id": "coupon issue", "campaign_id": "campaign", "transaction_id": "transaction"}
 
 #: require_key(owner=IN_REQUEST): the view checks the program named in the body or the query itself.
 IN_REQUEST = "in request"
@@ -26,8 +26,9 @@ def current_principal() -> Principal:
     return g.principal  # type: ignore[no-any-return]
 
 
-def require_key(scope: str, *, owner: str | None = None) -> Callable[[F], F]:
-    """Reject the request with 401/403 unless it carries a valid key with *scope* (or admin).
+def require_key(scope: str, *more: str, owner: str | None = None) -> Callable[[F], F]:
+    """Reject the request with 401/403 unless it carries a valid key with *scope*, one of *more* (e.g. ``pos``
+    for a till's routes), or admin.
 
     *owner*: the URL argument naming the program's resource the route touches (``program_id``, ``member_id``,
     ``offer_id``, ``coupon_id``, ``issue_id``). A key bound to programs gets 404 for a resource of another
@@ -39,6 +40,8 @@ def require_key(scope: str, *, owner: str | None = None) -> Callable[[F], F]:
     if owner is not None and owner != IN_REQUEST and owner not in OWNERS:
         raise ValueError(f"owner must be one of {sorted(OWNERS)}, not {owner!r}")
 
+    scopes = (scope, *more)
+
     def deco(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -48,8 +51,9 @@ def require_key(scope: str, *, owner: str | None = None) -> Callable[[F], F]:
                 raise Unauthorized("send your API key as 'Authorization: Bearer <key>'")
             svc = services()
             principal = svc.api_keys.verify(key.strip())
-            if not principal.allows(scope):
-                raise Forbidden(f"this API key lacks the {scope!r} scope")
+            if not any(principal.allows(s) for s in scopes):
+                raise Forbidden(f"this API key lacks the {scope!r} scope"
+                                + (f" (or {' or '.join(repr(m) for m in more)})" if more else ""))
             if principal.programs is not None:
                 if owner is None:
                     ensure_unbound(principal)
@@ -59,6 +63,7 @@ def require_key(scope: str, *, owner: str | None = None) -> Callable[[F], F]:
             return view(*args, **kwargs)
 
         wrapper.api_key_scope = scope  # type: ignore[attr-defined]  # read by tests that walk the routes
+        wrapper.api_key_scopes = scopes  # type: ignore[attr-defined]
         wrapper.api_key_owner = owner  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 

@@ -190,7 +190,7 @@ def apikey() -> None:
 @apikey.command("create")
 @click.option("--name", required=True, help="who or what uses the key, e.g. 'pos-taipei-1'")
 @click.option("--scope", "scopes", multiple=True, default=("admin",), show_default=True,
-              help="admin, programs, members, points, offers, campaigns, stats (repeat for several)")
+              help="admin, programs, members, points, offers, campaigns, stats, pos (repeat for several)")
 @click.option("--program", "programs", multiple=True, type=click.IntRange(1), metavar="ID",
               help="limit the key to this program's resources (repeat for several; default: every program)")
 @_friendly
@@ -203,6 +203,45 @@ def apikey_create(name: str, scopes: tuple[str, ...], programs: tuple[int, ...])
     try:
         click.echo(create_api_key(svc.uow(), svc.clock, svc.api_keys.hasher, name, scopes,
                                   programs=programs or None))
+    finally:
+        svc.close()
+
+
+@apikey.command("list")
+@_friendly
+def apikey_list() -> None:
+    """List the keys (never the keys themselves): id, prefix, name, scopes, programs, created, last used, revoked."""
+    from walletpass.bootstrap import bootstrap
+    from walletpass.paging import PageRequest
+    from walletpass.services import lists
+
+    svc = bootstrap(_settings(), migrate=True)
+    try:
+        click.echo("id\tprefix\tname\tscopes\tprograms\tcreated\tlast used\trevoked")
+        after = 0
+        while page := lists.api_keys(svc.read_uow(), PageRequest(after, 200)):
+            for k in page:
+                when = [t.isoformat(timespec="seconds") if t else "-" for t in (k.created_at, k.last_used_at,
+                                                                               k.revoked_at)]
+                programs = ",".join(map(str, k.programs)) if k.programs is not None else "all"
+                click.echo("\t".join([str(k.id), k.prefix, k.name, ",".join(k.scopes), programs, *when]))
+            after = page[-1].id
+    finally:
+        svc.close()
+
+
+@apikey.command("revoke")
+@click.argument("ident", metavar="ID|PREFIX")
+@_friendly
+def apikey_revoke(ident: str) -> None:
+    """Revoke a key by its id or prefix (as `walletpass apikey list` shows): refused from then on."""
+    from walletpass.bootstrap import bootstrap
+    from walletpass.services.api_keys import revoke_api_key
+
+    svc = bootstrap(_settings(), migrate=True)
+    try:
+        key = revoke_api_key(svc.uow(), svc.clock, ident)
+        click.echo(f"revoked {key.id} {key.prefix} {key.name!r}")
     finally:
         svc.close()
 

@@ -45,11 +45,15 @@ def _answer(status: int, body: Mapping[str, Any]) -> dict[str, Any]:
 
 def respond(result: Any, render: Render, location: Callable[[int, Mapping[str, Any]], str | None] | None = None
             ) -> tuple[Response, int, dict[str, str]]:
-    """The response of a write: the first answer again for a replay, else *result* rendered; with *location*,
-    the ``Location`` header it gives for (status, body)."""
+    """The response of a write: the first answer again for a replay (with ``Idempotent-Replayed: true``), else
+    *result* rendered; with *location*, the ``Location`` header it gives for (status, body)."""
+    headers: dict[str, str] = {}
     if isinstance(result, Replayed):
         status, body = int(result.answer["status"]), result.answer["body"]
+        headers["Idempotent-Replayed"] = "true"
     else:
         status, body = render(result)
     where = location(status, body) if location is not None else None
-    return jsonify(body), status, ({"Location": where} if where else {})
+    if where:
+        headers["Location"] = where
+    return jsonify(body), status, headers

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from walletpass.domain.api_keys import ApiKey
 from walletpass.domain.automations import RULES, Automation, Fired
 from walletpass.domain.campaigns import GroupStats, Message
 from walletpass.domain.contrast import program_warnings
 from walletpass.domain.funnel import Funnel, FunnelCounts
 from walletpass.domain.members import LedgerEntry
-from walletpass.domain.offers import Coupon, CouponIssue
+from walletpass.domain.offers import Coupon, CouponIssue, Offer
 from walletpass.domain.programs import Program, Tier
 from walletpass.domain.webhooks import PARKED, Delivery, Webhook
 from walletpass.render.passes import w3c_date
@@ -17,6 +18,7 @@ from walletpass.services.automations import AutomationsView
 from walletpass.services.campaigns import CampaignDetails, CampaignStats, Reach
 from walletpass.services.coupons import CouponDetails
 from walletpass.services.enrolment import MemberDetails
+from walletpass.services.lists import DeviceRegistration, MemberSummary
 from walletpass.services.offers import OfferDetails
 from walletpass.services.points import PointsAdded
 from walletpass.services.programs import design_of
@@ -64,6 +66,37 @@ def member_json(d: MemberDetails, urls: PublicUrls) -> Json:
     }
 
 
+def member_summary_json(s: MemberSummary, urls: PublicUrls) -> Json:
+    """A member in a list or a lookup: the member and their card's links (devices: GET /members/{id}/devices)."""
+    m = s.member
+    return {
+        "id": m.id, "program_id": m.program_id, "name": m.name, "email": m.email, "phone": m.phone,
+        "external_id": m.external_id, "member_number": m.member_number,
+        "serial_number": s.card.serial_number if s.card else None, "points": m.points, "tier": m.tier,
+        "links": urls.links(s.card.public_token) if s.card else None, "source": m.source,
+        "birthday": m.birthday.isoformat() if m.birthday else None,
+        "created_at": m.created_at.isoformat() if m.created_at else None,
+    }
+
+
+def device_json(d: DeviceRegistration) -> Json:
+    """A device holding one of a member's passes (its library identifier shortened: the device's own id)."""
+    reg, p = d.registration, d.pass_
+    return {"id": reg.id, "device": d.device.device_library_identifier[:8] + "…", "serial_number": p.serial_number,
+            "registered_at": reg.created_at.isoformat(),
+            "last_pushed": reg.last_pushed_at.isoformat() if reg.last_pushed_at else None,
+            "last_fetched": reg.last_fetched_at.isoformat() if reg.last_fetched_at else None,
+            "up_to_date": reg.fetched_tag is not None and reg.fetched_tag >= p.update_tag}
+
+
+def api_key_json(k: ApiKey) -> Json:
+    """An API key as listed: never the key or its hash; its prefix tells it apart (``wp_<prefix>_…``)."""
+    return {"id": k.id, "prefix": k.prefix, "name": k.name, "scopes": list(k.scopes),
+            "programs": None if k.programs is None else list(k.programs), "created_at": k.created_at.isoformat(),
+            "last_used_at": k.last_used_at.isoformat() if k.last_used_at else None,
+            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None}
+
+
 def transaction_json(t: PointsAdded) -> Json:
     e = t.entry
     return {"id": e.id, "member_id": e.member_id, "points": e.points, "balance": e.balance, "tier": t.tier,
@@ -82,16 +115,21 @@ def issue_json(i: CouponIssue) -> Json:
             "finished_at": i.finished_at.isoformat() if i.finished_at else None}
 
 
-def offer_json(d: OfferDetails) -> Json:
-    o = d.offer
+def offer_summary_json(o: Offer) -> Json:
+    """An offer in a list (its coupon counts and bulk issues: GET /offers/{id})."""
     return {
         "id": o.id, "program_id": o.program_id, "title": o.title, "description": o.description,
         "discount": o.discount, "valid_from": w3c_date(o.valid_from) if o.valid_from else None,
         "valid_until": w3c_date(o.valid_until) if o.valid_until else None, "terms": o.terms, "texts": o.texts,
-        "coupons": {**d.coupons, "total": sum(d.coupons.values())},
-        "issues": [issue_json(i) for i in d.issues],
         "created_at": o.created_at.isoformat() if o.created_at else None,
     }
+
+
+def offer_json(d: OfferDetails) -> Json:
+    summary = offer_summary_json(d.offer)
+    created_at = summary.pop("created_at")
+    return {**summary, "coupons": {**d.coupons, "total": sum(d.coupons.values())},
+            "issues": [issue_json(i) for i in d.issues], "created_at": created_at}
 
 
 def coupon_json(d: CouponDetails, urls: PublicUrls) -> Json:

@@ -24,6 +24,7 @@ from walletpass.domain.campaigns import MAX_HOLDOUT, MAX_VARIANTS, MAX_WEIGHT
 from walletpass.domain.members import MAX_POINTS, MAX_SOURCE
 from walletpass.domain.programs import SUPPORTED_LOCALES
 from walletpass.domain.webhooks import EVENT_TYPES as WEBHOOK_EVENTS
+from walletpass.services.api_keys import SCOPES
 
 #: The characters ``str.isspace`` (hence ``str.strip``) treats as white space, as a regex character-class body.
 WHITE_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -342,5 +343,25 @@ WEBHOOK: dict[str, Any] = {
                    "description": "the signing secret, whsec_ and the base64 of 24–64 random bytes; leave it out to "
                                   "get one made and shown once in the answer",
                    "x-detail": "must be whsec_ followed by the base64 of 24 to 64 random bytes"},
+#: POST /coupons/redeem: the code a till scanned from a coupon (its QR code, its text under it).
+REDEEM: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["code"],
+    "properties": {"code": {**_text(32, min_length=1), "description": "the coupon's code, as printed under its QR "
+                                                                       "code"}},
+}
+
+#: POST /api-keys
+API_KEY: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["name"],
+    "properties": {
+        "name": {**_non_blank(100), "description": "who or what uses the key, e.g. pos-taipei-1 (names may repeat)"},
+        "scopes": {"type": "array", "minItems": 1, "maxItems": len(SCOPES), "uniqueItems": True,
+                   "items": {"type": "string", "enum": list(SCOPES)}, "default": ["admin"],
+                   "description": "what the key may do; pos: a till's lookups, member reads, transactions and "
+                                  "redeems, nothing else"},
+        "programs": {"type": ["array", "null"], "minItems": 1, "maxItems": 1000,
+                     "items": _integer(1, 2**31 - 1),
+                     "description": "ids of existing programs the key is limited to (422 for one that does not "
+                                    "exist); absent or null: every program"},
     },
 }

@@ -25,6 +25,7 @@ from walletpass.google.jwt import SaveLinkSigner
 from walletpass.google.provider import GoogleWallet
 from walletpass.instance import load_secret_key
 from walletpass.jobs.kick import Kicker
+from walletpass.paging import Cursors
 from walletpass.ports import Clock, JobHandler, Mailer, SystemClock, WalletProvider
 from walletpass.services.api_keys import ApiKeyVerifier
 from walletpass.storage.db import make_engine, upgrade
@@ -99,7 +100,14 @@ class Services:
     def api_keys(self) -> ApiKeyVerifier:
         """API key checks, keyed by the instance secret: the same in every process of the instance."""
         s = self.settings
-        return ApiKeyVerifier(s.secret_key or load_secret_key(s.instance_path), read_uow=self.read_uow, uow=self.uow)
+        return ApiKeyVerifier(s.secret_key or load_secret_key(s.instance_path), read_uow=self.read_uow, uow=self.uow,
+                              clock=self.clock)
+
+    @cached_property
+    def cursors(self) -> Cursors:
+        """Signs and checks the cursors of the API's lists (keyed by the instance secret, like API keys)."""
+        s = self.settings
+        return Cursors(s.secret_key or load_secret_key(s.instance_path))
 
     @cached_property
     def device_reads(self) -> DeviceReads:

@@ -52,6 +52,10 @@ class PublicUrls:
         url = f"{self.base}/join/{program_id}"
         return f"{url}?src={quote(src, safe='')}" if src else url
 
+    def api(self, path: str) -> str:
+        """A URL of the marketer API (*path* from ``url_for``, with its query): a list's ``next`` link."""
+        return f"{self.base}{path}"
+
     def program_image(self, program_id: int, slot: str) -> str:
         """A program's public image (Google fetches the logo and hero from here)."""
         return f"{self.base}/assets/programs/{program_id}/{slot}.png"

@@ -7,9 +7,12 @@ from flask import Blueprint
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
 
 from api.admin import (  # noqa: E402,F401  (routes register on bp)
+    api_keys,
     automations,
     campaigns,
+    docs,
     flyers,
+    lists,
     members,
     offers,
     openapi,

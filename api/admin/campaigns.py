@@ -11,6 +11,7 @@ from api.admin import bp
 from api.auth import IN_REQUEST, current_principal, require_key
 from api.context import services
 from api.idempotency import respond, retry_of
+from api.paging import PAGE_ARGS, int_arg, only_args, page_request, page_response
 from api.representations import campaign_json, campaign_stats_json, reach_json
 from api.validation import json_body
 from walletpass.errors import InvalidInput
@@ -18,21 +19,11 @@ from walletpass.services import campaigns
 from walletpass.services.api_keys import ensure_visible
 from walletpass.services.campaigns import CampaignDetails, Reach
 
-#: Most campaigns one page of the list holds.
-MAX_PAGE = 100
-
 
 def _render(result: CampaignDetails | Reach) -> tuple[int, dict[str, Any]]:
     if isinstance(result, Reach):
         return 200, reach_json(result)
     return 202, campaign_json(result)
-
-
-def _only_args(*names: str) -> None:
-    """Unknown query parameters are refused, as unknown body fields are."""
-    for name in request.args:
-        if name not in names:
-            raise InvalidInput(name, f"unknown query parameter; use some of {', '.join(names)}")
 
 
 def _flag(name: str) -> bool:
@@ -47,7 +38,7 @@ def _flag(name: str) -> bool:
 def create_campaign() -> tuple[Response, int, dict[str, str]]:
     """202 and the campaign (scheduled; sent by the worker at send_at); ?dry_run=1: 200 and what it would reach."""
     s = services()
-    _only_args("dry_run")
+    only_args("dry_run")
     dry_run = _flag("dry_run")
     data = json_body(schemas.CAMPAIGN, max_bytes=s.settings.max_body_bytes)
     ensure_visible(current_principal(), s.read_uow, "program", data["program_id"])
@@ -61,33 +52,16 @@ def create_campaign() -> tuple[Response, int, dict[str, str]]:
 @bp.get("/campaigns")
 @require_key("campaigns", owner=IN_REQUEST)
 def list_campaigns() -> Response:
-    """Campaigns oldest first: ?program_id=, ?state=, ?limit= (≤ 100), ?cursor= (the next link's)."""
+    """Campaigns oldest first: ?program_id=, ?state=, and the list's limit and cursor (api.paging)."""
     s = services()
-    _only_args("program_id", "state", "limit", "cursor")
-    program_id = _int_arg("program_id")
+    only_args("program_id", "state", *PAGE_ARGS)
+    program_id = int_arg("program_id")
     if program_id is not None:
         ensure_visible(current_principal(), s.read_uow, "program", program_id)
-    limit = _int_arg("limit") or 50
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput("limit", f"must be 1–{MAX_PAGE}")
+    req = page_request()
     found = campaigns.page(s.read_uow(), program_id=program_id, state=request.args.get("state"),
-                           cursor=_int_arg("cursor") or 0, limit=limit + 1,
-                           programs=current_principal().programs)
-    data = [campaign_json(d) for d in found[:limit]]
-    nxt = None
-    if len(found) > limit:
-        args: Any = {k: v for k, v in request.args.items() if k != "cursor"}
-        nxt = url_for("admin.list_campaigns", **args, cursor=found[limit - 1].campaign.id)
-    return jsonify({"data": data, "next": nxt})
-
-
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10 and 0 < int(raw) < 2**31):
-        raise InvalidInput(name, "must be a positive integer")
-    return int(raw)
+                           cursor=req.after_id, limit=req.fetch.limit, programs=current_principal().programs)
+    return page_response(found, req, campaign_json, lambda d: d.campaign.id)
 
 
 @bp.get("/campaigns/<int:campaign_id>")

@@ -12,7 +12,7 @@ from api.admin import bp
 from api.auth import current_principal, require_key
 from api.context import services
 from api.idempotency import respond, retry_of
-from api.representations import ledger_json, member_json, transaction_json
+from api.representations import member_json, transaction_json
 from api.validation import json_body
 from walletpass.services import enrolment, members, points
 from walletpass.services.enrolment import MemberDetails
@@ -38,7 +38,7 @@ def create_member(program_id: int) -> tuple[Response, int, dict[str, str]]:
 
 
 @bp.get("/members/<int:member_id>")
-@require_key("members", owner="member_id")
+@require_key("members", "pos", owner="member_id")
 def get_member(member_id: int) -> Response:
     s = services()
     return jsonify(member_json(enrolment.member_details(s.read_uow(), member_id), s.urls))
@@ -56,7 +56,7 @@ def update_member(member_id: int) -> Response:
 
 
 @bp.post("/members/<int:member_id>/transactions")
-@require_key("points", owner="member_id")
+@require_key("points", "pos", owner="member_id")
 def add_transaction(member_id: int) -> tuple[Response, int, dict[str, str]]:
     s = services()
     data = json_body(schemas.TRANSACTION, max_bytes=s.settings.max_body_bytes)
@@ -66,10 +66,5 @@ def add_transaction(member_id: int) -> tuple[Response, int, dict[str, str]]:
 
     result = points.add_transaction(s.uow(), s.clock, s.settings, member_id, data["points"], data["reason"],
                                     api_key_id=current_principal().api_key_id, retry=retry_of(render, data))
-    return respond(result, render, lambda status, body: url_for("admin.list_transactions", member_id=member_id))
+    return respond(result, render, lambda status, body: url_for("admin.get_transaction", transaction_id=body["id"]))
 
-
-@bp.get("/members/<int:member_id>/transactions")
-@require_key("points", owner="member_id")
-def list_transactions(member_id: int) -> Response:
-    return jsonify({"transactions": [ledger_json(e) for e in points.ledger(services().read_uow(), member_id)]})

@@ -79,7 +79,7 @@ def _state(coupon: Coupon) -> tuple[int, dict[str, Any]]:
 
 
 @bp.post("/coupons/<int:coupon_id>/redeem")
-@require_key("offers", owner="coupon_id")
+@require_key("offers", "pos", owner="coupon_id")
 def redeem_coupon(coupon_id: int) -> tuple[Response, int, dict[str, str]]:
     s = services()
     return respond(coupons.redeem(s.uow(), s.clock, s.settings, coupon_id, retry_of(_state)), _state)

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Response, jsonify
 
 from api import schemas
-from api.admin import bp
+from api.admin import bp, openapi_lists
 from api.context import services
 from api.idempotency import KEY_PATTERN
 from walletpass.domain.funnel import DEFAULT_DAYS, FIRST_DAY, LAST_DAY, MAX_DAYS
@@ -80,8 +80,6 @@ RULES_BEYOND_SCHEMA: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("from", f"{FIRST_DAY} to {LAST_DAY}; not after to"),
         ("to", f"{FIRST_DAY} to {LAST_DAY}; at most {MAX_DAYS} days from from (both included; from defaults to "
                f"{DEFAULT_DAYS} days before to, to to today)")],
-    ("get", "/campaigns"): [("cursor", "a positive integer"), ("limit", "1–100"), ("program_id", "a positive integer"),
-                            ("state", "one of scheduled, sending, done, cancelled")],
     ("post", "/webhooks"): [
         ("url", "a URL Python's urllib reads (a valid port, brackets only around an IPv6 address) whose host, when "
                 "an address or localhost, is one webhooks may call: public; loopback and private ones only with "
@@ -228,8 +226,6 @@ VIEWS: dict[str, dict[str, Any]] = {
         "window_days": _INT,
         "variants": {"type": "array", "items": _object({"name": _NULL_STR, "weight": _INT, **_GROUP})},
         "holdout": _object({"percent": {"type": "number"}, **_GROUP})}),
-    "CampaignPage": _object({"data": {"type": "array", "items": _ref("CampaignView")},
-                             "next": {"type": ["string", "null"]}}),
     "ReachView": _object({"passes": _INT, "apple_devices": _INT, "google_objects": _INT, "google_over_quota": _INT,
                           "google_path": {"enum": ["objects", "class"]}, "estimated_seconds": {"type": "number"},
                           "start_at": _TIME}),
@@ -278,8 +274,6 @@ VIEWS: dict[str, dict[str, Any]] = {
         "birthday": {"type": ["string", "null"], "format": "date"}, "created_at": _TIME}),
     "TransactionView": _object({"id": _INT, "member_id": _INT, "points": _INT, "balance": _INT, "tier": _NULL_STR,
                                 "reason": _STR, "created_at": _TIME}),
-    "Ledger": _object({"transactions": {"type": "array", "items": _object(
-        {"id": _INT, "points": _INT, "balance": _INT, "reason": _STR, "created_at": _TIME})}}),
     "CouponIssueView": _object({
         "id": _INT, "offer_id": _INT,
         "segment": schemas.SEGMENT,
@@ -460,11 +454,11 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
             "parameters": _id("member_id"),
             "post": _op("addTransaction", "Add or spend points",
                         {"201": _answer("the transaction and the new balance", "TransactionView",
-                                        location="the member's transactions")},
+                                        location="the transaction", links={
+                                            "GetTransaction": _link("getTransaction",
+                                                                    transaction_id="$response.body#/id")})},
                         body=_ref("Transaction"), idempotent=True,
-                        problems={"404": _PROBLEM_TEXT["404"], "409": "a spend beyond the balance"}),
-            "get": _op("listTransactions", "List a member's transactions",
-                       {"200": _answer("the ledger, oldest first", "Ledger")}, problems={"404": _PROBLEM_TEXT["404"]})},
+                        problems={"404": _PROBLEM_TEXT["404"], "409": "a spend beyond the balance"})},
         "/programs/{program_id}/offers": {
             "parameters": _id("program_id"),
             "post": _op("createOffer", "Create an offer",
@@ -512,13 +506,7 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
                            body=_ref("Campaign"), idempotent=True),
                      "parameters": [_IDEMPOTENCY_PARAM, {"name": "dry_run", "in": "query", "required": False,
                                                          "schema": {"type": "string", "enum": ["0", "1", "true",
-                                                                                               "false"]}}]},
-            "get": {**_op("listCampaigns", "Campaigns, oldest first (cursor pages)",
-                          {"200": _answer("a page", "CampaignPage")}, problems={"422": _PROBLEM_TEXT["422"]}),
-                    "parameters": [_query_int("program_id"), _query_int("cursor"), _query_int("limit", 100),
-                                   {"name": "state", "in": "query", "required": False,
-                                    "schema": {"type": "string", "enum": ["scheduled", "sending", "done",
-                                                                          "cancelled"]}}]}},
+                                                                                               "false"]}}]}},
         "/campaigns/{campaign_id}": {
             "parameters": _id("campaign_id"),
             "get": _op("getCampaign", "A campaign and its progress", {"200": _answer("the campaign", "CampaignView")},
@@ -575,7 +563,10 @@ def document(*, max_body_bytes: int, max_image_bytes: int) -> dict[str, Any]:
     """The OpenAPI document of a server that takes JSON bodies up to *max_body_bytes* and images up to
     *max_image_bytes*."""
     paths = _paths(max_image_bytes)
-    for (method, path), rules in RULES_BEYOND_SCHEMA.items():
+    list_paths, list_rules = openapi_lists.paths(_op, _IDEMPOTENCY_RULE)
+    for path, item in list_paths.items():
+        paths.setdefault(path, {}).update(item)
+    for (method, path), rules in {**RULES_BEYOND_SCHEMA, **list_rules}.items():
         op = paths[path][method]
         op["x-rules-beyond-schema"] = [{"field": field, "rule": rule} for field, rule in rules]
         op["responses"]["422"]["description"] += "; beyond the schema: " + "; ".join(
@@ -597,7 +588,7 @@ def document(*, max_body_bytes: int, max_image_bytes: int) -> dict[str, Any]:
                 "Program": schemas.PROGRAM, "Member": schemas.MEMBER, "Transaction": schemas.TRANSACTION,
                 "ProgramPatch": schemas.PROGRAM_PATCH, "MemberPatch": schemas.MEMBER_PATCH, "Offer": schemas.OFFER,
                 "Coupons": schemas.COUPONS, "Campaign": schemas.CAMPAIGN,
-                "Automations": schemas.AUTOMATIONS, "Webhook": schemas.WEBHOOK, **VIEWS,
+                "Automations": schemas.AUTOMATIONS, "Webhook": schemas.WEBHOOK, **VIEWS, **openapi_lists.VIEWS,
             },
         },
         "paths": paths,

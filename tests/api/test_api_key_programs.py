@@ -33,6 +33,7 @@ class Program:
     issue_id: int
     spare_coupon: int  # for the void, after the redeem of coupon_id
     campaign_id: int  # scheduled far ahead, so that it can be cancelled
+    transaction_id: int
 
 
 def _make_program(client: Any, auth: dict[str, str], name: str) -> Program:
@@ -48,7 +49,10 @@ def _make_program(client: Any, auth: dict[str, str], name: str) -> Program:
     campaign = post(client, "/api/v1/campaigns", auth,
                     {"program_id": pid, "message": "Hello", "send_at": "2099-01-01T12:00:00+00:00"})
     assert campaign.status_code == 202, campaign.json
-    return Program(pid, member["id"], offer, coupons[0], bulk.json["id"], coupons[1], campaign.json["id"])
+    earned = post(client, f"/api/v1/members/{member['id']}/transactions", auth, {"points": 5, "reason": "latte"})
+    assert earned.status_code == 201, earned.json
+    return Program(pid, member["id"], offer, coupons[0], bulk.json["id"], coupons[1], campaign.json["id"],
+                   earned.json["id"])
 
 
 @pytest.fixture
@@ -74,7 +78,8 @@ def _key_routes(app: Any) -> list[tuple[Any, str, str | None]]:
 
 def _ids(p: Program) -> dict[str, int]:
     return {"program_id": p.program_id, "member_id": p.member_id, "offer_id": p.offer_id,
-            "coupon_id": p.coupon_id, "issue_id": p.issue_id, "campaign_id": p.campaign_id}
+            "coupon_id": p.coupon_id, "issue_id": p.issue_id, "campaign_id": p.campaign_id,
+            "transaction_id": p.transaction_id}
 
 
 def _send(client: Any, method: str, path: str, headers: dict[str, str], body: Any) -> Any:
@@ -114,7 +119,7 @@ def test_a_key_bound_to_a_program_gets_404_on_every_resource_of_another(app, cli
     bound = _bound_key(services, a.program_id)
     routes = [(rule, method, owner) for rule, method, owner in _key_routes(app) if owner not in (None, IN_REQUEST)]
     assert {owner for _, _, owner in routes} == {"program_id", "member_id", "offer_id", "coupon_id", "issue_id",
-                                                 "campaign_id"}
+                                                 "campaign_id", "transaction_id"}
     before = _snapshot(services)
     for rule, method, owner in routes:
         body = BODIES.get((method, rule.rule), {})
@@ -154,7 +159,8 @@ def test_a_key_bound_to_programs_cannot_create_one_or_use_routes_for_every_progr
     # A new route must say which program its resource belongs to (require_key(..., owner=)), or be listed here
     # as one for keys of every program (bound keys get 403 there), or in PROGRAM_IN_REQUEST.
     assert {(rule.rule, method) for rule, method in unowned} == {
-        ("/api/v1/programs", "POST"),
+        ("/api/v1/programs", "POST"), ("/api/v1/api-keys", "POST"), ("/api/v1/api-keys", "GET"),
+        ("/api/v1/api-keys/<int:key_id>", "GET"), ("/api/v1/api-keys/<int:key_id>", "DELETE"),
         # webhooks hear the events of every program
         ("/api/v1/webhooks", "POST"), ("/api/v1/webhooks", "GET"), ("/api/v1/webhooks/<int:webhook_id>", "GET"),
         ("/api/v1/webhooks/<int:webhook_id>", "DELETE"), ("/api/v1/webhooks/<int:webhook_id>/deliveries", "GET")}
@@ -171,7 +177,10 @@ def test_a_key_bound_to_programs_cannot_create_one_or_use_routes_for_every_progr
 
 
 #: Routes whose program comes in the body or the query: checked against the key's programs there.
-PROGRAM_IN_REQUEST = {("/api/v1/campaigns", "POST"), ("/api/v1/campaigns", "GET")}
+PROGRAM_IN_REQUEST = {("/api/v1/campaigns", "POST"), ("/api/v1/campaigns", "GET"),
+                      # lists across programs and the till's lookups: they hold the key's programs only
+                      ("/api/v1/programs", "GET"), ("/api/v1/members", "GET"), ("/api/v1/coupons", "GET"),
+                      ("/api/v1/coupons/redeem", "POST")}
 
 
 def test_routes_with_the_program_in_the_request_check_it_against_the_key(client, services, two) -> None:  # type: ignore[no-untyped-def]

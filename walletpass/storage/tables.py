@@ -112,7 +112,7 @@ class MemberRow(Base):
     __tablename__ = "members"
     __table_args__ = (UniqueConstraint("program_id", "external_id", name="uq_members_program_external"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -135,6 +135,8 @@ Index("ix_members_program_tier", MemberRow.program_id, MemberRow.tier)
 Index("ix_members_program_points", MemberRow.program_id, MemberRow.points)
 Index("ix_members_program_created", MemberRow.program_id, MemberRow.created_at)
 Index("ix_members_program_source", MemberRow.program_id, MemberRow.source)
+# Pages of a program's members by id (the API's lists; also the program foreign key's index).
+Index("ix_members_program_page", MemberRow.program_id, MemberRow.id)
 # Lookups (a till, enrolment that recovers a member): email case-insensitively, phone as normalised.
 Index("ix_members_program_email", MemberRow.program_id, func.lower(MemberRow.email))
 Index("ix_members_program_phone", MemberRow.program_id, MemberRow.phone)
@@ -143,7 +145,7 @@ Index("ix_members_program_phone", MemberRow.program_id, MemberRow.phone)
 class OfferRow(Base):
     __tablename__ = "offers"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     discount: Mapped[str] = mapped_column(String(64), default="")
@@ -157,11 +159,15 @@ class OfferRow(Base):
     updated_at: Mapped[datetime]
 
 
+# Pages of a program's offers by id (the API's lists; also the program foreign key's index).
+Index("ix_offers_program_page", OfferRow.program_id, OfferRow.id)
+
+
 class CouponRow(Base):
     __tablename__ = "coupons"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"), index=True)
-    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), nullable=True, index=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), nullable=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     state: Mapped[str] = mapped_column(String(16), default="issued")
     redeemed_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -172,6 +178,9 @@ class CouponRow(Base):
 
 # The expiry sweep walks the issued coupons of offers past valid_until: (offer_id, state) finds them.
 Index("ix_coupons_offer_state", CouponRow.offer_id, CouponRow.state)
+# Pages of an offer's or a member's coupons by id (the API's lists; also the foreign keys' indexes).
+Index("ix_coupons_offer_page", CouponRow.offer_id, CouponRow.id)
+Index("ix_coupons_member_page", CouponRow.member_id, CouponRow.id)
 
 
 class CouponIssueRow(Base):
@@ -450,12 +459,16 @@ class LedgerEntryRow(Base):
 
     __tablename__ = "ledger_entries"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     points: Mapped[int] = mapped_column(Integer)
     balance: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(200))
     api_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime]
+
+
+# A member's transactions by id (the ledger list; also the member foreign key's index).
+Index("ix_ledger_entries_member_page", LedgerEntryRow.member_id, LedgerEntryRow.id)
 
 
 class ApiKeyRow(Base):

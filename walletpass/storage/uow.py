@@ -26,6 +26,7 @@ from walletpass.storage.repositories import (
     LedgerRepository,
     MemberRepository,
     OfferRepository,
+    PageRepository,
     PassFileRepository,
     PassRepository,
     ProgramRepository,
@@ -76,7 +77,7 @@ class SqlUnitOfWork:
         self.idempotency, self.events = IdempotencyRepository(s), EventRepository(s)
         self.wallet_state, self.api_keys = WalletRepository(s), ApiKeyRepository(s)
         self.campaigns, self.pass_files = CampaignRepository(s), PassFileRepository(s)
-        self.automations = AutomationRepository(s)
+        self.automations, self.pages = AutomationRepository(s), PageRepository(s)
         self.outbox = OutboxWriter(s, self.outbox_written)
         self.webhooks = WebhookRepository(s, self.outbox.enqueue_once)
         return self

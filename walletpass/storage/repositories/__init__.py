@@ -7,6 +7,7 @@ from walletpass.storage.repositories.campaigns import CampaignRepository
 from walletpass.storage.repositories.devices import DeviceRepository
 from walletpass.storage.repositories.members import LedgerRepository, MemberRepository
 from walletpass.storage.repositories.offers import OfferRepository
+from walletpass.storage.repositories.pages import PageRepository
 from walletpass.storage.repositories.pass_files import PassFileRepository
 from walletpass.storage.repositories.passes import PassRepository
 from walletpass.storage.repositories.programs import ProgramRepository
@@ -24,6 +25,7 @@ __all__ = [
     "LedgerRepository",
     "MemberRepository",
     "OfferRepository",
+    "PageRepository",
     "PassFileRepository",
     "PassRepository",
     "ProgramRepository",

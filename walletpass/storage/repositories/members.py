@@ -200,6 +200,9 @@ class LedgerRepository(SessionRepository):
         return to_entry(self._add(LedgerEntryRow(member_id=member_id, points=points, balance=balance, reason=reason,
                                                  api_key_id=api_key_id, created_at=now)))
 
+    def get(self, entry_id: int) -> LedgerEntry:
+        return to_entry(self._row(LedgerEntryRow, entry_id, "transaction"))
+
     def of_member(self, member_id: int) -> list[LedgerEntry]:
         if not is_id(member_id):
             return []
