@@ -343,6 +343,9 @@ WEBHOOK: dict[str, Any] = {
                    "description": "the signing secret, whsec_ and the base64 of 24–64 random bytes; leave it out to "
                                   "get one made and shown once in the answer",
                    "x-detail": "must be whsec_ followed by the base64 of 24 to 64 random bytes"},
+    },
+}
+
 #: POST /coupons/redeem: the code a till scanned from a coupon (its QR code, its text under it).
 REDEEM: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["code"],

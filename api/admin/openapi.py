@@ -86,8 +86,8 @@ RULES_BEYOND_SCHEMA: dict[tuple[str, str], list[tuple[str, str]]] = {
                 "WALLETPASS_WEBHOOKS_ALLOW_PRIVATE=1; never link-local (169.254.0.0/16, fe80::/10) or cloud "
                 "metadata names"),
         ("secret", "the base64 after whsec_ decodes to 24–64 bytes"), _IDEMPOTENCY_RULE],
-    ("get", "/webhooks"): [("cursor", "a positive integer"), ("limit", "1–100")],
-    ("get", "/webhooks/{webhook_id}/deliveries"): [("cursor", "a positive integer"), ("limit", "1–100"),
+    ("get", "/webhooks"): openapi_lists.PAGE_RULES,
+    ("get", "/webhooks/{webhook_id}/deliveries"): [*openapi_lists.PAGE_RULES,
                                                    ("state", "one of pending, delivered, parked")],
 }
 
@@ -530,7 +530,7 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
                      "description": WEBHOOK_GUIDE},
             "get": {**_op("listWebhooks", "Webhooks, oldest first (cursor pages)",
                           {"200": _answer("a page", "WebhookPage")}, problems={"422": _PROBLEM_TEXT["422"]}),
-                    "parameters": [_query_int("cursor"), _query_int("limit", 100)]}},
+                    "parameters": openapi_lists.PAGE_PARAMS}},
         "/webhooks/{webhook_id}": {
             "parameters": _id("webhook_id"),
             "get": _op("getWebhook", "A webhook and its deliveries by state",
@@ -543,7 +543,7 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
                                                    "and error, next try, parked",
                           {"200": _answer("a page", "DeliveryPage")},
                           problems={"404": _PROBLEM_TEXT["404"], "422": _PROBLEM_TEXT["422"]}),
-                    "parameters": [_query_int("cursor"), _query_int("limit", 100),
+                    "parameters": [*openapi_lists.PAGE_PARAMS,
                                    {"name": "state", "in": "query", "required": False,
                                     "schema": {"type": "string", "enum": ["pending", "delivered", "parked"]}}]}},
         "/campaigns/{campaign_id}/cancel": {

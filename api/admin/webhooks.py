@@ -8,31 +8,18 @@ from flask import Response, jsonify, request, url_for
 
 from api import schemas
 from api.admin import bp
-from api.admin.campaigns import MAX_PAGE, _int_arg, _only_args
 from api.auth import require_key
 from api.context import services
 from api.idempotency import respond, retry_of
+from api.paging import PAGE_ARGS, only_args, page_request, page_response
 from api.representations import created_webhook_json, delivery_json, webhook_details_json
 from api.validation import json_body
-from walletpass.errors import InvalidInput
 from walletpass.services import webhooks
 from walletpass.services.webhooks import Created
 
 
 def _render(result: Created) -> tuple[int, dict[str, Any]]:
     return 201, created_webhook_json(result)
-
-
-def _limit() -> int:
-    limit = _int_arg("limit") or 50
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput("limit", f"must be 1–{MAX_PAGE}")
-    return limit
-
-
-def _next(endpoint: str, last_id: int, **path: int) -> str:
-    args: Any = {**{k: v for k, v in request.args.items() if k != "cursor"}, **path, "cursor": last_id}
-    return url_for(endpoint, **args)
 
 
 @bp.post("/webhooks")
@@ -48,12 +35,11 @@ def create_webhook() -> tuple[Response, int, dict[str, str]]:
 @bp.get("/webhooks")
 @require_key("webhooks")
 def list_webhooks() -> Response:
-    """Webhooks oldest first: ?limit= (≤ 100), ?cursor= (the next link's)."""
-    _only_args("limit", "cursor")
-    limit = _limit()
-    found = webhooks.page(services().read_uow(), cursor=_int_arg("cursor") or 0, limit=limit + 1)
-    nxt = _next("admin.list_webhooks", found[limit - 1].webhook.id) if len(found) > limit else None
-    return jsonify({"data": [webhook_details_json(d) for d in found[:limit]], "next": nxt})
+    """Webhooks oldest first: ?limit= (≤ 200), ?cursor= (the next link's)."""
+    only_args(*PAGE_ARGS)
+    req = page_request()
+    found = webhooks.page(services().read_uow(), cursor=req.after_id, limit=req.limit + 1)
+    return page_response(found, req, webhook_details_json, id_of=lambda d: d.webhook.id)
 
 
 @bp.get("/webhooks/<int:webhook_id>")
@@ -75,11 +61,9 @@ def delete_webhook(webhook_id: int) -> tuple[str, int]:
 @require_key("webhooks")
 def list_webhook_deliveries(webhook_id: int) -> Response:
     """A webhook's deliveries oldest first: tries, state (pending, delivered, parked), last status and error, next
-    try; ?state=, ?limit= (≤ 100), ?cursor=."""
-    _only_args("state", "limit", "cursor")
-    limit = _limit()
-    found = webhooks.deliveries(services().read_uow(), webhook_id, cursor=_int_arg("cursor") or 0,
-                                limit=limit + 1, state=request.args.get("state"))
-    nxt = (_next("admin.list_webhook_deliveries", found[limit - 1].id, webhook_id=webhook_id)
-           if len(found) > limit else None)
-    return jsonify({"data": [delivery_json(d) for d in found[:limit]], "next": nxt})
+    try; ?state=, ?limit= (≤ 200), ?cursor=."""
+    only_args("state", *PAGE_ARGS)
+    req = page_request()
+    found = webhooks.deliveries(services().read_uow(), webhook_id, cursor=req.after_id, limit=req.limit + 1,
+                                state=request.args.get("state"))
+    return page_response(found, req, delivery_json, id_of=lambda d: d.id)
