@@ -116,7 +116,8 @@ def test_a_pos_key_does_the_tills_calls_and_nothing_else(app, client, auth, serv
                ("GET", "/api/v1/members/<int:member_id>/transactions"),
                ("POST", "/api/v1/members/<int:member_id>/transactions"),
                ("GET", "/api/v1/members/<int:member_id>/coupons"), ("GET", "/api/v1/coupons"),
-               ("POST", "/api/v1/coupons/redeem"), ("POST", "/api/v1/coupons/<int:coupon_id>/redeem")}
+               ("POST", "/api/v1/coupons/redeem"), ("POST", "/api/v1/coupons/<int:coupon_id>/redeem"),
+               ("GET", "/api/v1/transactions/<int:transaction_id>")}  # the Location of a transaction it made
     ids = {"program_id": pid, "member_id": m["id"], "offer_id": offer, "coupon_id": coupon["id"], "issue_id": 1,
            "campaign_id": 1, "slot": "logo"}
     routes = []
