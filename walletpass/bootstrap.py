@@ -130,6 +130,7 @@ class Services:
         from walletpass.apple.push import ApplePushHandler
         from walletpass.services import automations, campaigns
         from walletpass.services.coupons import run_issue_jobs
+        from walletpass.services.imports import run_import_jobs
         from walletpass.services.passes import run_sign_jobs
 
         def coupon_issue(jobs: Sequence[Job]) -> list[JobResult]:
@@ -145,6 +146,9 @@ class Services:
         def automation(jobs: Sequence[Job]) -> list[JobResult]:
             return automations.run_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings)
 
+        def member_import(jobs: Sequence[Job]) -> list[JobResult]:
+            return run_import_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings)
+
         return {
             JobKind.APPLE_PUSH: ApplePushHandler(self.uow, self.apns, self.push_status, self.clock.now, self.metrics),
             JobKind.GOOGLE_SYNC: self.google,
@@ -157,6 +161,7 @@ class Services:
             JobKind.PASS_SIGN: sign_ahead,
             JobKind.AUTOMATIONS_DAILY: automation,
             JobKind.AUTOMATION_MESSAGES: automation,
+            JobKind.MEMBER_IMPORT: member_import,
         }
 
     @cached_property

@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1")
 
-from api.admin import automations, campaigns, members, offers, openapi, programs  # noqa: E402,F401  (routes register on bp)
+from api.admin import automations, campaigns, imports, members, offers, openapi, privacy, programs  # noqa: E402,F401  (routes register on bp)

@@ -42,6 +42,8 @@ class JobKind(StrEnum):
     AUTOMATIONS_DAILY = "automations_daily"
     #: give the members a program's automations reached their rule's message (campaigns to them)
     AUTOMATION_MESSAGES = "automation_messages"
+    #: import the staged rows of a bulk import of members, chunk by chunk
+    MEMBER_IMPORT = "member_import"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from walletpass.errors import Conflict, InvalidInput
+from walletpass.errors import Conflict, InvalidInput, NotFound
 
 #: Largest balance or single transaction we accept (fits a 32-bit int: Google's balance.int is int32).
 MAX_POINTS = 1_000_000_000
@@ -29,6 +29,15 @@ class Member:
     birthday: date | None = None
     #: normalised by :func:`normalize_phone`: ``+`` and digits, or digits alone
     phone: str | None = None
+    #: when the member was erased (personal data gone, passes voided); None: not erased
+    erased_at: datetime | None = None
+
+
+def not_erased(member: Member) -> Member:
+    """*member*, unless erased: an erased member is gone for every route of the API but DELETE (404)."""
+    if member.erased_at is not None:
+        raise NotFound(f"member {member.id} was erased")
+    return member
 
 
 @dataclass(frozen=True, slots=True)

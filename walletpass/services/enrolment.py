@@ -8,7 +8,14 @@ from typing import Any
 
 from walletpass.config import Settings
 from walletpass.domain.devices import Device, Registration
-from walletpass.domain.members import MAX_POINTS, Member, normalize_email, normalize_phone, parse_birthday
+from walletpass.domain.members import (
+    MAX_POINTS,
+    Member,
+    normalize_email,
+    normalize_phone,
+    not_erased,
+    parse_birthday,
+)
 from walletpass.domain.passes import MEMBER_CARD, Pass
 from walletpass.domain.wallets import WalletObject
 from walletpass.errors import Conflict, InvalidInput
@@ -68,8 +75,9 @@ def enrol_member(uow: UnitOfWork, clock: Clock, settings: Settings, program_id: 
 
 
 def member_details(uow: UnitOfWork, member_id: int) -> MemberDetails:
-    """A member, their card and its devices (NotFound for an unknown member)."""
+    """A member, their card and its devices (NotFound for an unknown or erased member)."""
     with uow:
+        not_erased(uow.members.get(member_id))
         return details_in(uow, member_id)
 
 

@@ -23,11 +23,13 @@ from walletpass.storage.repositories import (
     DeviceRepository,
     EventRepository,
     IdempotencyRepository,
+    ImportRepository,
     LedgerRepository,
     MemberRepository,
     OfferRepository,
     PassFileRepository,
     PassRepository,
+    PrivacyRepository,
     ProgramRepository,
     WalletRepository,
     constraint_of,
@@ -50,6 +52,8 @@ class SqlUnitOfWork:
     ledger: LedgerRepository
     offers: OfferRepository
     passes: PassRepository
+    imports: ImportRepository
+    privacy: PrivacyRepository
     pass_files: PassFileRepository
     devices: DeviceRepository
     idempotency: IdempotencyRepository
@@ -75,6 +79,7 @@ class SqlUnitOfWork:
         self.wallet_state, self.api_keys = WalletRepository(s), ApiKeyRepository(s)
         self.campaigns, self.pass_files = CampaignRepository(s), PassFileRepository(s)
         self.automations = AutomationRepository(s)
+        self.imports, self.privacy = ImportRepository(s), PrivacyRepository(s)
         self.outbox = OutboxWriter(s, self.outbox_written)
         return self
 

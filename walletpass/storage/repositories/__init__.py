@@ -5,10 +5,12 @@ from walletpass.storage.repositories.api_keys import ApiKeyRepository
 from walletpass.storage.repositories.automations import AutomationRepository
 from walletpass.storage.repositories.campaigns import CampaignRepository
 from walletpass.storage.repositories.devices import DeviceRepository
+from walletpass.storage.repositories.imports import ImportRepository
 from walletpass.storage.repositories.members import LedgerRepository, MemberRepository
 from walletpass.storage.repositories.offers import OfferRepository
 from walletpass.storage.repositories.pass_files import PassFileRepository
 from walletpass.storage.repositories.passes import PassRepository
+from walletpass.storage.repositories.privacy import PrivacyRepository
 from walletpass.storage.repositories.programs import ProgramRepository
 from walletpass.storage.repositories.records import EventRepository, IdempotencyRepository
 from walletpass.storage.repositories.wallets import WalletRepository
@@ -20,11 +22,13 @@ __all__ = [
     "DeviceRepository",
     "EventRepository",
     "IdempotencyRepository",
+    "ImportRepository",
     "LedgerRepository",
     "MemberRepository",
     "OfferRepository",
     "PassFileRepository",
     "PassRepository",
+    "PrivacyRepository",
     "ProgramRepository",
     "WalletRepository",
     "constraint_of",
