@@ -10,8 +10,19 @@ import pytest
 from sqlalchemy import JSON, String, Text, text
 
 from tests.builders import make_program
-from tests.helpers import ISSUER, Device, auth_token_of, callback_body, count, drain, local, make_offer, pass_json, \
-    post, verify_with_openssl
+from tests.helpers import (
+    ISSUER,
+    Device,
+    auth_token_of,
+    callback_body,
+    count,
+    drain,
+    local,
+    make_offer,
+    pass_json,
+    post,
+    verify_with_openssl,
+)
 from walletpass.domain.privacy import ERASED_NAME
 from walletpass.storage.tables import Base
 
