@@ -70,6 +70,12 @@ RULES_BEYOND_SCHEMA: dict[tuple[str, str], list[tuple[str, str]]] = {
             ("offer_id", "an offer of the program that has not ended"), ("message", "texts in the program's locales"),
             ("segment", "tier names of the program; min_points ≤ max_points; enrolled_after before "
                         "enrolled_before"))],
+    ("post", "/programs/{program_id}/members:import"): [
+        ("header", "CSV: the first row names the columns: a name column, each column once, only name, email, "
+                   "phone, external_id, points, birthday, tier (and an export's member_number, serial_number, page, "
+                   "pkpass, google_save)"),
+        ("file", "UTF-8 without NUL; CSV that parses (quotes closed); at least one row; NDJSON objects with only "
+                 "the columns above"), _IDEMPOTENCY_RULE],
     ("get", "/campaigns"): [("cursor", "a positive integer"), ("limit", "1–100"), ("program_id", "a positive integer"),
                             ("state", "one of scheduled, sending, done, cancelled")],
 }
@@ -334,10 +340,10 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
                                            location="the import: poll it", links={
                                                "GetImport": _link("getImport", import_id="$response.body#/id")})},
                            idempotent=True, problems={
-                               "400": "the file is not UTF-8, or not CSV", "404": _PROBLEM_TEXT["404"],
+                               "404": _PROBLEM_TEXT["404"],
                                "413": "the file is larger than 50 MiB, or has more than 500,000 rows",
                                "415": "the Content-Type is not text/csv or application/x-ndjson (UTF-8)",
-                               "422": "no name column, an unknown column, a column twice, or no rows"}),
+                               "422": _PROBLEM_TEXT["422"]}),
                      "requestBody": {"required": True, "description": (
                          "CSV with a header row, or NDJSON (one object a line). Columns: name (required), email, "
                          "phone, external_id, points (opening balance), birthday (YYYY-MM-DD), tier (a tier of the "

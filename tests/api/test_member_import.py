@@ -248,9 +248,9 @@ def test_ndjson_import(client, auth, services) -> None:  # type: ignore[no-untyp
     (b"name,email,shoe_size\nAnn,a@b.co,42\n", "text/csv", 422, "header"),
     (b"name,name\nAnn,Ann\n", "text/csv", 422, "header"),
     (b"name,email\n", "text/csv", 422, "file"),
-    (b"name\n\xff\xfe\n", "text/csv", 400, "file"),
-    (b'name\n"unterminated\n', "text/csv", 400, "file"),
-    (b'{"name": "Ann", "shoe_size": 42}\n', "application/x-ndjson", 422, "line 1"),
+    (b"name\n\xff\xfe\n", "text/csv", 422, "file"),
+    (b'name\n"unterminated\n', "text/csv", 422, "file"),
+    (b'{"name": "Ann", "shoe_size": 42}\n', "application/x-ndjson", 422, "file"),
     (b"name\n" + b"a\n" * 500_001, "text/csv", 413, "file"),
 ])
 def test_bad_files_are_refused_with_nothing_written(client, auth, services, body: bytes, content_type: str,  # type: ignore[no-untyped-def]

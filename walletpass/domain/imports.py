@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from walletpass.domain.members import MAX_POINTS, Member, normalize_email, normalize_phone, parse_birthday
-from walletpass.errors import InvalidInput, MalformedRequest, PayloadTooLarge, UnsupportedMediaType
+from walletpass.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
 #: The columns an import reads, in the order an export writes them.
 COLUMNS = ("name", "email", "phone", "external_id", "points", "birthday", "tier")
@@ -137,7 +137,7 @@ def parse_upload(data: bytes, fmt: str) -> list[StagedRow]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise MalformedRequest("file", f"the file is not UTF-8 (byte {exc.start})") from None
+        raise InvalidInput("file", f"the file is not UTF-8 (byte {exc.start})") from None
     if "\x00" in text:
         raise InvalidInput("file", "the file contains the NUL character")
     rows: list[StagedRow] = []
@@ -150,10 +150,10 @@ def parse_upload(data: bytes, fmt: str) -> list[StagedRow]:
     return rows
 
 
-def _check_columns(names: Sequence[str], where: str) -> None:
+def _check_columns(names: Sequence[str], field: str, where: str = "") -> None:
     unknown = [n for n in names if n not in COLUMNS and n not in EXPORT_ONLY]
     if unknown:
-        raise InvalidInput(where, f"unknown column(s) {', '.join(map(repr, unknown))}: the columns are "
+        raise InvalidInput(field, f"{where}unknown column(s) {', '.join(map(repr, unknown))}: the columns are "
                                   f"{', '.join(COLUMNS)} (and an export's {', '.join(EXPORT_ONLY)}, ignored)")
 
 
@@ -182,7 +182,7 @@ def _csv_rows(text: str) -> Iterator[StagedRow]:
                 continue
             yield StagedRow(number, **{n: unescape_cell(cells[i]) for i, n in wanted})
     except csv.Error as exc:
-        raise MalformedRequest("file", f"not a CSV file: {exc} (near line {reader.line_num})") from None
+        raise InvalidInput("file", f"not a CSV file: {exc} (near line {reader.line_num})") from None
 
 
 def _ndjson_rows(text: str) -> Iterator[StagedRow]:
@@ -197,7 +197,7 @@ def _ndjson_rows(text: str) -> Iterator[StagedRow]:
         if not isinstance(obj, dict):
             yield StagedRow(number, problem="row: not a JSON object")
             continue
-        _check_columns(list(obj), f"line {number}")
+        _check_columns(list(obj), "file", f"line {number}: ")
         values: dict[str, str | None] = {}
         bad = None
         for key in COLUMNS:
