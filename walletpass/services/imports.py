@@ -160,12 +160,12 @@ def _write_chunk(uow: UnitOfWork, settings: Settings, program: Program, staged: 
     tally.failed += [RowError(r.row, "row", "no free member number was found; run the import again") for r in pending]
     if created:
         serials = new_serials(len(created))
-        cards = uow.imports.insert_cards(program.id, [
+        uow.imports.insert_cards(program.id, [
             {"member_id": member_id, "serial_number": serial, "authentication_token": new_token(24),
              "public_token": new_token(24)} for (_, member_id), serial in zip(created, serials, strict=True)],
             pass_type_id=settings.member_pass_type_id, tag=uow.passes.next_tag(), now=now)
         uow.imports.insert_openings(program.id, {m: r.points for r, m in created if r.points},
-                                    cards.values(), reason="initial balance", source=SOURCE, now=now)
+                                    [m for _, m in created], reason="initial balance", source=SOURCE, now=now)
     tally.imported += len(created)
 
 

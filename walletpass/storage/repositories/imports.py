@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, literal, or_, select, update
 
 from walletpass.domain.imports import DONE, QUEUED, RUNNING, ImportedRow, MemberImport, RowError, StagedRow
 from walletpass.domain.members import Member
@@ -21,6 +21,7 @@ from walletpass.storage.tables import (
     MemberRow,
     PassEventRow,
     PassRow,
+    UTCDateTime,
 )
 
 _STAGED = ("name", "email", "phone", "external_id", "points", "birthday", "tier", "problem")
@@ -98,45 +99,61 @@ class ImportRepository(SessionRepository):
 
     def insert_members(self, program_id: int, rows: Sequence[tuple[ImportedRow, str, str | None]], *,
                        source: str, now: datetime) -> dict[str, int]:
-        """Insert a member for each (row, member number, tier): one executemany INSERT … ON CONFLICT DO NOTHING
-        … RETURNING; return member number → id of those inserted (a number or external_id already taken, also
-        by a transaction that committed meanwhile, inserts nothing)."""
+        """Insert a member for each (row, member number, tier); return member number → id of those inserted (a
+        number or external_id already taken, also by a transaction that committed meanwhile, inserts nothing).
+
+        PostgreSQL: COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT DO NOTHING … RETURNING
+        (an executemany INSERT … RETURNING of 1,000-row VALUES lists took ~1 ms a row there, 10× the COPY way);
+        SQLite: one executemany INSERT … ON CONFLICT DO NOTHING … RETURNING.
+        """
         if not rows:
             return {}
         conn = self._s.connection()
+        values = [{"program_id": program_id, "name": r.name, "email": r.email, "phone": r.phone,
+                   "external_id": r.external_id, "member_number": number, "points": r.points, "tier": tier,
+                   "version": 1, "source": source, "birthday": r.birthday, "created_at": now, "updated_at": now}
+                  for r, number, tier in rows]
+        if conn.dialect.name == "postgresql":
+            columns = list(values[0])
+            names = ", ".join(columns)
+            conn.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS import_members ON COMMIT DELETE ROWS AS "
+                                 f"SELECT {names} FROM members WITH NO DATA")
+            conn.exec_driver_sql("TRUNCATE import_members")  # a rolled-back chunk leaves nothing: be sure
+            _copy(conn, "import_members", columns, ([v[c] for c in columns] for v in values))
+            result = conn.exec_driver_sql(f"INSERT INTO members ({names}) SELECT {names} FROM import_members "
+                                          "ON CONFLICT DO NOTHING RETURNING id, member_number")
+            return {number: ident for ident, number in result.all()}
         stmt = (dialect_insert(conn.dialect.name)(MemberRow).on_conflict_do_nothing()
                 .returning(MemberRow.id, MemberRow.member_number))
-        result = conn.execute(stmt, [
-            {"program_id": program_id, "name": r.name, "email": r.email, "phone": r.phone,
-             "external_id": r.external_id, "member_number": number, "points": r.points, "tier": tier, "version": 1,
-             "source": source, "birthday": r.birthday, "created_at": now, "updated_at": now}
-            for r, number, tier in rows])
-        return {number: ident for ident, number in result.all()}
+        return {number: ident for ident, number in conn.execute(stmt, values).all()}
 
     def insert_cards(self, program_id: int, cards: Sequence[Mapping[str, Any]], *, pass_type_id: str, tag: int,
-                     now: datetime) -> dict[int, int]:
+                     now: datetime) -> None:
         """Insert a member card for each of *cards* (member_id, serial_number, authentication_token,
-        public_token), never signed (signed at the first download); return member id → pass id."""
+        public_token), never signed (signed at the first download): COPY on PostgreSQL, executemany on SQLite."""
         if not cards:
-            return {}
-        result = self._s.connection().execute(insert(PassRow).returning(PassRow.id, PassRow.member_id), [
-            {**c, "pass_type_id": pass_type_id, "kind": MEMBER_CARD, "program_id": program_id, "update_tag": tag,
-             "voided": False, "created_at": now, "updated_at": now.replace(microsecond=0)} for c in cards])
-        return {int(member_id): int(pass_id) for pass_id, member_id in result.all() if member_id is not None}
+            return
+        values = [{**c, "pass_type_id": pass_type_id, "kind": MEMBER_CARD, "program_id": program_id,
+                   "update_tag": tag, "voided": False, "created_at": now, "updated_at": now.replace(microsecond=0)}
+                  for c in cards]
+        _insert_many(self._s.connection(), PassRow, values)
 
-    def insert_openings(self, program_id: int, balances: Mapping[int, int], pass_ids: Iterable[int], *,
+    def insert_openings(self, program_id: int, balances: Mapping[int, int], member_ids: Sequence[int], *,
                         reason: str, source: str, now: datetime) -> None:
-        """The ledger entry of each opening balance (member id → points > 0) and the ``enrol`` event of each
-        new card: two executemany INSERTs."""
+        """The ledger entry of each opening balance (member id → points > 0), and the ``enrol`` event of each
+        of *member_ids*' member cards (one INSERT … SELECT)."""
         conn = self._s.connection()
         if balances:
-            conn.execute(insert(LedgerEntryRow), [
+            _insert_many(conn, LedgerEntryRow, [
                 {"member_id": m, "points": p, "balance": p, "reason": reason, "api_key_id": None, "created_at": now}
                 for m, p in balances.items()])
-        events = [{"program_id": program_id, "pass_id": p, "kind": "enrol", "source": source,
-                   "day": now.date().isoformat(), "at": now} for p in pass_ids]
-        if events:
-            conn.execute(insert(PassEventRow), events)
+        if member_ids:
+            stamp = UTCDateTime()
+            cards = select(PassRow.program_id, PassRow.id, literal("enrol"), literal(source),
+                           literal(now.date().isoformat()), literal(now, stamp)).where(
+                PassRow.member_id.in_(list(member_ids)), PassRow.kind == MEMBER_CARD)
+            conn.execute(insert(PassEventRow).from_select(["program_id", "pass_id", "kind", "source", "day", "at"],
+                                                          cards))
 
     def numbers_taken(self, numbers: Sequence[str]) -> set[str]:
         if not numbers:
@@ -159,10 +176,24 @@ class ImportRepository(SessionRepository):
 
 
 def _copy_staged(conn: Connection, import_id: int, rows: Sequence[StagedRow]) -> None:
-    """Stage *rows* with COPY … FROM STDIN (psycopg), in the session's transaction."""
+    """Stage *rows* with COPY … FROM STDIN, in the session's transaction."""
+    _copy(conn, "member_import_rows", ["import_id", "row", *_STAGED],
+          ((import_id, r.row, r.name, r.email, r.phone, r.external_id, r.points, r.birthday, r.tier, r.problem)
+           for r in rows))
+
+
+def _copy(conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """COPY *rows* into *table* (psycopg, PostgreSQL), in the connection's transaction."""
     raw: Any = conn.connection.driver_connection
-    columns = ", ".join(("import_id", "row", *_STAGED))
-    with raw.cursor() as cur, cur.copy(f"COPY member_import_rows ({columns}) FROM STDIN") as copy:
-        for r in rows:
-            copy.write_row((import_id, r.row, r.name, r.email, r.phone, r.external_id, r.points, r.birthday,
-                            r.tier, r.problem))
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _insert_many(conn: Connection, table: Any, values: Sequence[Mapping[str, Any]]) -> None:
+    """Insert *values* into *table*: COPY on PostgreSQL, one executemany INSERT on SQLite."""
+    if conn.dialect.name == "postgresql":
+        columns = list(values[0])
+        _copy(conn, table.__tablename__, columns, ([v[c] for c in columns] for v in values))
+    else:
+        conn.execute(insert(table), list(values))
