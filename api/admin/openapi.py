@@ -74,7 +74,7 @@ RULES_BEYOND_SCHEMA: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("header", "CSV: the first row names the columns: a name column, each column once, only name, email, "
                    "phone, external_id, points, birthday, tier (and an export's member_number, serial_number, page, "
                    "pkpass, google_save)"),
-        ("file", "UTF-8 without NUL; CSV that parses (quotes closed); at least one row; NDJSON objects with only "
+        ("file", "no NUL character; CSV that parses (quotes closed); at least one row; NDJSON objects with only "
                  "the columns above"), _IDEMPOTENCY_RULE],
     ("get", "/campaigns"): [("cursor", "a positive integer"), ("limit", "1–100"), ("program_id", "a positive integer"),
                             ("state", "one of scheduled, sending, done, cancelled")],
@@ -340,7 +340,7 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
                                            location="the import: poll it", links={
                                                "GetImport": _link("getImport", import_id="$response.body#/id")})},
                            idempotent=True, problems={
-                               "404": _PROBLEM_TEXT["404"],
+                               "400": "the file is not UTF-8", "404": _PROBLEM_TEXT["404"],
                                "413": "the file is larger than 50 MiB, or has more than 500,000 rows",
                                "415": "the Content-Type is not text/csv or application/x-ndjson (UTF-8)",
                                "422": _PROBLEM_TEXT["422"]}),

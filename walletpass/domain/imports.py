@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from walletpass.domain.members import MAX_POINTS, Member, normalize_email, normalize_phone, parse_birthday
-from walletpass.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from walletpass.errors import InvalidInput, MalformedRequest, PayloadTooLarge, UnsupportedMediaType
 
 #: The columns an import reads, in the order an export writes them.
 COLUMNS = ("name", "email", "phone", "external_id", "points", "birthday", "tier")
@@ -137,7 +137,7 @@ def parse_upload(data: bytes, fmt: str) -> list[StagedRow]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvalidInput("file", f"the file is not UTF-8 (byte {exc.start})") from None
+        raise MalformedRequest("file", f"the file is not UTF-8 (byte {exc.start})") from None
     if "\x00" in text:
         raise InvalidInput("file", "the file contains the NUL character")
     rows: list[StagedRow] = []

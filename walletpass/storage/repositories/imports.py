@@ -49,7 +49,7 @@ class ImportRepository(SessionRepository):
         return to_import(imp)
 
     def get(self, import_id: int, *, for_update: bool = False) -> MemberImport:
-        return to_import(self._row(MemberImportRow, import_id, "import", for_update=for_update))
+        return to_import(self._row(MemberImportRow, import_id, "member import", for_update=for_update))
 
     def staged(self, import_id: int, limit: int) -> list[StagedRow]:
         """The next *limit* rows of the import not imported yet, in file order."""
@@ -66,7 +66,7 @@ class ImportRepository(SessionRepository):
     def advance(self, import_id: int, *, imported: int, unchanged: int, skipped: int, failed: int,
                 errors: Sequence[RowError], max_reported: int, finished: bool, now: datetime) -> None:
         """Count a chunk's rows, keep its errors (up to *max_reported* in all); *finished*: the import is done."""
-        row = self._row(MemberImportRow, import_id, "import")
+        row = self._row(MemberImportRow, import_id, "member import")
         row.imported += imported
         row.unchanged += unchanged
         row.skipped += skipped

@@ -59,5 +59,11 @@ def downgrade() -> None:
     op.drop_table('member_import_rows')
     op.drop_index(op.f('ix_member_imports_program_id'), table_name='member_imports')
     op.drop_table('member_imports')
+    # SQLite drops a column by copying the table, which would lose the lower(email) expression index of 0011:
+    # set both of 0011's indexes aside and make them again.
+    op.drop_index('ix_members_program_phone', table_name='members')
+    op.drop_index('ix_members_program_email', table_name='members')
     with op.batch_alter_table('members') as batch:
         batch.drop_column('erased_at')
+    op.create_index('ix_members_program_email', 'members', ['program_id', sa.text('lower(email)')])
+    op.create_index('ix_members_program_phone', 'members', ['program_id', 'phone'])
