@@ -16,7 +16,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: URL argument → the resource it names, for keys bound to programs.
 OWNERS = {"program_id": "program", "member_id": "member", "offer_id": "offer", "coupon_id": "coupon",
-          "issue_id": "coupon issue", "campaign_id": "campaign", "transaction_id": "transaction"}
+          "issue_id": "coupon issue", "campaign_id": "campaign", "transaction_id": "transaction",
+          "import_id": "member import"}
 
 #: require_key(owner=IN_REQUEST): the view checks the program named in the body or the query itself.
 IN_REQUEST = "in request"

@@ -17,6 +17,7 @@ log = logging.getLogger("walletpass.api")
 #: Most specific class first.
 STATUS: list[tuple[type[e.WalletpassError], int]] = [
     (e.PayloadTooLarge, 413),
+    (e.UnsupportedMediaType, 415),
     (e.MalformedRequest, 400),
     (e.IdempotencyMismatch, 422),
     (e.InvalidInput, 422),

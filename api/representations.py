@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from walletpass.domain.api_keys import ApiKey
@@ -9,8 +12,11 @@ from walletpass.domain.automations import RULES, Automation, Fired
 from walletpass.domain.campaigns import GroupStats, Message
 from walletpass.domain.contrast import program_warnings
 from walletpass.domain.funnel import Funnel, FunnelCounts
-from walletpass.domain.members import LedgerEntry
+from walletpass.domain.imports import EXPORT_COLUMNS, MemberImport, export_line
+from walletpass.domain.members import LedgerEntry, Member
 from walletpass.domain.offers import Coupon, CouponIssue, Offer
+from walletpass.domain.passes import Pass
+from walletpass.domain.privacy import MemberRecord
 from walletpass.domain.programs import Program, Tier
 from walletpass.domain.webhooks import PARKED, Delivery, Webhook
 from walletpass.render.passes import w3c_date
@@ -238,3 +244,63 @@ def delivery_json(d: Delivery) -> Json:
             "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at else None,
             "created_at": d.created_at.isoformat(),
             "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None}
+def import_json(i: MemberImport) -> Json:
+    """A bulk import of members and its progress: rows imported, unchanged (known already, same data), skipped
+    (each reason listed, up to a cap) and failed."""
+    return {"id": i.id, "program_id": i.program_id, "format": i.format, "state": i.state, "total": i.total,
+            "imported": i.imported, "unchanged": i.unchanged, "skipped": i.skipped, "failed": i.failed,
+            "errors": [e.as_json() for e in i.errors], "created_at": i.created_at.isoformat(),
+            "finished_at": i.finished_at.isoformat() if i.finished_at else None}
+
+
+def members_csv(pages: Iterable[list[tuple[Member, Pass]]], urls: PublicUrls) -> Iterator[str]:
+    """The CSV of exported members, a page of rows at a time (streamed: never the whole file in memory)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for page in pages:
+        for m, card in page:
+            writer.writerow(export_line({
+                "name": m.name, "email": m.email, "phone": m.phone, "external_id": m.external_id,
+                "points": m.points, "birthday": m.birthday.isoformat() if m.birthday else None, "tier": m.tier,
+                "member_number": m.member_number, "serial_number": card.serial_number,
+                **urls.links(card.public_token)}))
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+    if buf.tell():
+        yield buf.getvalue()
+
+
+def _when(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def member_record_json(r: MemberRecord, urls: PublicUrls) -> Json:
+    """Everything held about a member (device push tokens and pass authentication tokens left out: they are
+    secrets, not data about the person)."""
+    m = r.member
+    objects = {(o.pass_id, o.provider): o for o in r.wallet_objects}
+    return {
+        "member": {"id": m.id, "program_id": m.program_id, "name": m.name, "email": m.email, "phone": m.phone,
+                   "external_id": m.external_id, "member_number": m.member_number, "points": m.points,
+                   "tier": m.tier, "birthday": _when(m.birthday), "source": m.source,
+                   "created_at": _when(m.created_at), "updated_at": _when(m.updated_at)},
+        "passes": [{"id": p.id, "kind": p.kind, "serial_number": p.serial_number, "pass_type_id": p.pass_type_id,
+                    "coupon_id": p.coupon_id, "voided": p.voided, "links": urls.links(p.public_token),
+                    "created_at": _when(p.created_at), "updated_at": _when(p.updated_at),
+                    "google": ({"object_id": o.object_id, "state": o.state}
+                               if (o := objects.get((p.id, "google"))) is not None else None)}
+                   for p in r.passes],
+        "devices": [{"device": d.device_prefix + "…", "pass_id": d.registration.pass_id,
+                     "registered_at": _when(d.registration.created_at),
+                     "last_pushed": _when(d.registration.last_pushed_at),
+                     "last_fetched": _when(d.registration.last_fetched_at)} for d in r.devices],
+        "transactions": [ledger_json(e) for e in r.ledger],
+        "coupons": [{"id": c.id, "offer_id": c.offer_id, "code": c.code, "state": c.state,
+                     "redeemed_at": _when(c.redeemed_at), "created_at": _when(c.created_at)} for c in r.coupons],
+        "events": [{"pass_id": e.pass_id, "kind": e.kind, "source": e.source, "at": _when(e.at)} for e in r.events],
+        "campaign_deliveries": [{"campaign_id": d.campaign_id, "pass_id": d.pass_id, "state": d.state,
+                                 "delivered_at": _when(d.delivered_at), "outcome": d.outcome}
+                                for d in r.deliveries],
+    }

@@ -141,6 +141,7 @@ class Services:
         from walletpass.apple.push import ApplePushHandler
         from walletpass.services import automations, campaigns, join, webhooks
         from walletpass.services.coupons import run_issue_jobs
+        from walletpass.services.imports import run_import_jobs
         from walletpass.services.passes import run_sign_jobs
 
         def coupon_issue(jobs: Sequence[Job]) -> list[JobResult]:
@@ -163,6 +164,9 @@ class Services:
         def webhook(jobs: Sequence[Job]) -> list[JobResult]:
             return webhooks.run_jobs(jobs, uow=self.uow, clock=self.clock, sender=self.webhook_sender)
 
+        def member_import(jobs: Sequence[Job]) -> list[JobResult]:
+            return run_import_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings)
+
         return {
             JobKind.APPLE_PUSH: ApplePushHandler(self.uow, self.apns, self.push_status, self.clock.now, self.metrics),
             JobKind.GOOGLE_SYNC: self.google,
@@ -177,6 +181,7 @@ class Services:
             JobKind.AUTOMATION_MESSAGES: automation,
             JobKind.CARD_LINK_MAIL: card_link_mail,
             JobKind.WEBHOOK_DELIVER: webhook,
+            JobKind.MEMBER_IMPORT: member_import,
         }
 
     @cached_property

@@ -10,6 +10,7 @@ on one line and exits non-zero.
     ├── InvalidInput            bad request data: JSON, fields, types, images (422 / 400)
     │   ├── MalformedRequest    body is not parseable at all (400)
     │   ├── PayloadTooLarge     body or upload over its cap (413)
+    │   ├── UnsupportedMediaType a Content-Type the route does not take (415)
     │   └── InvalidPass         pass.json would not open in Wallet (named key + what to do)
     │       └── DuplicateFieldKey
     ├── NotFound                no such resource (404)
@@ -84,6 +85,13 @@ class MalformedRequest(InvalidInput):
 class PayloadTooLarge(InvalidInput):
     code = "payload_too_large"
     title = "Payload too large"
+
+
+class UnsupportedMediaType(InvalidInput):
+    """The body's Content-Type is not one the route takes (415)."""
+
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
 
 
 class InvalidPass(InvalidInput):
@@ -207,5 +215,6 @@ __all__ = [
     "PushUnavailable",
     "RemoteError",
     "Unauthorized",
+    "UnsupportedMediaType",
     "WalletpassError",
 ]

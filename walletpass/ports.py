@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from types import TracebackType
@@ -23,10 +23,12 @@ from walletpass.domain.api_keys import ApiKey
 from walletpass.domain.automations import Automation, Fired
 from walletpass.domain.campaigns import Campaign, CampaignMessage, GroupStats, Message, Progress, Split, Variant
 from walletpass.domain.devices import Device, PassForDevice, PushTarget, Registration
+from walletpass.domain.imports import ImportedRow, MemberImport, RowError, StagedRow
 from walletpass.domain.jobs import Job, JobKind, JobResult
 from walletpass.domain.members import LedgerEntry, Member
 from walletpass.domain.offers import Coupon, CouponIssue, Offer
 from walletpass.domain.passes import News, Pass, PassesChanged, PassRef, StoredPass
+from walletpass.domain.privacy import MemberRecord
 from walletpass.domain.programs import Program, Tier
 from walletpass.domain.segments import Segment
 from walletpass.domain.wallets import ProgramImage, WalletObject
@@ -125,6 +127,33 @@ class Offers(Protocol):
     def issue(self, issue_id: int, *, for_update: bool = False) -> CouponIssue: ...
     def issues(self, offer_id: int) -> list[CouponIssue]: ...
     def advance_issue(self, issue_id: int, issued: int, now: datetime, *, finished: bool) -> None: ...
+
+
+class Imports(Protocol):
+    """Bulk imports of members: the import, its staged rows, a chunk's set-based writes (storage.repositories.imports)."""
+
+    def add(self, *, program_id: int, fmt: str, rows: Sequence[StagedRow], now: datetime) -> MemberImport: ...
+    def get(self, import_id: int, *, for_update: bool = False) -> MemberImport: ...
+    def staged(self, import_id: int, limit: int) -> list[StagedRow]: ...
+    def drop_staged(self, import_id: int, through_row: int) -> None: ...
+    def advance(self, import_id: int, *, imported: int, unchanged: int, skipped: int, failed: int,
+                errors: Sequence[RowError], max_reported: int, finished: bool, now: datetime) -> None: ...
+    def matching(self, program_id: int, external_ids: Iterable[str], emails: Iterable[str],
+                 phones: Iterable[str]) -> list[Member]: ...
+    def insert_members(self, program_id: int, rows: Sequence[tuple[ImportedRow, str, str | None]], *,
+                       source: str, now: datetime) -> dict[str, int]: ...
+    def insert_cards(self, program_id: int, cards: Sequence[Mapping[str, Any]], *, pass_type_id: str, tag: int,
+                     now: datetime) -> None: ...
+    def insert_openings(self, program_id: int, balances: Mapping[int, int], member_ids: Sequence[int], *,
+                        reason: str, source: str, now: datetime) -> None: ...
+    def export_page(self, program_id: int, after_id: int, limit: int) -> list[tuple[Member, Pass]]: ...
+
+
+class Privacy(Protocol):
+    """Erasing a member's personal data, and everything held about a member (storage.repositories.privacy)."""
+
+    def erase(self, member_id: int, *, name: str, member_number: str, now: datetime) -> None: ...
+    def record(self, member_id: int) -> MemberRecord: ...
 
 
 class Passes(Protocol):
@@ -350,6 +379,10 @@ class UnitOfWork(Protocol):
     def pages(self) -> Pages: ...
     @property
     def passes(self) -> Passes: ...
+    @property
+    def imports(self) -> Imports: ...
+    @property
+    def privacy(self) -> Privacy: ...
     @property
     def pass_files(self) -> PassFiles: ...
     @property

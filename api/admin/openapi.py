@@ -89,6 +89,12 @@ RULES_BEYOND_SCHEMA: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("get", "/webhooks"): openapi_lists.PAGE_RULES,
     ("get", "/webhooks/{webhook_id}/deliveries"): [*openapi_lists.PAGE_RULES,
                                                    ("state", "one of pending, delivered, parked")],
+    ("post", "/programs/{program_id}/members:import"): [
+        ("header", "CSV: the first row names the columns: a name column, each column once, only name, email, "
+                   "phone, external_id, points, birthday, tier (and an export's member_number, serial_number, page, "
+                   "pkpass, google_save)"),
+        ("file", "no NUL character; CSV that parses (quotes closed); at least one row; NDJSON objects with only "
+                 "the columns above"), _IDEMPOTENCY_RULE],
 }
 
 #: How a receiver checks a delivery (README "Webhooks" has the same).
@@ -331,6 +337,30 @@ VIEWS: dict[str, dict[str, Any]] = {
                                            "points, balance, total, tier, previous_tier, code, wallet (as the type "
                                            "has them)"}}),
                        "description": WEBHOOK_GUIDE},
+    "MemberImportView": _object({
+        "id": _INT, "program_id": _INT, "format": {"enum": ["csv", "ndjson"]},
+        "state": {"enum": ["queued", "running", "done"]},
+        "total": {**_INT, "description": "rows in the file"},
+        "imported": {**_INT, "description": "rows that created a member (with their pass, opening balance and "
+                                            "enrol event)"},
+        "unchanged": {**_INT, "description": "rows that matched a member (by external_id, else email, else phone) "
+                                             "with the same name, email, phone and birthday: nothing changed"},
+        "skipped": {**_INT, "description": "rows not imported: invalid, or matching a member with other data "
+                                           "(known members are never changed by an import)"},
+        "failed": {**_INT, "description": "rows the server could not write (run the import again)"},
+        "errors": {"type": "array", "description": "why each skipped or failed row was (the first 1,000)",
+                   "items": _object({"row": {**_INT, "description": "CSV: the row as a spreadsheet numbers it "
+                                                                   "(the header is 1); NDJSON: the line"},
+                                     "field": _STR, "detail": _STR})},
+        "created_at": _TIME, "finished_at": _NULL_TIME}),
+    "MemberRecord": {"type": "object", "description": "everything held about a member: profile, passes, devices "
+                                                      "(without push tokens), transactions, coupons, funnel events, "
+                                                      "campaign deliveries",
+                     "required": ["member", "passes", "devices", "transactions", "coupons", "events",
+                                  "campaign_deliveries"],
+                     "properties": {k: {"type": "object" if k == "member" else "array"} for k in (
+                         "member", "passes", "devices", "transactions", "coupons", "events",
+                         "campaign_deliveries")}},
     "Problem": _object({
         "type": {"type": "string", "format": "uri-reference"}, "title": _STR,
         "status": {"type": "integer", "minimum": 400, "maximum": 599}, "detail": _STR,
@@ -449,7 +479,49 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
             "patch": _op("updateMember", "Change a member's name, email or external_id",
                          {"200": _answer("the member after the change", "MemberView")}, body=_ref("MemberPatch"),
                          problems={"404": _PROBLEM_TEXT["404"],
-                                   "409": "another member of the program has this external_id"})},
+                                   "409": "another member of the program has this external_id"}),
+            "delete": _op("eraseMember", "Erase a member: name, email, phone, birthday and external_id erased, "
+                                         "passes voided (pushed to Apple devices; Google objects expired), issued "
+                                         "coupons voided, ledger kept without its reasons. 204 again for a member "
+                                         "erased before; the member's other routes then answer 404",
+                          {"204": {"description": "erased"}}, problems={"404": _PROBLEM_TEXT["404"]})},
+        "/programs/{program_id}/members:import": {
+            "parameters": _id("program_id"),
+            "post": {**_op("importMembers", "Import members from a CSV or NDJSON file (202): the worker creates "
+                                            "them; poll the Location. Known members (by external_id, else email, "
+                                            "else phone) are never changed: a re-run changes nothing",
+                           {"202": _answer("accepted: the import, queued", "MemberImportView",
+                                           location="the import: poll it", links={
+                                               "GetImport": _link("getImport", import_id="$response.body#/id")})},
+                           idempotent=True, problems={
+                               "400": "the file is not UTF-8", "404": _PROBLEM_TEXT["404"],
+                               "413": "the file is larger than 50 MiB, or has more than 500,000 rows",
+                               "415": "the Content-Type is not text/csv or application/x-ndjson (UTF-8)",
+                               "422": _PROBLEM_TEXT["422"]}),
+                     "requestBody": {"required": True, "description": (
+                         "CSV with a header row, or NDJSON (one object a line). Columns: name (required), email, "
+                         "phone, external_id, points (opening balance), birthday (YYYY-MM-DD), tier (a tier of the "
+                         "program: overrides the one the points give); an export's member_number, serial_number, "
+                         "page, pkpass, google_save are ignored. A row without external_id, email and phone is "
+                         "skipped. A cell an export escaped with ' (before = + - @) is read without it"),
+                                     "content": {"text/csv": {"schema": {"type": "string"}},
+                                                 "application/x-ndjson": {"schema": {"type": "string"}}}}}},
+        "/imports/{import_id}": {
+            "parameters": _id("import_id"),
+            "get": _op("getImport", "Progress of a member import, with the reason of each skipped row",
+                       {"200": _answer("the import", "MemberImportView")}, problems={"404": _PROBLEM_TEXT["404"]})},
+        "/programs/{program_id}/members:export": {
+            "parameters": _id("program_id"),
+            "get": _op("exportMembers", "The program's members as CSV (streamed): the import's columns, then "
+                                        "member_number, serial_number and the links; a cell starting with = + - @ "
+                                        "is written with a ' before it (CSV injection)",
+                       {"200": {"description": "the CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}},
+                       problems={"404": _PROBLEM_TEXT["404"]})},
+        "/members/{member_id}/export": {
+            "parameters": _id("member_id"),
+            "get": _op("exportMember", "Everything held about a member (404 once erased)",
+                       {"200": _answer("the member's data", "MemberRecord")},
+                       problems={"404": _PROBLEM_TEXT["404"]})},
         "/members/{member_id}/transactions": {
             "parameters": _id("member_id"),
             "post": _op("addTransaction", "Add or spend points",

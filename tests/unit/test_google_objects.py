@@ -146,9 +146,10 @@ def test_points_label_is_clipped_to_nine_characters() -> None:
     assert body["loyaltyPoints"]["label"] == "Reward po"
 
 
-def test_voided_member_pass_is_inactive() -> None:
+def test_voided_member_pass_is_expired() -> None:
+    """An erased member's card is expired at Google (objects cannot be deleted: google.md §3.1)."""
     body = objects.loyalty_object(program(), Member(1, 7, "A", "1"), ref(voided=True), issuer_id=ISSUER)
-    assert body["state"] == "INACTIVE"
+    assert body["state"] == "EXPIRED"
 
 
 def test_object_id_is_sanitized() -> None:

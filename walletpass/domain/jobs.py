@@ -46,6 +46,8 @@ class JobKind(StrEnum):
     CARD_LINK_MAIL = "card_link_mail"
     #: deliver a webhook's due events (one job per webhook at a time; the deliveries hold each event's tries)
     WEBHOOK_DELIVER = "webhook_deliver"
+    #: import the staged rows of a bulk import of members, chunk by chunk
+    MEMBER_IMPORT = "member_import"
 
 
 @dataclass(frozen=True, slots=True)

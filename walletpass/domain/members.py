@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from walletpass.errors import Conflict, InvalidInput
+from walletpass.errors import Conflict, InvalidInput, NotFound
 
 #: Largest balance or single transaction we accept (fits a 32-bit int: Google's balance.int is int32).
 MAX_POINTS = 1_000_000_000
@@ -48,6 +48,15 @@ class Member:
     #: when they accepted the program's terms (the enrolment page), and the SHA-256 of the text they were shown
     consented_at: datetime | None = None
     consent_terms_sha256: str | None = None
+    #: when the member was erased (personal data gone, passes voided); None: not erased
+    erased_at: datetime | None = None
+
+
+def not_erased(member: Member) -> Member:
+    """*member*, unless erased: an erased member is gone for every route of the API but DELETE (404)."""
+    if member.erased_at is not None:
+        raise NotFound(f"member {member.id} was erased")
+    return member
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,9 @@ Choices (google.md §2):
   carries the program colour.
 - **Coupon states**: issued → ``ACTIVE``; redeemed → ``COMPLETED`` (DISCO: "Object has completed its lifecycle" —
   a used coupon is done, not invalid; ``INACTIVE`` means "no longer valid" and fits a *voided* coupon);
-  voided → ``INACTIVE``; expired → ``EXPIRED``. A voided pass (``PassRef.voided``) is ``INACTIVE`` whatever its state.
+  voided → ``INACTIVE``; expired → ``EXPIRED``. A voided coupon pass (``PassRef.voided``) is ``INACTIVE`` whatever its
+  state. A voided member card (its member was erased) is ``EXPIRED``: Google's way to end an object, which has no
+  DELETE (google.md §3.1, "expire it instead").
 - **Localized strings** carry ``defaultValue`` in the program's first locale and ``translatedValues`` for its other
   locales (``en``, ``zh-Hant``, ``zh-Hans``): program strings from ``Program.texts``, our own labels from
   :data:`LABELS`. A string with no translation gets no ``localized*`` field at all — the plain field already says
@@ -228,7 +230,7 @@ def loyalty_object(program: Program, member: Member, ref: PassRef, *, issuer_id:
     body: Json = {
         "id": object_id(issuer_id, ref.serial_number),
         "classId": program_class_id(issuer_id, program.id),
-        "state": "INACTIVE" if ref.voided else "ACTIVE",
+        "state": "EXPIRED" if ref.voided else "ACTIVE",
         "accountId": member.member_number,
         "accountName": member.name,
         "loyaltyPoints": {"label": _plain(label, localized_label), "localizedLabel": localized_label,

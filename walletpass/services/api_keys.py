@@ -34,7 +34,7 @@ POS = "pos"
 
 #: What a program-bound key's check needs to know of a resource: the name its 404 uses ("member 7 not found",
 #: as the repositories say for one that does not exist).
-RESOURCES = ("program", "member", "offer", "coupon", "coupon issue", "campaign", "transaction")
+RESOURCES = ("program", "member", "offer", "coupon", "coupon issue", "campaign", "transaction", "member import")
 
 log = logging.getLogger(__name__)
 
@@ -257,5 +257,7 @@ def _program_of(uow: Callable[[], UnitOfWork], resource: str, ident: int) -> int
             return u.offers.get(ident).program_id
         if resource == "campaign":
             return u.campaigns.get(ident).program_id
+        if resource == "member import":
+            return u.imports.get(ident).program_id
         offer_id = u.offers.coupon(ident).offer_id if resource == "coupon" else u.offers.issue(ident).offer_id
         return u.offers.get(offer_id).program_id

@@ -9,7 +9,15 @@ from typing import Any
 
 from walletpass.config import Settings
 from walletpass.domain.devices import Device, Registration
-from walletpass.domain.members import MAX_POINTS, Member, normalize_email, normalize_phone, parse_birthday, parse_source
+from walletpass.domain.members import (
+    MAX_POINTS,
+    Member,
+    normalize_email,
+    normalize_phone,
+    not_erased,
+    parse_birthday,
+    parse_source,
+)
 from walletpass.domain.passes import MEMBER_CARD, Pass
 from walletpass.domain.programs import Program
 from walletpass.domain.wallets import WalletObject
@@ -85,8 +93,9 @@ def enrol_in(u: UnitOfWork, settings: Settings, program: Program, now: datetime,
 
 
 def member_details(uow: UnitOfWork, member_id: int) -> MemberDetails:
-    """A member, their card and its devices (NotFound for an unknown member)."""
+    """A member, their card and its devices (NotFound for an unknown or erased member)."""
     with uow:
+        not_erased(uow.members.get(member_id))
         return details_in(uow, member_id)
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from walletpass.config import Settings
-from walletpass.domain.members import normalize_email, normalize_phone, parse_birthday
+from walletpass.domain.members import normalize_email, normalize_phone, not_erased, parse_birthday
 from walletpass.errors import Conflict, InvalidInput
 from walletpass.ports import Clock, UnitOfWork
 from walletpass.render.template import PassTemplate
@@ -41,7 +41,7 @@ def update_member(uow: UnitOfWork, clock: Clock, settings: Settings, member_id: 
     if changes.get("birthday") is not None:
         changes["birthday"] = parse_birthday(changes["birthday"], now.date())
     with uow:
-        member = uow.members.get(member_id, for_update=True)
+        member = not_erased(uow.members.get(member_id, for_update=True))
         external_id = changes.get("external_id")
         if external_id is not None and external_id != member.external_id:
             other = uow.members.by_external_id(member.program_id, external_id)

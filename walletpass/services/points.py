@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from walletpass.config import Settings
-from walletpass.domain.members import LedgerEntry, apply_points
+from walletpass.domain.members import LedgerEntry, apply_points, not_erased
 from walletpass.domain.webhooks import Event
 from walletpass.ports import Clock, UnitOfWork
 from walletpass.services.changes import passes_changed
@@ -29,7 +29,7 @@ def add_transaction(uow: UnitOfWork, clock: Clock, settings: Settings, member_id
     idempotency check, so concurrent retries and concurrent transactions serialise and none is lost.
     """
     def apply(u: UnitOfWork) -> PointsAdded:
-        member = u.members.get(member_id)  # locked by once() below
+        member = not_erased(u.members.get(member_id))  # locked by once() below
         now = clock.now()
         balance = apply_points(member.points, points)
         tier = u.programs.get(member.program_id).tier_for(balance)
@@ -56,5 +56,5 @@ def add_transaction(uow: UnitOfWork, clock: Clock, settings: Settings, member_id
 def ledger(uow: UnitOfWork, member_id: int) -> list[LedgerEntry]:
     """A member's transactions, oldest first (NotFound for an unknown member)."""
     with uow:
-        uow.members.get(member_id)
+        not_erased(uow.members.get(member_id))
         return uow.ledger.of_member(member_id)

@@ -128,6 +128,8 @@ class MemberRow(Base):
     consent_terms_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    #: when the member was erased (DELETE /members/{id}): personal data gone, passes voided; NULL: not erased
+    erased_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 # Segments (campaigns, bulk coupons) filter a program's members by these: each is index-backed.
@@ -140,6 +142,45 @@ Index("ix_members_program_page", MemberRow.program_id, MemberRow.id)
 # Lookups (a till, enrolment that recovers a member): email case-insensitively, phone as normalised.
 Index("ix_members_program_email", MemberRow.program_id, func.lower(MemberRow.email))
 Index("ix_members_program_phone", MemberRow.program_id, MemberRow.phone)
+
+
+class MemberImportRow(Base):
+    """A bulk import of members from a CSV or NDJSON file, carried out by the job worker: its progress. The rows
+    still to import wait in ``member_import_rows``; each chunk deletes its own in the transaction that imports
+    them, so a worker that dies mid-import leaves exactly the rows not yet imported."""
+
+    __tablename__ = "member_imports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"), index=True)
+    format: Mapped[str] = mapped_column(String(8))  # csv | ndjson
+    state: Mapped[str] = mapped_column(String(16))  # queued | running | done
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    imported: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    #: [{row, field, detail}] of the skipped and failed rows (the first MAX_REPORTED of them)
+    errors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class MemberImportStagedRow(Base):
+    """A row of an import's file not imported yet, as the file had it (text; checked when imported)."""
+
+    __tablename__ = "member_import_rows"
+    import_id: Mapped[int] = mapped_column(ForeignKey("member_imports.id", ondelete="CASCADE"), primary_key=True)
+    row: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    email: Mapped[str | None] = mapped_column(Text, nullable=True)
+    phone: Mapped[str | None] = mapped_column(Text, nullable=True)
+    external_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    points: Mapped[str | None] = mapped_column(Text, nullable=True)
+    birthday: Mapped[str | None] = mapped_column(Text, nullable=True)
+    tier: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: "field: detail" of a row the parser could not read (a line that is not a JSON object, a cell too many)
+    problem: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class OfferRow(Base):

@@ -23,12 +23,14 @@ from walletpass.storage.repositories import (
     DeviceRepository,
     EventRepository,
     IdempotencyRepository,
+    ImportRepository,
     LedgerRepository,
     MemberRepository,
     OfferRepository,
     PageRepository,
     PassFileRepository,
     PassRepository,
+    PrivacyRepository,
     ProgramRepository,
     WalletRepository,
     WebhookRepository,
@@ -52,6 +54,8 @@ class SqlUnitOfWork:
     ledger: LedgerRepository
     offers: OfferRepository
     passes: PassRepository
+    imports: ImportRepository
+    privacy: PrivacyRepository
     pass_files: PassFileRepository
     devices: DeviceRepository
     idempotency: IdempotencyRepository
@@ -78,6 +82,7 @@ class SqlUnitOfWork:
         self.wallet_state, self.api_keys = WalletRepository(s), ApiKeyRepository(s)
         self.campaigns, self.pass_files = CampaignRepository(s), PassFileRepository(s)
         self.automations, self.pages = AutomationRepository(s), PageRepository(s)
+        self.imports, self.privacy = ImportRepository(s), PrivacyRepository(s)
         self.outbox = OutboxWriter(s, self.outbox_written)
         self.webhooks = WebhookRepository(s, self.outbox.enqueue_once)
         return self

@@ -29,7 +29,7 @@ def to_member(row: MemberRow) -> Member:
     return Member(id=row.id, program_id=row.program_id, name=row.name, member_number=row.member_number,
                   points=row.points, tier=row.tier, email=row.email, external_id=row.external_id,
                   created_at=row.created_at, source=row.source, version=row.version, updated_at=row.updated_at,
-                  birthday=row.birthday, phone=row.phone,
+                  birthday=row.birthday, phone=row.phone, erased_at=row.erased_at,
                   consented_at=row.consented_at, consent_terms_sha256=row.consent_terms_sha256)
 
 
