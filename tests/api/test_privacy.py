@@ -137,7 +137,8 @@ def test_export_holds_everything_about_the_member_and_no_secret(client, auth, se
     assert [p["kind"] for p in doc["passes"]] == ["member", "coupon"]
     assert [(t["points"], t["reason"]) for t in doc["transactions"]] == [(50, "initial balance"), (20, "latte")]
     assert [c["code"] for c in doc["coupons"]] == [coupon["code"]]
-    assert [e["kind"] for e in doc["events"]] == ["enrol", "apple_install"]
+    # the funnel's events, the first points transaction included
+    assert [e["kind"] for e in doc["events"]] == ["enrol", "first_transaction", "apple_install"]
     assert len(doc["devices"]) == 1 and doc["campaign_deliveries"] == []
     body = r.get_data(as_text=True)
     assert phone.token not in body and phone.id not in body  # no push token, no whole device id
