@@ -199,14 +199,20 @@ def cancel(uow: UnitOfWork, clock: Clock, campaign_id: int) -> CampaignDetails:
 
 # -- the worker's side --------------------------------------------------------------------------------------------
 def run_jobs(jobs: Sequence[Job], *, uow: Callable[[], UnitOfWork], clock: Clock, settings: Settings,
-             rate: float) -> list[JobResult]:
-    """Handle ``campaign_start`` and ``campaign_chunk`` jobs (a JobHandler)."""
+             rate: float, feedback: bool = False) -> list[JobResult]:
+    """Handle ``campaign_start`` and ``campaign_chunk`` jobs (a JobHandler). With *feedback* (the default pace:
+    ``WALLETPASS_CAMPAIGN_RATE`` unset), a chunk that comes due while the devices of the earlier ones still wait
+    for their passes is held back (AGAIN, later: rules.chunk_delay)."""
     results = []
     for job in jobs:
         if job.kind == JobKind.CAMPAIGN_START:
             _start(uow(), clock, rate, int(job.payload["campaign_id"]))
         else:
-            _deliver_chunk(uow(), clock, settings, int(job.payload["campaign_id"]), int(job.payload["chunk"]))
+            delay = _deliver_chunk(uow(), clock, settings, int(job.payload["campaign_id"]), int(job.payload["chunk"]),
+                                   feedback=feedback)
+            if delay:
+                results.append(JobResult(job, JobOutcome.AGAIN, at=clock.now() + timedelta(seconds=delay)))
+                continue
         results.append(JobResult(job, JobOutcome.DONE))
     return results
 
@@ -229,13 +235,20 @@ def _start(uow: UnitOfWork, clock: Clock, rate: float, campaign_id: int) -> None
         uow.commit()
 
 
-def _deliver_chunk(uow: UnitOfWork, clock: Clock, settings: Settings, campaign_id: int, chunk: int) -> None:
+def _deliver_chunk(uow: UnitOfWork, clock: Clock, settings: Settings, campaign_id: int, chunk: int, *,
+                   feedback: bool = False) -> float:
+    """Deliver the chunk; return 0, or (with *feedback*) the seconds to hold it back, having written nothing."""
     now = clock.now()
     with uow:
         campaign = uow.campaigns.get(campaign_id, for_update=True)  # a cancel waits for this chunk, or it for it
         if campaign.state != rules.SENDING:
-            return
+            return 0.0
         pass_ids = uow.campaigns.pending(campaign_id, chunk)
+        if pass_ids and feedback:  # read under the campaign's lock: chunks coming due together see each other
+            backlog = uow.campaigns.backlog(campaign_id, now, window=rules.BACKLOG_WINDOW, span=rules.FETCH_SPAN)
+            delay = rules.chunk_delay(backlog, len(pass_ids))
+            if delay:
+                return delay
         if pass_ids:
             if campaign.offer_id is not None:  # each member reached gets the offer's coupon (once), before the
                 offer = uow.offers.get(campaign.offer_id, for_update=True)  # news that links to it is shown
@@ -257,3 +270,4 @@ def _deliver_chunk(uow: UnitOfWork, clock: Clock, settings: Settings, campaign_i
         if uow.campaigns.progress(campaign_id).pending == 0:
             uow.campaigns.set_state(campaign_id, rules.DONE, now)
         uow.commit()
+    return 0.0
