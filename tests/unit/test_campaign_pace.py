@@ -38,12 +38,12 @@ def test_a_backlog_the_web_tier_serves_within_the_wait_delivers_at_once() -> Non
 
 
 def test_a_backlog_beyond_the_wait_holds_the_chunk_until_it_would_fit() -> None:
-    # 100 fetches/s: 10 s serve 1,000; 1,500 waiting + 1,000 → 1,500 too many, 15 s at 100/s
-    assert chunk_delay(Backlog(waiting=1500, fetched=1000, span=10.0), 1000) == pytest.approx(15.0)
-    # the rate counts over the span actually seen (a campaign 2 s old: 200 fetched is 100/s)
-    assert chunk_delay(Backlog(waiting=1500, fetched=200, span=2.0), 1000) == pytest.approx(15.0)
-    assert chunk_delay(Backlog(waiting=1500, fetched=1000, span=10.0), 1000, max_wait=FETCH_WAIT * 2) == \
-        pytest.approx(5.0)
+    # 300 fetches/s: 10 s serve 3,000; 4,000 waiting + 1,000 → 2,000 too many, 6.67 s at 300/s
+    assert chunk_delay(Backlog(waiting=4000, fetched=3000, span=10.0), 1000) == pytest.approx(6.67)
+    # the rate counts over the span actually seen (a campaign 2 s old: 600 fetched is 300/s)
+    assert chunk_delay(Backlog(waiting=4000, fetched=600, span=2.0), 1000) == pytest.approx(6.67)
+    assert chunk_delay(Backlog(waiting=4000, fetched=3000, span=10.0), 1000, max_wait=FETCH_WAIT * 1.5) == \
+        pytest.approx(1.67)
 
 
 def test_waiting_devices_and_no_fetch_lately_look_again_shortly() -> None:
@@ -53,8 +53,8 @@ def test_waiting_devices_and_no_fetch_lately_look_again_shortly() -> None:
 
 def test_a_hold_is_bounded_so_the_backlog_is_read_again() -> None:
     assert chunk_delay(Backlog(waiting=100_000, fetched=10, span=10.0), 1000) == MAX_DEFER_SECONDS
-    # 100 fetches/s: one device too many is 0.01 s, held 0.1 s at least
-    assert chunk_delay(Backlog(waiting=1, fetched=1000, span=10.0), 1000) == 0.1
+    # 300 fetches/s: one device too many is 0.003 s, held 0.1 s at least
+    assert chunk_delay(Backlog(waiting=2001, fetched=3000, span=10.0), 1000) == 0.1
 
 
 @pytest.mark.parametrize("fetched", [1, 10, 100, 1000, 10_000])
@@ -62,3 +62,9 @@ def test_the_hold_shrinks_as_the_web_tier_serves_faster(fetched: int) -> None:
     slower = chunk_delay(Backlog(waiting=5000, fetched=fetched, span=10.0), 1000)
     faster = chunk_delay(Backlog(waiting=5000, fetched=fetched * 2, span=10.0), 1000)
     assert faster <= slower
+
+
+def test_a_web_tier_slower_than_a_chunk_per_wait_gets_the_next_chunk_at_half_a_chunk_left() -> None:
+    # 40 fetches/s serve 400 in 10 s, less than a chunk: the next goes once 500 are left, so its signing overlaps
+    assert chunk_delay(Backlog(waiting=500, fetched=400, span=10.0), 1000) == 0.0
+    assert chunk_delay(Backlog(waiting=600, fetched=400, span=10.0), 1000) == pytest.approx(2.5)

@@ -39,6 +39,9 @@ STATS_WINDOW = timedelta(days=7)
 #: soon as their group is stored, usually within a second or two). Past it they go out anyway — fetches sign on a
 #: miss — so a sign-ahead job that fails, or no worker free to run it, delays the message by this at most.
 SIGN_AHEAD_HOLD = timedelta(seconds=30)
+#: Passes per ``pass_sign`` job of a chunk: a chunk's signing is split so that every worker (each embedded worker
+#: of `walletpass serve`, each Celery worker) takes a share.
+SIGN_JOB = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,14 +306,17 @@ class Backlog:
 
 def chunk_delay(backlog: Backlog, chunk: int, *, max_wait: float = FETCH_WAIT) -> float:
     """Seconds to hold a chunk of *chunk* passes back (0: deliver it now) so that the devices waiting for their
-    passes, and this chunk's, are served within *max_wait* seconds at the rate the web tier has been serving them:
-    a feedback pace, which follows the web tier whatever it costs per pass on this machine."""
+    passes, and this chunk's, are served within *max_wait* seconds at the rate the web tier has been serving them
+    (or, for a web tier slower than a chunk per *max_wait*, until half a chunk is left waiting): a feedback pace,
+    which follows the web tier whatever it costs per pass on this machine."""
     if backlog.waiting <= 0:
         return 0.0
     rate = backlog.fetched / backlog.span if backlog.span > 0 else 0.0
     if rate <= 0:
         return PROBE_SECONDS  # devices wait and none was served lately (signing ahead, pushes on their way)
-    excess = backlog.waiting + chunk - rate * max_wait
+    # At least half a chunk may still be waiting when the next goes: its signing ahead overlaps their fetches (a
+    # web tier that serves less than a chunk in *max_wait* would otherwise idle between chunks).
+    excess = backlog.waiting + chunk - max(rate * max_wait, 1.5 * chunk)
     if excess <= 0:
         return 0.0
     return round(min(MAX_DEFER_SECONDS, max(0.1, excess / rate)), 2)

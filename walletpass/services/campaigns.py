@@ -262,8 +262,9 @@ def _deliver_chunk(uow: UnitOfWork, clock: Clock, settings: Settings, campaign_i
             # due group by group), SIGN_AHEAD_HOLD at most.
             hold = rules.SIGN_AHEAD_HOLD
             passes_changed(uow, pass_ids, now, reason="news", coalesce_seconds=hold.total_seconds())
-            uow.outbox.enqueue(JobKind.PASS_SIGN, {"pass_ids": list(pass_ids),
-                                                   "hold_until": (now + hold).isoformat()}, now)
+            for start in range(0, len(pass_ids), rules.SIGN_JOB):  # several jobs: every worker can sign some
+                uow.outbox.enqueue(JobKind.PASS_SIGN, {"pass_ids": list(pass_ids[start:start + rules.SIGN_JOB]),
+                                                       "hold_until": (now + hold).isoformat()}, now)
             for wallet in uow.wallets:
                 wallet.on_message(uow, CampaignMessage(campaign, tuple(pass_ids), first=chunk == 0))
             uow.campaigns.mark(campaign_id, pass_ids, "sent", now)
