@@ -270,9 +270,9 @@ def estimated_seconds(passes: int, rate: float) -> float:
 # -- pace -----------------------------------------------------------------------------------------------------------
 #: CPU seconds the web tier and the job workers spend per pass a campaign changes, apart from its one signature:
 #: the device's list and fetch answered (from the stored bytes: api.fastpath), the chunk, the push and the fetch
-#: records. Measured by bench/campaign.py (BENCHMARKS.md "campaign"): the CPU of `walletpass serve` per pass less
-#: the signatures, on SQLite with the embedded worker.
-FETCH_CPU_SECONDS = 0.002
+#: records. From bench/campaign.py (BENCHMARKS.md "campaign-postgresql", 2026-12-03 21:01): `walletpass serve`
+#: spent 3.4 ms of CPU per pass (the workers signed); a host's own figure differs, and chunk_delay corrects for it.
+FETCH_CPU_SECONDS = 0.0035
 #: How long the devices a campaign pushed should wait for their passes at most (the backlog the pace allows).
 FETCH_WAIT = 10.0
 #: Pushes older than this that are not fetched are not waited for (a device that is off, or gone, fetches later).
