@@ -544,37 +544,44 @@ def report(args: argparse.Namespace, db: str, fleet: Fleet, out: Outcome, fill_s
 
 #: Written under the SQLite section: what the runs of 2026-12-03 showed (the PostgreSQL section points here).
 NOTES = """\
-Where the time goes (the CPU tables, and `--profile` — py-spy on the thread holding the GIL — in 20,000-pass runs
-of this script on 2026-12-03). Per pass, the web tier spent 4.2–6.4 ms of CPU (its two requests: the list ~0.3 ms,
-the fetch the rest), the job workers ~0.8 ms (campaign chunks, push bookkeeping) and, on PostgreSQL, its backends
-~2 ms; the RSA-2048 signature in it is ~0.3 ms (`openssl speed`: ~3,400 a second per core). Of the server's Python
-time: the fetch's reads through the ORM 34 % (build_pass loads pass, program, member, news and images in five
-queries: PassRepository.get 9 %, ProgramRepository.get 7 %, CampaignRepository.news 4 %, MemberRepository.get 4 %,
-images 3 %), gunicorn and Flask around the two requests 26 %, the embedded job worker 12 %, rendering, JSON and ZIP
-7.5 %, authorise and record_fetch 6 %, the PKCS#7 signature 4–5 %. The 70 % target leaves the whole path ~0.13 ms
-per pass above one signature: a Python request path is more than an order of magnitude away, and signing each
-version once (1.00 here already: one device per pass, no retries) does not change that. What would move it: serving
-stored signed bytes from a lean fetch path, the program (and its images) cached per version instead of read per
-fetch, fewer round trips per fetch.
+What changed since the runs of 2026-12-03 18:45 (133 passes/s on SQLite, 104 on PostgreSQL): a fetch of a version
+signed already is answered from the stored bytes before Flask (api/fastpath.py: authorise, one read of pass_files,
+the route's 200 header for header; its fetch record batched, one write per process every 0.25 s); campaign chunks
+sign ahead set-based (one query per table per job, claims and stores one statement per 25 passes, jobs of 250 so
+every worker takes a share, at most 2 s of signing per worker batch so pushes go out in between); mark_pushed is
+one UPDATE per version; and the default pace follows the web tier (chunks spaced by cores / (one signature +
+FETCH_CPU_SECONDS), and held back while the devices of earlier chunks still wait for their passes). The effect that
+does not depend on the machine's load: from push to holding the pass, median 0.4 s and p99 11 s on PostgreSQL
+(100,000 passes, 21:01) — it was 6–7 minutes, with the devices queueing behind pushes sent at the signing speed.
+The web tier's CPU per pass fell to 3.4 ms on PostgreSQL (4.2–6.4 ms before); a 20,000-pass SQLite run on current
+main just before these changes (19:43, same host) spent 11.6 ms per pass in `walletpass serve`, 19 % of its samples
+in the per-pass claim statement of the sign-ahead, and held every push of a chunk behind a worker batch of eight
+1,000-pass sign jobs for a minute.
 
-The default pace (WALLETPASS_CAMPAIGN_RATE unset: what one process signs in 0.2 s, 1,050–1,240 passes/s here) is
-5–10× what the web tier served (104–223 passes/s), because it counts the signature alone: all 100,000 pushes were
-out within 2–3 minutes, and the devices then queued for their passes (median 6–7 minutes from push to pass). A
-pace from the cost of a whole fetch, or one that watches the backlog of pushed-but-not-fetched registrations,
-would keep the fetches within what the web tier serves, as issue 10 item 6b intends.
+Where the time goes now, per pass (CPU tables above): the signature and the pass built around it (render, JSON,
+manifest, ZIP: ~2.5–3 ms of Python per pass here, the RSA operation ~0.9 ms at this host's ~1,100 signatures/s),
+the chunk, push and fetch-record writes, on PostgreSQL its backends (~7 ms: the sign-ahead's reads and stores of
+~35 KB per pass, the chunk's statements, the fetch records), and the two requests (~1 ms in the fast path with
+gunicorn around it). The end-to-end figures (56 passes/s on PostgreSQL, 2.3 %) are set by this host's load, not by
+walletpass: others' work took 56 % of the machine's busy CPU during the PostgreSQL run (load average 17–23), and
+the campaign runs only as fast as its share.
+
+What the 70 % target would require: 70 % of cores × signatures/s leaves 1 / (0.7 × ~1,100/s) ≈ 1.3 ms of CPU per
+pass for everything on the machine, of which the signature alone takes ~0.9 ms and the simulated fleet ~0.35–0.65
+ms. The "campaign-floor" section measures the floor of a Python request path on the same host: a bare Flask app
+under the same gunicorn options that answers the same two requests, signing once per pass and reading nothing,
+costs 4.2 ms of server CPU per pass — with both cores to itself at most 510 passes/s, 21.9 % of the reference.
+walletpass does that work and more, so 70 % is out of reach for a Python request path on this machine; reaching it
+would take the signature out of the request path altogether (sign ahead, as here, and serve the stored bytes from
+a server that is not Python, e.g. nginx or a CDN in front of pass_files) and a signing worker in native code.
 
 Found and fixed on the way: a campaign chunk coalesced its 1,000 push jobs one pass at a time (a query and an
-INSERT each, ~1 ms of CPU per pass inside the chunk's transaction). On SQLite that held the write lock nearly all
-the time at the default pace; the devices' fetches, which write too (record_fetch), waited out the 30 s busy
-timeout and got 503 "database is locked", and a 100,000-pass campaign delivered 2–3 passes/s. It is two statements
-per chunk now (0.1 s of CPU). Still row by row: DeviceRepository.mark_pushed (an UPDATE per device, ~0.36 ms each
-on SQLite, in the push worker's transactions).
-
-The fleet is not the limit: ~0.3–0.4 ms of CPU per pass (a few lines of HTTP/1.1 over asyncio; httpx's AsyncClient
-cost ~2.7 ms per request here, which would have made the fleet the bottleneck), nginx ~12 µs per push. This
-machine is shared with other sessions' test suites and benches (the "everything else" row; load average ~11 during
-the 100,000-pass runs): with the same CPU per pass and both cores to itself, SQLite would do roughly 2 cores / ~5 ms
-≈ 400 passes/s (~6 % of the reference) and PostgreSQL 2 cores / ~9.5 ms ≈ 210 passes/s (~3 %)."""
+INSERT each, ~1 ms of CPU per pass inside the chunk's transaction); on SQLite that held the write lock nearly all
+the time, the fetches' writes waited out the 30 s busy timeout (503 "database is locked"). It is two statements per
+chunk now. Still open on SQLite: in a 100,000-pass run on this loaded host (load average ~20) the embedded workers'
+writes (sign-ahead stores of ~35 KB per pass, 3.5 GB of pass_files in all, chunks, pushes) and the fetch-record
+batches again met "database is locked" after ~12,000 passes (6 fetch errors, 503), and the run was stopped; the
+SQLite figures above are from a 20,000-pass run."""
 
 
 if __name__ == "__main__":

@@ -149,10 +149,10 @@ class Services:
 
         def campaign(jobs: Sequence[Job]) -> list[JobResult]:
             return campaigns.run_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings,
-                                      rate=self.campaign_rate)
+                                      rate=self.campaign_rate, feedback=self.settings.campaign_rate <= 0)
 
         def sign_ahead(jobs: Sequence[Job]) -> list[JobResult]:
-            return run_sign_jobs(jobs, signed=lambda: self.signed_passes)
+            return run_sign_jobs(jobs, signed=lambda: self.signed_passes, now=self.clock.now)
 
         def automation(jobs: Sequence[Job]) -> list[JobResult]:
             return automations.run_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings)
@@ -195,11 +195,17 @@ class Services:
 
     @cached_property
     def campaign_rate(self) -> float:
-        """Passes per second a campaign is delivered at: ``WALLETPASS_CAMPAIGN_RATE``, else what this process
-        signs in a second (each pass a campaign changes is signed once: ahead, by a worker, or at the first fetch)."""
+        """Passes per second a campaign is delivered at: ``WALLETPASS_CAMPAIGN_RATE``, else what this machine's
+        cores serve when each pass costs a signature (measured here, at start) and the rest of its fetch
+        (domain.campaigns.default_rate); with that default, chunks are also held back while the devices of the
+        earlier ones wait for their passes (domain.campaigns.chunk_delay)."""
         if self.settings.campaign_rate > 0:
             return self.settings.campaign_rate
-        return measured_signing_rate(self)
+        import os
+
+        from walletpass.domain.campaigns import default_rate
+
+        return default_rate(measured_signing_rate(self), os.cpu_count() or 1)
 
     @property
     def google_signer(self) -> SaveLinkSigner:

@@ -70,8 +70,9 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "PUSH_COALESCE_SECONDS": ("push_coalesce_seconds", "changes to one pass within this window become one push "
                               "(default 2)"),
     "CAMPAIGN_RATE": ("campaign_rate", "passes per second a campaign hands to the wallets (0, the default: what "
-                      "this machine signs in a second, measured at start, so that the devices coming back for their "
-                      "updated passes never outrun the web tier)"),
+                      "this machine's cores serve when each pass costs a signature, measured at start, and the rest "
+                      "of its fetch; chunks are also held back while the devices pushed by the earlier ones still "
+                      "wait for their passes, so they never outrun the web tier)"),
     "SWEEP_SECONDS": ("sweep_seconds", "broker mode: each `walletpass worker` also drains due jobs this often, "
                       "for retries and lost kicks (default 2)"),
     "JOB_LEASE_SECONDS": ("job_lease_seconds", "how long claimed jobs stay a worker's unless it renews the lease "

@@ -165,19 +165,77 @@ def test_pass_calls_the_fast_path_leaves_to_flask(both: _Both, services: Service
         assert both.same(method, path, headers, fast=False)[0] == expected, (method, path)
 
 
+def _forget_signed(services: Services) -> None:
+    from sqlalchemy import text
+
+    with services.engine.begin() as conn:
+        conn.execute(text("DELETE FROM pass_files"))
+
+
 def test_a_pass_to_send_is_built_by_the_route(both: _Both, services: Services) -> None:
-    """No If-Modified-Since, or an older one: the pass is sent, by the Flask route (the fast path falls through)."""
+    """No If-Modified-Since, or an older one, and no signed bytes stored for the version: the pass is signed and
+    sent by the Flask route (the fast path falls through)."""
     phone, serial, token, last_modified = _device_with_pass(both, services)
     path = f"/v1/passes/{phone.ptid}/{serial}"
     earlier = format_datetime(datetime.now(UTC) - timedelta(days=1), usegmt=True)
     for headers in ({}, {"If-Modified-Since": earlier}, {"If-Modified-Since": "not a date"}):
         headers["Authorization"] = f"ApplePass {token}"
+        _forget_signed(services)  # the route keeps what it signs: gone again for each round
         before = both.reached_flask
         served = _raw(both.app, "GET", path, headers)
         assert both.reached_flask == before + 1  # once: the fast path read, then left the answer to the route
         assert served[0] == "200 OK"
         assert ("Content-Type", "application/vnd.apple.pkpass") in served[1]
         assert ("Last-Modified", last_modified) in served[1]
+
+
+def test_a_stored_pass_answers_as_flask(both: _Both, services: Services) -> None:
+    """A version signed and stored already (here by the first fetch) is sent by the fast path: the route's
+    status, headers in order, and bytes."""
+    phone, serial, token, last_modified = _device_with_pass(both, services)
+    path = f"/v1/passes/{phone.ptid}/{serial}"
+    earlier = format_datetime(datetime.now(UTC) - timedelta(days=1), usegmt=True)
+    for extra in ({}, {"If-Modified-Since": earlier}, {"If-Modified-Since": "not a date"}):
+        status, headers, body = both.same("GET", path, {"Authorization": f"ApplePass {token}", **extra}, fast=True)
+        assert status == "200 OK" and body[:2] == b"PK"
+        assert [name for name, _ in headers] == ["Last-Modified", "Cache-Control", "ETag", "Content-Type",
+                                                 "Content-Length", "X-Content-Type-Options"]
+        assert ("Last-Modified", last_modified) in headers
+    # A wrong token still gets the 401, before anything stored is looked at.
+    status, _, body = both.same("GET", path, {"Authorization": "ApplePass wrong-token-0123456789"}, fast=True)
+    assert status == "401 UNAUTHORIZED" and b"PK" not in body
+
+
+def test_bytes_of_another_build_go_to_the_route(both: _Both, services: Services) -> None:
+    """Stored bytes made by another build (other templates or certificates) serve nobody: the route signs again."""
+    from sqlalchemy import text
+
+    phone, serial, token, _ = _device_with_pass(both, services)
+    with services.engine.begin() as conn:
+        conn.execute(text("UPDATE pass_files SET build_key = 'another build'"))
+    before = both.reached_flask
+    served = _raw(both.app, "GET", f"/v1/passes/{phone.ptid}/{serial}", {"Authorization": f"ApplePass {token}"})
+    assert served[0] == "200 OK" and both.reached_flask == before + 1
+    assert services.device_reads.stored_pass(  # the route kept its own signature
+        services.device_reads.pass_for_device(phone.ptid, serial).id, 0,  # type: ignore[union-attr]
+        services.pass_builder.fingerprint) is not None
+
+
+def test_a_stored_pass_sent_by_the_fast_path_records_the_delivery(both: _Both, services: Services) -> None:
+    """The 200 from storage marks the registration fetched, in the process's next batch of fetch records."""
+    from sqlalchemy import text
+
+    phone, serial, token, _ = _device_with_pass(both, services)
+    with services.engine.begin() as conn:
+        conn.execute(text("UPDATE registrations SET fetched_tag = NULL, last_fetched_at = NULL"))
+    status, _, _ = _raw(both.app, "GET", f"/v1/passes/{phone.ptid}/{serial}", {"Authorization": f"ApplePass {token}"})
+    assert status == "200 OK"
+    services.device_reads.flush_fetches()  # what its thread does within FETCH_LOG_SECONDS
+    found = services.device_reads.pass_for_device(phone.ptid, serial)
+    assert found is not None and not found.lagging
+    with services.engine.connect() as conn:
+        fetched_tag, fetched_at = conn.execute(text("SELECT fetched_tag, last_fetched_at FROM registrations")).one()
+    assert fetched_tag == found.update_tag and fetched_at is not None
 
 
 def test_a_fetch_through_the_fast_path_records_the_delivery(both: _Both, services: Services) -> None:

@@ -256,3 +256,72 @@ def test_rules_turned_off_stop_the_daily_run(services, clock) -> None:  # type: 
     assert _coupons(services, member["id"]) == 0
     assert _next_run(services, pid) is None
     assert count(services, "SELECT count(*) FROM outbox") == 0
+
+
+def _waiting_for_locks(services: Services) -> int:
+    with services.engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                        "AND wait_event_type = 'Lock'").scalar_one())
+
+
+def test_a_birthday_gift_and_a_campaign_chunk_giving_the_same_offer_at_once_give_one_coupon(services, clock) -> None:  # type: ignore[no-untyped-def]
+    """The daily run locks the offer as campaign chunks do: a chunk that comes while the run's coupon is not yet
+    committed waits for it and then skips the member, who holds one. (PostgreSQL's foreign key check of the
+    coupon also share-locks the offer row, which the chunk's FOR UPDATE waits for; the run now takes the lock
+    itself, before it reads whom to reach, instead of relying on that.)"""
+    if services.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: the two cannot interleave")
+    from sqlalchemy import text
+
+    from walletpass.services import campaigns
+
+    pid = make_program(services)
+    [member] = _members(services, pid, 1, birthday=date(1990, 3, 14))
+    offer = _offer(services, pid)
+    campaigns.create(services.uow(), clock, {"program_id": pid, "message": "A latte on us", "offer_id": offer,
+                                             "ignore_quiet_hours": True}, rate=1000.0)
+    assert Worker(services, batch=1).run_once() == 1  # the campaign starts: its one chunk is due now
+    automations.put(services.uow(), clock, pid, {"birthday": {"offer_id": offer}})  # today's run: due now
+    assert count(services, "SELECT count(*) FROM outbox WHERE kind IN ('campaign_chunk', 'automations_daily')") == 2
+
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            assert Worker(services, batch=1).run_once() == 1
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    # Both block on the tag counter (each coupon's pass takes a tag) while a third transaction holds it: the
+    # daily run first, after it has inserted its coupon; then the chunk, after it has checked who holds one.
+    with services.engine.connect() as holder:
+        holder.execute(text("SELECT value FROM counters WHERE name = 'pass_tag' FOR UPDATE"))
+        with services.engine.begin() as conn:  # the chunk is not claimed first
+            conn.execute(text("UPDATE outbox SET available_at = available_at + interval '1 hour' "
+                              "WHERE kind = 'campaign_chunk'"))
+        daily = threading.Thread(target=work)
+        daily.start()
+        assert wait_for(lambda: _waiting_for_locks(services) == 1)
+        with services.engine.begin() as conn:
+            conn.execute(text("UPDATE outbox SET available_at = :now WHERE kind = 'campaign_chunk'"),
+                         {"now": clock.now()})
+        chunk = threading.Thread(target=work)
+        chunk.start()
+        assert wait_for(lambda: _waiting_for_locks(services) == 2)
+        holder.rollback()
+    daily.join(60)
+    chunk.join(60)
+    assert not errors
+    assert _coupons(services, member, offer) == 1
+    assert count(services, "SELECT count(*) FROM campaign_deliveries WHERE state = 'sent'") == 1
+
+
+def wait_for(condition: Any, timeout: float = 20.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False

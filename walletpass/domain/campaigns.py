@@ -39,6 +39,9 @@ STATS_WINDOW = timedelta(days=7)
 #: soon as their group is stored, usually within a second or two). Past it they go out anyway — fetches sign on a
 #: miss — so a sign-ahead job that fails, or no worker free to run it, delays the message by this at most.
 SIGN_AHEAD_HOLD = timedelta(seconds=30)
+#: Passes per ``pass_sign`` job of a chunk: a chunk's signing is split so that every worker (each embedded worker
+#: of `walletpass serve`, each Celery worker) takes a share.
+SIGN_JOB = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +265,61 @@ def start_time(wanted: datetime, zone: str, quiet: QuietHours | None) -> datetim
 def estimated_seconds(passes: int, rate: float) -> float:
     """How long handing *passes* to the wallets takes at *rate* passes per second."""
     return round(passes / rate, 1) if rate > 0 else 0.0
+
+
+# -- pace -----------------------------------------------------------------------------------------------------------
+#: CPU seconds the web tier and the job workers spend per pass a campaign changes, apart from its one signature:
+#: the device's list and fetch answered (from the stored bytes: api.fastpath), the chunk, the push and the fetch
+#: records. From bench/campaign.py (BENCHMARKS.md "campaign-postgresql", 2026-12-03 21:01): `walletpass serve`
+#: spent 3.4 ms of CPU per pass (the workers signed); a host's own figure differs, and chunk_delay corrects for it.
+FETCH_CPU_SECONDS = 0.0035
+#: How long the devices a campaign pushed should wait for their passes at most (the backlog the pace allows).
+FETCH_WAIT = 10.0
+#: Pushes older than this that are not fetched are not waited for (a device that is off, or gone, fetches later).
+BACKLOG_WINDOW = timedelta(seconds=60)
+#: Fetches counted for the web tier's present rate: those of the last FETCH_SPAN.
+FETCH_SPAN = timedelta(seconds=10)
+#: Devices wait and nothing was fetched lately: look again this much later. Also the longest single deferral.
+PROBE_SECONDS, MAX_DEFER_SECONDS = 2.0, 30.0
+
+
+def default_rate(signatures_per_second: float, cores: int, fetch_cpu_seconds: float = FETCH_CPU_SECONDS) -> float:
+    """Passes per second a campaign is handed to the wallets at when ``WALLETPASS_CAMPAIGN_RATE`` is unset: what
+    *cores* serve when each pass costs one signature (at *signatures_per_second*, measured at start) and
+    *fetch_cpu_seconds* of the rest — the whole web path, not the signature alone (that ran 5–10× ahead of the
+    fetches). The dry run's estimate uses it; :func:`chunk_delay` holds chunks back when the web tier is slower."""
+    per_pass = fetch_cpu_seconds + (1.0 / signatures_per_second if signatures_per_second > 0 else 0.0)
+    return round(max(1.0, max(1, cores) / per_pass), 1) if per_pass > 0 else 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What a campaign's earlier chunks left for the web tier (read when the next chunk comes due)."""
+
+    #: registrations of passes it changed within BACKLOG_WINDOW whose device has not fetched the new version
+    waiting: int
+    #: of those changed within BACKLOG_WINDOW, registrations fetched within the last *span* seconds
+    fetched: int
+    #: seconds the fetches were counted over (FETCH_SPAN, or less at the start of a campaign)
+    span: float
+
+
+def chunk_delay(backlog: Backlog, chunk: int, *, max_wait: float = FETCH_WAIT) -> float:
+    """Seconds to hold a chunk of *chunk* passes back (0: deliver it now) so that the devices waiting for their
+    passes, and this chunk's, are served within *max_wait* seconds at the rate the web tier has been serving them
+    (or, for a web tier slower than a chunk per *max_wait*, until half a chunk is left waiting): a feedback pace,
+    which follows the web tier whatever it costs per pass on this machine."""
+    if backlog.waiting <= 0:
+        return 0.0
+    rate = backlog.fetched / backlog.span if backlog.span > 0 else 0.0
+    if rate <= 0:
+        return PROBE_SECONDS  # devices wait and none was served lately (signing ahead, pushes on their way)
+    # At least half a chunk may still be waiting when the next goes: its signing ahead overlaps their fetches (a
+    # web tier that serves less than a chunk in *max_wait* would otherwise idle between chunks).
+    excess = backlog.waiting + chunk - max(rate * max_wait, 1.5 * chunk)
+    if excess <= 0:
+        return 0.0
+    return round(min(MAX_DEFER_SECONDS, max(0.1, excess / rate)), 2)
 
 
 # -- A/B assignment -----------------------------------------------------------------------------------------------

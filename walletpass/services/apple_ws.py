@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from walletpass.domain.devices import PassForDevice
-from walletpass.domain.passes import Pass
+from walletpass.domain.passes import Pass, StoredPass
 from walletpass.errors import MalformedRequest, Unauthorized
 from walletpass.ids import same
 from walletpass.ports import Clock, DeviceReads, UnitOfWork
@@ -169,3 +169,39 @@ def latest_version(reads: DeviceReads, clock: Clock, pass_type_id: str, serial: 
     if record_fetch and found.lagging:
         reads.record_fetch(found.id, found.update_tag, clock.now())
     return PassVersion(found.id, found.updated_at, found.update_tag)
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    """An authorised fetch: the pass's current version and, when asked for, its stored signed bytes."""
+
+    version: PassVersion
+    lagging: bool
+    stored: StoredPass | None = None
+
+
+def fetch(reads: DeviceReads, pass_type_id: str, serial: str, token: str) -> Fetch:
+    """Authorise a device's fetch (401 otherwise) and return the version, recording nothing yet (the caller
+    decides what it answers: :func:`stored_version`, then :func:`record`)."""
+    found = authorise(reads, pass_type_id, serial, token)
+    return Fetch(PassVersion(found.id, found.updated_at, found.update_tag), found.lagging)
+
+
+def stored_version(reads: DeviceReads, fetched: Fetch, build_key: str) -> Fetch:
+    """*fetched* with the stored signed bytes of its version (signed ahead by a campaign worker, or by an earlier
+    fetch: services.passes.SignedPasses) when there are any made by *build_key*; one indexed read."""
+    version = fetched.version
+    stored = reads.stored_pass(version.pass_id, version.update_tag, build_key)
+    return Fetch(version, fetched.lagging, stored)
+
+
+def record(reads: DeviceReads, clock: Clock, fetched: Fetch, *, soon: bool = False) -> None:
+    """The device holds the version now: mark the registrations behind it (a write only when one is). With
+    *soon*, the write is batched with the process's other fetches (DeviceReads.record_fetch_soon)."""
+    if not fetched.lagging:
+        return
+    tag = fetched.stored.update_tag if fetched.stored is not None else fetched.version.update_tag
+    if soon:
+        reads.record_fetch_soon(fetched.version.pass_id, tag, clock.now())
+    else:
+        reads.record_fetch(fetched.version.pass_id, tag, clock.now())

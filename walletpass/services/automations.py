@@ -109,11 +109,17 @@ def _queue_day(uow: UnitOfWork, program: Program, day: date, due_at: datetime, n
 
 
 # -- firing -------------------------------------------------------------------------------------------------------
-def _usable_offer(uow: UnitOfWork, program: Program, rule: Automation, now: datetime) -> tuple[bool, Offer | None]:
-    """(whether the rule can fire, the offer it gives or None): it cannot once its offer has ended."""
+def _usable_offer(uow: UnitOfWork, program: Program, rule: Automation, now: datetime, *,
+                  lock: bool = False) -> tuple[bool, Offer | None]:
+    """(whether the rule can fire, the offer it gives or None): it cannot once its offer has ended.
+
+    With *lock*, the offer's row stays locked until commit, as campaign chunks and bulk issues lock it before they
+    issue: a chunk that issues the same offer to the same members waits for this transaction's coupons and then
+    sees them (it skips members who hold one), instead of issuing a second beside a coupon not yet committed.
+    """
     if rule.offer_id is None:
         return True, None
-    offer = uow.offers.get(rule.offer_id)
+    offer = uow.offers.get(rule.offer_id, for_update=lock)
     if offer.expired(now):
         log.warning("the %s automation of program %s gives offer %s, which has ended: it does not fire until it "
                     "gives another", rule.rule, program.id, offer.id)
@@ -141,6 +147,9 @@ def on_enrolment(uow: UnitOfWork, settings: Settings, program: Program, member_i
     segment = Segment.from_json(rule.segment)
     if not segment.everyone and not uow.automations.matching(program.id, segment, [member_id]):
         return
+    # No lock of the offer here: the member is this transaction's own, so no other can issue to them before it
+    # commits (and the enrolment holds the tag counter already; locking the offer after it would invert the
+    # order chunks and bulk issues take them in).
     usable, offer = _usable_offer(uow, program, rule, now)
     if not usable:
         return
@@ -199,7 +208,7 @@ def _daily_slice(uow: UnitOfWork, clock: Clock, settings: Settings, program: Pro
         rule = uow.automations.rule(program.id, name)  # read again: a rule turned off stops at the next slice
         if rule is None or not rule.enabled:
             return FINISHED
-        usable, offer = _usable_offer(uow, program, rule, now)
+        usable, offer = _usable_offer(uow, program, rule, now, lock=True)  # before any other lock it takes
         if not usable:
             return FINISHED
         segment = Segment.from_json(rule.segment)

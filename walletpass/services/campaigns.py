@@ -200,14 +200,20 @@ def cancel(uow: UnitOfWork, clock: Clock, campaign_id: int) -> CampaignDetails:
 
 # -- the worker's side --------------------------------------------------------------------------------------------
 def run_jobs(jobs: Sequence[Job], *, uow: Callable[[], UnitOfWork], clock: Clock, settings: Settings,
-             rate: float) -> list[JobResult]:
-    """Handle ``campaign_start`` and ``campaign_chunk`` jobs (a JobHandler)."""
+             rate: float, feedback: bool = False) -> list[JobResult]:
+    """Handle ``campaign_start`` and ``campaign_chunk`` jobs (a JobHandler). With *feedback* (the default pace:
+    ``WALLETPASS_CAMPAIGN_RATE`` unset), a chunk that comes due while the devices of the earlier ones still wait
+    for their passes is held back (AGAIN, later: rules.chunk_delay)."""
     results = []
     for job in jobs:
         if job.kind == JobKind.CAMPAIGN_START:
             _start(uow(), clock, rate, int(job.payload["campaign_id"]))
         else:
-            _deliver_chunk(uow(), clock, settings, int(job.payload["campaign_id"]), int(job.payload["chunk"]))
+            delay = _deliver_chunk(uow(), clock, settings, int(job.payload["campaign_id"]), int(job.payload["chunk"]),
+                                   feedback=feedback)
+            if delay:
+                results.append(JobResult(job, JobOutcome.AGAIN, at=clock.now() + timedelta(seconds=delay)))
+                continue
         results.append(JobResult(job, JobOutcome.DONE))
     return results
 
@@ -232,13 +238,20 @@ def _start(uow: UnitOfWork, clock: Clock, rate: float, campaign_id: int) -> None
         uow.commit()
 
 
-def _deliver_chunk(uow: UnitOfWork, clock: Clock, settings: Settings, campaign_id: int, chunk: int) -> None:
+def _deliver_chunk(uow: UnitOfWork, clock: Clock, settings: Settings, campaign_id: int, chunk: int, *,
+                   feedback: bool = False) -> float:
+    """Deliver the chunk; return 0, or (with *feedback*) the seconds to hold it back, having written nothing."""
     now = clock.now()
     with uow:
         campaign = uow.campaigns.get(campaign_id, for_update=True)  # a cancel waits for this chunk, or it for it
         if campaign.state != rules.SENDING:
-            return
+            return 0.0
         pass_ids = uow.campaigns.pending(campaign_id, chunk)
+        if pass_ids and feedback:  # read under the campaign's lock: chunks coming due together see each other
+            backlog = uow.campaigns.backlog(campaign_id, now, window=rules.BACKLOG_WINDOW, span=rules.FETCH_SPAN)
+            delay = rules.chunk_delay(backlog, len(pass_ids))
+            if delay:
+                return delay
         if pass_ids:
             if campaign.offer_id is not None:  # each member reached gets the offer's coupon (once), before the
                 offer = uow.offers.get(campaign.offer_id, for_update=True)  # news that links to it is shown
@@ -252,8 +265,9 @@ def _deliver_chunk(uow: UnitOfWork, clock: Clock, settings: Settings, campaign_i
             # due group by group), SIGN_AHEAD_HOLD at most.
             hold = rules.SIGN_AHEAD_HOLD
             passes_changed(uow, pass_ids, now, reason="news", coalesce_seconds=hold.total_seconds())
-            uow.outbox.enqueue(JobKind.PASS_SIGN, {"pass_ids": list(pass_ids),
-                                                   "hold_until": (now + hold).isoformat()}, now)
+            for start in range(0, len(pass_ids), rules.SIGN_JOB):  # several jobs: every worker can sign some
+                uow.outbox.enqueue(JobKind.PASS_SIGN, {"pass_ids": list(pass_ids[start:start + rules.SIGN_JOB]),
+                                                       "hold_until": (now + hold).isoformat()}, now)
             for wallet in uow.wallets:
                 wallet.on_message(uow, CampaignMessage(campaign, tuple(pass_ids), first=chunk == 0))
             uow.campaigns.mark(campaign_id, pass_ids, "sent", now)
@@ -262,6 +276,7 @@ def _deliver_chunk(uow: UnitOfWork, clock: Clock, settings: Settings, campaign_i
             uow.campaigns.set_state(campaign_id, rules.DONE, now)
             _tell_finished(uow, campaign, progress.total, now)
         uow.commit()
+    return 0.0
 
 
 def _tell_finished(uow: UnitOfWork, campaign: Campaign, total: int, now: datetime) -> None:

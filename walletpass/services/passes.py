@@ -51,19 +51,22 @@ class _Inputs:
 
 class _Reads:
     """Reads the inputs of several passes in one transaction; a program's images are read once however many of
-    its passes are signed."""
+    its passes are signed, and :meth:`inputs_many` reads a whole campaign chunk's member cards in one query per
+    table."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
         self._programs: dict[int, tuple[Program, dict[str, bytes], str]] = {}
 
+    def _program(self, program_id: int) -> tuple[Program, dict[str, bytes], str]:
+        if program_id not in self._programs:
+            images, images_key = self._uow.programs.images(program_id)
+            self._programs[program_id] = (self._uow.programs.get(program_id), images, f"{program_id}:{images_key}")
+        return self._programs[program_id]
+
     def inputs(self, pass_: Pass) -> _Inputs:
         uow = self._uow
-        if pass_.program_id not in self._programs:
-            images, images_key = uow.programs.images(pass_.program_id)
-            self._programs[pass_.program_id] = (uow.programs.get(pass_.program_id), images,
-                                                f"{pass_.program_id}:{images_key}")
-        program, images, images_key = self._programs[pass_.program_id]
+        program, images, images_key = self._program(pass_.program_id)
         if pass_.kind == MEMBER_CARD and pass_.member_id is not None:
             news = None
             if pass_.news_campaign_id is not None:  # per pass: its variant, its own coupon link
@@ -75,6 +78,28 @@ class _Reads:
             return _Inputs(pass_, program, images, images_key, member, offer=uow.offers.get(coupon.offer_id),
                            coupon=coupon)
         raise ValueError(pass_.kind)  # pragma: no cover - the schema allows only the two kinds
+
+    def inputs_many(self, passes: Sequence[Pass]) -> list[_Inputs]:
+        """:meth:`inputs` of each of *passes*: member cards set-based (their members in one query, each campaign's
+        news in three), coupons one by one."""
+        uow = self._uow
+        cards = [p for p in passes if p.kind == MEMBER_CARD and p.member_id is not None]
+        members = uow.members.get_many([p.member_id for p in cards if p.member_id is not None])
+        news: dict[int, News] = {}
+        by_campaign: dict[int, list[int]] = {}
+        for p in cards:
+            if p.news_campaign_id is not None:
+                by_campaign.setdefault(p.news_campaign_id, []).append(p.id)
+        for campaign_id, ids in by_campaign.items():
+            news |= uow.campaigns.news_of(campaign_id, ids)
+        out = []
+        for p in passes:
+            if p.kind == MEMBER_CARD and p.member_id is not None and p.member_id in members:
+                program, images, images_key = self._program(p.program_id)
+                out.append(_Inputs(p, program, images, images_key, members[p.member_id], news.get(p.id)))
+            else:
+                out.append(self.inputs(p))
+        return out
 
 
 def _render(builder: PassBuilder, i: _Inputs) -> BuiltPass:
@@ -170,52 +195,67 @@ class SignedPasses:
         return _render(self._builder, inputs)
 
     def sign_ahead(self, pass_ids: Sequence[int], *, hold_until: datetime | None = None) -> int:
+        """:meth:`sign_ahead_within` with no time limit; return how many were signed."""
+        return self.sign_ahead_within(pass_ids, hold_until=hold_until)[0]
+
+    def sign_ahead_within(self, pass_ids: Sequence[int], *, hold_until: datetime | None = None,
+                          budget: float | None = None) -> tuple[int, list[int]]:
         """Sign and store the current version of those of *pass_ids* that a device will fetch (a registration)
-        and that are not stored yet; return how many were signed.
+        and that are not stored yet; return how many were signed, and the pass ids left when *budget* seconds
+        ran out (the caller comes back for them: a worker thread busy signing pushes nothing meanwhile).
 
-        Group by group: after each, the jobs of the group's passes held until *hold_until* (their pushes, written
-        by a campaign chunk) are made due, so devices are pushed once their pass is ready. A pass that cannot be
-        signed (no certificate for its type, …) is logged and left to the fetch, which reports it.
+        The inputs are read set-based, in one short transaction (a query per table for the whole list); then
+        group by group: one claim statement, the signatures, one store statement, and the jobs of the group's
+        passes held until *hold_until* (their pushes, written by a campaign chunk) are made due, so devices are
+        pushed once their pass is ready. A pass that cannot be signed (no certificate for its type, …) is logged
+        and left to the fetch, which reports it.
         """
-        signed = 0
-        for start in range(0, len(pass_ids), SIGN_GROUP):
-            signed += self._sign_group(list(pass_ids[start:start + SIGN_GROUP]), hold_until)
-        return signed
-
-    def _sign_group(self, group: list[int], hold_until: datetime | None) -> int:
         key = self._builder.fingerprint
-        todo: list[_Inputs] = []
+        started = time.monotonic()
         with self._read_uow() as uow:
-            fetched = {t.pass_id for t in uow.devices.push_targets(group)}
-            reads = _Reads(uow)
-            for pass_id in group:
-                if pass_id not in fetched:
-                    continue
-                pass_ = uow.passes.get(pass_id)
-                stored = uow.pass_files.get(pass_id)
-                if stored is None or not stored.serves(pass_.update_tag, key):
-                    todo.append(reads.inputs(pass_))
+            fetched = {t.pass_id for t in uow.devices.push_targets(pass_ids)}
+            passes = uow.passes.get_many([p for p in pass_ids if p in fetched])
+            signed_tags = uow.pass_files.signed(list(passes), key)
+            todo = [p for p in passes.values() if signed_tags.get(p.id, -1) < p.update_tag]
+            inputs = {i.pass_.id: i for i in _Reads(uow).inputs_many(todo)}
+        signed = 0
+        ids = list(pass_ids)
+        for start in range(0, len(ids), SIGN_GROUP):
+            if budget is not None and start and time.monotonic() - started > budget:
+                return signed, ids[start:]
+            group = ids[start:start + SIGN_GROUP]
+            signed += self._sign_group(group, [inputs[p] for p in group if p in inputs], hold_until)
+        return signed, []
+
+    def _sign_group(self, group: list[int], todo: list[_Inputs], hold_until: datetime | None) -> int:
         tokens = {i.pass_.id: new_token(16) for i in todo}
-        won = self._claim([i.pass_ for i in todo], tokens) if todo else set()
-        files: dict[int, bytes] = {}
+        won = self._claim_many([i.pass_ for i in todo], tokens) if todo else set()
+        files: dict[int, tuple[str, bytes]] = {}
         try:
             for i in todo:
                 if i.pass_.id in won:
                     try:
-                        files[i.pass_.id] = _render(self._builder, i).data
+                        files[i.pass_.id] = (tokens[i.pass_.id], _render(self._builder, i).data)
                     except WalletpassError as exc:
                         log.warning("cannot sign pass %s ahead (%s); its fetch will say why", i.pass_.id, exc)
         finally:
             with self._uow() as uow:
-                for pass_id in won:
-                    if pass_id in files:
-                        uow.pass_files.store(pass_id, tokens[pass_id], files[pass_id])
-                    else:
-                        uow.pass_files.release(pass_id, tokens[pass_id])
+                uow.pass_files.store_many(files)
+                uow.pass_files.release_many({p: tokens[p] for p in won if p not in files})
                 if hold_until is not None:
                     uow.outbox.hasten(group, self._clock.now(), hold_until)
                 uow.commit()
         return len(files)
+
+    def _claim_many(self, passes: Sequence[Pass], tokens: Mapping[int, str]) -> set[int]:
+        """Claim the current version of each of *passes* in one statement; return the ids this process won."""
+        now = self._clock.now()
+        with self._uow() as uow:
+            won = uow.pass_files.claim_many([(p.id, p.update_tag, p.updated_at, tokens[p.id]) for p in passes],
+                                            build_key=self._builder.fingerprint, now=now,
+                                            stale_before=now - timedelta(seconds=self._claim_seconds))
+            uow.commit()
+        return won
 
     def _claim(self, passes: Sequence[Pass], tokens: Mapping[int, str], take_over: str | None = None) -> set[int]:
         """Claim the current version of each of *passes* (with its token of *tokens*) in one transaction; return
@@ -268,8 +308,15 @@ class SignedPasses:
             pause = min(pause * 2, POLL_MAX)
 
 
-def run_sign_jobs(jobs: Sequence[Job], *, signed: Callable[[], SignedPasses]) -> list[JobResult]:
-    """Handle ``pass_sign`` jobs (a JobHandler): sign their passes ahead of the devices' fetches.
+#: Seconds a worker signs ahead before it hands the rest of its ``pass_sign`` jobs back (AGAIN, due at once), so
+#: the pushes made due meanwhile go out between them instead of after all of them.
+SIGN_BUDGET = 2.0
+
+
+def run_sign_jobs(jobs: Sequence[Job], *, signed: Callable[[], SignedPasses], now: Callable[[], datetime],
+                  budget: float = SIGN_BUDGET) -> list[JobResult]:
+    """Handle ``pass_sign`` jobs (a JobHandler): sign their passes ahead of the devices' fetches, *budget*
+    seconds' worth; the rest comes back (AGAIN, with the pass ids still to sign).
 
     Signing ahead only saves the fetches work: without certificates (this worker cannot load them) the jobs are
     dropped with a warning, never retried, and the held pushes go out at the end of their hold.
@@ -280,11 +327,17 @@ def run_sign_jobs(jobs: Sequence[Job], *, signed: Callable[[], SignedPasses]) ->
         log.warning("cannot sign passes ahead (%s); their fetches will sign them", exc)
         return [JobResult(job, JobOutcome.SKIPPED, error=str(exc)) for job in jobs]
     results = []
+    deadline = time.monotonic() + budget
     for job in jobs:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            results.append(JobResult(job, JobOutcome.AGAIN, at=now()))
+            continue
         until = job.payload.get("hold_until")
-        signer.sign_ahead([int(p) for p in job.payload["pass_ids"]],
-                          hold_until=datetime.fromisoformat(until) if until else None)
-        results.append(JobResult(job, JobOutcome.DONE))
+        _, rest = signer.sign_ahead_within([int(p) for p in job.payload["pass_ids"]],
+                                    hold_until=datetime.fromisoformat(until) if until else None, budget=left)
+        results.append(JobResult(job, JobOutcome.AGAIN, at=now(), payload={**job.payload, "pass_ids": rest})
+                       if rest else JobResult(job, JobOutcome.DONE))
     return results
 
 

@@ -5,12 +5,17 @@ more often than anything else. They skip the ORM session: each SELECT is built o
 per engine by SQLAlchemy, and run on a DB-API connection the reads keep (prepared on the server, PostgreSQL).
 Each read is one statement; on SQLite it
 runs outside any transaction (no ``BEGIN IMMEDIATE``, which writers use), so reads proceed beside a writer under
-WAL instead of queueing for the write lock. Only a fetch that moves a registration forward writes.
+WAL instead of queueing for the write lock. Only a fetch that moves a registration forward writes; a fetch served
+from the stored signed bytes (after a campaign's push: every device at once) leaves its write to :class:`_FetchLog`,
+which writes those of a quarter second in one transaction, so the fetches do not queue one by one for SQLite's
+single write lock.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 from collections import deque
 from datetime import datetime
 from typing import Any
@@ -19,10 +24,14 @@ from sqlalchemy import Engine, Select, bindparam, exists, or_, select, update
 from sqlalchemy.pool import PoolProxiedConnection
 
 from walletpass.domain.devices import PassForDevice
+from walletpass.domain.passes import StoredPass
 from walletpass.storage.db import unavailable, unavailable_as_error
-from walletpass.storage.tables import Base, DeviceRow, PassRow, ProgramRow, RegistrationRow
+from walletpass.storage.tables import Base, DeviceRow, PassFileRow, PassRow, ProgramRow, RegistrationRow
 
-_passes, _regs, _devices = (Base.metadata.tables[t.__tablename__] for t in (PassRow, RegistrationRow, DeviceRow))
+log = logging.getLogger("walletpass.device_reads")
+
+_passes, _regs, _devices, _files = (Base.metadata.tables[t.__tablename__]
+                                    for t in (PassRow, RegistrationRow, DeviceRow, PassFileRow))
 _programs = Base.metadata.tables[ProgramRow.__tablename__]
 
 _LAGGING = exists().where(_regs.c.pass_id == _passes.c.id,
@@ -47,6 +56,13 @@ _PAGE_VERSION = (
     select(_passes.c.id, _passes.c.update_tag, _programs.c.version)
     .select_from(_passes.join(_programs, _programs.c.id == _passes.c.program_id))
     .where(_passes.c.public_token == bindparam("token"))
+)
+
+#: The signed bytes of a version at least *tag*, built by *build_key* (StoredPass.serves, as one SELECT).
+_STORED_PASS = (
+    select(_files.c.update_tag, _files.c.last_modified, _files.c.data)
+    .where(_files.c.pass_id == bindparam("pass_id"), _files.c.update_tag >= bindparam("tag"),
+           _files.c.build_key == bindparam("build_key"), _files.c.data.is_not(None))
 )
 
 _RECORD_FETCH = (
@@ -169,6 +185,8 @@ class DeviceReads:
         self._pass_for_device = _Prepared(engine, _PASS_FOR_DEVICE, self._connections)
         self._device_passes_since = _Prepared(engine, _DEVICE_PASSES_SINCE, self._connections)
         self._page_version = _Prepared(engine, _PAGE_VERSION, self._connections)
+        self._stored_pass = _Prepared(engine, _STORED_PASS, self._connections)
+        self._fetch_log = _FetchLog(self._writer)
 
     def pass_for_device(self, pass_type_id: str, serial: str) -> PassForDevice | None:
         rows = self._pass_for_device.rows({"pass_type_id": pass_type_id, "serial": serial})
@@ -191,6 +209,14 @@ class DeviceReads:
             return None
         pass_id, tag, version = rows[0]
         return int(pass_id), int(tag), int(version)
+    def stored_pass(self, pass_id: int, tag: int, build_key: str) -> StoredPass | None:
+        """The stored signed bytes that serve a fetch of version *tag* built by *build_key* (one indexed read),
+        or None: not signed yet, or signed by another build."""
+        rows = self._stored_pass.rows({"pass_id": pass_id, "tag": tag, "build_key": build_key})
+        if not rows:
+            return None
+        stored_tag, last_modified, data = rows[0]
+        return StoredPass(pass_id, int(stored_tag), build_key, last_modified, bytes(data))
 
     def record_fetch(self, pass_id: int, tag: int, now: datetime) -> None:
         """A device holds version *tag*: mark the registrations still behind it as delivered.
@@ -200,8 +226,83 @@ class DeviceReads:
         with unavailable_as_error(), self._writer.begin() as conn:
             conn.execute(_RECORD_FETCH, {"b_pass": pass_id, "b_tag": tag, "b_now": now})
 
+    def record_fetch_soon(self, pass_id: int, tag: int, now: datetime) -> None:
+        """As :meth:`record_fetch`, written within FETCH_LOG_SECONDS together with the other fetches of this
+        process (one transaction), by a thread of its own: the request does not wait for the write lock."""
+        self._fetch_log.add(pass_id, tag, now)
+
+    def flush_fetches(self) -> None:
+        """Write the fetches :meth:`record_fetch_soon` holds now."""
+        self._fetch_log.flush()
+
     def close(self) -> None:
-        """Close the read connections (and the read engine, when it is our own, not the writer's)."""
+        """Write the fetches held, close the read connections (and the read engine, when it is our own, not the
+        writer's)."""
+        self._fetch_log.close()
         self._connections.retire_all()
         if self._engine is not self._writer:
             self._engine.dispose()
+
+
+#: How long a fetch recorded by ``record_fetch_soon`` waits at most before it is written.
+FETCH_LOG_SECONDS = 0.25
+
+
+class _FetchLog:
+    """Fetches to record, written every FETCH_LOG_SECONDS in one transaction (one executemany UPDATE).
+
+    What they feed — a registration's ``fetched_tag`` and ``last_fetched_at``: the admin API's ``up_to_date``, the
+    stale-devices gauge, a campaign's pace — can be a quarter second late. A process killed in between loses its
+    last quarter second of them (the registrations look behind: the gauge counts them, a later fetch marks them).
+    A failed write keeps them for the next round.
+    """
+
+    def __init__(self, writer: Engine, interval: float = FETCH_LOG_SECONDS) -> None:
+        self._writer = writer
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._writing = threading.Lock()
+        self._pending: dict[int, tuple[int, datetime]] = {}  # pass id → the newest (tag, time) fetched
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, pass_id: int, tag: int, now: datetime) -> None:
+        with self._lock:
+            held = self._pending.get(pass_id)
+            if held is None or held[0] < tag:
+                self._pending[pass_id] = (tag, now)
+            if self._thread is None and not self._stop.is_set():  # started in the process that serves
+                self._thread = threading.Thread(target=self._run, name="walletpass-fetch-log", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - kept for the next round; the fetches were answered already
+                log.warning("could not record fetches; trying again", exc_info=True)
+
+    def flush(self) -> None:
+        with self._writing:
+            with self._lock:
+                batch, self._pending = self._pending, {}
+            if not batch:
+                return
+            try:
+                with unavailable_as_error(), self._writer.begin() as conn:
+                    conn.execute(_RECORD_FETCH, [{"b_pass": pass_id, "b_tag": tag, "b_now": now}
+                                                 for pass_id, (tag, now) in sorted(batch.items())])
+            except BaseException:
+                with self._lock:  # back, unless a newer fetch of the pass came meanwhile
+                    for pass_id, held in batch.items():
+                        if pass_id not in self._pending or self._pending[pass_id][0] < held[0]:
+                            self._pending[pass_id] = held
+                raise
+
+    def close(self) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(5)
+        with contextlib.suppress(Exception):  # the database is gone: nothing left to record it in
+            self.flush()

@@ -8,7 +8,7 @@ on the delivery: what the pass shows, what Google is sent and the campaign's sta
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -23,6 +23,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     null,
+    or_,
     select,
     update,
 )
@@ -37,6 +38,7 @@ from walletpass.domain.campaigns import (
     HASH_CONSTANTS,
     HASH_PRIME,
     SILENT,
+    Backlog,
     Campaign,
     GroupStats,
     Message,
@@ -55,6 +57,7 @@ from walletpass.storage.tables import (
     LedgerEntryRow,
     MemberRow,
     PassRow,
+    RegistrationRow,
     UTCDateTime,
     WalletObjectRow,
 )
@@ -165,6 +168,36 @@ class CampaignRepository(SessionRepository):
         variant = variant or 0  # a pass shows a campaign it was sent, so it has a delivery with a variant
         return News(campaign_id, dict(campaign.message_of(variant).texts), variant=variant, coupon_token=token)
 
+    def news_of(self, campaign_id: int, pass_ids: Sequence[int]) -> dict[int, News]:
+        """:meth:`news` of each of *pass_ids* (member cards), in three queries however many there are."""
+        if not pass_ids:
+            return {}
+        campaign = self.get(campaign_id)
+        ids = list(pass_ids)
+        tokens: dict[int, str] = {}
+        if campaign.offer_id is not None:  # each member's newest issued coupon of the offer
+            mine = select(PassRow.id.label("card"), PassRow.member_id).where(PassRow.id.in_(ids)).subquery()
+            coupon_pass = PassRow.__table__.alias("coupon_pass")
+            rows = self._s.execute(
+                select(mine.c.card, coupon_pass.c.public_token)
+                .select_from(mine.join(CouponRow, CouponRow.member_id == mine.c.member_id)
+                             .join(coupon_pass, coupon_pass.c.coupon_id == CouponRow.id))
+                .where(CouponRow.offer_id == campaign.offer_id, CouponRow.state == "issued")
+                .order_by(mine.c.card, CouponRow.id.desc()))
+            for card, token in rows:
+                tokens.setdefault(card, token)
+        if not campaign.variants:
+            texts = dict(campaign.message_of(None).texts)
+            return {p: News(campaign_id, texts, coupon_token=tokens.get(p)) for p in ids}
+        variants = dict(self._s.execute(select(CampaignDeliveryRow.pass_id, CampaignDeliveryRow.variant).where(
+            CampaignDeliveryRow.campaign_id == campaign_id, CampaignDeliveryRow.pass_id.in_(ids))).all())
+        out = {}
+        for p in ids:
+            variant = variants.get(p) or 0
+            out[p] = News(campaign_id, dict(campaign.message_of(variant).texts), variant=variant,
+                          coupon_token=tokens.get(p))
+        return out
+
     # -- deliveries -----------------------------------------------------------------------------------------
     def write_deliveries(self, campaign_id: int, program_id: int, segment: Segment, split: Split,
                          now: datetime) -> int:
@@ -246,6 +279,27 @@ class CampaignRepository(SessionRepository):
         result = self._s.execute(update(CampaignDeliveryRow).where(*where).values(outcome=outcome)
                                  .execution_options(synchronize_session=False))
         return int(getattr(result, "rowcount", 0) or 0)
+
+    def backlog(self, campaign_id: int, now: datetime, *, window: timedelta, span: timedelta) -> Backlog:
+        """The devices still to fetch what the campaign's chunks of the last *window* changed, and how many
+        fetched in the last *span* (domain.campaigns.chunk_delay); one query over those chunks' deliveries."""
+        since = now - window
+        fetched_since = now - span
+        regs, passes = RegistrationRow, PassRow
+        behind = or_(regs.fetched_tag.is_(None), regs.fetched_tag < passes.update_tag)
+        waiting, fetched, first = self._s.execute(
+            select(func.coalesce(func.sum(case((behind, 1), else_=0)), 0),
+                   func.coalesce(func.sum(case((regs.last_fetched_at >= fetched_since, 1), else_=0)), 0),
+                   func.min(CampaignDeliveryRow.delivered_at))
+            .select_from(CampaignDeliveryRow)
+            .join(passes, passes.id == CampaignDeliveryRow.pass_id)
+            .join(regs, regs.pass_id == CampaignDeliveryRow.pass_id)
+            .where(CampaignDeliveryRow.campaign_id == campaign_id, CampaignDeliveryRow.state == SENT,
+                   CampaignDeliveryRow.delivered_at >= since)).one()
+        seconds = span.total_seconds()
+        if first is not None:  # a campaign that began within the span has fetched for less than it
+            seconds = min(seconds, max(1.0, (now - first).total_seconds()))
+        return Backlog(int(waiting), int(fetched), seconds)
 
     def progress(self, campaign_id: int) -> Progress:
         counts: Mapping[str, int] = dict(self._s.execute(

@@ -12,6 +12,9 @@ from walletpass.errors import Conflict
 from walletpass.storage.repositories._base import SessionRepository
 from walletpass.storage.tables import DeviceRow, PassRow, RegistrationRow
 
+#: Ids per IN list of one statement (SQLite's default limit of bound parameters is 32,766).
+_IN_LIMIT = 5000
+
 
 def to_device(row: DeviceRow) -> Device:
     return Device(id=row.id, device_library_identifier=row.device_library_identifier, push_token=row.push_token)
@@ -93,12 +96,17 @@ class DeviceRepository(SessionRepository):
 
     def mark_pushed(self, pushed: Sequence[tuple[int, int]], now: datetime) -> None:
         """Record a successful push of version *tag* to registration *reg_id* for each (reg_id, tag); a
-        registration already marked with a later version keeps it."""
+        registration already marked with a later version keeps it. One UPDATE per version pushed (a campaign
+        chunk's passes share one), not one per registration."""
+        by_tag: dict[int, list[int]] = {}
         for reg_id, tag in pushed:
-            self._s.execute(update(RegistrationRow).where(
-                RegistrationRow.id == reg_id,
-                RegistrationRow.pushed_tag.is_(None) | (RegistrationRow.pushed_tag < tag))
-                .values(last_pushed_at=now, pushed_tag=tag).execution_options(synchronize_session=False))
+            by_tag.setdefault(tag, []).append(reg_id)
+        for tag, reg_ids in sorted(by_tag.items()):
+            for start in range(0, len(reg_ids), _IN_LIMIT):
+                self._s.execute(update(RegistrationRow).where(
+                    RegistrationRow.id.in_(sorted(reg_ids[start:start + _IN_LIMIT])),
+                    RegistrationRow.pushed_tag.is_(None) | (RegistrationRow.pushed_tag < tag))
+                    .values(last_pushed_at=now, pushed_tag=tag).execution_options(synchronize_session=False))
 
     def forget_push_tokens(self, tokens: Sequence[str]) -> int:
         """APNs said these tokens are dead (410 / BadDeviceToken): delete their devices and registrations."""

@@ -117,6 +117,13 @@ class MemberRepository(SessionRepository):
         """The member (its row locked until commit with *for_update*: SELECT … FOR UPDATE on PostgreSQL)."""
         return to_member(self._row(MemberRow, member_id, "member", for_update=for_update))
 
+    def get_many(self, member_ids: Sequence[int]) -> dict[int, Member]:
+        """The members of *member_ids* that exist, by id, in one query."""
+        if not member_ids:
+            return {}
+        return {r.id: to_member(r) for r in self._s.scalars(select(MemberRow).where(
+            MemberRow.id.in_(list(member_ids))))}
+
     def by_external_id(self, program_id: int, external_id: str) -> Member | None:
         row = self._s.scalars(select(MemberRow).where(MemberRow.program_id == program_id,
                                                       MemberRow.external_id == external_id)).first()

@@ -34,6 +34,12 @@ class PassRepository(SessionRepository):
     def get(self, pass_id: int, *, for_update: bool = False) -> Pass:
         return to_pass(self._row(PassRow, pass_id, "pass", for_update=for_update))
 
+    def get_many(self, pass_ids: Sequence[int]) -> dict[int, Pass]:
+        """The passes of *pass_ids* that exist, by id, in one query."""
+        if not pass_ids:
+            return {}
+        return {p.id: p for p in self._all(select(PassRow).where(PassRow.id.in_(list(pass_ids))))}
+
     def by_public_token(self, token: str) -> Pass | None:
         return self._first(select(PassRow).where(PassRow.public_token == token))
 
