@@ -81,7 +81,7 @@ def test_issue_one_coupon_download_and_verify(client, auth, services, program, t
     r = post(client, f"/api/v1/offers/{offer}/coupons", auth, {"member_id": member["id"]})
     assert r.status_code == 201, r.json
     assert {"id", "serial_number", "code", "links"} <= set(r.json) and r.json["state"] == "issued"
-    assert set(r.json["links"]) == {"page", "pkpass", "google_save"}
+    assert set(r.json["links"]) == {"page", "pkpass", "google_save", "smart"}
     assert r.headers["Location"].endswith(f"/api/v1/coupons/{r.json['id']}")
     assert client.get(r.headers["Location"], headers=auth).json == r.json
     dl = client.get(local(r.json["links"]["pkpass"]))
@@ -95,6 +95,11 @@ def test_issue_one_coupon_download_and_verify(client, auth, services, program, t
     assert pj["expirationDate"] == "2026-12-31T15:59:00+00:00" and "voided" not in pj
     assert "陳小明" in json.dumps(pj, ensure_ascii=False)
     assert client.get(local(r.json["links"]["page"])).status_code == 200
+    # the smart link sends an iPhone to the coupon's .pkpass
+    iphone = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+                            "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"}
+    smart = client.get(local(r.json["links"]["smart"]), headers=iphone)
+    assert smart.status_code == 302 and local(smart.headers["Location"]) == local(r.json["links"]["pkpass"])
     # a token, never the serial or the id, reaches the pass
     assert r.json["serial_number"] not in r.json["links"]["pkpass"]
     assert client.get(f"/api/v1/offers/{offer}", headers=auth).json["coupons"]["issued"] == 1

@@ -167,12 +167,15 @@ def test_openapi_document(client) -> None:  # type: ignore[no-untyped-def]
     doc = client.get("/api/v1/openapi.json").json
     assert doc["openapi"].startswith("3.") and "/programs/{program_id}/members" in doc["paths"]
     # every status the routes give is documented, and none they never give (tests/api/test_fuzz.py holds the
-    # answers to it): 404 where the path names a resource, 400/413/422 where there is a body
+    # answers to it): 404 where the path names a resource, or a query names one (?program_id=, ?offer_id=,
+    # ?member_id=) or the body a coupon's code; 400/413/422 where there is a body
     for path, item in doc["paths"].items():
         for method, op in item.items():
             if method != "parameters":
                 assert {"401", "403"} <= set(op["responses"])
-                assert ("{" in path) == ("404" in op["responses"])
+                queries = {p["name"] for p in op.get("parameters", []) if p.get("in") == "query"}
+                names = "{" in path or any(q.endswith("_id") for q in queries) or path == "/coupons/redeem"
+                assert names == ("404" in op["responses"]), (method, path)
                 assert "requestBody" not in op or {"400", "413", "422"} <= set(op["responses"])
 
 

@@ -356,6 +356,9 @@ def test_if_modified_since_garbage_is_ignored(client, services) -> None:  # type
 
 
 def _fetch_state(services, serial: str) -> list[tuple]:  # type: ignore[no-untyped-def]
+    """The registrations' fetch marks once the fetches are written (a stored version's fetch is written within
+    FETCH_LOG_SECONDS by a thread of the process; flushing does now what that thread does then)."""
+    services.device_reads.flush_fetches()
     with services.engine.connect() as conn:
         return [tuple(r) for r in conn.execute(text(
             "SELECT r.fetched_tag, r.last_fetched_at FROM registrations r JOIN passes p ON p.id = r.pass_id "
