@@ -68,6 +68,9 @@ def member_json(d: MemberDetails, urls: PublicUrls) -> Json:
         "links": urls.links(card.public_token), "devices": devices,
         "google": {"object_id": d.google.object_id, "state": d.google.state},
         "birthday": m.birthday.isoformat() if m.birthday else None,
+        "source": m.source,
+        "consent": ({"at": m.consented_at.isoformat(), "terms_sha256": m.consent_terms_sha256}
+                    if m.consented_at else None),
         "created_at": m.created_at.isoformat() if m.created_at else None,
     }
 

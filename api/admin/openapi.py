@@ -277,7 +277,12 @@ VIEWS: dict[str, dict[str, Any]] = {
             "device": _STR, "registered_at": _TIME, "last_pushed": _NULL_TIME, "last_fetched": _NULL_TIME,
             "up_to_date": _BOOL})},
         "google": _object({"object_id": _NULL_STR, "state": _NULL_STR}),
-        "birthday": {"type": ["string", "null"], "format": "date"}, "created_at": _TIME}),
+        "birthday": {"type": ["string", "null"], "format": "date"},
+        "source": {**_NULL_STR, "description": "where the member enrolled from (the flyer's src, import, api)"},
+        "consent": {"oneOf": [{"type": "null"}, _object({
+            "at": _TIME, "terms_sha256": {**_NULL_STR, "description": "SHA-256 of the terms the member agreed to"}})],
+            "description": "when the member agreed to the program's terms on the enrolment page (null: not recorded)"},
+        "created_at": _TIME}),
     "TransactionView": _object({"id": _INT, "member_id": _INT, "points": _INT, "balance": _INT, "tier": _NULL_STR,
                                 "reason": _STR, "created_at": _TIME}),
     "CouponIssueView": _object({

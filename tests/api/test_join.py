@@ -254,3 +254,18 @@ def test_the_form_cookie_is_the_only_one_and_the_api_needs_no_csrf_token(client:
 
     assert created.status_code == 201 and page.status_code == 200
     assert "Set-Cookie" not in created.headers and "Set-Cookie" not in page.headers
+
+
+def test_the_api_shows_where_a_member_came_from_and_when_they_agreed_to_the_terms(
+        client: Any, services: Any, program: int, auth: Any) -> None:
+    _, token = open_form(client, f"/join/{program}?src=flyer-b")
+    submit(client, f"/join/{program}?src=flyer-b", token)
+    [m] = members(services)
+
+    body = client.get(f"/api/v1/members/{m.id}", headers=auth).get_json()
+
+    assert body["source"] == "flyer-b"
+    assert body["consent"]["at"].startswith(m.consented_at.date().isoformat())
+    assert body["consent"]["terms_sha256"] == m.consent_terms_sha256
+    made = client.post(f"/api/v1/programs/{program}/members", json={"name": "Chen Wei"}, headers=auth).get_json()
+    assert made["consent"] is None
