@@ -19,7 +19,7 @@ from walletpass.services import apple_ws
 bp = Blueprint("apple", __name__, url_prefix="/v1")
 device_log = logging.getLogger("walletpass.device_log")
 
-MAX_REGISTER_BODY = 4096
+MAX_REGISTER_BODY = 8192  # an FCM registration id (up to 4 KB) and PassWallet's pushServiceUrl
 MAX_LOG_BODY = 64 * 1024
 MAX_LOG_ENTRIES = 50
 MAX_LOG_ENTRY_CHARS = 1000
@@ -45,12 +45,24 @@ def _small_json(limit: int) -> object:
 
 @bp.post("/devices/<device_id>/registrations/<pass_type_id>/<serial>")
 def register(device_id: str, pass_type_id: str, serial: str) -> Response:
-    token = apple_ws.parse_auth(request.headers.get("Authorization"))
+    return _register(device_id, pass_type_id, serial, attido_route=False)
+
+
+@bp.post("/devices/<device_id>/registrations_attido/<pass_type_id>/<serial>")
+def register_attido(device_id: str, pass_type_id: str, serial: str) -> Response:
+    """PassWallet's registration (samsung-android.md §2.3): Apple's, with the app's relay in ``pushServiceUrl``."""
+    return _register(device_id, pass_type_id, serial, attido_route=True)
+
+
+def _register(device_id: str, pass_type_id: str, serial: str, *, attido_route: bool) -> Response:
+    scheme, token = apple_ws.parse_authorization(request.headers.get("Authorization"))
     s = services()
     # apple.md §3: "verify the token first and return 401 at once" — before the body is read or size-checked.
     apple_ws.authorise(s.device_reads, pass_type_id, serial, token)
+    hints = apple_ws.ClientHints(scheme, request.headers.get("User-Agent"), request.headers.get("X-Pass-Client"),
+                                 attido_route)
     result = apple_ws.register(s.uow(), s.clock, device_id, pass_type_id, serial, token,
-                               _small_body(MAX_REGISTER_BODY))
+                               _small_body(MAX_REGISTER_BODY), hints, s.settings.passwallet_push_hosts)
     return Response(status=201 if result.created else 200)
 
 

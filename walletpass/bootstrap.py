@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from walletpass.jobs.metrics import PushMetrics, SigningMetrics
     from walletpass.pkpass.builder import PassBuilder
     from walletpass.push.apns import ApnsClient
+    from walletpass.push.relays import RelayGateway
     from walletpass.push.token import ProviderTokens
     from walletpass.services.pages import PassPages, PassPreviews
     from walletpass.services.passes import SignedPasses
@@ -136,6 +137,13 @@ class Services:
         return SignedPasses(read_uow=self.read_uow, uow=self.uow, builder=self.pass_builder, clock=self.clock)
 
     @cached_property
+    def relays(self) -> RelayGateway:
+        """The Android pkpass apps' push relays (one kept-open HTTP client per process)."""
+        from walletpass.push.relays import RelayGateway
+
+        return RelayGateway(self.settings)
+
+    @cached_property
     def job_handlers(self) -> dict[str, JobHandler]:
         """The handler of each job kind: a new kind is one handler and one line here."""
         from walletpass.apple.push import ApplePushHandler
@@ -168,7 +176,8 @@ class Services:
             return run_import_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings)
 
         return {
-            JobKind.APPLE_PUSH: ApplePushHandler(self.uow, self.apns, self.push_status, self.clock.now, self.metrics),
+            JobKind.APPLE_PUSH: ApplePushHandler(self.uow, self.apns, self.push_status, self.clock.now, self.metrics,
+                                                 relays=self.relays),
             JobKind.GOOGLE_SYNC: self.google,
             JobKind.GOOGLE_CLASS_SYNC: self.google,
             JobKind.COUPON_ISSUE: coupon_issue,
@@ -293,9 +302,10 @@ class Services:
         for client in clients:
             client.close()
         self.google.close()
-        sender = self.__dict__.get("webhook_sender")
-        if sender is not None:
-            sender.close()
+        for kept in ("webhook_sender", "relays"):
+            sender = self.__dict__.get(kept)
+            if sender is not None:
+                sender.close()
         if self.kicker is not None:
             self.kicker.close()
         reads = self.__dict__.get("device_reads")

@@ -55,6 +55,17 @@ ENV_VARS: dict[str, tuple[str, str]] = {
                       "ids: Apple documents only certificates for pass updates, see `walletpass doctor`)"),
     "APNS_KEY_ID": ("apns_key_id", "the 10-character key id of APNS_KEY_FILE"),
     "APNS_TEAM_ID": ("apns_team_id", "team id the APNs key belongs to (default: TEAM_ID)"),
+    "WALLETPASSES_PUSH_URL": ("walletpasses_push_url", "WalletPasses' push relay for the Android devices that "
+                              "registered with it (default https://walletpasses.appspot.com/api/v1/push)"),
+    "WALLETPASSES_API_KEY": ("walletpasses_api_key", "API key of that relay (optional, recommended: its rate limit "
+                             "is lower without one; walletpasses.io/developer)"),
+    "PASS2U_PUSH_URL": ("pass2u_push_url", "Pass2U's push API base URL (default https://api.passesalliance.com)"),
+    "PASS2U_API_KEY": ("pass2u_api_key", "Pass2U API key (x-api-key): Pass2U devices are pushed only with one"),
+    "PASSWALLET_PUSH_HOSTS": ("passwallet_push_hosts_text", "comma-separated hosts PassWallet devices may name as "
+                              "their pushServiceUrl (default push.passwallet.net,walletpasses.appspot.com); a "
+                              "registration naming another host is refused (400)"),
+    "RELAY_TIMEOUT": ("relay_timeout", "seconds an Android app's push relay has to answer (default 10); no answer "
+                      "is retried like an APNs outage"),
     "GOOGLE_ISSUER_ID": ("google_issuer_id", "Google Wallet issuer id (numeric)"),
     "GOOGLE_SERVICE_ACCOUNT_FILE": ("google_service_account_file",
                                     "service-account key JSON (default <certs>/google-service-account.json)"),
@@ -124,6 +135,12 @@ class Settings:
     apns_key_file: Path | None = None
     apns_key_id: str | None = None
     apns_team_id: str | None = None
+    walletpasses_push_url: str = "https://walletpasses.appspot.com/api/v1/push"
+    walletpasses_api_key: str | None = None
+    pass2u_push_url: str = "https://api.passesalliance.com"
+    pass2u_api_key: str | None = None
+    passwallet_push_hosts_text: str = "push.passwallet.net,walletpasses.appspot.com"
+    relay_timeout: float = 10.0
     google_issuer_id: str = "3388000000000000001"
     google_service_account_file: Path | None = None
     google_api_url: str = "https://walletobjects.googleapis.com"
@@ -174,6 +191,11 @@ class Settings:
     def apns_token_team_id(self) -> str:
         """The ``iss`` of APNs provider tokens: ``WALLETPASS_APNS_TEAM_ID``, else ``WALLETPASS_TEAM_ID``."""
         return self.apns_team_id or self.team_id
+
+    @property
+    def passwallet_push_hosts(self) -> frozenset[str]:
+        """The hosts a PassWallet registration's ``pushServiceUrl`` may name (lower case)."""
+        return frozenset(h.strip().lower() for h in self.passwallet_push_hosts_text.split(",") if h.strip())
 
     @property
     def base_url_is_loopback(self) -> bool:

@@ -129,7 +129,16 @@ def test_the_not_modified_call_answers_as_flask(both: _Both, services: Services)
 
 
 AUTHORIZATIONS_REFUSED = [None, "ApplePass wrong-token-0123456789", "Bearer x", "ApplePass ", "ApplePass " + "t" * 257,
-                          "applepass {token}"]
+                          "ApplePasses {token}", "Android {token}"]  # schemes no app sends
+
+
+def test_the_android_apps_schemes_in_any_case_answer_as_flask(both: _Both, services: Services) -> None:
+    # samsung-android.md §2.6: ApplePass, AndroidPass (WalletPasses), AttidoPass (PassWallet), case-insensitively.
+    phone, serial, token, last_modified = _device_with_pass(both, services)
+    for scheme in ("applepass", "APPLEPASS", "AndroidPass", "androidpass", "AttidoPass", "WalletUnionPass"):
+        headers = {"Authorization": f"{scheme} {token}", "If-Modified-Since": last_modified}
+        status, _, _ = both.same("GET", f"/v1/passes/{phone.ptid}/{serial}", headers, fast=True)
+        assert status == "304 NOT MODIFIED", scheme
 
 
 def test_a_401_answers_as_flask(both: _Both, services: Services) -> None:

@@ -1,5 +1,7 @@
 """The Apple push job handler: a batch of ``pass_changed`` jobs becomes one multiplexed APNs call per pass type,
-each device token pushed once (plan and verdict are pure: walletpass.push.policy).
+each device token pushed once (plan and verdict are pure: walletpass.push.policy). Devices of the Android pkpass
+apps, which speak Apple's web service but hold no APNs token, are pushed through their app's relay instead
+(walletpass.push.relays), with the same outcomes; devices of apps that poll are never pushed.
 
 Outcomes come back into the database as they arrive, a chunk at a time: 200 marks the registration as pushed that
 version, 410 / BadDeviceToken forgets the device. A batch resumed after its worker died (the lease ran out and
@@ -17,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from walletpass.domain.devices import PushTarget
+from walletpass.domain.devices import PushClient, PushTarget
 from walletpass.domain.jobs import FAILING_ATTEMPTS, Job, JobOutcome, JobResult
 from walletpass.errors import WalletpassError
 from walletpass.ports import PushGateway, PushStatusBook, UnitOfWork
@@ -42,14 +44,21 @@ class Observer(Protocol):
     def pushed(self, outcome: Outcome, latency_seconds: float) -> None: ...
 
 
+class Relays(Protocol):
+    """The Android apps' push relays (walletpass.push.relays.RelayGateway)."""
+
+    def send(self, topic: str, targets: Mapping[str, Sequence[PushTarget]]) -> list[PushOutcome]: ...
+
+
 class ApplePushHandler:
     """Delivers ``pass_changed`` jobs (a :class:`walletpass.ports.JobHandler`)."""
 
     def __init__(self, uow: Callable[[], UnitOfWork], sender_for: Callable[[str], PushGateway],
                  status: PushStatusBook, now: Callable[[], datetime], observer: Observer | None = None,
-                 rng: random.Random | None = None, chunk: int = PUSH_CHUNK) -> None:
+                 rng: random.Random | None = None, chunk: int = PUSH_CHUNK, relays: Relays | None = None) -> None:
         self._uow, self._sender_for, self._status, self._now = uow, sender_for, status, now
         self._observer, self._rng, self._chunk = observer, rng or random.Random(), chunk
+        self._relays = relays
 
     def __call__(self, jobs: Sequence[Job]) -> list[JobResult]:
         pass_ids = sorted({j.pass_id for j in jobs if j.pass_id is not None})
@@ -93,11 +102,14 @@ class ApplePushHandler:
             if forbidden is not None:  # APNs refused the certificate: the rest would be refused too
                 out.update({(topic, t): PushOutcome(t, 403, forbidden.reason) for t in chunk})
                 continue
-            try:  # a missing or unreadable certificate fails this topic only, not the batch
-                results = self._sender_for(topic).send_with_retry(chunk, topic, max_attempts=PUSH_TRIES)
-            except WalletpassError as exc:
-                log.warning("APNs unavailable for %s: %s", topic, exc)
-                results = [PushOutcome.transport_failure(t, str(exc)[:200]) for t in chunk]
+            apns = [t for t in chunk if tokens[t][0].client is PushClient.APPLE]
+            results = self._send_apns(topic, apns) if apns else []
+            relayed = {t: tokens[t] for t in chunk if tokens[t][0].client not in (PushClient.APPLE, PushClient.POLL)}
+            if relayed:
+                results += (self._relays.send(topic, relayed) if self._relays is not None else
+                            [PushOutcome(t, 400, "no push relays configured") for t in relayed])
+            # an app that polls (FossWallet) is never pushed: it will see the change when it next asks
+            results += [PushOutcome(t, 200, "polls") for t in chunk if tokens[t][0].client is PushClient.POLL]
             out.update({(topic, o.token): o for o in results})
             pushed, dead = delivered({t: tokens[t] for t in chunk}, results)
             if pushed or dead:
@@ -106,6 +118,13 @@ class ApplePushHandler:
                     u.devices.forget_push_tokens(dead)
                     u.commit()
         return out
+
+    def _send_apns(self, topic: str, tokens: list[str]) -> list[PushOutcome]:
+        try:  # a missing or unreadable certificate fails this topic only, not the batch
+            return self._sender_for(topic).send_with_retry(tokens, topic, max_attempts=PUSH_TRIES)
+        except WalletpassError as exc:
+            log.warning("APNs unavailable for %s: %s", topic, exc)
+            return [PushOutcome.transport_failure(t, str(exc)[:200]) for t in tokens]
 
     @staticmethod
     def _log(observed: Sequence[tuple[PushOutcome, datetime]], results: Sequence[JobResult]) -> None:

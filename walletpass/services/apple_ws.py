@@ -1,7 +1,10 @@
-"""Apple's pass web service (apple.md §3): register, list updated serials, latest pass, unregister.
+"""Apple's pass web service (apple.md §3): register, list updated serials, latest pass, unregister — also as the
+Android pkpass apps speak it (samsung-android.md §2): WalletPasses (``AndroidPass``), Pass2U (``X-Pass-Client``),
+PassWallet (``AttidoPass``, ``registrations_attido``, a ``pushServiceUrl``) and FossWallet (polls).
 
-Authentication comes first: the ``ApplePass`` token is checked (constant time) before anything about the
-device or the body is looked at, and a wrong token and an unknown serial get the same 401.
+Authentication comes first: the token is checked (constant time) before anything about the device or the body is
+looked at, and a wrong token and an unknown serial get the same 401. The scheme (``ApplePass``, ``AndroidPass``,
+``AttidoPass``, ``WalletUnionPass``…) is matched case-insensitively on every route.
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
-from walletpass.domain.devices import PassForDevice
+from walletpass.domain.devices import AUTH_SCHEMES, PassForDevice, PushClient, detect_client, valid_push_token
 from walletpass.domain.passes import Pass, StoredPass
 from walletpass.errors import MalformedRequest, Unauthorized
 from walletpass.ids import same
@@ -20,7 +25,6 @@ from walletpass.ports import Clock, DeviceReads, UnitOfWork
 # \Z, not $: "$" also matches before a final newline, and "abc\n" is no identifier a device sends.
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,128}\Z")
 _SERIAL = re.compile(r"^[A-Za-z0-9._-]{1,64}\Z")
-_PUSH_TOKEN = re.compile(r"^[0-9A-Fa-f]{16,200}\Z")
 #: Tags are BIGINT; a passesUpdatedSince past this is no tag we handed out.
 _MAX_TAG = 2**63 - 1
 _DUMMY_TOKEN = "x" * 32
@@ -36,13 +40,19 @@ def check_ids(device_id: str | None, pass_type_id: str, serial: str | None = Non
         raise MalformedRequest("serialNumber", "must be 1–64 characters of A–Z, a–z, 0–9, '.', '_', '-'")
 
 
-def parse_auth(header: str | None) -> str:
-    """The token of an ``Authorization: ApplePass <token>`` header, or 401."""
+def parse_authorization(header: str | None) -> tuple[str, str]:
+    """(scheme in lower case, token) of an ``Authorization: ApplePass <token>`` header — or ``AndroidPass``,
+    ``AttidoPass``, ``WalletUnionPass``, ``WalletUnionHMSPass``, in any case — or 401."""
     scheme, _, token = (header or "").partition(" ")
-    token = token.strip()
-    if scheme != "ApplePass" or not token or len(token) > 256:
+    scheme, token = scheme.lower(), token.strip()
+    if scheme not in AUTH_SCHEMES or not token or len(token) > 256:
         raise Unauthorized("missing or malformed 'Authorization: ApplePass <token>'")
-    return token
+    return scheme, token
+
+
+def parse_auth(header: str | None) -> str:
+    """The token of an ``Authorization: ApplePass <token>`` header (or another app's scheme), or 401."""
+    return parse_authorization(header)[1]
 
 
 def _token_matches(stored: str | None, token: str) -> bool:
@@ -57,14 +67,45 @@ def _authorised_pass(uow: UnitOfWork, pass_type_id: str, serial: str, token: str
     return found
 
 
-def _push_token(body: bytes) -> object:
+def _register_body(body: bytes) -> dict[str, object]:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: '[[[[…' nested too deeply
         raise MalformedRequest("", "the body must be JSON: {\"pushToken\": \"…\"}") from None
     if not isinstance(data, dict):
         raise MalformedRequest("", "the body must be a JSON object: {\"pushToken\": \"…\"}")
-    return data.get("pushToken")
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class ClientHints:
+    """What tells the apps apart at registration: the Authorization scheme (lower case), ``User-Agent``,
+    ``X-Pass-Client``, and whether PassWallet's ``registrations_attido`` route was called."""
+
+    scheme: str = "applepass"
+    user_agent: str | None = None
+    pass_client: str | None = None
+    attido_route: bool = False
+
+
+def _service_url(value: object, allowed_hosts: frozenset[str]) -> str | None:
+    """PassWallet's ``pushServiceUrl``: an absolute http(s) URL on a host of *allowed_hosts* (the relays this
+    instance may call: WALLETPASS_PASSWALLET_PUSH_HOSTS), else 400 — a device must not make us call anywhere."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 512:
+        raise MalformedRequest("pushServiceUrl", "must be the relay's absolute http(s) URL, at most 512 characters")
+    try:
+        parts = urlsplit(value)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        parts, host = None, ""
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise MalformedRequest("pushServiceUrl", "must be the relay's absolute http(s) URL")
+    if host not in allowed_hosts:
+        raise MalformedRequest("pushServiceUrl", f"{host} is not a push relay this service calls "
+                                                 "(WALLETPASS_PASSWALLET_PUSH_HOSTS)")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,25 +114,39 @@ class Registered:
 
 
 def register(uow: UnitOfWork, clock: Clock, device_id: str, pass_type_id: str, serial: str, token: str,
-             body: bytes) -> Registered:
-    """Register *device_id* for updates of a pass (201 new, 200 existing; a changed push token is stored).
+             body: bytes, hints: ClientHints = ClientHints(),
+             relay_hosts: frozenset[str] = frozenset()) -> Registered:
+    """Register *device_id* for updates of a pass (201 new, 200 existing; a changed push token or app is stored).
 
-    *body* is the raw ``{"pushToken": "…"}``; it is parsed only after the token checks out.
+    *body* is the raw ``{"pushToken": "…"}`` (PassWallet adds ``pushServiceUrl``); it is parsed only after the
+    token checks out. Which app registered (*hints*, the token's shape) decides how the device is pushed.
     """
     with uow:
         pass_row = _authorised_pass(uow, pass_type_id, serial, token)
         check_ids(device_id, pass_type_id, serial)
-        push_token = _push_token(body)
-        if not isinstance(push_token, str) or not _PUSH_TOKEN.match(push_token):
-            raise MalformedRequest("pushToken", "must be the device's push token as a hex string")
+        data = _register_body(body)
+        push_token = data.get("pushToken")
+        if not isinstance(push_token, str) or not push_token:
+            raise MalformedRequest("pushToken", "must be the device's push token")
+        service_url = _service_url(data.get("pushServiceUrl"), relay_hosts)
+        client = detect_client(hints.scheme, hints.user_agent, hints.pass_client, service_url, push_token,
+                               attido_route=hints.attido_route)
+        if client is PushClient.PASSWALLET and service_url is None:
+            raise MalformedRequest("pushServiceUrl", "PassWallet registers with its relay's URL: "
+                                                     "{\"pushToken\": \"…\", \"pushServiceUrl\": \"https://…\"}")
+        if not valid_push_token(client, push_token):
+            raise MalformedRequest("pushToken", "must be the device's push token: hex for Apple Wallet; letters, "
+                                                "digits, '-', '_', ':', '.' (at most 4,096) for the Android apps")
         now = clock.now()
         # add_device / add_registration also answer for a concurrent request that inserted the same row first:
         # the device is then that one, and this pass is "already registered" (200), never a 500.
-        device = uow.devices.get(device_id) or uow.devices.add(device_id, push_token, now)
-        if device.push_token != push_token:
-            uow.devices.set_push_token(device.id, push_token, now)
-        known = uow.devices.registration(device.id, pass_row.id) is not None
-        if known or not uow.devices.register(device.id, pass_row.id, now):
+        device = uow.devices.get(device_id) or uow.devices.add(device_id, push_token, now, client)
+        if device.push_token != push_token or device.push_client is not client:
+            uow.devices.set_push_token(device.id, push_token, now, client)
+        reg = uow.devices.registration(device.id, pass_row.id)
+        if reg is not None or not uow.devices.register(device.id, pass_row.id, now, service_url):
+            if reg is not None and reg.push_service_url != service_url:
+                uow.devices.set_push_service_url(reg.id, service_url)
             uow.commit()
             return Registered(created=False)
         uow.events.record_card(pass_row.id, "apple_install", now)  # the card's first device only
@@ -129,13 +184,32 @@ def updated_serials(reads: DeviceReads, device_id: str, pass_type_id: str, since
     since_tag = 0
     if since is not None and since != "":
         # isascii: str.isdigit() also accepts '²' and '١', which int() refuses or reads as another number.
-        if not (since.isascii() and since.isdigit() and len(since) <= 19 and int(since) <= _MAX_TAG):
+        if since.isascii() and since.isdigit() and len(since) <= 19 and int(since) <= _MAX_TAG:
+            # A number past every tag handed out (a device that registered with another server sends its
+            # lastUpdated, often a timestamp) is answered with everything: DeviceReads.device_passes_since.
+            since_tag = int(since)
+        elif not _is_timestamp(since):
             raise MalformedRequest("passesUpdatedSince", "must be the lastUpdated value this service returned")
-        since_tag = int(since)
     rows = reads.device_passes_since(device_id, pass_type_id, since_tag)
     if not rows:
         return None
     return Updated(sorted(serial for serial, _ in rows), str(max(tag for _, tag in rows)))
+
+
+def _is_timestamp(value: str) -> bool:
+    """An ISO 8601 date or time, or an HTTP date: another server's lastUpdated (answered with everything)."""
+    if len(value) > 64 or value.isdigit() or not any(c in value for c in "-:,"):
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return True
+    except ValueError:
+        pass
+    try:
+        parsedate_to_datetime(value)
+        return True
+    except (TypeError, ValueError, IndexError):
+        return False
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,19 +20,20 @@ from collections import deque
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, bindparam, exists, or_, select, update
+from sqlalchemy import BigInteger, Engine, Select, bindparam, exists, literal_column, or_, select, update
 from sqlalchemy.pool import PoolProxiedConnection
 
 from walletpass.domain.devices import PassForDevice
 from walletpass.domain.passes import StoredPass
 from walletpass.storage.db import unavailable, unavailable_as_error
-from walletpass.storage.tables import Base, DeviceRow, PassFileRow, PassRow, ProgramRow, RegistrationRow
+from walletpass.storage.tables import Base, CounterRow, DeviceRow, PassFileRow, PassRow, ProgramRow, RegistrationRow
 
 log = logging.getLogger("walletpass.device_reads")
 
 _passes, _regs, _devices, _files = (Base.metadata.tables[t.__tablename__]
                                     for t in (PassRow, RegistrationRow, DeviceRow, PassFileRow))
 _programs = Base.metadata.tables[ProgramRow.__tablename__]
+_counters = Base.metadata.tables[CounterRow.__tablename__]
 
 _LAGGING = exists().where(_regs.c.pass_id == _passes.c.id,
                           or_(_regs.c.fetched_tag.is_(None), _regs.c.fetched_tag < _passes.c.update_tag))
@@ -48,7 +49,11 @@ _DEVICE_PASSES_SINCE = (
     .select_from(_devices.join(_regs, _regs.c.device_id == _devices.c.id)
                  .join(_passes, _passes.c.id == _regs.c.pass_id))
     .where(_devices.c.device_library_identifier == bindparam("device"),
-           _passes.c.pass_type_id == bindparam("pass_type_id"), _passes.c.update_tag > bindparam("since"))
+           _passes.c.pass_type_id == bindparam("pass_type_id"),
+           # a since past every tag handed out is another server's lastUpdated: everything (Android apps)
+           or_(_passes.c.update_tag > bindparam("since", type_=BigInteger),
+               bindparam("since", type_=BigInteger) > select(_counters.c.value).where(_counters.c.name == literal_column("'pass_tag'"))
+               .scalar_subquery()))
 )
 
 #: The public pages' check (services.pages.PassPages): which pass a token opens and its version.

@@ -405,7 +405,9 @@ class DeviceRow(Base):
     __tablename__ = "devices"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     device_library_identifier: Mapped[str] = mapped_column(String(128), unique=True)
-    push_token: Mapped[str] = mapped_column(String(256))
+    push_token: Mapped[str] = mapped_column(String(4096))  # APNs: 64 hex; FCM registration ids: up to 4 KB
+    #: The app that registered (walletpass.domain.devices.PushClient); None: Apple Wallet (rows before 0017).
+    push_client: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -421,6 +423,8 @@ class RegistrationRow(Base):
     pushed_tag: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     last_fetched_at: Mapped[datetime | None] = mapped_column(nullable=True)
     fetched_tag: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: PassWallet's relay for this registration (its ``pushServiceUrl``), else None.
+    push_service_url: Mapped[str | None] = mapped_column(String(512), nullable=True)
 
 
 class OutboxRow(Base):

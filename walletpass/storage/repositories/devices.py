@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 
-from walletpass.domain.devices import Device, PushTarget, Registration
+from walletpass.domain.devices import Device, PushClient, PushTarget, Registration
 from walletpass.errors import Conflict
 from walletpass.storage.repositories._base import SessionRepository
 from walletpass.storage.tables import DeviceRow, PassRow, RegistrationRow
@@ -17,13 +17,19 @@ _IN_LIMIT = 5000
 
 
 def to_device(row: DeviceRow) -> Device:
-    return Device(id=row.id, device_library_identifier=row.device_library_identifier, push_token=row.push_token)
+    return Device(id=row.id, device_library_identifier=row.device_library_identifier, push_token=row.push_token,
+                  push_client=PushClient(row.push_client or PushClient.APPLE))
 
 
 def to_registration(row: RegistrationRow) -> Registration:
     return Registration(id=row.id, device_id=row.device_id, pass_id=row.pass_id, created_at=row.created_at,
                         last_pushed_at=row.last_pushed_at, pushed_tag=row.pushed_tag,
-                        last_fetched_at=row.last_fetched_at, fetched_tag=row.fetched_tag)
+                        last_fetched_at=row.last_fetched_at, fetched_tag=row.fetched_tag,
+                        push_service_url=row.push_service_url)
+
+
+def _client_column(client: PushClient) -> str | None:
+    return None if client is PushClient.APPLE else client.value
 
 
 class DeviceRepository(SessionRepository):
@@ -35,10 +41,11 @@ class DeviceRepository(SessionRepository):
         return self._s.scalars(select(DeviceRow).where(
             DeviceRow.device_library_identifier == device_library_identifier)).first()
 
-    def add(self, device_library_identifier: str, push_token: str, now: datetime) -> Device:
+    def add(self, device_library_identifier: str, push_token: str, now: datetime,
+            client: PushClient = PushClient.APPLE) -> Device:
         """The device, inserted now — or the one a concurrent first registration of it committed."""
         row = DeviceRow(device_library_identifier=device_library_identifier, push_token=push_token,
-                        created_at=now, updated_at=now)
+                        push_client=_client_column(client), created_at=now, updated_at=now)
         if self._add_unless_taken(row):
             return to_device(row)
         existing = self._device_row(device_library_identifier)
@@ -46,18 +53,26 @@ class DeviceRepository(SessionRepository):
             raise Conflict(f"device {device_library_identifier} changed concurrently; try again")
         return to_device(existing)
 
-    def set_push_token(self, device_id: int, push_token: str, now: datetime) -> None:
+    def set_push_token(self, device_id: int, push_token: str, now: datetime,
+                       client: PushClient = PushClient.APPLE) -> None:
         self._s.execute(update(DeviceRow).where(DeviceRow.id == device_id)
-                        .values(push_token=push_token, updated_at=now).execution_options(synchronize_session=False))
+                        .values(push_token=push_token, push_client=_client_column(client), updated_at=now)
+                        .execution_options(synchronize_session=False))
 
     def registration(self, device_id: int, pass_id: int) -> Registration | None:
         row = self._s.scalars(select(RegistrationRow).where(RegistrationRow.device_id == device_id,
                                                             RegistrationRow.pass_id == pass_id)).first()
         return None if row is None else to_registration(row)
 
-    def register(self, device_id: int, pass_id: int, now: datetime) -> bool:
+    def register(self, device_id: int, pass_id: int, now: datetime, push_service_url: str | None = None) -> bool:
         """Register the device for the pass; False when it already was (also by a concurrent request)."""
-        return self._add_unless_taken(RegistrationRow(device_id=device_id, pass_id=pass_id, created_at=now))
+        return self._add_unless_taken(RegistrationRow(device_id=device_id, pass_id=pass_id, created_at=now,
+                                                      push_service_url=push_service_url))
+
+    def set_push_service_url(self, registration_id: int, push_service_url: str | None) -> None:
+        """PassWallet's relay for a registration (sent again when the app registers again)."""
+        self._s.execute(update(RegistrationRow).where(RegistrationRow.id == registration_id)
+                        .values(push_service_url=push_service_url).execution_options(synchronize_session=False))
 
     def unregister(self, registration_id: int, device_id: int) -> None:
         """Delete a registration; the device goes with its last one."""
@@ -87,12 +102,14 @@ class DeviceRepository(SessionRepository):
         if not pass_ids:
             return []
         stmt = (select(RegistrationRow.id, PassRow.id, PassRow.pass_type_id, DeviceRow.push_token,
-                       PassRow.update_tag, RegistrationRow.pushed_tag)
+                       PassRow.update_tag, RegistrationRow.pushed_tag, DeviceRow.push_client,
+                       RegistrationRow.push_service_url)
                 .join(PassRow, PassRow.id == RegistrationRow.pass_id)
                 .join(DeviceRow, DeviceRow.id == RegistrationRow.device_id)
                 .where(RegistrationRow.pass_id.in_(list(pass_ids))).order_by(RegistrationRow.id))
-        return [PushTarget(r, p, t, tok, int(tag), None if pushed is None else int(pushed))
-                for r, p, t, tok, tag, pushed in self._s.execute(stmt)]
+        return [PushTarget(r, p, t, tok, int(tag), None if pushed is None else int(pushed),
+                           PushClient(client or PushClient.APPLE), url)
+                for r, p, t, tok, tag, pushed, client, url in self._s.execute(stmt)]
 
     def mark_pushed(self, pushed: Sequence[tuple[int, int]], now: datetime) -> None:
         """Record a successful push of version *tag* to registration *reg_id* for each (reg_id, tag); a
