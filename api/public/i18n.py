@@ -55,6 +55,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "en": {
         "lang.switch": "Language",
         "page.footer": "Your card lives in your phone's wallet: points and offers appear on your lock screen.",
+        "page.not_found.title": "Link not found",
         "page.not_found": "This link does not lead anywhere. Check that it was copied whole.",
         "join.title": "Join {program}",
         "join.lead": "Get your member card in your phone's wallet: collect points and receive offers.",
@@ -117,6 +118,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "zh-Hant": {
         "lang.switch": "語言",
         "page.footer": "會員卡存放在手機的錢包中：點數與優惠會顯示在鎖定畫面上。",
+        "page.not_found.title": "找不到這個連結",
         "page.not_found": "這個連結無法開啟，請確認連結是否完整。",
         "join.title": "加入{program}",
         "join.lead": "把會員卡放進手機錢包：累積點數、接收優惠。",
@@ -178,6 +180,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "zh-Hans": {
         "lang.switch": "语言",
         "page.footer": "会员卡保存在手机的钱包中：积分与优惠会显示在锁定屏幕上。",
+        "page.not_found.title": "找不到这个链接",
         "page.not_found": "这个链接无法打开，请确认链接是否完整。",
         "join.title": "加入{program}",
         "join.lead": "把会员卡放进手机钱包：累积积分、接收优惠。",

@@ -154,3 +154,14 @@ def test_the_theme_keeps_brand_text_readable(client, services) -> None:  # type:
     assert "--brand-fg:rgb(0, 0, 0)" in css and "--brand-label:rgb(0, 0, 0)" in css  # white on yellow fails AA
     readable = make_program(services)  # the demo: white on brown passes, kept
     assert "--brand-fg:rgb(255, 255, 255)" in client.get(f"/assets/programs/{readable}/theme.css").get_data(as_text=True)
+
+
+def test_a_person_following_a_dead_link_gets_a_page_in_their_language(client, services) -> None:  # type: ignore[no-untyped-def]
+    browser = {"User-Agent": IPHONE, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Language": "zh-TW"}
+    pages = [client.get(path, headers=browser) for path in ("/join/999?src=flyer-a", "/p/" + "x" * 32, "/a/x")]
+    assert {(r.status_code, r.mimetype) for r in pages} == {(404, "text/html")}
+    assert len({r.data for r in pages}) == 1  # the same page whatever was wrong
+    html = pages[0].get_data(as_text=True)
+    assert '<html lang="zh-Hant">' in html and "這個連結無法開啟" in html and "<script" not in html
+    api = client.get("/p/" + "x" * 32, headers={"Accept": "application/json"})
+    assert api.status_code == 404 and api.mimetype == "application/problem+json"
