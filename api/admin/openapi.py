@@ -14,7 +14,7 @@ from typing import Any
 from flask import Response, jsonify
 
 from api import schemas
-from api.admin import bp, openapi_lists
+from api.admin import bp, openapi_examples, openapi_lists
 from api.context import services
 from api.idempotency import KEY_PATTERN
 from walletpass.domain.funnel import DEFAULT_DAYS, FIRST_DAY, LAST_DAY, MAX_DAYS
@@ -652,6 +652,7 @@ def document(*, max_body_bytes: int, max_image_bytes: int) -> dict[str, Any]:
         for method, op in item.items():
             if method != "parameters" and "application/json" in op.get("requestBody", {}).get("content", {}):
                 op["requestBody"]["description"] = f"at most {max_body_bytes} bytes (413 otherwise)"
+    openapi_examples.attach(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "walletpass marketer API", "version": "1", "description": (
