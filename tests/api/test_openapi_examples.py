@@ -1,7 +1,8 @@
 """Every operation of /api/v1/openapi.json has examples (api.admin.openapi_examples), every example fits its
 schema as a client reads it, and the request examples work: sent to a real app, they get the documented answer.
 
-What must have an example: each request body, each 2xx answer with content, and each 404, 409 and 422 problem
+What must have an example: each request body (in one of its media types: the import's NDJSON example is in its
+description, as schemathesis, which sends every example, cannot send NDJSON), each 2xx answer with content, and each 404, 409 and 422 problem
 an operation documents (a 422 names the field to fix). Bodies of raw bytes (image uploads, the QR code's
 svg/png/pdf) are exempt: JSON cannot hold them.
 """
@@ -59,9 +60,10 @@ def missing_examples(doc: dict[str, Any]) -> list[str]:
     """One line per operation, request body or answer that should have an example and has none."""
     missing = []
     for method, path, op in _operations(doc):
-        for media_type, media in op.get("requestBody", {}).get("content", {}).items():
-            if not _raw_bytes(doc, media) and not _examples(media):
-                missing.append(f"{_what(method, path, op)}: request body {media_type}")
+        content = op.get("requestBody", {}).get("content", {})
+        textual = [media_type for media_type, media in content.items() if not _raw_bytes(doc, media)]
+        if textual and not any(_examples(content[media_type]) for media_type in textual):
+            missing.append(f"{_what(method, path, op)}: request body {' or '.join(textual)}")
         for status, answer in op["responses"].items():
             if not (status.startswith("2") or status in PROBLEMS_WITH_EXAMPLES):
                 continue
@@ -223,8 +225,12 @@ def test_request_examples_get_their_documented_answers(client, auth, doc, servic
 @pytest.mark.parametrize("media_type", ["text/csv", "application/x-ndjson"])
 def test_import_examples_are_accepted(client, auth, doc, media_type) -> None:  # type: ignore[no-untyped-def]
     program = post(client, "/api/v1/programs", auth, _request(doc, "createProgram", "bean_there")).json["id"]
-    name = "csv" if media_type == "text/csv" else "ndjson"
-    r = client.post(f"/api/v1/programs/{program}/members:import", data=_request(doc, "importMembers", name,
-                                                                               media_type).encode(),
-                    headers=auth, content_type=media_type)
+    if media_type == "text/csv":
+        body = _request(doc, "importMembers", "csv", media_type)
+    else:
+        op = doc["paths"]["/programs/{program_id}/members:import"]["post"]
+        body = op["requestBody"]["description"].split("```\n")[1].split("```")[0]
+        assert body == openapi_examples.IMPORT_NDJSON
+    r = client.post(f"/api/v1/programs/{program}/members:import", data=body.encode(), headers=auth,
+                    content_type=media_type)
     assert r.status_code == 202 and r.json["total"] == 2 and _documented(doc, "importMembers", 202), r.json
