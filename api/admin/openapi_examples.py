@@ -285,7 +285,7 @@ REQUESTS: dict[str, dict[str, dict[str, Example]]] = {
 #: The 404 of an operation whose path ends with this id (the server's words; ids that do not exist).
 _404 = {"program_id": "program 8 not found", "member_id": "member 99999 not found", "offer_id": "offer 99 not found",
         "coupon_id": "coupon 99999 not found", "campaign_id": "campaign 99 not found",
-        "webhook_id": "webhook 99 not found", "import_id": "import 99 not found",
+        "webhook_id": "webhook 99 not found", "import_id": "member import 99 not found",
         "issue_id": "coupon issue 99 not found", "key_id": "API key 99 not found",
         "transaction_id": "transaction 999999 not found"}
 
@@ -318,19 +318,19 @@ RESPONSES: dict[str, dict[str, dict[str, Example]]] = {
         "422": {"texts": _ex("Texts in a locale the program does not have",
                              _invalid("texts.ja", "must be one of ['en', 'zh-Hant', 'zh-Hans']"))}},
     "putProgramImage": {"422": {"image": _ex("Not an image", _invalid(
-        "image", "is not a PNG or JPEG image that decodes in full"))}},
+        "image", "not a PNG or JPEG image; upload a .png or .jpg file"))}},
     "getAutomations": {"200": {"automations": _ex("All three rules on", _AUTOMATIONS)}},
     "putAutomations": {
         "200": {"automations": _ex("After the change", _AUTOMATIONS)},
         "422": {"offer_id": _ex("An offer of another program", _invalid("birthday.offer_id", "there is no offer 99"))}},
     "getProgramStats": {
         "200": {"by_source": _ex("The last 30 days by source", _STATS)},
-        "422": {"range": _ex("More than the allowed days", _invalid(
-            "to", "is more than 366 days after from"))}},
+        "422": {"range": _ex("More than a year", _invalid(
+            "to", "a range spans at most 366 days (from and to included)"))}},
     "getProgramQr": {"409": {"font": _ex("A name the flyer font cannot draw", _conflict(
-        "the program's name has characters the flyer font cannot draw: rename the program, or configure another "
-        "font"))}, "422": {"scale": _ex("scale with format=pdf", _invalid(
-            "scale", "only for svg and png: the flyer (pdf) lays its code out itself"))}},
+        "the program's name has characters the flyer font (DejaVuSans) cannot draw: '豆在這裡集點卡'; rename "
+        "the program, or ask the operator for a font that has them (WALLETPASS_FLYER_FONT)"))}, "422": {"scale": _ex("scale with format=pdf", _invalid(
+            "scale", "sizes the svg and png images only; the flyer lays its code out itself"))}},
     "createMember": {
         "201": {"member": _ex("Enrolled: the card is ready to add", _MEMBER)},
         "409": {"external_id": _ex("The external_id is taken", _conflict(
@@ -346,7 +346,7 @@ RESPONSES: dict[str, dict[str, dict[str, Example]]] = {
                     "200": {"by_barcode": _ex("The member whose card the till scanned (?barcode=747360850751)",
                                               _page(_MEMBER_SUMMARY))},
                     "422": {"min_points": _ex("min_points out of range", _invalid(
-                        "min_points", "must be 0–10000000"))}},
+                        "min_points", "must be an integer 0–1000000000"))}},
     "getMember": {"200": {"member": _ex("A member with the card on an iPhone and in Google Wallet",
                                         _MEMBER_INSTALLED)}},
     "updateMember": {
@@ -429,7 +429,7 @@ RESPONSES: dict[str, dict[str, dict[str, Example]]] = {
     "findCoupons": {"404": {"offer_id": _ex("?offer_id= names no offer the key sees",
                                               _not_found("offer 99 not found"))},
                     "200": {"by_code": _ex("The coupon the till scanned (?code=LYEJ-3TKW-26T3)", _page(_COUPON))},
-                    "422": {"offer_id": _ex("offer_id out of range", _invalid("offer_id", "must be 1–2147483647"))}},
+                    "422": {"offer_id": _ex("offer_id out of range", _invalid("offer_id", "must be an integer 1–2147483647"))}},
     "getCouponIssue": {"200": {"done": _ex("412 coupons issued to the Gold tier", _ISSUE)}},
     "getCoupon": {"200": {"coupon": _ex("An issued coupon", _COUPON)}},
     "redeemCoupon": {"200": {"redeemed": _ex("Redeemed at the till", _REDEEMED)},
@@ -444,7 +444,7 @@ RESPONSES: dict[str, dict[str, dict[str, Example]]] = {
         "200": {"redeemed": _ex("Redeemed at the till", _REDEEMED)},
         "404": {"code": _ex("No coupon has this code", _not_found("no coupon has the code 'LYEJ-3TKW-26T4'"))},
         "409": {"redeemed": _ex("Redeemed before", _COUPON_409)},
-        "422": {"code": _ex("A blank code", _invalid("code", "should be non-empty"))}},
+        "422": {"code": _ex("A blank code", _invalid("code", "length must be at least 1"))}},
     "createCampaign": {
         "202": {"scheduled": _ex("Scheduled for 15 January, 10:00 in Taipei", _CAMPAIGN)},
         "200": {"dry_run": _ex("?dry_run=1: whom it would reach, nothing sent", _REACH)},
@@ -455,7 +455,7 @@ RESPONSES: dict[str, dict[str, dict[str, Example]]] = {
                                                 _not_found("program 8 not found"))},
                       "200": {"page": _ex("The program's campaigns", _page(_CAMPAIGN_DONE, _CAMPAIGN))},
                       "422": {"program_id": _ex("program_id out of range", _invalid(
-                          "program_id", "must be 1–2147483647"))}},
+                          "program_id", "must be an integer 1–2147483647"))}},
     "getCampaign": {"200": {"done": _ex("Sent to 412 passes", _CAMPAIGN_DONE)}},
     "getCampaignStats": {"200": {"ab": _ex("An A/B test with a holdout, a week on", {
         "id": 13, "state": "done", "offer_id": 17, "window_days": 7,

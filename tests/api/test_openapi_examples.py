@@ -222,6 +222,22 @@ def test_request_examples_get_their_documented_answers(client, auth, doc, servic
     send("createApiKey", "crm", "/api/v1/api-keys", 201)
 
 
+def test_not_found_examples_are_the_servers_words(client, auth, doc) -> None:  # type: ignore[no-untyped-def]
+    # every GET by id, asked for the id its 404 example names (none exists in a new app), answers that example
+    checked = []
+    for method, path, op in _operations(doc):
+        if method != "get" or "{" not in path:
+            continue
+        for example in op["responses"]["404"]["content"]["application/problem+json"]["examples"].values():
+            found = re.search(r"([0-9]+) not found$", example["value"]["detail"])
+            assert found, (op["operationId"], example)
+            url = "/api/v1" + re.sub(r"\{[a-z_]+\}", found[1], path)
+            r = client.get(url, headers=auth)
+            assert (r.status_code, r.json) == (404, example["value"]), (op["operationId"], url)
+            checked.append(op["operationId"])
+    assert len(checked) >= 20, checked
+
+
 @pytest.mark.parametrize("media_type", ["text/csv", "application/x-ndjson"])
 def test_import_examples_are_accepted(client, auth, doc, media_type) -> None:  # type: ignore[no-untyped-def]
     program = post(client, "/api/v1/programs", auth, _request(doc, "createProgram", "bean_there")).json["id"]
