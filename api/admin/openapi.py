@@ -5,6 +5,7 @@ It says what the server enforces, no more and no less: the request schemas are t
 operation can give is listed. What no schema can state is listed per operation under ``x-rules-beyond-schema``
 (the field the 422 problem names, and the rule): a request that fits the schema may still get a 422 for those
 rules, and for no other reason. ``tests/api/test_fuzz.py`` holds the server to this document with schemathesis.
+The examples of every operation live in ``api.admin.openapi_examples`` and are attached last.
 """
 
 from __future__ import annotations

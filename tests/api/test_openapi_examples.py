@@ -143,7 +143,7 @@ def test_examples_of_an_operation_the_document_lacks_are_refused() -> None:
         openapi_examples.attach(paths)
 
 
-def test_examples_are_copies(doc) -> None:  # type: ignore[no-untyped-def]
+def test_examples_are_copies() -> None:
     # the document is built per request: a client's change to one answer must not reach the next
     paths = document(max_body_bytes=1000, max_image_bytes=1000)["paths"]
     paths["/programs"]["post"]["requestBody"]["content"]["application/json"]["examples"]["bean_there"]["value"][
