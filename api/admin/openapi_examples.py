@@ -365,7 +365,7 @@ RESPONSES: dict[str, dict[str, dict[str, Example]]] = {
         "422": {"header": _ex("A CSV without a name column", _invalid(
             "header", "the header has no name column: the first row names the columns, e.g. "
                       "name,email,phone,external_id,points,birthday,tier"))}},
-    "getImport": {"200": {"running": _ex("Queued, not started yet", _IMPORT),
+    "getImport": {"200": {"queued": _ex("Queued, not started yet", _IMPORT),
                           "done": _ex("200,000 rows from the old CRM, done", _IMPORT_DONE)}},
     "exportMembers": {"200": {"csv": _ex("Two members", "name,email,phone,external_id,points,birthday,tier,"
                                                        "member_number,serial_number,page,pkpass,google_save\n"
@@ -418,7 +418,8 @@ RESPONSES: dict[str, dict[str, dict[str, Example]]] = {
         "201": {"coupon": _ex("A coupon for one member", _COUPON)},
         "202": {"queued": _ex("A bulk issue to the Gold tier, queued", {**_ISSUE, "state": "queued", "total": 0,
                                                                          "issued": 0, "finished_at": None})},
-        "409": {"ended": _ex("The offer has ended", _conflict("offer 17 has ended"))},
+        "409": {"ended": _ex("The offer has ended", _conflict(
+            "offer 17 ended at 2027-03-31T15:59:00+00:00; no more coupons can be issued for it"))},
         "422": {"member_id": _ex("No such member in the offer's program", _invalid(
             "member_id", "there is no member 99999")), "segment": _ex("A tier the program lacks", _invalid(
                 "segment.tier[0]", "'Platinum' is not a tier of this program; its tiers are ['Green', 'Gold']"))}},
@@ -466,7 +467,7 @@ RESPONSES: dict[str, dict[str, dict[str, Example]]] = {
         "holdout": {"percent": 10.0, **_GROUP, "members": 41, "redeemed": 0, "transacted": 9, "converted": 9}})}},
     "cancelCampaign": {"200": {"cancelled": _ex("Cancelled before it started", {
         **_CAMPAIGN, "state": "cancelled", "finished_at": "2026-12-03T09:12:40.118842+00:00"})},
-                       "409": {"done": _ex("Cancelled before", _conflict("campaign 12 is already cancelled"))}},
+                       "409": {"cancelled": _ex("Cancelled before", _conflict("campaign 12 is already cancelled"))}},
     "createWebhook": {
         "201": {"created": _ex("Created, with a secret made for it (shown this once)",
                                {**_WEBHOOK, "secret": _SECRET})},
