@@ -5,6 +5,7 @@ It says what the server enforces, no more and no less: the request schemas are t
 operation can give is listed. What no schema can state is listed per operation under ``x-rules-beyond-schema``
 (the field the 422 problem names, and the rule): a request that fits the schema may still get a 422 for those
 rules, and for no other reason. ``tests/api/test_fuzz.py`` holds the server to this document with schemathesis.
+The examples of every operation live in ``api.admin.openapi_examples`` and are attached last.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from flask import Response, jsonify
 
 from api import schemas
-from api.admin import bp, openapi_lists
+from api.admin import bp, openapi_examples, openapi_lists
 from api.context import services
 from api.idempotency import KEY_PATTERN
 from walletpass.domain.funnel import DEFAULT_DAYS, FIRST_DAY, LAST_DAY, MAX_DAYS
@@ -652,6 +653,7 @@ def document(*, max_body_bytes: int, max_image_bytes: int) -> dict[str, Any]:
         for method, op in item.items():
             if method != "parameters" and "application/json" in op.get("requestBody", {}).get("content", {}):
                 op["requestBody"]["description"] = f"at most {max_body_bytes} bytes (413 otherwise)"
+    openapi_examples.attach(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "walletpass marketer API", "version": "1", "description": (
