@@ -28,7 +28,7 @@ import httpx
 from walletpass.config import Settings
 from walletpass.domain.jobs import Job, JobKind, JobOutcome, JobResult
 from walletpass.domain.passes import MEMBER_CARD, PassesChanged, PassSelection
-from walletpass.errors import ConfigurationError, CredentialError, InvalidInput, NotFound, Unauthorized
+from walletpass.errors import ConfigurationError, CredentialError, MalformedRequest, NotFound, Unauthorized
 from walletpass.ports import Clock, UnitOfWork
 from walletpass.push.policy import decide_sync
 from walletpass.samsung import cards
@@ -201,7 +201,7 @@ class SamsungWallet:
         self.verify(authorization, "POST", path)
         event = (event or "").upper()
         if not event or len(event) > 16:
-            raise InvalidInput("event", "event: the card state (ADDED, DELETED, …), at most 16 characters")
+            raise MalformedRequest("event", "event: the card state (ADDED, DELETED, …), at most 16 characters")
         callback = _callback(body)
         now = self._clock.now()
         with self._uow() as uow:
@@ -212,7 +212,7 @@ class SamsungWallet:
             before = uow.wallet_state.object(pass_id, NAME)
             if event == "ADDED":
                 if not cc2 or len(cc2) != 2 or not set(cc2) <= _CC2_CHARS:
-                    raise InvalidInput("cc2", "cc2: the 2-letter region code of the ADDED event is required")
+                    raise MalformedRequest("cc2", "cc2: the 2-letter region code of the ADDED event is required")
                 uow.wallet_state.set_endpoint(pass_id, cc2.lower(), callback, NAME)
                 outcome = "duplicate" if before.state == ADDED else "added"
                 if before.state != ADDED:
@@ -291,11 +291,11 @@ def _callback(body: bytes) -> str | None:
     try:
         data = json.loads(body)
     except ValueError:
-        raise InvalidInput("body", "the body must be JSON such as {\"callback\": \"https://…\"}") from None
+        raise MalformedRequest("body", "the body must be JSON such as {\"callback\": \"https://…\"}") from None
     callback = data.get("callback") if isinstance(data, dict) else None
     if callback is None:
         return None
     parts = urlsplit(str(callback))
     if parts.scheme not in ("http", "https") or not parts.hostname or len(str(callback)) > 255:
-        raise InvalidInput("callback", "callback: an absolute http(s) URL of at most 255 characters")
+        raise MalformedRequest("callback", "callback: an absolute http(s) URL of at most 255 characters")
     return str(callback)
