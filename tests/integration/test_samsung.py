@@ -262,3 +262,23 @@ def test_unknown_card_and_bad_state_requests(client, services, samsung) -> None:
                     headers={"Authorization": f"Bearer {samsung.auth('POST', unknown)}"})
     assert r.status_code == 404
     assert _state(services, ref_id).region == "us"
+
+
+def test_the_doctor_checks_samsungs_keys(settings: Settings, tmp_path: Path,
+                                         keys: tuple[rsa.RSAPrivateKey, rsa.RSAPrivateKey]) -> None:
+    from walletpass.doctor.findings import FAIL, OK, SKIP, WARN
+    from walletpass.doctor.instance import samsung_checks
+
+    found = samsung_checks(settings)
+    assert [f.level for f in found] == [OK] and "/samsung" in found[0].detail
+    assert [f.level for f in samsung_checks(settings.replace(samsung_partner_id=None))] == [SKIP]
+    missing = samsung_checks(settings.replace(samsung_partner_key_file=tmp_path / "none.key"))
+    assert [f.level for f in missing] == [FAIL] and "partner key" in missing[0].detail
+    not_a_cert = tmp_path / "bad.crt"
+    not_a_cert.write_bytes(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    assert [f.level for f in samsung_checks(settings.replace(samsung_cert_file=not_a_cert))] == [FAIL]
+    later = datetime.now(UTC) + timedelta(days=400)  # the test certificate is valid for 365 days
+    expired = samsung_checks(settings, later)
+    assert FAIL in [f.level for f in expired] and "expired" in expired[0].detail
+    no_coupons = samsung_checks(settings.replace(samsung_coupon_card_id=None))
+    assert [f.level for f in no_coupons] == [WARN, OK] and "coupons" in no_coupons[0].detail

@@ -199,8 +199,10 @@ def auth_token(who: PartnerIdentity, method: str, path: str, now: datetime, *, r
 
 def bearer(authorization: str | None) -> str:
     """The token of an ``Authorization`` header, with or without ``Bearer`` (§1.4)."""
-    value = (authorization or "").strip()
-    return value[7:].strip() if value[:7].lower() == "bearer " else value
+    parts = (authorization or "").split(None, 1)
+    if parts and parts[0].lower() == "bearer":
+        return parts[1].strip() if len(parts) > 1 else ""
+    return parts[0] if parts else ""
 
 
 def verify_auth_token(authorization: str | None, key: rsa.RSAPublicKey, method: str, path: str, now: datetime, *,
