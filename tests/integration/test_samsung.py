@@ -282,3 +282,27 @@ def test_the_doctor_checks_samsungs_keys(settings: Settings, tmp_path: Path,
     assert FAIL in [f.level for f in expired] and "expired" in expired[0].detail
     no_coupons = samsung_checks(settings.replace(samsung_coupon_card_id=None))
     assert [f.level for f in no_coupons] == [WARN, OK] and "coupons" in no_coupons[0].detail
+
+
+def test_a_refused_token_pauses_the_job(client, services, samsung) -> None:  # type: ignore[no-untyped-def]
+    member, ref_id = _add_member(client, services, samsung)
+    drain(services)
+    samsung.fail_next(401)
+    add_transaction(services.uow(), services.clock, services.settings, member["id"], 10, "coffee")
+    drain(services)
+    with services.engine.connect() as conn:
+        job = conn.execute(select(OutboxRow).where(OutboxRow.kind == "samsung_update")).one()
+    assert job.attempts == 1 and "401" in (job.last_error or "")
+    assert job.available_at.replace(tzinfo=UTC) > datetime.now(UTC) + timedelta(minutes=5)  # paused, not hammered
+
+
+def test_a_card_added_from_an_older_link_is_brought_up_to_date(client, services, samsung) -> None:  # type: ignore[no-untyped-def]
+    program = make_program(services)
+    member = make_member(services, program)
+    link = _link(client, member["links"]["page"])  # the link carries 0 points
+    add_transaction(services.uow(), services.clock, services.settings, member["id"], 40, "coffee")
+    drain(services)  # Samsung does not hold the card yet: nothing to notify
+    assert count(services, "SELECT count(*) FROM outbox WHERE kind = 'samsung_update'") == 0
+    held = samsung.add(link)
+    drain(services)
+    assert held.updates == 1 and "40" in held.card["card"]["data"][0]["attributes"]["subtitle1"]
