@@ -311,8 +311,6 @@ class Services:
         for client in clients:
             client.close()
         self.google.close()
-        if self.samsung is not None:
-            self.samsung.close()
         sender = self.__dict__.get("webhook_sender")
         if sender is not None:
             sender.close()
@@ -321,6 +319,8 @@ class Services:
         reads = self.__dict__.get("device_reads")
         if reads is not None:
             reads.close()
+        if self.samsung is not None:
+            self.samsung.close()
         self.engine.dispose()
 
 
