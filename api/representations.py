@@ -213,7 +213,7 @@ def automations_json(v: AutomationsView) -> Json:
 def _funnel_counts_json(c: FunnelCounts) -> Json:
     return {"visits": c.visits, "enrolments": c.enrolments, "apple_installs": c.apple_installs,
             "google_saves": c.google_saves, "first_transactions": c.first_transactions, "uninstalls": c.uninstalls,
-            "conversion": c.rates()}
+            "samsung_adds": c.samsung_adds, "conversion": c.rates()}
 
 
 def funnel_json(f: Funnel) -> Json:

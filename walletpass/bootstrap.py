@@ -27,6 +27,7 @@ from walletpass.instance import load_secret_key
 from walletpass.jobs.kick import Kicker
 from walletpass.paging import Cursors
 from walletpass.ports import Clock, JobHandler, Mailer, SystemClock, WalletProvider
+from walletpass.samsung.provider import SamsungWallet
 from walletpass.services.api_keys import ApiKeyVerifier
 from walletpass.storage.db import make_engine, upgrade
 from walletpass.storage.device_reads import DeviceReads
@@ -91,6 +92,14 @@ class Services:
         wallet = self.wallet("google")
         assert isinstance(wallet, GoogleWallet)
         return wallet
+
+    @property
+    def samsung(self) -> SamsungWallet | None:
+        """Samsung's provider, when Samsung Wallet is configured (``WALLETPASS_SAMSUNG_PARTNER_ID``)."""
+        for wallet in self.wallets:
+            if isinstance(wallet, SamsungWallet):
+                return wallet
+        return None
 
     @cached_property
     def read_uow(self) -> Callable[[], SqlUnitOfWork]:
@@ -175,6 +184,14 @@ class Services:
         def member_import(jobs: Sequence[Job]) -> list[JobResult]:
             return run_import_jobs(jobs, uow=self.uow, clock=self.clock, settings=self.settings)
 
+        def samsung_update(jobs: Sequence[Job]) -> list[JobResult]:
+            from walletpass.domain.jobs import JobOutcome
+
+            samsung = self.samsung
+            if samsung is None:  # Samsung Wallet no longer configured: nothing to tell it
+                return [JobResult(j, JobOutcome.SKIPPED) for j in jobs]
+            return samsung(jobs)
+
         return {
             JobKind.APPLE_PUSH: ApplePushHandler(self.uow, self.apns, self.push_status, self.clock.now, self.metrics,
                                                  relays=self.relays),
@@ -191,6 +208,7 @@ class Services:
             JobKind.CARD_LINK_MAIL: card_link_mail,
             JobKind.WEBHOOK_DELIVER: webhook,
             JobKind.MEMBER_IMPORT: member_import,
+            JobKind.SAMSUNG_UPDATE: samsung_update,
         }
 
     @cached_property
@@ -311,6 +329,8 @@ class Services:
         reads = self.__dict__.get("device_reads")
         if reads is not None:
             reads.close()
+        if self.samsung is not None:
+            self.samsung.close()
         self.engine.dispose()
 
 
@@ -345,6 +365,8 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, migrate: bool =
     wallets: list[WalletProvider] = []  # filled below: providers need the unit of work that tells them
     uow = uow_factory(engine, wallets=wallets, after_outbox_commit=kicker.kick if kicker else None)
     wallets += [AppleWallet(uow, PublicUrls.of(settings)), GoogleWallet(settings, clock, uow)]
+    if settings.samsung_enabled:
+        wallets.append(SamsungWallet(settings, clock, uow))
     services = Services(settings=settings, engine=engine, uow=uow, clock=clock, wallets=tuple(wallets),
                         kicker=kicker, metrics_dir=metrics_dir)
     try:

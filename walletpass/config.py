@@ -76,6 +76,20 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "GOOGLE_RATE_LIMIT": ("google_rate_limit", "requests/s to the Wallet REST API, shared by every process "
                           "through Redis when BROKER_URL is set, else per process (default 20, Google's per-project "
                           "limit; 0 = unlimited)"),
+    "SAMSUNG_PARTNER_ID": ("samsung_partner_id", "Samsung Wallet partner id (Partner Portal; ≤ 16 characters); "
+                           "set it, with the settings below, to offer \"Add to Samsung Wallet\""),
+    "SAMSUNG_CERTIFICATE_ID": ("samsung_certificate_id", "id of the partner certificate whose key signs (Partner "
+                               "Portal; ≤ 64 characters)"),
+    "SAMSUNG_LOYALTY_CARD_ID": ("samsung_loyalty_card_id", "Card ID of the Samsung loyalty card template of member "
+                                "cards (≤ 32 characters; unset = member cards are not offered)"),
+    "SAMSUNG_COUPON_CARD_ID": ("samsung_coupon_card_id", "Card ID of the Samsung coupon template (≤ 32 characters; "
+                               "unset = coupons are not offered)"),
+    "SAMSUNG_PARTNER_KEY_FILE": ("samsung_partner_key_file", "the partner's RSA private key (PEM, PKCS#1 or PKCS#8) "
+                                 "whose CSR Samsung signed (default <certs>/samsung-partner.key)"),
+    "SAMSUNG_CERT_FILE": ("samsung_cert_file", "Samsung's certificate (PEM) as Samsung e-mailed it: cards are "
+                          "encrypted to it and Samsung's calls verified with it (default <certs>/samsung.crt)"),
+    "SAMSUNG_API_URL": ("samsung_api_url", "Samsung's server API base, used until a card's ADDED event names its "
+                        "own (default https://tsapi-card.walletsvc.samsung.com)"),
     "EMBEDDED_WORKER": ("embedded_worker", "1/0: run the job worker inside `walletpass serve` (default 1 "
                         "unless BROKER_URL is set)"),
     "PUSH_COALESCE_SECONDS": ("push_coalesce_seconds", "changes to one pass within this window become one push "
@@ -147,6 +161,13 @@ class Settings:
     google_token_url: str = "https://oauth2.googleapis.com/token"
     google_callback_keys_url: str = "https://pay.google.com/gp/m/issuer/keys"
     google_rate_limit: float = 20.0
+    samsung_partner_id: str | None = None
+    samsung_certificate_id: str | None = None
+    samsung_loyalty_card_id: str | None = None
+    samsung_coupon_card_id: str | None = None
+    samsung_partner_key_file: Path | None = None
+    samsung_cert_file: Path | None = None
+    samsung_api_url: str = "https://tsapi-card.walletsvc.samsung.com"
     embedded_worker: bool = True
     push_coalesce_seconds: float = 2.0
     sweep_seconds: float = 2.0
@@ -176,6 +197,19 @@ class Settings:
     @property
     def google_key_path(self) -> Path:
         return self.google_service_account_file or self.certs_dir / "google-service-account.json"
+
+    @property
+    def samsung_key_path(self) -> Path:
+        return self.samsung_partner_key_file or self.certs_dir / "samsung-partner.key"
+
+    @property
+    def samsung_cert_path(self) -> Path:
+        return self.samsung_cert_file or self.certs_dir / "samsung.crt"
+
+    @property
+    def samsung_enabled(self) -> bool:
+        """Samsung Wallet is offered: a partner id is set (check() makes sure the rest is)."""
+        return bool(self.samsung_partner_id)
 
     def cert_path(self, pass_type_id: str) -> Path:
         """The certificate of *pass_type_id*: its ``WALLETPASS_*_CERT_FILE``, else ``<certs>/<id>.pem``."""
@@ -260,6 +294,7 @@ class Settings:
         self._check_broker()
         self._check_mail()
         self._check_apns_key()
+        self._check_samsung()
 
     @property
     def mail_sender(self) -> str:
@@ -293,6 +328,24 @@ class Settings:
         if not _APPLE_ID.fullmatch(self.apns_token_team_id):
             raise ConfigurationError(f"APNs token auth needs a 10-character Apple team id, got "
                                      f"{self.apns_token_team_id!r}: set WALLETPASS_APNS_TEAM_ID (or WALLETPASS_TEAM_ID)")
+
+    def _check_samsung(self) -> None:
+        if not self.samsung_partner_id:
+            return
+        limits = {"PARTNER_ID": (self.samsung_partner_id, 16), "CERTIFICATE_ID": (self.samsung_certificate_id, 64),
+                  "LOYALTY_CARD_ID": (self.samsung_loyalty_card_id, 32), "COUPON_CARD_ID": (self.samsung_coupon_card_id,
+                                                                                          32)}
+        for name, (value, limit) in limits.items():
+            if value is not None and not 0 < len(value) <= limit:
+                raise ConfigurationError(f"WALLETPASS_SAMSUNG_{name}: at most {limit} characters (Partner Portal)")
+        if not self.samsung_certificate_id:
+            raise ConfigurationError("WALLETPASS_SAMSUNG_PARTNER_ID is set but WALLETPASS_SAMSUNG_CERTIFICATE_ID is "
+                                     "not: give the id of the partner certificate (Partner Portal)")
+        if not (self.samsung_loyalty_card_id or self.samsung_coupon_card_id):
+            raise ConfigurationError("Samsung Wallet needs WALLETPASS_SAMSUNG_LOYALTY_CARD_ID or "
+                                     "WALLETPASS_SAMSUNG_COUPON_CARD_ID (a Card ID from the Partner Portal)")
+        if urlsplit(self.samsung_api_url).scheme not in {"http", "https"}:
+            raise ConfigurationError("WALLETPASS_SAMSUNG_API_URL must be an http(s) URL")
 
     def _check_broker(self) -> None:
         if self.broker_url is not None and urlsplit(self.broker_url).scheme not in {"redis", "rediss"}:

@@ -3,8 +3,8 @@
 - :class:`UnitOfWork`: one transaction and the repositories that read and write in it, one per aggregate
   (``uow.programs``, ``uow.members``, ``uow.passes``, …), plus ``uow.outbox`` (jobs written in the same commit) and
   ``uow.wallets`` (the wallet providers, told of every pass change inside the transaction).
-- :class:`WalletProvider`: a wallet that holds copies of our passes (Apple Wallet, Google Wallet; later Samsung
-  and the Android pkpass apps). Adding a wallet is one package implementing this and one line in bootstrap.
+- :class:`WalletProvider`: a wallet that holds copies of our passes (Apple Wallet, Google Wallet, Samsung Wallet;
+  later the Android pkpass apps). Adding a wallet is one package implementing this and one line in bootstrap.
 - :class:`JobHandler`: what a worker calls with a batch of claimed jobs of one kind.
 - :class:`PushGateway`, :class:`PushStatusBook`, :class:`PassBuilder`, :class:`RateLimiter`, :class:`Mailer`,
   :class:`Clock`.
@@ -242,6 +242,7 @@ class WalletStates(Protocol):
     def object_by_id(self, object_id: str, provider: str = ...) -> WalletObject | None: ...
     def set_object_id(self, pass_id: int, object_id: str, provider: str = ...) -> None: ...
     def set_state(self, pass_id: int, state: str, provider: str = ...) -> None: ...
+    def set_endpoint(self, pass_id: int, region: str, callback_url: str | None, provider: str = ...) -> None: ...
     def set_synced(self, pass_id: int, tag: int, *, state: str | None = None, only_if_unset: bool = False,
                    provider: str = ...) -> None: ...
     def class_version(self, *, program_id: int | None = None, offer_id: int | None = None,

@@ -33,6 +33,15 @@ class PublicUrls:
         """A redirect to Google's save page with a signed JWT."""
         return f"{self.base}/p/{token}/google"
 
+    def samsung_add(self, token: str) -> str:
+        """A redirect to Samsung Wallet's add link, its card data signed and encrypted at the tap."""
+        return f"{self.base}/p/{token}/samsung"
+
+    def samsung_partner(self) -> str:
+        """The partner URL to enter in Samsung's Partner Portal (Get Card Data / Send Card State): Samsung calls
+        ``<it>/cards/{cardId}/{refId}``."""
+        return f"{self.base}/samsung"
+
     def smart(self, token: str) -> str:
         """The one link a brand sends in an e-mail or SMS: the ``.pkpass`` on iOS, Google's save redirect on
         Android, the pass page elsewhere (the same public token as the pass page)."""

@@ -196,9 +196,11 @@ _FUNNEL_ROW = _object({
     "apple_installs": {**_INT, "description": "member cards registered by a first device"},
     "google_saves": {**_INT, "description": "member cards saved to Google Wallet (first save)"},
     "first_transactions": {**_INT, "description": "members' first points transactions"},
-    "uninstalls": {**_INT, "description": "devices unregistering a card, and Google deletes"},
+    "uninstalls": {**_INT, "description": "devices unregistering a card, Google deletes and Samsung DELETED events"},
+    "samsung_adds": {**_INT, "description": "member cards added to Samsung Wallet (first ADDED event)"},
     "conversion": _object({"visit_to_enrolment": _RATE, "enrolment_to_wallet": {
-        **_RATE, "description": "(apple_installs + google_saves) / enrolments: over 1 when members use both"},
+        **_RATE, "description": "(apple_installs + google_saves + samsung_adds) / enrolments: over 1 when members "
+                          "use several wallets"},
         "enrolment_to_first_transaction": _RATE})})
 _WARNINGS = {"type": "array", "items": _ref("ContrastWarning"),
              "description": "the program's colour pairs that fail WCAG 2.2 AA contrast (4.5:1) on its passes: "

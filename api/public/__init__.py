@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("public", __name__)
 
-from api.public import errors, frame, join, pages  # noqa: E402,F401
+from api.public import errors, frame, join, pages, samsung  # noqa: E402,F401

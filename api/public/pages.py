@@ -14,7 +14,7 @@ from api.context import services
 from api.public import bp
 from api.public.frame import frame, page_locale
 from api.public.i18n import LOCALES, format_date, texts
-from api.public.platforms import ANDROID, DESKTOP, IOS, platform, wallet_order
+from api.public.platforms import ANDROID, DESKTOP, IOS, platform, samsung_browser, wallet_order
 from walletpass.domain.programs import Program
 from walletpass.render.badges import WALLETS, accessible_name, badge
 from walletpass.render.texts import offer_entries, tier_key
@@ -90,7 +90,7 @@ def program_image(program_id: int, slot: str) -> Response:
 
 @bp.get("/assets/badges/<wallet>.<locale>.svg")
 def badge_svg(wallet: str, locale: str) -> Response:
-    """The "Add to Apple Wallet" / "Add to Google Wallet" badge in a page language (walletpass.render.badges)."""
+    """The "Add to Apple / Google / Samsung Wallet" badge in a page language (walletpass.render.badges)."""
     if wallet not in WALLETS or locale not in LOCALES:
         abort(404, "no such badge")
     resp = Response(badge(wallet, locale).svg, mimetype="image/svg+xml")
@@ -170,15 +170,21 @@ def _qr_of(url: str, fg: str) -> str:
 @bp.get("/p/<token>")
 def page(token: str) -> str:
     """The pass page: the card's picture, the Add to Apple Wallet / Add to Google Wallet badges (the visitor's
-    own wallet first; a computer also gets a QR code of this page), a coupon's offer, validity and state."""
+    own wallet first; Samsung Internet also gets Add to Samsung Wallet, first, when Samsung is configured; a
+    computer also gets a QR code of this page), a coupon's offer, validity and state."""
     s = services()
     view = _view(token)
     program = view.program
     locale = page_locale(program)
-    kind = platform(request.headers.get("User-Agent"))
-    badges = [{"wallet": w, "href": s.urls.pkpass(token) if w == "apple" else s.urls.google_save(token),
+    user_agent = request.headers.get("User-Agent")
+    kind = platform(user_agent)
+    wallets: tuple[str, ...] = wallet_order(kind)
+    if samsung_browser(user_agent) and s.samsung is not None and s.samsung.offers(view.pass_.kind):
+        wallets = ("samsung", *wallets)  # Samsung Internet: a Galaxy phone, its own wallet first
+    hrefs = {"apple": s.urls.pkpass, "google": s.urls.google_save, "samsung": s.urls.samsung_add}
+    badges = [{"wallet": w, "href": hrefs[w](token),
                "label": accessible_name(w, locale), "width": badge(w, locale).width,
-               "src": url_for("public.badge_svg", wallet=w, locale=locale)} for w in wallet_order(kind)]
+               "src": url_for("public.badge_svg", wallet=w, locale=locale)} for w in wallets]
     state = _state_key(view)
     return render_template(
         "public/pass.html", **frame(program, locale), card=_card(view, locale), badges=badges if view.usable else [],

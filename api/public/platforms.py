@@ -19,6 +19,7 @@ IOS, ANDROID, MAC, DESKTOP = "ios", "android", "mac", "desktop"
 _IOS = re.compile(r"\b(iPhone|iPad|iPod)\b")
 _ANDROID = re.compile(r"\bAndroid\b")
 _MAC_SAFARI = re.compile(r"\bMacintosh\b.*\bVersion/[\d.]+.*\bSafari/")
+_SAMSUNG_BROWSER = re.compile(r"\bSamsungBrowser/")
 _NOT_SAFARI = re.compile(r"\b(Chrome|Chromium|Edg|OPR|Firefox)/")
 
 
@@ -32,6 +33,11 @@ def platform(user_agent: str | None) -> str:
     if _MAC_SAFARI.search(ua) and not _NOT_SAFARI.search(ua):
         return MAC
     return DESKTOP
+
+
+def samsung_browser(user_agent: str | None) -> bool:
+    """Samsung Internet (``SamsungBrowser/…``): a Galaxy phone, where Samsung Wallet is offered too."""
+    return bool(_SAMSUNG_BROWSER.search(user_agent or ""))
 
 
 def wallet_order(kind: str) -> tuple[str, str]:

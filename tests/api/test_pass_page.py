@@ -62,7 +62,8 @@ def test_the_badges_are_our_own_svg_in_each_language(client) -> None:  # type: i
     svg = r.get_data(as_text=True)
     assert "Apple Wallet" in svg and 'height="48"' in svg and 'fill="#000"' in svg and 'stroke="#fff"' in svg
     assert "Google 錢包" in client.get("/assets/badges/google.zh-Hant.svg").get_data(as_text=True)
-    assert client.get("/assets/badges/samsung.en.svg").status_code == 404
+    assert "Samsung Wallet" in client.get("/assets/badges/samsung.en.svg").get_data(as_text=True)
+    assert client.get("/assets/badges/huawei.en.svg").status_code == 404
     assert client.get("/assets/badges/apple.fr.svg").status_code == 404
 
 

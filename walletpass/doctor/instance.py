@@ -11,7 +11,9 @@ URL), each with a short timeout. One :class:`~walletpass.doctor.findings.Finding
   certificate, or the .p8 provider token) and one request to an all-zero device token: APNs answers 400
   BadDeviceToken to a good identity, 403 to a refused one;
 - ``google``: the issuer id, the service-account key, an OAuth token fetched from WALLETPASS_GOOGLE_TOKEN_URL;
-- ``samsung``: skipped until the Samsung provider exists (:func:`samsung_checks` is its hook);
+- ``samsung``: the partner key (PEM, PKCS#1 or PKCS#8, RSA ≥ 2048) and Samsung's certificate (RSA, expiry), a
+  cdata token built with them, the Card IDs, and the partner URL to enter in the Partner Portal (skipped when
+  WALLETPASS_SAMSUNG_PARTNER_ID is unset);
 - ``base-url``: https outside loopback, no trailing ``/v1``, and ``GET <base>/healthz`` answers as walletpass.
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
@@ -48,7 +50,7 @@ def check_instance(settings: Settings, now: datetime, *, timeout: float = 5.0) -
         findings += certificate_checks(settings, ptid, now)
     findings += apns_checks(settings, timeout)
     findings += google_checks(settings, timeout)
-    findings += samsung_checks(settings)
+    findings += samsung_checks(settings, now)
     findings += base_url_checks(settings, timeout)
     return findings
 
@@ -205,9 +207,58 @@ def google_checks(settings: Settings, timeout: float) -> list[Finding]:
     return out
 
 
-def samsung_checks(settings: Settings) -> list[Finding]:
-    """Hook for the Samsung Wallet provider: check its partner keys and certificates here once it has settings."""
-    return [Finding("samsung", SKIP, "not configured (Samsung Wallet is not part of this version)")]
+def samsung_checks(settings: Settings, now: datetime | None = None) -> list[Finding]:
+    """Samsung Wallet: partner key, Samsung's certificate, a cdata token built with both, Card IDs."""
+    from walletpass.samsung import cards
+    from walletpass.samsung.jose import JoseError, load_private_key, load_public_key
+    from walletpass.urls import PublicUrls
+
+    if not settings.samsung_enabled:
+        return [Finding("samsung", SKIP, "not configured (WALLETPASS_SAMSUNG_PARTNER_ID is unset)")]
+    rule = "samsung-android.md §1.3"
+    at = now or datetime.now(UTC)
+    out: list[Finding] = []
+    key_path, cert_path = settings.samsung_key_path, settings.samsung_cert_path
+    try:
+        key = load_private_key(key_path.read_bytes())
+    except (OSError, JoseError) as exc:
+        return [Finding("samsung", FAIL, f"partner key {key_path}: {exc}", "set WALLETPASS_SAMSUNG_PARTNER_KEY_FILE "
+                        "to the unencrypted PEM key (PKCS#1 or PKCS#8) whose CSR you gave Samsung", rule)]
+    if key.key_size < 2048:
+        out.append(Finding("samsung", FAIL, f"the partner key has {key.key_size} bits", "make a 2048-bit RSA key "
+                           "and a new CSR in the Partner Portal", rule))
+    try:
+        pem = cert_path.read_bytes()
+        samsung_key = load_public_key(pem)
+    except (OSError, JoseError) as exc:
+        return [*out, Finding("samsung", FAIL, f"Samsung certificate {cert_path}: {exc}", "set "
+                              "WALLETPASS_SAMSUNG_CERT_FILE to the Samsung certificate (PEM) Samsung e-mailed", rule)]
+    if b"CERTIFICATE" in pem:
+        not_after = x509.load_pem_x509_certificate(pem).not_valid_after_utc
+        if not_after <= at:
+            out.append(Finding("samsung", FAIL, f"Samsung's certificate expired on {not_after:%Y-%m-%d}", "get the "
+                               "current certificate from Samsung's Partner Portal", rule))
+        elif (not_after - at).days < 30:
+            out.append(Finding("samsung", WARN, f"Samsung's certificate expires on {not_after:%Y-%m-%d}",
+                               "get the renewed certificate from the Partner Portal before then", rule))
+    who = cards.PartnerIdentity(settings.samsung_partner_id or "", settings.samsung_certificate_id or "", key,
+                                samsung_key)
+    try:
+        cards.cdata_token({"card": {}}, who, at)
+    except Exception as exc:  # noqa: BLE001 - reported, never raised
+        out.append(Finding("samsung", FAIL, f"cannot build a cdata token with these keys: {exc}", "check both "
+                           "files are RSA keys", rule))
+    for kind, card_id in (("member cards", settings.samsung_loyalty_card_id),
+                          ("coupons", settings.samsung_coupon_card_id)):
+        if card_id is None:
+            out.append(Finding("samsung", WARN, f"no Card ID for {kind}: they are not offered in Samsung Wallet",
+                               "create the card in the Partner Portal and set its Card ID", "samsung-android.md §1.1"))
+    if not any(f.level == FAIL for f in out):
+        out.append(Finding("samsung", OK, f"partner {settings.samsung_partner_id}, certificate "
+                           f"{settings.samsung_certificate_id}: cdata tokens are signed and encrypted; enter "
+                           f"{PublicUrls.of(settings).samsung_partner()} as the Partner Portal's Get card data and "
+                           "Send card state URL"))
+    return out
 
 
 def base_url_checks(settings: Settings, timeout: float) -> list[Finding]:

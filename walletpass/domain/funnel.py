@@ -8,7 +8,8 @@ or by day of the program's time zone. What each kind counts:
 - ``apple_install``: the first device registration of a member card (a second device, or a re-install, is none);
 - ``google_save``: the first save callback of a member card's Google object;
 - ``first_transaction``: the member's first points transaction (POST /members/{id}/transactions);
-- ``uninstall``: each removal: a device unregistering the card, or a Google delete callback.
+- ``uninstall``: each removal: a device unregistering the card, a Google delete callback, or Samsung's DELETED;
+- ``samsung_add``: the first ADDED card state Samsung Wallet sends for a member card.
 
 Install, save, first transaction and uninstall carry the source of the member whose card it is (written on the
 event when it is recorded), so counting by source never joins the members table.
@@ -26,10 +27,10 @@ from walletpass.errors import InvalidInput
 #: event kind → the funnel's name for its count, in funnel order.
 KINDS: Mapping[str, str] = {
     "visit": "visits", "enrol": "enrolments", "apple_install": "apple_installs", "google_save": "google_saves",
-    "first_transaction": "first_transactions", "uninstall": "uninstalls",
+    "first_transaction": "first_transactions", "uninstall": "uninstalls", "samsung_add": "samsung_adds",
 }
 #: Kinds recorded once per member card at most (a unique index holds it; a repeat records nothing).
-ONCE_PER_PASS = ("apple_install", "google_save", "first_transaction")
+ONCE_PER_PASS = ("apple_install", "google_save", "first_transaction", "samsung_add")
 #: Longest range of one answer, in days (from and to included), and the default one (ending today).
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
@@ -44,13 +45,15 @@ class FunnelCounts:
     google_saves: int = 0
     first_transactions: int = 0
     uninstalls: int = 0
+    samsung_adds: int = 0
 
     def rates(self) -> dict[str, float | None]:
         """Conversion between the steps (None where the step before counted nothing). Counts of one window, not
         of a cohort: an enrolment in the window may follow a visit before it."""
         return {
             "visit_to_enrolment": _ratio(self.enrolments, self.visits),
-            "enrolment_to_wallet": _ratio(self.apple_installs + self.google_saves, self.enrolments),
+            "enrolment_to_wallet": _ratio(self.apple_installs + self.google_saves + self.samsung_adds,
+                                          self.enrolments),
             "enrolment_to_first_transaction": _ratio(self.first_transactions, self.enrolments),
         }
 
@@ -59,7 +62,8 @@ class FunnelCounts:
 
 
 def _values(c: FunnelCounts) -> tuple[int, ...]:
-    return (c.visits, c.enrolments, c.apple_installs, c.google_saves, c.first_transactions, c.uninstalls)
+    return (c.visits, c.enrolments, c.apple_installs, c.google_saves, c.first_transactions, c.uninstalls,
+            c.samsung_adds)
 
 
 def _ratio(part: int, whole: int) -> float | None:

@@ -46,6 +46,8 @@ class JobKind(StrEnum):
     CARD_LINK_MAIL = "card_link_mail"
     #: deliver a webhook's due events (one job per webhook at a time; the deliveries hold each event's tries)
     WEBHOOK_DELIVER = "webhook_deliver"
+    #: tell Samsung Wallet that a pass it holds changed (Update Notification; Samsung then gets the card data)
+    SAMSUNG_UPDATE = "samsung_update"
     #: import the staged rows of a bulk import of members, chunk by chunk
     MEMBER_IMPORT = "member_import"
 

@@ -15,6 +15,9 @@ class WalletObject:
     object_id: str | None
     state: str | None
     synced_tag: int | None
+    #: Samsung: the cc2 of the ADDED event and the base URL of Samsung's API for the card (None elsewhere)
+    region: str | None = None
+    callback_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

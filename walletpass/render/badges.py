@@ -1,8 +1,9 @@
-"""The "Add to Apple Wallet" and "Add to Google Wallet" badges as SVG, drawn here — pure.
+"""The "Add to Apple Wallet", "Add to Google Wallet" and "Add to Samsung Wallet" badges as SVG, drawn here — pure.
 
 No official artwork is in the repository: each badge is our own drawing after the makers' guidelines — Apple's
 is a black badge with a white outline, a wallet glyph and the two-line wording ("Add to" / "Apple Wallet"); Google's
-a dark (#1F1F1F) pill with a grey outline, a wallet glyph and one line (google.md §1.5). Both are drawn 48 px
+a dark (#1F1F1F) pill with a grey outline, a wallet glyph and one line (google.md §1.5); Samsung's (shown to
+Samsung Internet only) a black pill with a blue wallet glyph and one line. Both are drawn 48 px
 tall (Google's minimum: 48 dp; Apple's badge is larger than its minimum at that size) and the page keeps at least
 8 px of clear space around each (Google: 8 dp). The wording follows the page's language.
 
@@ -22,6 +23,8 @@ WORDING: dict[str, dict[str, tuple[str, str]]] = {
     "apple": {"en": ("Add to", "Apple Wallet"), "zh-Hant": ("加入", "Apple 錢包"), "zh-Hans": ("添加到", "Apple 钱包")},
     "google": {"en": ("", "Add to Google Wallet"), "zh-Hant": ("", "新增至 Google 錢包"),
                "zh-Hans": ("", "添加到 Google 钱包")},
+    "samsung": {"en": ("", "Add to Samsung Wallet"), "zh-Hant": ("", "新增至 Samsung 錢包"),
+                "zh-Hans": ("", "添加到 Samsung 钱包")},
 }
 WALLETS = tuple(WORDING)
 
@@ -85,6 +88,15 @@ def _google_glyph(x: float, y: float) -> str:
             '</g>')
 
 
+def _samsung_glyph(x: float, y: float) -> str:
+    """A wallet: two blue cards standing in a pocket."""
+    return (f'<g transform="translate({x} {y})">'
+            '<rect x="1" y="2" width="26" height="16" rx="3" fill="#8fb4ff"/>'
+            '<rect x="1" y="7" width="26" height="16" rx="3" fill="#1428a0"/>'
+            '<path d="M0 15h28v9a4 4 0 0 1-4 4H4a4 4 0 0 1-4-4z" fill="#fff"/>'
+            '</g>')
+
+
 def _text(x: float, baseline: float, text: str, size: float, weight: int) -> tuple[str, float]:
     width = round(text_width(text, size), 1)
     return (f'<text x="{x}" y="{baseline}" font-size="{size}" font-weight="{weight}" textLength="{width}" '
@@ -92,7 +104,7 @@ def _text(x: float, baseline: float, text: str, size: float, weight: int) -> tup
 
 
 def badge(wallet: str, locale: str) -> Badge:
-    """The *wallet* badge ("apple" or "google") worded for *locale* (English when the locale has no wording)."""
+    """The *wallet* badge ("apple", "google" or "samsung") worded for *locale* (English when the locale has no wording)."""
     small, main = WORDING[wallet].get(locale) or WORDING[wallet]["en"]
     h = HEIGHT
     if wallet == "apple":
@@ -102,6 +114,12 @@ def badge(wallet: str, locale: str) -> Badge:
         width = int(48 + max(w1, w2) + 14)
         body = (f'<rect x="0.5" y="0.5" width="{width - 1}" height="{h - 1}" rx="8" fill="#000" stroke="#fff"/>'
                 f'{glyph}<g fill="#fff" font-family="{_FONT}">{line1}{line2}</g>')
+    elif wallet == "samsung":
+        glyph = _samsung_glyph(16, 10)
+        line, w = _text(54, 30, main, 16, 600)
+        width = int(54 + w + 20)
+        body = (f'<rect x="0.5" y="0.5" width="{width - 1}" height="{h - 1}" rx="{(h - 1) / 2}" fill="#000" '
+                f'stroke="#1428a0"/>{glyph}<g fill="#fff" font-family="{_FONT}">{line}</g>')
     else:
         glyph = _google_glyph(16, 10)
         line, w = _text(54, 30, main, 16, 500)

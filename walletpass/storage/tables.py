@@ -287,6 +287,9 @@ class WalletObjectRow(Base):
     object_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     state: Mapped[str | None] = mapped_column(String(16), nullable=True)
     synced_tag: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: Samsung: the cc2 of the card's ADDED event (later calls must use it) and the base URL it named (callback)
+    region: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    callback_url: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class WalletClassRow(Base):
@@ -549,7 +552,7 @@ class IdempotencyKeyRow(Base):
 
 
 #: Funnel events recorded once per pass at most (walletpass.domain.funnel.ONCE_PER_PASS).
-_ONCE_PER_PASS = "kind IN ('apple_install', 'google_save', 'first_transaction')"
+_ONCE_PER_PASS = "kind IN ('apple_install', 'google_save', 'first_transaction', 'samsung_add')"
 
 
 class PassEventRow(Base):

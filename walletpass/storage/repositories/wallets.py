@@ -35,7 +35,8 @@ _OBJECTS = WalletObjectRow.__table__
 def _object(row: Any, pass_id: int, provider: str) -> WalletObject:
     if row is None:
         return WalletObject(pass_id, provider, None, None, None)
-    return WalletObject(row.pass_id, row.provider, row.object_id, row.state, row.synced_tag)
+    return WalletObject(row.pass_id, row.provider, row.object_id, row.state, row.synced_tag, row.region,
+                        row.callback_url)
 
 
 class WalletRepository(SessionRepository):
@@ -62,6 +63,13 @@ class WalletRepository(SessionRepository):
 
     def set_state(self, pass_id: int, state: str, provider: str = GOOGLE) -> None:
         self._put(pass_id, provider, {"state": state})
+
+    def set_endpoint(self, pass_id: int, region: str, callback_url: str | None, provider: str = GOOGLE) -> None:
+        """Where the wallet's API serves the pass (Samsung: the cc2 and callback of its ADDED event)."""
+        values: dict[str, Any] = {"region": region}
+        if callback_url:
+            values["callback_url"] = callback_url
+        self._put(pass_id, provider, values)
 
     def set_synced(self, pass_id: int, tag: int, *, state: str | None = None, only_if_unset: bool = False,
                    provider: str = GOOGLE) -> None:
