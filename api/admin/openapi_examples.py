@@ -183,7 +183,7 @@ def _funnel(visits: int, enrolments: int, apple: int, google: int, first: int, g
     def rate(a: int, b: int) -> float | None:
         return round(a / b, 4) if b else None
     return {"visits": visits, "enrolments": enrolments, "apple_installs": apple, "google_saves": google,
-            "first_transactions": first, "uninstalls": gone,
+            "first_transactions": first, "uninstalls": gone, "samsung_adds": 0,
             "conversion": {"visit_to_enrolment": rate(enrolments, visits),
                            "enrolment_to_wallet": rate(apple + google, enrolments),
                            "enrolment_to_first_transaction": rate(first, enrolments)}}
