@@ -64,11 +64,18 @@ def google_save(token: str) -> WerkzeugResponse:
 @bp.get("/a/<token>")
 def smart_link(token: str) -> WerkzeugResponse:
     """The member's one link (an e-mail, an SMS): 302 to the ``.pkpass`` on iOS, to Google's save redirect on
-    Android, to the pass page anywhere else."""
+    Android, to the pass page anywhere else — and on Samsung Internet when Samsung Wallet is offered for the pass
+    (the page's badges: Samsung Wallet first, Google Wallet next)."""
     s = services()
     if not s.pass_pages.exists(token):
         abort(404, NOT_FOUND)
-    kind = platform(request.headers.get("User-Agent"))
+    user_agent = request.headers.get("User-Agent")
+    kind = platform(user_agent)
+    if kind == ANDROID and samsung_browser(user_agent) and s.samsung is not None:
+        # a Galaxy phone has Samsung Wallet and Google Wallet: the page offers both, Samsung's first
+        view = s.pass_pages.view(token, s.clock.now())
+        if view is not None and s.samsung.offers(view.pass_.kind):
+            kind = DESKTOP
     target = {IOS: s.urls.pkpass, ANDROID: s.urls.google_save}.get(kind, s.urls.page)(token)
     resp = redirect(target, code=302)
     resp.headers["Cache-Control"] = "no-store"

@@ -306,3 +306,12 @@ def test_a_card_added_from_an_older_link_is_brought_up_to_date(client, services,
     held = samsung.add(link)
     drain(services)
     assert held.updates == 1 and "40" in held.card["card"]["data"][0]["attributes"]["subtitle1"]
+
+
+def test_the_smart_link_takes_samsung_internet_to_the_page_with_its_badge(client, services) -> None:  # type: ignore[no-untyped-def]
+    member = make_member(services, make_program(services))
+    links = member["links"]
+    galaxy = client.get(local(links["smart"]), headers={"User-Agent": SAMSUNG_UA})
+    assert galaxy.status_code == 302 and galaxy.headers["Location"] == links["page"]
+    chrome = client.get(local(links["smart"]), headers={"User-Agent": CHROME_UA})
+    assert chrome.status_code == 302 and chrome.headers["Location"] == links["google_save"]
