@@ -16,6 +16,9 @@ from urllib.parse import urlsplit
 
 from walletpass.errors import DuplicateFieldKey, InvalidPass
 from walletpass.hosts import is_loopback
+from walletpass.render.barcodes import NEW_BARCODE_FORMATS, barcode_content_problem, ean13_check_digit
+
+__all__ = ["NEW_BARCODE_FORMATS", "barcode_content_problem", "ean13_check_digit", "problems", "validate"]
 
 STYLES = ("boardingPass", "coupon", "eventTicket", "generic", "storeCard")
 #: iOS 27's poster style for loyalty cards; it comes *beside* one of these styles, which older iOS shows.
@@ -28,9 +31,6 @@ MAX_FEATURED_ACTIONS = 2
 FIELD_GROUPS = ("headerFields", "primaryFields", "secondaryFields", "auxiliaryFields", "backFields",
                 "additionalInfoFields")
 BARCODE_FORMATS = ("PKBarcodeFormatQR", "PKBarcodeFormatPDF417", "PKBarcodeFormatAztec", "PKBarcodeFormatCode128")
-#: 1-D formats Wallet draws from iOS 27 on (apple.md §2.4); older iOS needs one of BARCODE_FORMATS in the list too.
-NEW_BARCODE_FORMATS = ("PKBarcodeFormatEAN13", "PKBarcodeFormatCode39", "PKBarcodeFormatCodabar",
-                       "PKBarcodeFormatI2of5")
 _SQUARE_BARCODES = ("PKBarcodeFormatQR", "PKBarcodeFormatAztec")
 TRANSIT_TYPES = ("PKTransitTypeAir", "PKTransitTypeBoat", "PKTransitTypeBus", "PKTransitTypeGeneric",
                  "PKTransitTypeTrain")
@@ -208,36 +208,6 @@ def _check_change_message(msg: str, path: str, strings: Mapping[str, Mapping[str
     for locale, text in texts:
         if "%@" not in text:
             raise _fail(path, f"{locale}.lproj/pass.strings gives {msg!r} = {text!r}; the text must contain %@")
-
-
-def ean13_check_digit(digits: str) -> str:
-    """The EAN-13 check digit of 12 digits (weights 1, 3, 1, 3, … from the left)."""
-    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits))
-    return str((10 - total % 10) % 10)
-
-
-_CODE39 = re.compile(r"^[0-9A-Z \-.$/+%]+$")
-_CODABAR = re.compile(r"^(?:[A-D][0-9\-$:/.+]+[A-D]|[0-9\-$:/.+]+)$")
-
-
-def barcode_content_problem(fmt: str, message: str) -> str | None:
-    """Why *message* cannot be drawn as the 1-D *fmt* (one of NEW_BARCODE_FORMATS), or None when it can."""
-    if fmt == "PKBarcodeFormatEAN13":
-        if not (len(message) == 13 and message.isascii() and message.isdigit()):
-            return f"{message!r} is not an EAN-13: write 13 digits, the last the check digit"
-        if message[-1] != ean13_check_digit(message[:12]):
-            return (f"{message!r} has the wrong EAN-13 check digit; the 13th digit of {message[:12]} is "
-                    f"{ean13_check_digit(message[:12])}")
-    elif fmt == "PKBarcodeFormatCode39":
-        if not _CODE39.match(message):
-            return f"{message!r} is not Code 39: use A–Z (capitals), 0–9, space and - . $ / + %"
-    elif fmt == "PKBarcodeFormatCodabar":
-        if not _CODABAR.match(message):
-            return (f"{message!r} is not Codabar: use 0–9 and - $ : / . +, optionally between start and stop "
-                    "letters A–D")
-    elif fmt == "PKBarcodeFormatI2of5" and not (message.isascii() and message.isdigit() and len(message) % 2 == 0):
-        return f"{message!r} is not ITF (interleaved 2 of 5): write an even number of digits"
-    return None
 
 
 def _check_barcode(path: str, b: object, formats: tuple[str, ...]) -> None:
