@@ -71,3 +71,29 @@ def test_bad_option_is_422_and_nothing_written(client, auth, services, field, va
     r = _patch(client, url, {field: value}, auth)
     assert r.status_code == 422 and r.json["errors"][0]["field"] == field
     assert client.get(url, headers=auth).json == before
+
+
+def test_a_members_card_follows_the_options(client, auth) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import zipfile
+    from urllib.parse import urlsplit
+
+    r = _post(client, "/api/v1/programs", {"name": "P", "organization_name": "O"}, auth)
+    url = f"/api/v1/programs/{r.json['id']}"
+    m = _post(client, f"{url}/members", {"name": "Lin"}, auth).json
+
+    def pass_json() -> dict:  # type: ignore[type-arg]
+        got = client.get(urlsplit(m["links"]["pkpass"]).path)
+        assert got.status_code == 200
+        return json.loads(zipfile.ZipFile(io.BytesIO(got.data)).read("pass.json"))
+
+    plain = pass_json()
+    assert "posterGeneric" not in plain and [b["format"] for b in plain["barcodes"]] == ["PKBarcodeFormatQR"]
+    r = _patch(client, url, {"member_card_style": "posterGeneric", "barcode_format": "ean13",
+                             "benefits_url": "https://example.com/benefits"}, auth)
+    assert r.status_code == 200, r.json
+    poster = pass_json()
+    assert "storeCard" in poster and "posterGeneric" in poster
+    assert [b["format"] for b in poster["barcodes"]] == ["PKBarcodeFormatEAN13", "PKBarcodeFormatQR"]
+    assert poster["barcodes"][0]["message"][:12] == m["member_number"]
+    assert poster["featuredActions"][0]["url"] == "https://example.com/benefits"
