@@ -62,7 +62,9 @@ def prepare_assets(template: PassTemplate, program: Program, images: Mapping[str
                    *, max_image_bytes: int = _images.DEFAULT_MAX_BYTES, offer: Offer | None = None) -> PreparedAssets:
     """Render images (program uploads override the template's, per slot) and pass.strings for *program*
     (with *offer*'s texts, for a coupon)."""
-    sources = {**template.images, **(images or {})}
+    slots = _images.SLOTS.get(template.style, {})
+    # uploads of slots this style has no use for (Google's hero) are not Apple's: left out, not an error
+    sources = {**template.images, **{slot: data for slot, data in (images or {}).items() if slot in slots}}
     files = _images.render_images(sources, style=template.style, max_bytes=max_image_bytes)
     passjson.check_files(files)
     return _assemble([make_entry(name, data) for name, data in files.items()],
