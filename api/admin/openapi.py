@@ -408,9 +408,10 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
         "/programs/{program_id}/images/{slot}": {
             "parameters": _id("program_id") + [{"name": "slot", "in": "path", "required": True,
                                                  "schema": {"type": "string", "enum": ["icon", "logo", "strip",
-                                                                                       "hero"]}}],
-            "put": {**_op("putProgramImage", "Upload a PNG/JPEG source image (icon, logo, strip: Apple; logo, hero: "
-                                             "Google); every pass of the program is updated",
+                                                                                       "hero", "artwork"]}}],
+            "put": {**_op("putProgramImage", "Upload a PNG/JPEG source image (icon, logo, strip: Apple; artwork: "
+                                             "Apple's iOS 27 poster member card; logo, hero: Google); every pass "
+                                             "of the program is updated",
                           {"204": {"description": "stored"}}, problems={
                               "400": "no image bytes in the body", "404": _PROBLEM_TEXT["404"],
                               "413": f"the image is larger than {max_image_bytes} bytes",

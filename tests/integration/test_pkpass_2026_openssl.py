@@ -39,8 +39,10 @@ def builder(pki: testpki.TestPki) -> PassBuilder:
                        web_service_url="https://passes.example.com/")
 
 
-def program(opts: PassOptions) -> Program:
-    return replace(demo_program(), pass_options=opts, version=7)
+def program(opts: PassOptions, version: int = 7) -> Program:
+    """The demo program with *opts* (a program's options change with its version: prepared images are cached by
+    program version)."""
+    return replace(demo_program(), pass_options=opts, version=version)
 
 
 def member_pass(builder: PassBuilder, opts: PassOptions, number: str = "400638133393") -> bytes:
@@ -129,3 +131,20 @@ def test_without_options_no_new_key_and_the_same_pass_json(builder: PassBuilder)
     plain = builder.build_member_pass(replace(demo_program(), version=7), replace(
         demo_member(), member_number="400638133393"), demo_pass_ref())
     assert pass_json(plain) == pass_json(member_pass(builder, PassOptions()))
+
+
+def test_poster_art_only_on_poster_cards(builder: PassBuilder, pki: testpki.TestPki, tmp_path: Path) -> None:
+    from tests.helpers import png
+
+    art = {"artwork": png(1074, 1344), "hero": png(1032, 336)}  # hero: Google's, never in a .pkpass
+    data = builder.build_member_pass(program(ALL), replace(demo_member(), member_number="400638133393"),
+                                     demo_pass_ref(), images=art)
+    verified(data, pki, tmp_path)
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert {"artwork.png", "artwork@2x.png", "artwork@3x.png"} <= set(names)
+    assert not [n for n in names if n.startswith("hero")]
+    plain = builder.build_member_pass(program(PassOptions(), version=8), demo_member(), demo_pass_ref(), images=art)
+    assert not [n for n in zipfile.ZipFile(io.BytesIO(plain)).namelist() if n.startswith(("artwork", "hero"))]
+    coupon = builder.build_coupon_pass(program(ALL), demo_offer(), demo_coupon(), demo_member(), demo_coupon_ref(),
+                                       images=art)
+    assert not [n for n in zipfile.ZipFile(io.BytesIO(coupon)).namelist() if n.startswith("artwork")]

@@ -24,7 +24,7 @@ from walletpass.ports import Clock, PassBuilder, UnitOfWork
 from walletpass.services.changes import program_changed
 from walletpass.services.idempotency import Replayed, Retry, no_lock, once
 
-IMAGE_SLOTS = ("icon", "logo", "strip", "hero")
+IMAGE_SLOTS = ("icon", "logo", "strip", "hero", "artwork")
 
 _TRANSLATABLE = {"organization_name", "name", "points_label", "terms", *PASS_TEXTS}
 
