@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 from walletpass.errors import DuplicateFieldKey, InvalidPass
 from walletpass.hosts import is_loopback
-from walletpass.render.barcodes import NEW_BARCODE_FORMATS, barcode_content_problem, ean13_check_digit
-
-__all__ = ["NEW_BARCODE_FORMATS", "barcode_content_problem", "ean13_check_digit", "problems", "validate"]
+from walletpass.render.barcodes import NEW_BARCODE_FORMATS as NEW_BARCODE_FORMATS
+from walletpass.render.barcodes import barcode_content_problem as barcode_content_problem
+from walletpass.render.barcodes import ean13_check_digit as ean13_check_digit
 
 STYLES = ("boardingPass", "coupon", "eventTicket", "generic", "storeCard")
 #: iOS 27's poster style for loyalty cards; it comes *beside* one of these styles, which older iOS shows.
