@@ -53,6 +53,7 @@ def test_options_stored_shown_and_patched(client, auth) -> None:  # type: ignore
     ("use_automatic_colors", "yes", "boolean"),
     ("benefits_url", "http://example.com/benefits", "is not an https:// URL"),
     ("benefits_url", "benefits", "is not an https:// URL"),
+    ("benefits_url", "https://[::::]/b", "is not an https URL"),
     ("barcode_format", "upc", "must be one of ['qr', 'ean13', 'code39', 'codabar', 'itf']"),
     ("barcode_format", "PKBarcodeFormatEAN13", "must be one of ['qr', 'ean13', 'code39', 'codabar', 'itf']"),
     ("coupon_relevant_dates", 1, "boolean"),

@@ -148,6 +148,7 @@ def _action(**kw: object) -> dict[str, object]:
     ([_action(), _action()], "featuredActions[1].identifier", "unique"),
     ([_action(url="http://example.com/b")], "featuredActions[0].url", "https URL"),
     ([_action(url="benefits")], "featuredActions[0].url", "https URL"),
+    ([_action(url="https://[zz]/b")], "featuredActions[0].url", "https URL"),
     ([_action(label="x")], "featuredActions[0].label", "unknown key"),
 ])
 def test_featured_actions_rules(actions: object, field: str, words: str) -> None:
@@ -216,3 +217,10 @@ def test_doctor_lists_each_new_problem() -> None:
     p["relevantDates"] = [{"date": "soon"}]
     fields = {e.field for e in passjson.problems(p)}
     assert {"posterGeneric", "featuredActions[0].url", "relevantDates[0].date"} <= fields
+
+
+def test_a_bracketed_host_that_is_no_address_is_refused_not_a_crash() -> None:
+    p = good()
+    p["webServiceURL"] = "https://[zz]/"
+    assert invalid(p).field == "webServiceURL"
+    assert [e.field for e in passjson.problems(p)] == ["webServiceURL"]

@@ -27,6 +27,7 @@ def test_round_trip_of_the_stored_dict() -> None:
     ({"footer_background_color": "red"}, "footer_background_color"),
     ({"benefits_url": "http://example.com"}, "benefits_url"),
     ({"benefits_url": "https://"}, "benefits_url"),
+    ({"benefits_url": "https://[::::]/b"}, "benefits_url"),
     ({"use_automatic_colors": "true"}, "use_automatic_colors"),
     ({"coupon_relevant_dates": 1}, "coupon_relevant_dates"),
     ({"coupon_sharing_prohibited": None}, "coupon_sharing_prohibited"),

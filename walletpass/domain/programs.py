@@ -100,7 +100,10 @@ PASS_OPTION_NAMES = tuple(f.name for f in fields(PassOptions))
 def parse_https_url(value: object, field_name: str) -> str:
     """An absolute https URL of at most 2,000 characters (what Wallet opens from a pass)."""
     text = value.strip() if isinstance(value, str) else None
-    parts = urlsplit(text) if text else None
+    try:
+        parts = urlsplit(text) if text else None
+    except ValueError:  # e.g. a bracketed host that is no IPv6 address
+        parts = None
     if text is None or parts is None or parts.scheme != "https" or not parts.hostname or len(text) > 2000:
         raise InvalidInput(field_name, f"{value!r} is not an https URL; use e.g. 'https://example.com/benefits'")
     return text

@@ -271,7 +271,10 @@ def _check_web_service(p: Mapping[str, Any]) -> None:
         raise _fail("authenticationToken", "webServiceURL is set but authenticationToken is not; set both or neither")
     if not isinstance(token, str) or len(token) < MIN_TOKEN_LENGTH:
         raise _fail("authenticationToken", f"must be a string of at least {MIN_TOKEN_LENGTH} characters")
-    parts = urlsplit(url) if isinstance(url, str) else None
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+    except ValueError:  # a bracketed host that is no IPv6 address: refused below, not a crash of the doctor
+        parts = None
     host = (parts.hostname or "") if parts else ""
     if parts is None or parts.scheme not in ("https", "http") or not host:
         raise _fail("webServiceURL", f"{url!r} is not an https URL; use e.g. 'https://passes.example.com/'")
@@ -352,7 +355,10 @@ def _check_featured_actions(p: Mapping[str, Any]) -> None:
                                               "must be unique")
         ids.add(a["identifier"])
         url = a.get("url")
-        parts = urlsplit(url) if isinstance(url, str) else None
+        try:
+            parts = urlsplit(url) if isinstance(url, str) else None
+        except ValueError:  # e.g. a bracketed host that is no IPv6 address
+            parts = None
         if parts is None or parts.scheme != "https" or not parts.hostname:
             raise _fail(f"{path}.url", f"{url!r} is not an https URL; use e.g. 'https://example.com/benefits'")
         extra = set(a) - {"identifier", "type", "url"}
