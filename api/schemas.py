@@ -22,7 +22,7 @@ from typing import Any
 
 from walletpass.domain.campaigns import MAX_HOLDOUT, MAX_VARIANTS, MAX_WEIGHT
 from walletpass.domain.members import MAX_POINTS, MAX_SOURCE
-from walletpass.domain.programs import SUPPORTED_LOCALES
+from walletpass.domain.programs import BARCODE_CHOICES, MEMBER_CARD_STYLES, SUPPORTED_LOCALES
 from walletpass.domain.webhooks import EVENT_TYPES as WEBHOOK_EVENTS
 from walletpass.services.api_keys import SCOPES
 
@@ -59,6 +59,8 @@ _PCT = r"%[0-9A-Fa-f]{2}"
 #: name, an IPv4 address or a bracketed IPv6 one), an optional port, path and query, no user:password, no fragment.
 URL = whole(rf"[Hh][Tt][Tt][Pp][Ss]?://(?:\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|{_PCT})+)(?::[0-9]*)?"
             rf"(?:[/?](?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|{_PCT})*)?")
+#: An https URL (URL without plain http): what Wallet opens from a pass's featured action.
+HTTPS_URL = URL.replace("[Ss]?://", "[Ss]://", 1)
 #: The keys a program's ``texts[locale]`` may translate (``tier.<name>``: a tier of the program).
 PROGRAM_TEXT_KEY = whole(r"organization_name|name|points_label|terms|description|how_to_earn|coupon_description|"
                          r"how_to_redeem|tier\.[^\x00]+")
@@ -102,6 +104,34 @@ TIER = {
 _hhmm: dict[str, Any] = {"type": "string", "pattern": whole(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]"),
                          "x-detail": "{value} is not a time HH:MM (00:00–23:59)"}
 
+#: A program's choices among Apple's 2024–2026 pass keys (walletpass.domain.programs.PassOptions): the defaults
+#: add none of them, so the passes of a program that sets none stay as they were.
+PASS_OPTIONS: dict[str, Any] = {
+    "member_card_style": {"enum": list(MEMBER_CARD_STYLES),
+                          "description": "storeCard (default), or posterGeneric: iOS 27's poster member card "
+                                         "(full-bleed art, header and primary fields, one footer field), which also "
+                                         "carries the storeCard that iPhones before iOS 27 show"},
+    "footer_background_color": {**_color, "type": ["string", "null"],
+                                "description": "iOS 18 footerBackgroundColor of member cards (poster styles); "
+                                               "rgb(r, g, b) or #rrggbb; null: none (default)"},
+    "use_automatic_colors": {"type": "boolean", "description": "iOS 18 useAutomaticColors on member cards: Wallet "
+                             "picks the text colours from the poster art (default false)"},
+    "benefits_url": {"type": ["string", "null"], "maxLength": 2000, "pattern": HTTPS_URL,
+                     "x-detail": "{value} is not an https:// URL with a host, in ASCII",
+                     "description": "an https page of the membership's benefits, featured on the member card "
+                                    "(featuredActions, type membershipBenefits; iOS 27); null: none (default)"},
+    "barcode_format": {"enum": list(BARCODE_CHOICES),
+                       "description": "qr (default), or a 1-D code for tills, drawn from iOS 27 before the QR code "
+                                      "that older iOS shows: ean13 (the 12-digit member number and its check "
+                                      "digit), code39, codabar, itf (interleaved 2 of 5). On member cards (the "
+                                      "member number) and on coupons (the code) whenever the value can be drawn "
+                                      "so (a coupon code has letters: code39 only); else QR alone"},
+    "coupon_relevant_dates": {"type": "boolean", "description": "coupons carry their offer's validity window as "
+                              "relevantDates (iOS 18) and its start as relevantDate (older iOS); default false"},
+    "coupon_sharing_prohibited": {"type": "boolean", "description": "coupons are redeemed once: hide their Share "
+                                  "button (sharingProhibited); default false"},
+}
+
 PROGRAM = {
     "type": "object", "additionalProperties": False, "required": ["name", "organization_name"],
     "properties": {
@@ -124,6 +154,7 @@ PROGRAM = {
                         "default: the program's name"},
         "how_to_earn": _text(2000), "how_to_redeem": _text(2000),
         "coupon_description": {**_text(200), "description": "a coupon's description; default: its offer's title"},
+        **PASS_OPTIONS,
         "texts": {"type": "object", "maxProperties": len(SUPPORTED_LOCALES), "propertyNames": _locale,
                   "description": "locale → translations; each locale must be one of the program's locales, "
                                  "and a tier.<name> key must name one of its tiers (422 otherwise)",

@@ -20,7 +20,7 @@ from api.context import services
 from api.idempotency import KEY_PATTERN
 from walletpass.domain.funnel import DEFAULT_DAYS, FIRST_DAY, LAST_DAY, MAX_DAYS
 from walletpass.domain.members import MAX_POINTS, MAX_SOURCE
-from walletpass.domain.programs import SUPPORTED_LOCALES
+from walletpass.domain.programs import BARCODE_CHOICES, MEMBER_CARD_STYLES, SUPPORTED_LOCALES
 from walletpass.domain.webhooks import EVENT_TYPES as WEBHOOK_EVENTS
 from walletpass.pkpass.images import MAX_PIXELS, MAX_SIDE
 from walletpass.render import qr
@@ -258,6 +258,10 @@ VIEWS: dict[str, dict[str, Any]] = {
         "background_color": _COLOR, "foreground_color": _COLOR, "label_color": _COLOR, "terms": _STR,
         "description": _STR, "how_to_earn": _STR, "coupon_description": _STR, "how_to_redeem": _STR,
         "time_zone": _STR, "quiet_hours": {"type": ["object", "null"]},
+        "member_card_style": {"enum": list(MEMBER_CARD_STYLES)}, "footer_background_color": {**_COLOR, "type": [
+            "string", "null"]}, "use_automatic_colors": _BOOL, "benefits_url": _NULL_STR,
+        "barcode_format": {"enum": list(BARCODE_CHOICES)}, "coupon_relevant_dates": _BOOL,
+        "coupon_sharing_prohibited": _BOOL,
         "texts": _TEXTS, "version": _INT, "warnings": _WARNINGS}),
     "Links": _object({
         "page": {**_URL, "description": "the pass page: a picture of the card and the Add to Apple Wallet / Add to "
@@ -407,9 +411,10 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
         "/programs/{program_id}/images/{slot}": {
             "parameters": _id("program_id") + [{"name": "slot", "in": "path", "required": True,
                                                  "schema": {"type": "string", "enum": ["icon", "logo", "strip",
-                                                                                       "hero"]}}],
-            "put": {**_op("putProgramImage", "Upload a PNG/JPEG source image (icon, logo, strip: Apple; logo, hero: "
-                                             "Google); every pass of the program is updated",
+                                                                                       "hero", "artwork"]}}],
+            "put": {**_op("putProgramImage", "Upload a PNG/JPEG source image (icon, logo, strip: Apple; artwork: "
+                                             "Apple's iOS 27 poster member card; logo, hero: Google); every pass "
+                                             "of the program is updated",
                           {"204": {"description": "stored"}}, problems={
                               "400": "no image bytes in the body", "404": _PROBLEM_TEXT["404"],
                               "413": f"the image is larger than {max_image_bytes} bytes",

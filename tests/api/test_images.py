@@ -105,3 +105,19 @@ def test_a_2000_by_2000_jpeg_is_accepted_and_on_the_pass(client, services, auth)
     with zipfile.ZipFile(io.BytesIO(pkpass)) as z:
         sizes = {n: Image.open(io.BytesIO(z.read(n))).size for n in ("icon.png", "icon@2x.png", "icon@3x.png")}
     assert sizes == {"icon.png": (38, 38), "icon@2x.png": (76, 76), "icon@3x.png": (114, 114)}
+
+
+def test_a_google_hero_upload_leaves_the_apple_passes_buildable(client, services, auth) -> None:  # type: ignore[no-untyped-def]
+    """The hero is Google's alone: before, its upload made every .pkpass of the program a 422 (storeCard passes
+    take no hero)."""
+    from urllib.parse import urlsplit
+
+    from tests.helpers import png
+
+    pid = make_program(services)
+    m = make_member(services, pid)
+    assert put_image(client, auth, pid, "hero", png(1032, 336)).status_code == 204
+    links = client.get(f"/api/v1/members/{m['id']}", headers=auth).json["links"]
+    got = client.get(urlsplit(links["pkpass"]).path)
+    assert got.status_code == 200, got.get_data(as_text=True)
+    assert not [n for n in zipfile.ZipFile(io.BytesIO(got.data)).namelist() if n.startswith("hero")]

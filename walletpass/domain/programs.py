@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
 
 from walletpass.errors import InvalidInput
 
@@ -52,6 +54,90 @@ def color_to_hex(rgb: str) -> str:
     return "#" + "".join(f"{int(g):02x}" for g in m.groups())
 
 
+#: ``member_card_style``: the classic store card, or iOS 27's poster (which carries the store card as its fallback).
+MEMBER_CARD_STYLES = ("storeCard", "posterGeneric")
+#: ``barcode_format`` → Apple's iOS 27 1-D format (None: QR alone). A 1-D code comes first, the QR after it.
+BARCODE_CHOICES: Mapping[str, str | None] = {
+    "qr": None, "ean13": "PKBarcodeFormatEAN13", "code39": "PKBarcodeFormatCode39",
+    "codabar": "PKBarcodeFormatCodabar", "itf": "PKBarcodeFormatI2of5",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PassOptions:
+    """A program's choices among Apple's 2024–2026 pass keys; the defaults add none of them (apple.md, 2024–2026).
+
+    ``member_card_style`` posterGeneric gives member cards iOS 27's poster beside the store card;
+    ``footer_background_color`` and ``use_automatic_colors`` are iOS 18's poster colours (member cards);
+    ``benefits_url`` becomes the card's featured "membership benefits" action; ``barcode_format`` puts a 1-D code
+    for the till before the QR code; ``coupon_relevant_dates`` gives coupons their offer's validity window as
+    ``relevantDates`` (and ``relevantDate`` for older iOS); ``coupon_sharing_prohibited`` hides coupons' Share
+    button (a coupon is redeemed once).
+    """
+
+    member_card_style: str = "storeCard"
+    footer_background_color: str | None = None
+    use_automatic_colors: bool = False
+    benefits_url: str | None = None
+    barcode_format: str = "qr"
+    coupon_relevant_dates: bool = False
+    coupon_sharing_prohibited: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        """Every option by name (the API's view)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def stored(self) -> dict[str, Any] | None:
+        """The options that differ from the defaults (what the program row keeps); None when none do."""
+        default = PassOptions()
+        out = {k: v for k, v in self.as_json().items() if getattr(default, k) != v}
+        return out or None
+
+
+PASS_OPTION_NAMES = tuple(f.name for f in fields(PassOptions))
+
+
+def parse_https_url(value: object, field_name: str) -> str:
+    """An absolute https URL of at most 2,000 characters (what Wallet opens from a pass)."""
+    text = value.strip() if isinstance(value, str) else None
+    try:
+        parts = urlsplit(text) if text else None
+    except ValueError:  # e.g. a bracketed host that is no IPv6 address
+        parts = None
+    if text is None or parts is None or parts.scheme != "https" or not parts.hostname or len(text) > 2000:
+        raise InvalidInput(field_name, f"{value!r} is not an https URL; use e.g. 'https://example.com/benefits'")
+    return text
+
+
+def parse_pass_options(raw: Mapping[str, Any] | None) -> PassOptions:
+    """PassOptions from API fields or a stored dict (missing: default); InvalidInput names a bad one."""
+    raw = raw or {}
+    unknown = sorted(set(raw) - set(PASS_OPTION_NAMES))
+    if unknown:
+        raise InvalidInput(unknown[0], f"unknown pass option; use {', '.join(PASS_OPTION_NAMES)}")
+    opts = PassOptions()
+    values: dict[str, Any] = {}
+    style = raw.get("member_card_style", opts.member_card_style)
+    if style not in MEMBER_CARD_STYLES:
+        raise InvalidInput("member_card_style", f"{style!r} is not a style; use one of {', '.join(MEMBER_CARD_STYLES)}")
+    values["member_card_style"] = style
+    barcode = raw.get("barcode_format", opts.barcode_format)
+    if barcode not in BARCODE_CHOICES:
+        raise InvalidInput("barcode_format", f"{barcode!r} is not a barcode format; use one of "
+                                             f"{', '.join(BARCODE_CHOICES)}")
+    values["barcode_format"] = barcode
+    color = raw.get("footer_background_color")
+    values["footer_background_color"] = None if color is None else parse_color(color, "footer_background_color")
+    url = raw.get("benefits_url")
+    values["benefits_url"] = None if url is None else parse_https_url(url, "benefits_url")
+    for flag in ("use_automatic_colors", "coupon_relevant_dates", "coupon_sharing_prohibited"):
+        value = raw.get(flag, False)
+        if not isinstance(value, bool):
+            raise InvalidInput(flag, f"must be true or false, got {value!r}")
+        values[flag] = value
+    return PassOptions(**values)
+
+
 @dataclass(frozen=True, slots=True)
 class Tier:
     """A tier reached at ``min_points``; optional colours override the program's."""
@@ -88,6 +174,8 @@ class Program:
     #: IANA time zone of the program's day; quiet hours as (start, end) "HH:MM" (None: none)
     time_zone: str = "UTC"
     quiet_hours: tuple[str, str] | None = ("21:00", "09:00")
+    #: Apple's 2024–2026 keys the program's passes use (none by default)
+    pass_options: PassOptions = PassOptions()
 
     def tier_for(self, points: int) -> Tier | None:
         """The highest tier whose threshold *points* reaches, or None."""

@@ -36,6 +36,8 @@ from walletpass.render.template import COUPON, MEMBER, PassTemplate
 from walletpass.render.texts import localized_strings
 
 DEFAULT_TEMPLATES = {MEMBER: "member-card", COUPON: "coupon"}
+#: The image slot of iOS 27's posterGeneric art (``artwork.png``, @2x, @3x).
+POSTER_ART = "artwork"
 _STRINGS_FILE = "/pass.strings"
 
 
@@ -62,7 +64,11 @@ def prepare_assets(template: PassTemplate, program: Program, images: Mapping[str
                    *, max_image_bytes: int = _images.DEFAULT_MAX_BYTES, offer: Offer | None = None) -> PreparedAssets:
     """Render images (program uploads override the template's, per slot) and pass.strings for *program*
     (with *offer*'s texts, for a coupon)."""
-    sources = {**template.images, **(images or {})}
+    slots = set(_images.SLOTS.get(template.style, {}))
+    if program.pass_options.member_card_style != "posterGeneric":
+        slots.discard(POSTER_ART)  # the poster's art only on poster cards
+    # uploads of slots this style has no use for (Google's hero) are not Apple's: left out, not an error
+    sources = {**template.images, **{slot: data for slot, data in (images or {}).items() if slot in slots}}
     files = _images.render_images(sources, style=template.style, max_bytes=max_image_bytes)
     passjson.check_files(files)
     return _assemble([make_entry(name, data) for name, data in files.items()],

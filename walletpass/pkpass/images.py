@@ -10,6 +10,8 @@ icon    38 × 38, cropped    Apple pass-builder 2026 ("required size"); the arch
 logo    fits in 160 × 50    both sources agree on the bound; the aspect ratio is kept, no padding.
 strip   375 × 123 storeCard the archived guide: 375×144 for coupons (and gift cards), 375×123 for other
         375 × 144 coupon    store cards such as loyalty cards; pass-builder's single 375×144 is for posters.
+artwork 358 × 448, cropped  pass-builder 2026: the full-bleed art of iOS 27's posterGeneric (member cards of a
+                            program whose member_card_style is posterGeneric; other cards leave it out).
 ======  ==================  ============================================================================
 
 The most pixels a slot needs is a coupon strip at @3x, 1125 × 432 (0.49 Mpx); Google, which fetches the uploaded
@@ -67,7 +69,8 @@ _ICON = Slot("icon", 38, 38, "cover")
 _LOGO = Slot("logo", 160, 50, "contain")
 #: Slots per pass style (apple.md §2.9 table 4-1: storeCard and coupon take logo, icon, strip).
 SLOTS: Mapping[str, Mapping[str, Slot]] = {
-    "storeCard": {"icon": _ICON, "logo": _LOGO, "strip": Slot("strip", 375, 123, "cover")},
+    "storeCard": {"icon": _ICON, "logo": _LOGO, "strip": Slot("strip", 375, 123, "cover"),
+                  "artwork": Slot("artwork", 358, 448, "cover")},
     "coupon": {"icon": _ICON, "logo": _LOGO, "strip": Slot("strip", 375, 144, "cover")},
 }
 

@@ -16,15 +16,28 @@ from urllib.parse import urlsplit
 
 from walletpass.errors import DuplicateFieldKey, InvalidPass
 from walletpass.hosts import is_loopback
+from walletpass.render.barcodes import NEW_BARCODE_FORMATS as NEW_BARCODE_FORMATS
+from walletpass.render.barcodes import barcode_content_problem as barcode_content_problem
+from walletpass.render.barcodes import ean13_check_digit as ean13_check_digit
 
 STYLES = ("boardingPass", "coupon", "eventTicket", "generic", "storeCard")
+#: iOS 27's poster style for loyalty cards; it comes *beside* one of these styles, which older iOS shows.
+POSTER_STYLE = "posterGeneric"
+POSTER_FALLBACKS = ("generic", "storeCard")
+#: The poster's groups: the usual ones plus one footer field (apple.md, 2024–2026 additions).
+POSTER_GROUPS = (*("headerFields", "primaryFields", "secondaryFields", "auxiliaryFields", "backFields",
+                  "additionalInfoFields"), "footerFields")
+MAX_FEATURED_ACTIONS = 2
 FIELD_GROUPS = ("headerFields", "primaryFields", "secondaryFields", "auxiliaryFields", "backFields",
                 "additionalInfoFields")
 BARCODE_FORMATS = ("PKBarcodeFormatQR", "PKBarcodeFormatPDF417", "PKBarcodeFormatAztec", "PKBarcodeFormatCode128")
 _SQUARE_BARCODES = ("PKBarcodeFormatQR", "PKBarcodeFormatAztec")
 TRANSIT_TYPES = ("PKTransitTypeAir", "PKTransitTypeBoat", "PKTransitTypeBus", "PKTransitTypeGeneric",
                  "PKTransitTypeTrain")
-COLOR_KEYS = ("backgroundColor", "foregroundColor", "labelColor")
+COLOR_KEYS = ("backgroundColor", "foregroundColor", "labelColor", "footerBackgroundColor")
+FLAG_KEYS = ("voided", "sharingProhibited", "suppressStripShine", "suppressHeaderDarkening", "useAutomaticColors")
+#: Misspellings Wallet would silently ignore → the key it reads.
+_MISSPELT = {"useAutomaticColor": "useAutomaticColors"}
 REQUIRED_STRINGS = ("passTypeIdentifier", "serialNumber", "teamIdentifier", "organizationName", "description")
 MIN_TOKEN_LENGTH = 16
 MAX_LOCATIONS = 10
@@ -103,10 +116,19 @@ def _check_style(p: Mapping[str, Any]) -> str:
     present = [s for s in STYLES if s in p]
     if len(present) != 1:
         found = ", ".join(present) or "none"
+        if POSTER_STYLE in p and not present:
+            raise _fail(POSTER_STYLE, f"a {POSTER_STYLE} pass needs a {' or '.join(POSTER_FALLBACKS)} style beside "
+                                      "it: devices before iOS 27 show that one (and no pass at all without it)")
         raise _fail("style", f"a pass needs exactly one style key of {', '.join(STYLES)}; found {found}")
     style = present[0]
     if not _is_map(p[style]):
         raise _fail(style, "must be an object of field groups (headerFields, primaryFields, …)")
+    if POSTER_STYLE in p:
+        if style not in POSTER_FALLBACKS:
+            raise _fail(POSTER_STYLE, f"its fallback for devices before iOS 27 must be {' or '.join(POSTER_FALLBACKS)},"
+                                      f" not {style}")
+        if not _is_map(p[POSTER_STYLE]):
+            raise _fail(POSTER_STYLE, "must be an object of field groups (headerFields, primaryFields, footerFields, …)")
     if style == "boardingPass" and p[style].get("transitType") not in TRANSIT_TYPES:
         raise _fail("boardingPass.transitType", f"required; use one of {', '.join(TRANSIT_TYPES)}")
     return style
@@ -140,11 +162,23 @@ def _check_fields(p: Mapping[str, Any], style: str, square_barcode: bool,
                   strings: Mapping[str, Mapping[str, str]] | None) -> None:
     groups = p[style]
     seen: set[str] = set()
+    _check_groups(groups, style, FIELD_GROUPS, seen, strings)
+    if POSTER_STYLE in p:  # keys unique across the whole pass, the poster's fields included (apple.md §2.3)
+        _check_groups(p[POSTER_STYLE], POSTER_STYLE, POSTER_GROUPS, seen, strings)
+    if square_barcode and style in ("coupon", "storeCard", "generic"):
+        n = len(groups.get("secondaryFields", [])) + len(groups.get("auxiliaryFields", []))
+        if n > 4:
+            raise _fail(f"{style}.auxiliaryFields", f"{n} secondary + auxiliary fields; with a square barcode "
+                                                    f"a {style} shows at most 4 together — move some to backFields")
+
+
+def _check_groups(groups: Mapping[str, Any], style: str, allowed: tuple[str, ...], seen: set[str],
+                  strings: Mapping[str, Mapping[str, str]] | None) -> None:
     for name, fields in groups.items():
         if name == "transitType" and style == "boardingPass":
             continue
-        if name not in FIELD_GROUPS:
-            raise _fail(f"{style}.{name}", f"unknown field group; use {', '.join(FIELD_GROUPS)}")
+        if name not in allowed:
+            raise _fail(f"{style}.{name}", f"unknown field group; use {', '.join(allowed)}")
         if not isinstance(fields, list):
             raise _fail(f"{style}.{name}", "must be a list of fields")
         limit = _GROUP_LIMITS.get(name)
@@ -152,15 +186,12 @@ def _check_fields(p: Mapping[str, Any], style: str, square_barcode: bool,
             most = limit[1] if style == "boardingPass" else limit[0]
             if len(fields) > most:
                 raise _fail(f"{style}.{name}", f"has {len(fields)} fields; {style} shows at most {most}")
+        if name == "footerFields" and len(fields) > 1:
+            raise _fail(f"{style}.{name}", f"has {len(fields)} fields; a poster shows one footer field")
         for i, f in enumerate(fields):
             _check_field(f, f"{style}.{name}[{i}]", seen)
             if "changeMessage" in f:
                 _check_change_message(f["changeMessage"], f"{style}.{name}[{i}].changeMessage", strings)
-    if square_barcode and style in ("coupon", "storeCard", "generic"):
-        n = len(groups.get("secondaryFields", [])) + len(groups.get("auxiliaryFields", []))
-        if n > 4:
-            raise _fail(f"{style}.auxiliaryFields", f"{n} secondary + auxiliary fields; with a square barcode "
-                                                    f"a {style} shows at most 4 together — move some to backFields")
 
 
 def _check_change_message(msg: str, path: str, strings: Mapping[str, Mapping[str, str]] | None) -> None:
@@ -179,37 +210,55 @@ def _check_change_message(msg: str, path: str, strings: Mapping[str, Mapping[str
             raise _fail(path, f"{locale}.lproj/pass.strings gives {msg!r} = {text!r}; the text must contain %@")
 
 
+def _check_barcode(path: str, b: object, formats: tuple[str, ...]) -> None:
+    if not _is_map(b):
+        raise _fail(path, "must be an object with format, message and messageEncoding")
+    fmt = b.get("format")
+    if fmt not in formats:
+        raise _fail(f"{path}.format", f"{fmt!r} is not supported; use one of {', '.join(formats)}")
+    msg, enc = b.get("message"), b.get("messageEncoding")
+    if not isinstance(msg, str) or not msg:
+        raise _fail(f"{path}.message", "required: the text the barcode encodes")
+    if not isinstance(enc, str) or not enc:
+        raise _fail(f"{path}.messageEncoding", "required: an IANA charset name such as 'iso-8859-1'")
+    try:
+        msg.encode(enc)
+    except LookupError:
+        raise _fail(f"{path}.messageEncoding", f"unknown charset {enc!r}; use 'iso-8859-1' or 'utf-8'") from None
+    except UnicodeEncodeError:
+        raise _fail(f"{path}.message", f"{msg!r} cannot be encoded as {enc}; use messageEncoding 'utf-8' "
+                                       "or an ASCII message") from None
+    if fmt in NEW_BARCODE_FORMATS:
+        problem = barcode_content_problem(str(fmt), msg)
+        if problem:
+            raise _fail(f"{path}.message", problem)
+    if "altText" in b and not isinstance(b["altText"], str):
+        raise _fail(f"{path}.altText", "must be a string")
+
+
 def _check_barcodes(p: Mapping[str, Any]) -> bool:
-    """Check ``barcodes`` (and the deprecated ``barcode``); return True when the first one is square."""
-    entries: list[tuple[str, object]] = []
+    """Check ``barcodes`` (and the deprecated ``barcode``); return True when one older iOS shows is square.
+
+    The iOS 27 1-D formats are accepted in ``barcodes`` only beside a format older iOS draws (else those devices
+    show no barcode); the deprecated ``barcode`` (read before iOS 9) takes the old formats only.
+    """
+    shown: list[object] = []
     if "barcodes" in p:
         if not isinstance(p["barcodes"], list) or not p["barcodes"]:
             raise _fail("barcodes", "must be a non-empty list of barcode objects; or leave barcodes out")
-        entries += [(f"barcodes[{i}]", b) for i, b in enumerate(p["barcodes"])]
+        entries = p["barcodes"]
+        has_old = any(_is_map(b) and b.get("format") in BARCODE_FORMATS for b in entries)
+        for i, b in enumerate(entries):
+            if _is_map(b) and b.get("format") in NEW_BARCODE_FORMATS and not has_old:
+                raise _fail(f"barcodes[{i}].format", f"{b.get('format')!r} shows only on iOS 27 and later; also "
+                                                     f"list one older iOS shows — use one of "
+                                                     f"{', '.join(BARCODE_FORMATS)} (e.g. a QR code after it)")
+            _check_barcode(f"barcodes[{i}]", b, BARCODE_FORMATS + NEW_BARCODE_FORMATS)
+        shown += [b for b in entries if b.get("format") in BARCODE_FORMATS]
     if "barcode" in p:
-        entries.append(("barcode", p["barcode"]))
-    for path, b in entries:
-        if not _is_map(b):
-            raise _fail(path, "must be an object with format, message and messageEncoding")
-        if b.get("format") not in BARCODE_FORMATS:
-            raise _fail(f"{path}.format", f"{b.get('format')!r} is not supported; use one of "
-                                          f"{', '.join(BARCODE_FORMATS)}")
-        msg, enc = b.get("message"), b.get("messageEncoding")
-        if not isinstance(msg, str) or not msg:
-            raise _fail(f"{path}.message", "required: the text the barcode encodes")
-        if not isinstance(enc, str) or not enc:
-            raise _fail(f"{path}.messageEncoding", "required: an IANA charset name such as 'iso-8859-1'")
-        try:
-            msg.encode(enc)
-        except LookupError:
-            raise _fail(f"{path}.messageEncoding", f"unknown charset {enc!r}; use 'iso-8859-1' or 'utf-8'") from None
-        except UnicodeEncodeError:
-            raise _fail(f"{path}.message", f"{msg!r} cannot be encoded as {enc}; use messageEncoding 'utf-8' "
-                                           "or an ASCII message") from None
-        if "altText" in b and not isinstance(b["altText"], str):
-            raise _fail(f"{path}.altText", "must be a string")
-    first = entries[0][1] if entries else None
-    return _is_map(first) and first.get("format") in _SQUARE_BARCODES
+        _check_barcode("barcode", p["barcode"], BARCODE_FORMATS)
+        shown.append(p["barcode"])
+    return any(_is_map(b) and b.get("format") in _SQUARE_BARCODES for b in shown[:1])
 
 
 def _check_web_service(p: Mapping[str, Any]) -> None:
@@ -222,7 +271,10 @@ def _check_web_service(p: Mapping[str, Any]) -> None:
         raise _fail("authenticationToken", "webServiceURL is set but authenticationToken is not; set both or neither")
     if not isinstance(token, str) or len(token) < MIN_TOKEN_LENGTH:
         raise _fail("authenticationToken", f"must be a string of at least {MIN_TOKEN_LENGTH} characters")
-    parts = urlsplit(url) if isinstance(url, str) else None
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+    except ValueError:  # a bracketed host that is no IPv6 address: refused below, not a crash of the doctor
+        parts = None
     host = (parts.hostname or "") if parts else ""
     if parts is None or parts.scheme not in ("https", "http") or not host:
         raise _fail("webServiceURL", f"{url!r} is not an https URL; use e.g. 'https://passes.example.com/'")
@@ -254,18 +306,73 @@ def _check_relevance(p: Mapping[str, Any]) -> None:
             check_date(p[key], key)
     dates = p.get("relevantDates")
     if dates is not None:
-        if not isinstance(dates, list):
-            raise _fail("relevantDates", "must be a list of {date} or {startDate, endDate} objects")
+        if not isinstance(dates, list) or not dates:
+            raise _fail("relevantDates", "must be a non-empty list of {date} or {startDate, endDate} objects; "
+                                         "or leave relevantDates out")
         for i, entry in enumerate(dates):
-            for k in ("date", "startDate", "endDate"):
-                if _is_map(entry) and k in entry:
-                    check_date(entry[k], f"relevantDates[{i}].{k}")
+            _check_relevant_date(entry, f"relevantDates[{i}]")
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _check_relevant_date(entry: object, path: str) -> None:
+    """One entry of ``relevantDates`` (iOS 18, apple.md §2.1): ``{date}`` or ``{startDate, endDate}``."""
+    if not _is_map(entry):
+        raise _fail(path, "must be an object {date} or {startDate, endDate}")
+    keys = set(entry)
+    if keys not in ({"date"}, {"startDate", "endDate"}):
+        raise _fail(path, f"has the keys {', '.join(sorted(keys)) or 'none'}; give either date, or startDate "
+                          "and endDate")
+    for k in sorted(keys):
+        check_date(entry[k], f"{path}.{k}")
+    if "startDate" in keys and _instant(entry["startDate"]) > _instant(entry["endDate"]):
+        raise _fail(f"{path}.endDate", f"{entry['endDate']!r} is before startDate {entry['startDate']!r}; the "
+                                       "window must end after it starts")
+
+
+def _check_featured_actions(p: Mapping[str, Any]) -> None:
+    """``featuredActions`` (iOS 27): up to two ``{identifier, type, url}`` with distinct identifiers."""
+    actions = p.get("featuredActions")
+    if actions is None:
+        return
+    if not isinstance(actions, list) or not actions:
+        raise _fail("featuredActions", "must be a non-empty list of {identifier, type, url}; or leave it out")
+    if len(actions) > MAX_FEATURED_ACTIONS:
+        raise _fail("featuredActions", f"has {len(actions)} actions; Wallet features at most "
+                                       f"{MAX_FEATURED_ACTIONS}")
+    ids: set[str] = set()
+    for i, a in enumerate(actions):
+        path = f"featuredActions[{i}]"
+        if not _is_map(a):
+            raise _fail(path, "must be an object {identifier, type, url}")
+        for k in ("identifier", "type"):
+            if not isinstance(a.get(k), str) or not a[k].strip():
+                raise _fail(f"{path}.{k}", "required: a non-empty string (e.g. type 'membershipBenefits')")
+        if a["identifier"] in ids:
+            raise _fail(f"{path}.identifier", f"{a['identifier']!r} is used by another action; identifiers "
+                                              "must be unique")
+        ids.add(a["identifier"])
+        url = a.get("url")
+        try:
+            parts = urlsplit(url) if isinstance(url, str) else None
+        except ValueError:  # e.g. a bracketed host that is no IPv6 address
+            parts = None
+        if parts is None or parts.scheme != "https" or not parts.hostname:
+            raise _fail(f"{path}.url", f"{url!r} is not an https URL; use e.g. 'https://example.com/benefits'")
+        extra = set(a) - {"identifier", "type", "url"}
+        if extra:
+            raise _fail(f"{path}.{sorted(extra)[0]}", "unknown key; an action has identifier, type and url")
 
 
 def _check_flags(p: Mapping[str, Any]) -> None:
-    for key in ("voided", "sharingProhibited", "suppressStripShine"):
+    for key in FLAG_KEYS:
         if key in p and not isinstance(p[key], bool):
             raise _fail(key, f"must be true or false, got {p[key]!r}")
+    for key, meant in _MISSPELT.items():
+        if key in p:
+            raise _fail(key, f"Wallet ignores {key}; the key is {meant}")
     for key in COLOR_KEYS:
         if key in p:
             check_color(p[key], key)
@@ -323,6 +430,7 @@ def validate(pass_json: Mapping[str, Any], *, signer: Certified | None = None, f
     _check_flags(pass_json)
     _check_web_service(pass_json)
     _check_relevance(pass_json)
+    _check_featured_actions(pass_json)
     if signer is not None:
         check_certificate_match(pass_json, signer)
     if files is not None:
@@ -358,6 +466,7 @@ def problems(pass_json: object, *, files: Collection[str] | None = None,
     run(lambda: _check_flags(p))
     run(lambda: _check_web_service(p))
     run(lambda: _check_relevance(p))
+    run(lambda: _check_featured_actions(p))
     if files is not None:
         run(lambda: check_files(files))
     if strings is not None:

@@ -15,8 +15,9 @@ from typing import Any
 from walletpass.domain.members import Member
 from walletpass.domain.offers import EXPIRED, REDEEMED, TRANSLATABLE, VOIDED, Coupon, Offer
 from walletpass.domain.passes import News, PassRef
-from walletpass.domain.programs import Program
+from walletpass.domain.programs import BARCODE_CHOICES, Program
 from walletpass.errors import InvalidInput
+from walletpass.render.barcodes import barcodes
 from walletpass.render.template import COUPON, MEMBER, PROGRAM_FIELD_TEXTS, PassTemplate, substitute
 from walletpass.render.texts import localized_strings, offer_text_key, program_text_key, tier_key
 
@@ -47,15 +48,6 @@ def w3c_date(value: datetime) -> str:
     return aware.replace(microsecond=0).isoformat()
 
 
-def _barcode(message: str) -> list[dict[str, str]]:
-    try:
-        message.encode("iso-8859-1")
-        encoding = "iso-8859-1"
-    except UnicodeEncodeError:
-        encoding = "utf-8"
-    return [{"format": BARCODE_FORMAT, "message": message, "messageEncoding": encoding, "altText": message}]
-
-
 def _check_kind(template: PassTemplate, pass_ref: PassRef, kind: str) -> None:
     if template.kind != kind:
         raise InvalidInput("template", f"template {template.name!r} is for {template.kind} passes, not {kind}")
@@ -64,7 +56,7 @@ def _check_kind(template: PassTemplate, pass_ref: PassRef, kind: str) -> None:
 
 
 def _base(template: PassTemplate, values: dict[str, Any], pass_ref: PassRef, ctx: RenderContext,
-          colors: tuple[str, str, str], barcode_message: str) -> dict[str, Any]:
+          program: Program, colors: tuple[str, str, str], barcode_message: str) -> dict[str, Any]:
     p: dict[str, Any] = substitute(template.skeleton, values)
     p.setdefault("description", "description")
     p.update({
@@ -78,7 +70,7 @@ def _base(template: PassTemplate, values: dict[str, Any], pass_ref: PassRef, ctx
         "backgroundColor": colors[0],
         "foregroundColor": colors[1],
         "labelColor": colors[2],
-        "barcodes": _barcode(barcode_message),
+        "barcodes": barcodes(barcode_message, BARCODE_CHOICES[program.pass_options.barcode_format]),
     })
     return p
 
@@ -108,10 +100,42 @@ def member_pass_json(template: PassTemplate, program: Program, member: Member, p
         "pass.news_link_key": news.link_key if news and ctx.coupon_url else None,
         **_program_values(program),
     }
-    p = _base(template, values, pass_ref, ctx, program.colors_for(member.tier), member.member_number)
+    p = _base(template, values, pass_ref, ctx, program, program.colors_for(member.tier), member.member_number)
+    _member_options(p, program)
     if pass_ref.voided:
         p["voided"] = True
     return p
+
+
+#: The featured action a program's ``benefits_url`` becomes (iOS 27 ``featuredActions``).
+BENEFITS_ACTION = {"identifier": "membership-benefits", "type": "membershipBenefits"}
+#: Keys of the poster's fields: the store card's keys with this prefix (keys are unique across the whole pass).
+POSTER_KEY_PREFIX = "poster_"
+
+
+def poster_of(store_card: dict[str, Any]) -> dict[str, Any]:
+    """iOS 27's ``posterGeneric`` block made from a member card's ``storeCard`` (which stays beside it for older
+    iOS): its header and primary fields, its last secondary field (the member number) as the one footer field, and
+    its back; each field's key prefixed with :data:`POSTER_KEY_PREFIX`."""
+    def fields(group: str) -> list[dict[str, Any]]:
+        return [{**f, "key": POSTER_KEY_PREFIX + f["key"]} for f in store_card.get(group, [])]
+
+    poster = {"headerFields": fields("headerFields"), "primaryFields": fields("primaryFields"),
+              "footerFields": fields("secondaryFields")[-1:], "backFields": fields("backFields")}
+    return {group: f for group, f in poster.items() if f}
+
+
+def _member_options(p: dict[str, Any], program: Program) -> None:
+    """A member card's keys from the program's PassOptions (none with the defaults: the pass stays as it was)."""
+    opts = program.pass_options
+    if opts.member_card_style == "posterGeneric":
+        p["posterGeneric"] = poster_of(p["storeCard"])
+    if opts.footer_background_color is not None:
+        p["footerBackgroundColor"] = opts.footer_background_color
+    if opts.use_automatic_colors:
+        p["useAutomaticColors"] = True
+    if opts.benefits_url is not None:
+        p["featuredActions"] = [{**BENEFITS_ACTION, "url": opts.benefits_url}]
 
 
 def coupon_voided(coupon: Coupon, offer: Offer, pass_ref: PassRef) -> bool:
@@ -145,12 +169,34 @@ def coupon_pass_json(template: PassTemplate, program: Program, offer: Offer, cou
         **_program_values(program),
     }
     colors = program.colors_for(member.tier if member else None)
-    p = _base(template, values, pass_ref, ctx, colors, coupon.code)
+    p = _base(template, values, pass_ref, ctx, program, colors, coupon.code)
     if offer.valid_until is not None:
         p["expirationDate"] = w3c_date(offer.valid_until)
-    if coupon_voided(coupon, offer, pass_ref):
+    voided = coupon_voided(coupon, offer, pass_ref)
+    if voided:
         p["voided"] = True
+    if program.pass_options.coupon_sharing_prohibited:
+        p["sharingProhibited"] = True
+    if program.pass_options.coupon_relevant_dates and not voided:
+        p.update(relevance_of(offer, coupon))
     return p
+
+
+def relevance_of(offer: Offer, coupon: Coupon) -> dict[str, Any]:
+    """A coupon's validity window as ``relevantDates`` (iOS 18) and its start as ``relevantDate`` (older iOS).
+
+    The window runs from the offer's ``valid_from`` (else the coupon's issue) to its ``valid_until``; without an
+    end it is the single date it starts; without either date there is none (an empty dict).
+    """
+    start = offer.valid_from or coupon.created_at
+    end = offer.valid_until
+    if start is not None and end is not None and start < end:
+        return {"relevantDate": w3c_date(start),
+                "relevantDates": [{"startDate": w3c_date(start), "endDate": w3c_date(end)}]}
+    moment = start or end
+    if moment is None:
+        return {}
+    return {"relevantDate": w3c_date(moment), "relevantDates": [{"date": w3c_date(moment)}]}
 
 
 def render_member(template: PassTemplate, program: Program, member: Member, pass_ref: PassRef,

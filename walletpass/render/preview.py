@@ -186,7 +186,8 @@ def render_preview(pass_json: Mapping[str, Any], strings: Mapping[str, str], loc
     fg = parse_rgb(str(pass_json.get("foregroundColor", "rgb(255, 255, 255)")))
     label = parse_rgb(str(pass_json.get("labelColor", "rgb(200, 200, 200)")))
     barcodes = pass_json.get("barcodes") or []
-    barcode = barcodes[0] if barcodes else None
+    # the picture draws a QR code: the QR entry (after an iOS 27 1-D code for tills, when the program has one)
+    barcode = next((b for b in barcodes if b.get("format") == "PKBarcodeFormatQR"), barcodes[0] if barcodes else None)
     rows = [_fields(style, "secondaryFields"), _fields(style, "auxiliaryFields")]
     height = 112 + 136 + sum(84 for r in rows if r) + (300 if barcode else 0) + _PAD
     c = _Canvas(fonts, height, bg)

@@ -7,11 +7,13 @@ from typing import Any
 
 from walletpass.domain.programs import (
     OWN_TEXTS,
+    PASS_OPTION_NAMES,
     PASS_TEXTS,
     SUPPORTED_LOCALES,
     Program,
     Tier,
     parse_color,
+    parse_pass_options,
     parse_quiet_hours,
     parse_time_zone,
     validate_tiers,
@@ -22,7 +24,7 @@ from walletpass.ports import Clock, PassBuilder, UnitOfWork
 from walletpass.services.changes import program_changed
 from walletpass.services.idempotency import Replayed, Retry, no_lock, once
 
-IMAGE_SLOTS = ("icon", "logo", "strip", "hero")
+IMAGE_SLOTS = ("icon", "logo", "strip", "hero", "artwork")
 
 _TRANSLATABLE = {"organization_name", "name", "points_label", "terms", *PASS_TEXTS}
 
@@ -73,6 +75,7 @@ def _design(data: Mapping[str, Any]) -> dict[str, Any]:
         "terms": data.get("terms") or "",
         "time_zone": parse_time_zone(data.get("time_zone", "UTC")),
         "quiet_hours": _quiet(data.get("quiet_hours", {"start": "21:00", "end": "09:00"})),
+        "pass_options": parse_pass_options({k: data[k] for k in PASS_OPTION_NAMES if k in data}).stored(),
     }
     for key in ("name", "organization_name"):
         if not values[key]:
@@ -141,6 +144,7 @@ def design_of(program: Program) -> dict[str, Any]:
     design["quiet_hours"] = ({"start": program.quiet_hours[0], "end": program.quiet_hours[1]}
                              if program.quiet_hours else None)
     design.update({k: program.own_text(k) for k in PASS_TEXTS})
+    design.update(program.pass_options.as_json())
     return design
 
 

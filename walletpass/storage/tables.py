@@ -89,6 +89,8 @@ class ProgramRow(Base):
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default=text("'UTC'"))
     #: {"start": "HH:MM", "end": "HH:MM"}: no campaign starts in these hours; null: none
     quiet_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    #: the PassOptions that differ from the defaults (walletpass.domain.programs); null: none
+    pass_options: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     member_template: Mapped[str] = mapped_column(String(64), default="member-card")
     coupon_template: Mapped[str] = mapped_column(String(64), default="coupon")
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select
 
-from walletpass.domain.programs import Program, Tier
+from walletpass.domain.programs import Program, Tier, parse_pass_options
 from walletpass.domain.wallets import ProgramImage
 from walletpass.storage.repositories._base import SessionRepository
 from walletpass.storage.tables import ProgramImageRow, ProgramRow
@@ -22,6 +22,7 @@ def to_program(row: ProgramRow) -> Program:
         tiers=tuple(Tier(**t) for t in row.tiers), locales=tuple(row.locales), terms=row.terms,
         texts=row.texts, updated_at=row.updated_at, version=row.version, time_zone=row.time_zone,
         quiet_hours=(row.quiet_hours["start"], row.quiet_hours["end"]) if row.quiet_hours else None,
+        pass_options=parse_pass_options(row.pass_options),
     )
 
 
