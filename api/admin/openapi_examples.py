@@ -64,6 +64,8 @@ PROGRAM_REQUEST = {
     "how_to_redeem": "Show the card at the till before you pay",
     "terms": "Beans expire 12 months after they are earned. See beanthere.example/rewards/terms.",
     "texts": {"zh-Hant": _ZH_HANT},
+    "benefits_url": "https://beanthere.example/rewards", "coupon_relevant_dates": True,
+    "coupon_sharing_prohibited": True,
 }
 _PROGRAM_VIEW = {
     "id": 3, "name": "Bean There Rewards", "organization_name": "Bean There Coffee",
@@ -75,7 +77,10 @@ _PROGRAM_VIEW = {
     "label_color": "rgb(242, 217, 179)", "terms": PROGRAM_REQUEST["terms"],
     "description": PROGRAM_REQUEST["description"], "how_to_earn": PROGRAM_REQUEST["how_to_earn"],
     "coupon_description": "", "how_to_redeem": PROGRAM_REQUEST["how_to_redeem"], "time_zone": "Asia/Taipei",
-    "quiet_hours": {"start": "21:30", "end": "08:30"}, "texts": {"zh-Hant": _ZH_HANT}, "version": 1, "warnings": []}
+    "quiet_hours": {"start": "21:30", "end": "08:30"}, "texts": {"zh-Hant": _ZH_HANT},
+    "member_card_style": "storeCard", "footer_background_color": None, "use_automatic_colors": False,
+    "benefits_url": "https://beanthere.example/rewards", "barcode_format": "qr", "coupon_relevant_dates": True,
+    "coupon_sharing_prohibited": True, "version": 1, "warnings": []}
 _LOW_CONTRAST = {"field": "foreground_color", "against": "background_color", "ratio": 1.61, "required": 4.5,
                  "detail": "foreground_color on background_color has a contrast of 1.61:1; WCAG AA needs 4.5:1 for "
                            "text this size — the pass will be hard to read. Darken or lighten one of them"}

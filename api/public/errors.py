@@ -17,11 +17,13 @@ from api.public.i18n import LOCALES, NATIVE_NAMES, negotiate, texts
 from walletpass import errors as e
 
 _JSON = ("application/problem+json", "application/json")
+#: The links a person follows: a pass's page and its links, the smart link, the enrolment page.
+_PAGES = ("/p/", "/a/", "/join/")
 
 
 def _wants_html() -> bool:
-    if request.method not in ("GET", "HEAD"):
-        return False
+    if request.method not in ("GET", "HEAD") or not request.path.startswith(_PAGES):
+        return False  # the images, stylesheets and callbacks answer as the API does
     return request.accept_mimetypes.best_match(["text/html", *_JSON]) not in _JSON
 
 

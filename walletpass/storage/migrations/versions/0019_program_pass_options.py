@@ -2,14 +2,14 @@
 colours, featured benefits link, 1-D barcode, coupons' relevantDates and sharingProhibited); null: none
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0018
 Create Date: 2026-12-04
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0019'
-down_revision = '0016'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
