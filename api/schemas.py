@@ -22,7 +22,7 @@ from typing import Any
 
 from walletpass.domain.campaigns import MAX_HOLDOUT, MAX_VARIANTS, MAX_WEIGHT
 from walletpass.domain.members import MAX_POINTS, MAX_SOURCE
-from walletpass.domain.programs import SUPPORTED_LOCALES
+from walletpass.domain.programs import MAX_BENEFITS, MAX_STORES, PASS_LOCATIONS, SUPPORTED_LOCALES
 from walletpass.domain.webhooks import EVENT_TYPES as WEBHOOK_EVENTS
 from walletpass.services.api_keys import SCOPES
 
@@ -102,9 +102,41 @@ TIER = {
 _hhmm: dict[str, Any] = {"type": "string", "pattern": whole(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]"),
                          "x-detail": "{value} is not a time HH:MM (00:00–23:59)"}
 
+BENEFIT = {
+    "type": "object", "additionalProperties": False, "required": ["header"],
+    "description": "a program benefit: a Google Wallet value-added module (header ≤ 60, body ≤ 50 characters, "
+                   "Google's limits) and a field on the back of the Apple pass",
+    "properties": {"header": _non_blank(60), "body": _text(50),
+                   "uri": {"type": "string", "maxLength": 2000, "pattern": URL,
+                           "description": "where the module leads (http/https); default: the program's join page",
+                           "x-detail": "{value} is not an http(s) URL"}},
+}
+
+STORE = {
+    "type": "object", "additionalProperties": False, "required": ["name", "latitude", "longitude"],
+    "properties": {
+        "name": {**_non_blank(200), "description": "shown on the lock screen near the store (Apple relevantText)"},
+        "latitude": {"type": "number", "minimum": -90, "maximum": 90, "description": "degrees, −90 to 90"},
+        "longitude": {"type": "number", "minimum": -180, "maximum": 180, "description": "degrees, −180 to 180"},
+        "address": _text(500),
+    },
+}
+
+STORES = {
+    "type": "object", "additionalProperties": False, "required": ["stores"],
+    "properties": {"stores": {
+        "type": "array", "maxItems": MAX_STORES, "items": STORE,
+        "description": f"replaces the program's stores (at most {MAX_STORES}); the passes carry the first "
+                       f"{PASS_LOCATIONS} in this order: Apple locations (≤ 10, relevant near them) and Google "
+                       "merchantLocations (≤ 10, geofenced notifications) — put the busiest stores first"}},
+}
+
 PROGRAM = {
     "type": "object", "additionalProperties": False, "required": ["name", "organization_name"],
     "properties": {
+        "benefits": {"type": "array", "maxItems": MAX_BENEFITS, "items": BENEFIT,
+                     "description": f"at most {MAX_BENEFITS} program benefits (Google value-added modules, Apple back "
+                                    "fields), in display order"},
         "name": _non_blank(200),
         "organization_name": _non_blank(200),
         "tiers": {"type": "array", "maxItems": 20, "items": TIER},

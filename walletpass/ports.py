@@ -38,7 +38,7 @@ from walletpass.domain.members import LedgerEntry, Member
 from walletpass.domain.offers import Coupon, CouponIssue, Offer
 from walletpass.domain.passes import News, Pass, PassesChanged, PassRef, StoredPass
 from walletpass.domain.privacy import MemberRecord
-from walletpass.domain.programs import Program, Tier
+from walletpass.domain.programs import Program, Store, Tier
 from walletpass.domain.segments import Segment
 from walletpass.domain.wallets import ProgramImage, WalletObject
 from walletpass.domain.webhooks import Delivery, Event, Outcome, Webhook
@@ -89,6 +89,8 @@ class Programs(Protocol):
     def image(self, program_id: int, slot: str) -> ProgramImage | None: ...
     def put_image(self, program_id: int, slot: str, content_type: str, data: bytes, sha256: str,
                   now: datetime) -> None: ...
+    def stores(self, program_id: int) -> tuple[Store, ...]: ...
+    def set_stores(self, program_id: int, stores: tuple[Store, ...]) -> None: ...
 
 
 class Members(Protocol):

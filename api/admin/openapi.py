@@ -255,7 +255,11 @@ VIEWS: dict[str, dict[str, Any]] = {
         "background_color": _COLOR, "foreground_color": _COLOR, "label_color": _COLOR, "terms": _STR,
         "description": _STR, "how_to_earn": _STR, "coupon_description": _STR, "how_to_redeem": _STR,
         "time_zone": _STR, "quiet_hours": {"type": ["object", "null"]},
+        "benefits": {"type": "array", "items": _object({"header": _STR, "body": _STR, "uri": _URL},
+                                                       optional=("body", "uri"))},
         "texts": _TEXTS, "version": _INT, "warnings": _WARNINGS}),
+    "StoresView": _object({"stores": {"type": "array", "items": _object(
+        {"name": _STR, "latitude": {"type": "number"}, "longitude": {"type": "number"}, "address": _NULL_STR})}}),
     "Links": _object({
         "page": {**_URL, "description": "the pass page: a picture of the card and the Add to Apple Wallet / Add to "
                                         "Google Wallet badges, ordered for the visitor's phone"},
@@ -401,6 +405,14 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
             "patch": _op("updateProgram", "Change a program's design (every pass of it is updated on the phones)",
                          {"200": _answer("the program after the change", "ProgramView")},
                          body=_ref("ProgramPatch"), problems={"404": _PROBLEM_TEXT["404"]})},
+        "/programs/{program_id}/stores": {
+            "parameters": _id("program_id"),
+            "get": _op("getStores", "A program's stores, in the order the passes use them",
+                       {"200": _answer("the stores", "StoresView")}, problems={"404": _PROBLEM_TEXT["404"]}),
+            "put": _op("putStores", "Replace a program's stores; the passes carry the first 10 (Apple locations, "
+                                    "Google merchantLocations) and every pass of the program is updated",
+                       {"200": _answer("the stores after the change", "StoresView")},
+                       body=_ref("Stores"), problems={"404": _PROBLEM_TEXT["404"]})},
         "/programs/{program_id}/images/{slot}": {
             "parameters": _id("program_id") + [{"name": "slot", "in": "path", "required": True,
                                                  "schema": {"type": "string", "enum": ["icon", "logo", "strip",
@@ -664,7 +676,7 @@ def document(*, max_body_bytes: int, max_image_bytes: int) -> dict[str, Any]:
             "schemas": {
                 "Program": schemas.PROGRAM, "Member": schemas.MEMBER, "Transaction": schemas.TRANSACTION,
                 "ProgramPatch": schemas.PROGRAM_PATCH, "MemberPatch": schemas.MEMBER_PATCH, "Offer": schemas.OFFER,
-                "Coupons": schemas.COUPONS, "Campaign": schemas.CAMPAIGN,
+                "Coupons": schemas.COUPONS, "Campaign": schemas.CAMPAIGN, "Stores": schemas.STORES,
                 "Automations": schemas.AUTOMATIONS, "Webhook": schemas.WEBHOOK, **VIEWS, **openapi_lists.VIEWS,
             },
         },

@@ -27,6 +27,13 @@ Choices (google.md §2):
 - **Program texts** are class text modules (class-side, so they cost no bytes in a member's save link once the
   class is at Google): a loyalty class shows ``how_to_earn`` and ``terms``, an offer class ``discount`` and
   ``how_to_redeem``; a program without a text has no module for it. (The pass descriptions are Apple's alone.)
+- **Benefits** are class-side ``valueAddedModuleData`` (DISCO: "Required fields are header and uri"; header and
+  body are LocalizedStrings, 60/50 characters): a benefit without a link of its own leads to *benefit_uri* (the
+  program's join page), or is left out when there is none. Class-side, as every member has the same benefits and
+  they then cost nothing in a member's save link.
+- **Stores** are class-side ``merchantLocations`` (the first 10, DISCO: "Any additional MerchantLocations added
+  beyond the 10 will be rejected") on the loyalty class and on every offer class of the program: Google notifies a
+  holder who dwells near one.
 - Images are ``{sourceUri: {uri}, contentDescription}``; the URLs come from the caller (slot → URL), since the
   asset URL scheme is decided elsewhere. Slots: ``"logo"`` (required for loyalty classes) and ``"hero"``.
 """
@@ -203,8 +210,24 @@ def _branding(program: Program, images: ImageSource, langs: Sequence[str], logo_
     return out
 
 
+def _merchant_locations(program: Program) -> list[Json] | None:
+    """``merchantLocations`` of the program's first 10 stores (None: it has none)."""
+    return [{"latitude": s.latitude, "longitude": s.longitude} for s in program.pass_stores] or None
+
+
+def _value_added(program: Program, langs: Sequence[str], default_uri: str | None) -> list[Json] | None:
+    """``valueAddedModuleData`` of the program's benefits (None: none to show)."""
+    lang = langs[0]
+    modules = [{"header": {"defaultValue": {"language": lang, "value": b.header}},
+                "body": {"defaultValue": {"language": lang, "value": b.body}} if b.body else None,
+                "uri": b.uri or default_uri, "sortIndex": i}
+               for i, b in enumerate(program.benefits) if b.uri or default_uri]
+    return modules or None
+
+
 # -- loyalty ------------------------------------------------------------------------------------
-def loyalty_class(program: Program, *, issuer_id: str, images: ImageSource, callback_url: str | None = None) -> Json:
+def loyalty_class(program: Program, *, issuer_id: str, images: ImageSource, callback_url: str | None = None,
+                  benefit_uri: str | None = None) -> Json:
     """Return the LoyaltyClass of *program* (``reviewStatus: UNDER_REVIEW``, as Google asks on every write)."""
     langs = _languages(program)
     name, localized_name = _program_text(program, "name", program.name, langs)
@@ -217,6 +240,8 @@ def loyalty_class(program: Program, *, issuer_id: str, images: ImageSource, call
     modules = [_program_module(program, name, langs) for name in ("how_to_earn", "terms")]
     if any(modules):
         body["textModulesData"] = [m for m in modules if m]
+    body["valueAddedModuleData"] = _value_added(program, langs, benefit_uri)
+    body["merchantLocations"] = _merchant_locations(program)
     if callback_url:
         body["callbackOptions"] = {"url": callback_url}
     cleaned: Json = _clean(body)
@@ -280,6 +305,7 @@ def offer_class(offer: Offer, program: Program, *, issuer_id: str, images: Image
                _program_module(program, "how_to_redeem", langs)]
     if any(modules):
         body["textModulesData"] = [m for m in modules if m]
+    body["merchantLocations"] = _merchant_locations(program)
     if callback_url:
         body["callbackOptions"] = {"url": callback_url}
     cleaned: Json = _clean(body)

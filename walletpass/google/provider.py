@@ -110,7 +110,8 @@ def class_and_version(settings: Settings, program: Program, offer: Offer | None 
             return urls.program_image(program.id, slot)
 
         if offer is None:
-            class_ = g.loyalty_class(program, issuer_id=issuer, images=images, callback_url=callback)
+            class_ = g.loyalty_class(program, issuer_id=issuer, images=images, callback_url=callback,
+                                     benefit_uri=urls.join(program.id))
         else:
             class_ = g.offer_class(offer, program, issuer_id=issuer, images=images, callback_url=callback)
         hit = (class_, class_version(class_))

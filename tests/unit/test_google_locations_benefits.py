@@ -1,0 +1,91 @@
+"""Program benefits and stores on the passes: Google value-added modules and merchant locations (strictly valid
+against the discovery document), Apple locations (≤ 10) and benefit back fields (valid pass.json)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tests.unit.test_google_objects import ISSUER, assert_valid, images, program
+from walletpass.domain.offers import Offer
+from walletpass.domain.programs import Benefit, Store, check_store
+from walletpass.errors import InvalidInput
+from walletpass.google import objects
+from walletpass.pass_templates import load_templates
+from walletpass.pkpass import passjson
+from walletpass.render import RenderContext, coupon_pass_json, localized_strings, member_pass_json
+from walletpass.render.demo import demo_coupon, demo_coupon_ref, demo_member, demo_offer, demo_pass_ref, demo_program
+
+STORES = tuple(Store(f"Store {i}", 25.0 + i / 100, 121.5 + i / 100, f"No. {i} Main St") for i in range(14))
+BENEFITS = (Benefit("Free refill", "Any size, every day", "https://shop.example/refill"),
+            Benefit("Birthday treat", "A pastry in your birthday month"),
+            Benefit("Members' evenings"))
+JOIN = "https://passes.example.com/join/7"
+TEMPLATES = load_templates()
+CTX = RenderContext(team_id="DEVTEAM001", web_service_url="https://passes.example.com/")
+
+def test_loyalty_class_carries_benefits_and_the_first_ten_stores() -> None:
+    body = objects.loyalty_class(program(benefits=BENEFITS, stores=STORES), issuer_id=ISSUER, images=images,
+                                 benefit_uri=JOIN)
+    assert_valid("LoyaltyClass", body)
+    assert body["merchantLocations"] == [{"latitude": s.latitude, "longitude": s.longitude} for s in STORES[:10]]
+    modules = body["valueAddedModuleData"]
+    assert [m["header"]["defaultValue"]["value"] for m in modules] == [b.header for b in BENEFITS]
+    assert [m["uri"] for m in modules] == ["https://shop.example/refill", JOIN, JOIN]  # header and uri: required
+    assert [m["sortIndex"] for m in modules] == [0, 1, 2]
+    assert "body" not in modules[2]
+    assert modules[0]["body"] == {"defaultValue": {"language": "en", "value": "Any size, every day"}}
+
+def test_benefits_without_a_link_are_left_out_when_there_is_no_default() -> None:
+    body = objects.loyalty_class(program(benefits=BENEFITS), issuer_id=ISSUER, images=images)
+    assert_valid("LoyaltyClass", body)
+    assert [m["uri"] for m in body["valueAddedModuleData"]] == ["https://shop.example/refill"]
+    assert "merchantLocations" not in body
+
+def test_program_without_benefits_or_stores_has_neither_field() -> None:
+    body = objects.loyalty_class(program(), issuer_id=ISSUER, images=images, benefit_uri=JOIN)
+    assert "valueAddedModuleData" not in body and "merchantLocations" not in body
+
+def test_offer_class_carries_the_program_stores() -> None:
+    offer = Offer(id=3, program_id=7, title="Free pastry")
+    body = objects.offer_class(offer, program(stores=STORES[:3]), issuer_id=ISSUER, images=images)
+    assert_valid("OfferClass", body)
+    assert len(body["merchantLocations"]) == 3
+
+@pytest.mark.parametrize(("lat", "lon", "field"), [(90.5, 0, "latitude"), (-91, 0, "latitude"),
+                                                   (0, 180.01, "longitude"), (0, -181, "longitude")])
+def test_store_coordinates_out_of_range_are_refused(lat: float, lon: float, field: str) -> None:
+    with pytest.raises(InvalidInput) as e:
+        check_store(Store("X", lat, lon), "stores[0]")
+    assert e.value.field == f"stores[0].{field}"
+
+def test_apple_member_card_has_ten_locations_and_benefit_back_fields() -> None:
+    prog = dataclasses.replace(demo_program(), stores=STORES, benefits=BENEFITS)
+    template = TEMPLATES["member-card"]
+    p = member_pass_json(template, prog, demo_member(), demo_pass_ref(), CTX)
+    assert p["locations"] == [{"latitude": s.latitude, "longitude": s.longitude, "relevantText": s.name}
+                              for s in STORES[:10]]
+    back = {f["key"]: f for f in p["storeCard"]["backFields"]}
+    assert back["benefit_0"] == {"key": "benefit_0", "label": "Free refill",
+                                 "value": "Any size, every day\nhttps://shop.example/refill"}
+    assert back["benefit_2"]["value"] == "Members' evenings"
+    passjson.validate(p, strings=localized_strings(template, prog))
+
+def test_apple_coupon_has_the_program_locations() -> None:
+    prog = dataclasses.replace(demo_program(), stores=STORES[:2], benefits=BENEFITS)
+    template, offer = TEMPLATES["coupon"], demo_offer()
+    p = coupon_pass_json(template, prog, offer, demo_coupon(), demo_member(), demo_coupon_ref(), CTX)
+    assert [loc["relevantText"] for loc in p["locations"]] == ["Store 0", "Store 1"]
+    assert not any(f["key"].startswith("benefit_") for f in p["coupon"].get("backFields", []))
+    passjson.validate(p, strings=localized_strings(template, prog, offer))
+
+def test_apple_pass_without_stores_has_no_locations() -> None:
+    p = member_pass_json(TEMPLATES["member-card"], demo_program(), demo_member(), demo_pass_ref(), CTX)
+    assert "locations" not in p
+
+def test_apple_validator_refuses_eleven_locations() -> None:
+    p = member_pass_json(TEMPLATES["member-card"], demo_program(), demo_member(), demo_pass_ref(), CTX)
+    p["locations"] = [{"latitude": 1.0, "longitude": 2.0}] * 11
+    with pytest.raises(Exception, match="locations"):
+        passjson.validate(p, strings=localized_strings(TEMPLATES["member-card"], demo_program()))
