@@ -236,6 +236,9 @@ OFFER = {
     "type": "object", "additionalProperties": False, "required": ["title"],
     "properties": {
         **_offer_texts,
+        "rotating_barcode": {"type": "boolean", "description": "Google Wallet shows the coupon's code with a "
+                             "rotating TOTP value (RFC 6238, SHA-1, 30 s, 8 digits; a key per coupon kept by the "
+                             "server), so a screenshot of it stops working; Apple passes keep the plain code"},
         "valid_from": _instant,
         "valid_until": {**_instant, "description": _instant["description"] + "; later than valid_from and not "
                                                                               "already past (422 otherwise)"},

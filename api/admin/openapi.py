@@ -297,7 +297,7 @@ VIEWS: dict[str, dict[str, Any]] = {
     "OfferView": _object({
         "id": _INT, "program_id": _INT, "title": _STR, "description": _STR, "discount": _STR,
         "valid_from": _NULL_TIME, "valid_until": _NULL_TIME, "terms": _STR, "texts": _TEXTS,
-        "coupons": _object({state: _INT for state in ("issued", "redeemed", "voided", "expired", "total")}),
+        "rotating_barcode": _BOOL, "coupons": _object({state: _INT for state in ("issued", "redeemed", "voided", "expired", "total")}),
         "issues": {"type": "array", "items": _ref("CouponIssueView")}, "created_at": _TIME}),
     "CouponView": _object({
         "id": _INT, "offer_id": _INT, "member_id": _NULL_INT, "code": _STR,

@@ -89,3 +89,51 @@ def test_apple_validator_refuses_eleven_locations() -> None:
     p["locations"] = [{"latitude": 1.0, "longitude": 2.0}] * 11
     with pytest.raises(Exception, match="locations"):
         passjson.validate(p, strings=localized_strings(TEMPLATES["member-card"], demo_program()))
+
+
+# -- rotating barcodes ---------------------------------------------------------------------------------------
+RFC_KEY = b"12345678901234567890".hex()  # RFC 6238 appendix B, SHA-1
+
+
+@pytest.mark.parametrize(("seconds", "value"), [(59, "94287082"), (1111111109, "07081804"),
+                                                 (1234567890, "89005924"), (20000000000, "65353130")])
+def test_totp_value_matches_rfc_6238(seconds: int, value: str) -> None:
+    from datetime import UTC, datetime
+
+    assert objects.totp_value(RFC_KEY, datetime.fromtimestamp(seconds, UTC)) == value
+
+
+def test_offer_object_with_a_rotating_barcode_is_valid() -> None:
+    from tests.unit.test_google_objects import NOW, ref
+    from walletpass.domain.offers import Coupon
+    from walletpass.domain.passes import COUPON
+
+    offer = Offer(id=3, program_id=7, title="Free pastry", rotating_barcode=True)
+    coupon = Coupon(id=1, offer_id=3, code="MLC-000001")
+    key = "ab" * objects.TOTP_KEY_BYTES
+    body = objects.offer_object(coupon, offer, ref("C-1", COUPON), issuer_id=ISSUER, now=NOW, totp_key=key)
+    assert_valid("OfferObject", body)
+    assert "barcode" not in body
+    assert body["rotatingBarcode"] == {
+        "type": "QR_CODE", "valuePattern": "MLC-000001:{totp_value_0}",
+        "totpDetails": {"algorithm": "TOTP_SHA1", "periodMillis": "30000",
+                        "parameters": [{"key": key, "valueLength": 8}]}}
+    plain = objects.offer_object(coupon, offer, ref("C-1", COUPON), issuer_id=ISSUER, now=NOW)
+    assert "rotatingBarcode" not in plain and plain["barcode"]["value"] == "MLC-000001"
+
+
+@pytest.mark.parametrize(("patch", "problem"), [
+    ({"merchantLocations": [{"latitude": 91.0, "longitude": 0.0}]}, "merchantLocations.0.latitude"),
+    ({"merchantLocations": [{"latitude": 1.0, "longitude": 1.0}] * 11}, "merchantLocations: at most 10"),
+    ({"valueAddedModuleData": [{"header": {"defaultValue": {"language": "en", "value": "x"}}}]},
+     "valueAddedModuleData.0.uri"),
+    ({"linkedObjectIds": ["not-an-id"]}, "linkedObjectIds.0"),
+    ({"rotatingBarcode": {"type": "EAN_13", "valuePattern": "x"}}, "rotatingBarcode.type"),
+    ({"rotatingBarcode": {"type": "QR_CODE", "valuePattern": "{totp_value_1}",
+                          "totpDetails": {"parameters": [{"key": "zz"}]}}}, "rotatingBarcode"),
+])
+def test_cross_field_rules_catch_what_discovery_cannot(patch: dict, problem: str) -> None:
+    from walletpass.google import schema
+
+    body = {"id": f"{ISSUER}.x", "classId": f"{ISSUER}.offer-1", "state": "ACTIVE", **patch}
+    assert any(p.startswith(problem) for p in schema.lint("OfferObject", body)), schema.lint("OfferObject", body)
