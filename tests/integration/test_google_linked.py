@@ -136,3 +136,19 @@ def test_rotating_barcode_must_be_a_boolean(client, auth, services) -> None:  # 
     pid = _program(services)
     r = post(client, f"/api/v1/programs/{pid}/offers", auth, {"title": "X", "rotating_barcode": "yes"})
     assert r.status_code == 422 and r.mimetype == "application/problem+json"
+
+
+def test_coupons_issued_before_the_card_was_saved_are_linked_when_it_is(client, auth, services, google) -> None:  # type: ignore[no-untyped-def]
+    pid = _program(services)
+    member = _member(services, pid)
+    old = _coupon(client, auth, make_offer(client, auth, pid, valid_until=VALID_UNTIL, title="Latte"), member)
+    new = _coupon(client, auth, make_offer(client, auth, pid, valid_until=VALID_UNTIL, title="Scone"), member)
+    used = _coupon(client, auth, make_offer(client, auth, pid, valid_until=VALID_UNTIL, title="Bagel"), member)
+    assert post(client, f"/api/v1/coupons/{used['id']}/redeem", auth).status_code == 200
+    _drain(services)
+    card = _at_google(client, google, member)  # saved: the callback queues the links
+    _drain(services)
+    assert google.store[("loyaltyObject", card)]["linkedObjectIds"] == [_object_of(old), _object_of(new)]
+    assert ("offerObject", _object_of(used)) not in google.store
+    [*_, last] = _link_patches(google, card)
+    assert last.body == {"linkedObjectIds": [_object_of(new), _object_of(old)]}

@@ -4,14 +4,16 @@ against the discovery document), Apple locations (≤ 10) and benefit back field
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 
 import pytest
 
-from tests.unit.test_google_objects import ISSUER, assert_valid, images, program
-from walletpass.domain.offers import Offer
+from tests.unit.test_google_objects import ISSUER, NOW, assert_valid, images, program, ref
+from walletpass.domain.offers import Coupon, Offer
+from walletpass.domain.passes import COUPON
 from walletpass.domain.programs import Benefit, Store, check_store
 from walletpass.errors import InvalidInput
-from walletpass.google import objects
+from walletpass.google import objects, schema
 from walletpass.pass_templates import load_templates
 from walletpass.pkpass import passjson
 from walletpass.render import RenderContext, coupon_pass_json, localized_strings, member_pass_json
@@ -98,16 +100,10 @@ RFC_KEY = b"12345678901234567890".hex()  # RFC 6238 appendix B, SHA-1
 @pytest.mark.parametrize(("seconds", "value"), [(59, "94287082"), (1111111109, "07081804"),
                                                  (1234567890, "89005924"), (20000000000, "65353130")])
 def test_totp_value_matches_rfc_6238(seconds: int, value: str) -> None:
-    from datetime import UTC, datetime
-
     assert objects.totp_value(RFC_KEY, datetime.fromtimestamp(seconds, UTC)) == value
 
 
 def test_offer_object_with_a_rotating_barcode_is_valid() -> None:
-    from tests.unit.test_google_objects import NOW, ref
-    from walletpass.domain.offers import Coupon
-    from walletpass.domain.passes import COUPON
-
     offer = Offer(id=3, program_id=7, title="Free pastry", rotating_barcode=True)
     coupon = Coupon(id=1, offer_id=3, code="MLC-000001")
     key = "ab" * objects.TOTP_KEY_BYTES
@@ -133,7 +129,5 @@ def test_offer_object_with_a_rotating_barcode_is_valid() -> None:
                           "totpDetails": {"parameters": [{"key": "zz"}]}}}, "rotatingBarcode"),
 ])
 def test_cross_field_rules_catch_what_discovery_cannot(patch: dict, problem: str) -> None:
-    from walletpass.google import schema
-
     body = {"id": f"{ISSUER}.x", "classId": f"{ISSUER}.offer-1", "state": "ACTIVE", **patch}
     assert any(p.startswith(problem) for p in schema.lint("OfferObject", body)), schema.lint("OfferObject", body)

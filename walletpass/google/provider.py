@@ -387,6 +387,7 @@ class GoogleWallet:
                 uow.events.record_card(pass_.id, "google_save", now)  # the card's first save only
                 if found.state != "saved":
                     uow.webhooks.emit_pass("pass.installed", pass_.id, "google", now)
+                    self._queue_links(uow, pass_, now)
                 outcome = "save"
                 if found.synced_tag != pass_.update_tag:
                     stale = PassesChanged(PassSelection(pass_ids=(pass_.id,)), pass_.update_tag, now, "saved")
@@ -403,6 +404,20 @@ class GoogleWallet:
         if zlib.crc32(event.nonce.encode("utf-8")) % PRUNE_EVERY == 0:
             self.prune_callback_nonces()
         return outcome
+
+    def _queue_links(self, uow: UnitOfWork, card: Pass, now: datetime) -> None:
+        """A member card just saved: the member's usable coupons (the newest MAX_LINKED) go beside it, one
+        ``google_offer_link`` job per offer (coupons issued while Google held no card got no job then)."""
+        if card.kind != MEMBER_CARD or card.member_id is None:
+            return
+        offers: list[int] = []
+        for pass_id, _ in _linkable_coupons(uow, self.settings.google_issuer_id, card.member_id, now)[:MAX_LINKED]:
+            coupon_id = uow.passes.get(pass_id).coupon_id
+            offer_id = uow.offers.coupon(coupon_id).offer_id if coupon_id is not None else None
+            if offer_id is not None and offer_id not in offers:
+                offers.append(offer_id)
+        for offer_id in reversed(offers):  # oldest first: the newest coupon is linked last, at the front
+            uow.outbox.enqueue(JobKind.GOOGLE_OFFER_LINK, {"offer_id": offer_id}, now, pass_id=card.id)
 
     def prune_callback_nonces(self) -> int:
         """Delete the nonces of expired callback messages (a replay of one fails verification); return how many."""
