@@ -10,15 +10,43 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import ISSUER, make_offer, post
-from tests.integration.test_google_campaigns import VALID_UNTIL, _at_google, _drain, _member, _program
+from tests.builders import make_member, make_program
+from tests.fakes.google_server import FakeGoogle
+from tests.helpers import ISSUER, callback_body, local, make_offer, post
 from walletpass.bootstrap import Services, bootstrap
 from walletpass.config import Settings
 from walletpass.google import schema
 from walletpass.google.provider import MAX_LINKED
+from walletpass.jobs.worker import Worker
 from walletpass.ports import FixedClock
 
 pytestmark = pytest.mark.usefixtures("google", "apns")
+
+VALID_UNTIL = "2099-12-31T23:59:00+08:00"
+
+
+def _drain(services: Services) -> None:
+    worker = Worker(services)
+    while worker.run_once():
+        pass
+
+
+def _program(services: Services) -> int:
+    return make_program(services)
+
+
+def _member(services: Services, pid: int) -> dict[str, Any]:
+    return make_member(services, pid, points=100)
+
+
+def _at_google(client, google: FakeGoogle, member: dict[str, Any]) -> str:  # type: ignore[no-untyped-def]
+    """The member's card saved by the user from its link (Google creates the object and calls back)."""
+    r = client.get(local(member["links"]["google_save"]))
+    assert r.status_code == 302
+    object_id = f"{ISSUER}.{member['serial_number']}"
+    google.save_link(r.headers["Location"])
+    assert client.post("/google/callback", data=callback_body(object_id)).status_code == 200
+    return object_id
 
 
 @pytest.fixture

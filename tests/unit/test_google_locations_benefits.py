@@ -8,16 +8,37 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.unit.test_google_objects import ISSUER, NOW, assert_valid, images, program, ref
 from walletpass.domain.offers import Coupon, Offer
-from walletpass.domain.passes import COUPON
-from walletpass.domain.programs import Benefit, Store, check_store
+from walletpass.domain.passes import COUPON, PassRef
+from walletpass.domain.programs import Benefit, Program, Store, check_store
 from walletpass.errors import InvalidInput
 from walletpass.google import objects, schema
 from walletpass.pass_templates import load_templates
 from walletpass.pkpass import passjson
 from walletpass.render import RenderContext, coupon_pass_json, localized_strings, member_pass_json
 from walletpass.render.demo import demo_coupon, demo_coupon_ref, demo_member, demo_offer, demo_pass_ref, demo_program
+
+ISSUER = "3388000000022222222"
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def program(**kw: object) -> Program:
+    return Program(**{"id": 7, "name": "Morning Light Rewards", "organization_name": "Morning Light",  # type: ignore[arg-type]
+                      "background_color": "rgb(23, 187, 82)", **kw})
+
+
+def ref(serial: str, kind: str) -> PassRef:
+    return PassRef(serial, "pass.dev.walletpass.coupon", "tok", kind, 1, NOW, False)
+
+
+def images(slot: str) -> str | None:
+    return {"logo": "https://cdn.example/assets/programs/7/logo.png"}.get(slot)
+
+
+def assert_valid(name: str, body: dict) -> None:
+    assert schema.errors(name, body, strict=True) == []
+    assert schema.lint(name, body) == []
+
 
 STORES = tuple(Store(f"Store {i}", 25.0 + i / 100, 121.5 + i / 100, f"No. {i} Main St") for i in range(14))
 BENEFITS = (Benefit("Free refill", "Any size, every day", "https://shop.example/refill"),
