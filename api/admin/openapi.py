@@ -255,7 +255,8 @@ VIEWS: dict[str, dict[str, Any]] = {
         "background_color": _COLOR, "foreground_color": _COLOR, "label_color": _COLOR, "terms": _STR,
         "description": _STR, "how_to_earn": _STR, "coupon_description": _STR, "how_to_redeem": _STR,
         "time_zone": _STR, "quiet_hours": {"type": ["object", "null"]},
-        "benefits": {"type": "array", "items": _object({"header": _STR, "body": _STR, "uri": _URL},
+        "benefits": {"type": "array", "items": _object({"header": _STR, "body": _STR,
+                                                        "uri": {"type": "string", "pattern": schemas.URL}},
                                                        optional=("body", "uri"))},
         "texts": _TEXTS, "version": _INT, "warnings": _WARNINGS}),
     "StoresView": _object({"stores": {"type": "array", "items": _object(
