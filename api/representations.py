@@ -130,7 +130,7 @@ def offer_summary_json(o: Offer) -> Json:
         "id": o.id, "program_id": o.program_id, "title": o.title, "description": o.description,
         "discount": o.discount, "valid_from": w3c_date(o.valid_from) if o.valid_from else None,
         "valid_until": w3c_date(o.valid_until) if o.valid_until else None, "terms": o.terms, "texts": o.texts,
-        "created_at": o.created_at.isoformat() if o.created_at else None,
+        "rotating_barcode": o.rotating_barcode, "created_at": o.created_at.isoformat() if o.created_at else None,
     }
 
 

@@ -22,7 +22,14 @@ from typing import Any
 
 from walletpass.domain.campaigns import MAX_HOLDOUT, MAX_VARIANTS, MAX_WEIGHT
 from walletpass.domain.members import MAX_POINTS, MAX_SOURCE
-from walletpass.domain.programs import BARCODE_CHOICES, MEMBER_CARD_STYLES, SUPPORTED_LOCALES
+from walletpass.domain.programs import (
+    BARCODE_CHOICES,
+    MAX_BENEFITS,
+    MAX_STORES,
+    MEMBER_CARD_STYLES,
+    PASS_LOCATIONS,
+    SUPPORTED_LOCALES,
+)
 from walletpass.domain.webhooks import EVENT_TYPES as WEBHOOK_EVENTS
 from walletpass.services.api_keys import SCOPES
 
@@ -132,9 +139,41 @@ PASS_OPTIONS: dict[str, Any] = {
                                   "button (sharingProhibited); default false"},
 }
 
+BENEFIT = {
+    "type": "object", "additionalProperties": False, "required": ["header"],
+    "description": "a program benefit: a Google Wallet value-added module (header ≤ 60, body ≤ 50 characters, "
+                   "Google's limits) and a field on the back of the Apple pass",
+    "properties": {"header": _non_blank(60), "body": _text(50),
+                   "uri": {"type": "string", "maxLength": 2000, "pattern": URL,
+                           "description": "where the module leads (http/https); default: the program's join page",
+                           "x-detail": "{value} is not an http(s) URL"}},
+}
+
+STORE = {
+    "type": "object", "additionalProperties": False, "required": ["name", "latitude", "longitude"],
+    "properties": {
+        "name": {**_non_blank(200), "description": "shown on the lock screen near the store (Apple relevantText)"},
+        "latitude": {"type": "number", "minimum": -90, "maximum": 90, "description": "degrees, −90 to 90"},
+        "longitude": {"type": "number", "minimum": -180, "maximum": 180, "description": "degrees, −180 to 180"},
+        "address": _text(500),
+    },
+}
+
+STORES = {
+    "type": "object", "additionalProperties": False, "required": ["stores"],
+    "properties": {"stores": {
+        "type": "array", "maxItems": MAX_STORES, "items": STORE,
+        "description": f"replaces the program's stores (at most {MAX_STORES}); the passes carry the first "
+                       f"{PASS_LOCATIONS} in this order: Apple locations (≤ 10, relevant near them) and Google "
+                       "merchantLocations (≤ 10, geofenced notifications) — put the busiest stores first"}},
+}
+
 PROGRAM = {
     "type": "object", "additionalProperties": False, "required": ["name", "organization_name"],
     "properties": {
+        "benefits": {"type": "array", "maxItems": MAX_BENEFITS, "items": BENEFIT,
+                     "description": f"at most {MAX_BENEFITS} program benefits (Google value-added modules, Apple back "
+                                    "fields), in display order"},
         "name": _non_blank(200),
         "organization_name": _non_blank(200),
         "tiers": {"type": "array", "maxItems": 20, "items": TIER},
@@ -235,6 +274,9 @@ OFFER = {
     "type": "object", "additionalProperties": False, "required": ["title"],
     "properties": {
         **_offer_texts,
+        "rotating_barcode": {"type": "boolean", "description": "Google Wallet shows the coupon's code with a "
+                             "rotating TOTP value (RFC 6238, SHA-1, 30 s, 8 digits; a key per coupon kept by the "
+                             "server), so a screenshot of it stops working; Apple passes keep the plain code"},
         "valid_from": _instant,
         "valid_until": {**_instant, "description": _instant["description"] + "; later than valid_from and not "
                                                                               "already past (422 otherwise)"},

@@ -262,7 +262,12 @@ VIEWS: dict[str, dict[str, Any]] = {
             "string", "null"]}, "use_automatic_colors": _BOOL, "benefits_url": _NULL_STR,
         "barcode_format": {"enum": list(BARCODE_CHOICES)}, "coupon_relevant_dates": _BOOL,
         "coupon_sharing_prohibited": _BOOL,
+        "benefits": {"type": "array", "items": _object({"header": _STR, "body": _STR,
+                                                        "uri": {"type": "string", "pattern": schemas.URL}},
+                                                       optional=("body", "uri"))},
         "texts": _TEXTS, "version": _INT, "warnings": _WARNINGS}),
+    "StoresView": _object({"stores": {"type": "array", "items": _object(
+        {"name": _STR, "latitude": {"type": "number"}, "longitude": {"type": "number"}, "address": _NULL_STR})}}),
     "Links": _object({
         "page": {**_URL, "description": "the pass page: a picture of the card and the Add to Apple Wallet / Add to "
                                         "Google Wallet badges, ordered for the visitor's phone"},
@@ -300,7 +305,7 @@ VIEWS: dict[str, dict[str, Any]] = {
     "OfferView": _object({
         "id": _INT, "program_id": _INT, "title": _STR, "description": _STR, "discount": _STR,
         "valid_from": _NULL_TIME, "valid_until": _NULL_TIME, "terms": _STR, "texts": _TEXTS,
-        "coupons": _object({state: _INT for state in ("issued", "redeemed", "voided", "expired", "total")}),
+        "rotating_barcode": _BOOL, "coupons": _object({state: _INT for state in ("issued", "redeemed", "voided", "expired", "total")}),
         "issues": {"type": "array", "items": _ref("CouponIssueView")}, "created_at": _TIME}),
     "CouponView": _object({
         "id": _INT, "offer_id": _INT, "member_id": _NULL_INT, "code": _STR,
@@ -408,6 +413,14 @@ def _paths(max_image_bytes: int) -> dict[str, Any]:
             "patch": _op("updateProgram", "Change a program's design (every pass of it is updated on the phones)",
                          {"200": _answer("the program after the change", "ProgramView")},
                          body=_ref("ProgramPatch"), problems={"404": _PROBLEM_TEXT["404"]})},
+        "/programs/{program_id}/stores": {
+            "parameters": _id("program_id"),
+            "get": _op("getStores", "A program's stores, in the order the passes use them",
+                       {"200": _answer("the stores", "StoresView")}, problems={"404": _PROBLEM_TEXT["404"]}),
+            "put": _op("putStores", "Replace a program's stores; the passes carry the first 10 (Apple locations, "
+                                    "Google merchantLocations) and every pass of the program is updated",
+                       {"200": _answer("the stores after the change", "StoresView")},
+                       body=_ref("Stores"), problems={"404": _PROBLEM_TEXT["404"]})},
         "/programs/{program_id}/images/{slot}": {
             "parameters": _id("program_id") + [{"name": "slot", "in": "path", "required": True,
                                                  "schema": {"type": "string", "enum": ["icon", "logo", "strip",
@@ -673,7 +686,7 @@ def document(*, max_body_bytes: int, max_image_bytes: int) -> dict[str, Any]:
             "schemas": {
                 "Program": schemas.PROGRAM, "Member": schemas.MEMBER, "Transaction": schemas.TRANSACTION,
                 "ProgramPatch": schemas.PROGRAM_PATCH, "MemberPatch": schemas.MEMBER_PATCH, "Offer": schemas.OFFER,
-                "Coupons": schemas.COUPONS, "Campaign": schemas.CAMPAIGN,
+                "Coupons": schemas.COUPONS, "Campaign": schemas.CAMPAIGN, "Stores": schemas.STORES,
                 "Automations": schemas.AUTOMATIONS, "Webhook": schemas.WEBHOOK, **VIEWS, **openapi_lists.VIEWS,
             },
         },

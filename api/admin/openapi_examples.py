@@ -66,6 +66,9 @@ PROGRAM_REQUEST = {
     "texts": {"zh-Hant": _ZH_HANT},
     "benefits_url": "https://beanthere.example/rewards", "coupon_relevant_dates": True,
     "coupon_sharing_prohibited": True,
+    "benefits": [{"header": "Free refill", "body": "Gold members, any brewed coffee"},
+                 {"header": "Birthday drink", "body": "A drink of your choice on us",
+                  "uri": "https://beanthere.example/rewards/birthday"}],
 }
 _PROGRAM_VIEW = {
     "id": 3, "name": "Bean There Rewards", "organization_name": "Bean There Coffee",
@@ -80,7 +83,7 @@ _PROGRAM_VIEW = {
     "quiet_hours": {"start": "21:30", "end": "08:30"}, "texts": {"zh-Hant": _ZH_HANT},
     "member_card_style": "storeCard", "footer_background_color": None, "use_automatic_colors": False,
     "benefits_url": "https://beanthere.example/rewards", "barcode_format": "qr", "coupon_relevant_dates": True,
-    "coupon_sharing_prohibited": True, "version": 1, "warnings": []}
+    "coupon_sharing_prohibited": True, "benefits": PROGRAM_REQUEST["benefits"], "version": 1, "warnings": []}
 _LOW_CONTRAST = {"field": "foreground_color", "against": "background_color", "ratio": 1.61, "required": 4.5,
                  "detail": "foreground_color on background_color has a contrast of 1.61:1; WCAG AA needs 4.5:1 for "
                            "text this size — the pass will be hard to read. Darken or lighten one of them"}
@@ -129,7 +132,8 @@ OFFER_REQUEST = {
 _OFFER_SUMMARY = {
     "id": 17, "program_id": 3, "title": OFFER_REQUEST["title"], "description": OFFER_REQUEST["description"],
     "discount": "Free pastry", "valid_from": "2026-12-31T16:00:00+00:00", "valid_until": "2027-03-31T15:59:00+00:00",
-    "terms": OFFER_REQUEST["terms"], "texts": OFFER_REQUEST["texts"], "created_at": "2026-12-01T02:00:00.120044+00:00"}
+    "terms": OFFER_REQUEST["terms"], "texts": OFFER_REQUEST["texts"], "rotating_barcode": False,
+    "created_at": "2026-12-01T02:00:00.120044+00:00"}
 _ISSUE = {"id": 6, "offer_id": 17, "segment": {"tier": ["Gold"]}, "state": "done", "total": 412, "issued": 412,
           "created_at": "2026-12-01T02:05:00.501233+00:00", "finished_at": "2026-12-01T02:05:03.770912+00:00"}
 _COUPON = {"id": 5531, "offer_id": 17, "member_id": 1042, "code": "LYEJ-3TKW-26T3", "state": "issued",
@@ -237,7 +241,16 @@ _KEY = {"id": 7, "prefix": "6ad691346cee", "name": "pos-taipei-xinyi-1", "scopes
 # -- the examples, by operationId ----------------------------------------------------------------------------------
 
 #: Request bodies: operationId → media type → examples.
+_STORES = {"stores": [
+    {"name": "Bean There Xinyi A11", "latitude": 25.0339, "longitude": 121.5645,
+     "address": "No. 11, Songgao Rd, Xinyi District, Taipei"},
+    {"name": "Bean There Zhongshan", "latitude": 25.0527, "longitude": 121.5203, "address": None}]}
+
 REQUESTS: dict[str, dict[str, dict[str, Example]]] = {
+    "putStores": {"application/json": {
+        "two": _ex("Two stores, the busiest first", {"stores": [
+            {k: v for k, v in store.items() if v is not None} for store in _STORES["stores"]]}),
+        "none": _ex("No stores any more", {"stores": []})}},
     "createProgram": {"application/json": {
         "bean_there": _ex("A coffee chain's program in English and Traditional Chinese, with two tiers",
                           PROGRAM_REQUEST),
@@ -316,6 +329,9 @@ RESPONSES: dict[str, dict[str, dict[str, Example]]] = {
     "listPrograms": {"200": {"page": _ex("The one program the key sees", _page(_PROGRAM_VIEW))},
                      "422": {"cursor": _ex("A cursor of another list", _BAD_CURSOR)}},
     "getProgram": {"200": {"program": _ex("Bean There Rewards", _PROGRAM_VIEW)}},
+    "getStores": {"200": {"stores": _ex("Two stores", _STORES)}},
+    "putStores": {"200": {"stores": _ex("The stores as kept", _STORES)},
+                  "422": {"latitude": _ex("A latitude past the pole", _invalid("stores[0].latitude", "must be ≤ 90"))}},
     "updateProgram": {
         "200": {"changed": _ex("After the change (version 2: the passes are being updated)", {
             **_PROGRAM_VIEW, "background_color": "rgb(31, 59, 45)", "label_color": "rgb(230, 214, 180)",

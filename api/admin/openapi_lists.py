@@ -81,7 +81,7 @@ VIEWS: dict[str, dict[str, Any]] = {
         "id": _INT, "program_id": _INT, "title": _STR, "description": _STR, "discount": _STR,
         "valid_from": _NULL_TIME, "valid_until": _NULL_TIME, "terms": _STR,
         "texts": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": _STR}},
-        "created_at": _TIME}),
+        "rotating_barcode": {"type": "boolean"}, "created_at": _TIME}),
     "LedgerEntryView": _object({"id": _INT, "points": _INT, "balance": _INT, "reason": _STR, "created_at": _TIME}),
     "TransactionEntryView": _object({"id": _INT, "points": _INT, "balance": _INT, "reason": _STR,
                                      "created_at": _TIME, "member_id": _INT}),

@@ -13,7 +13,7 @@ from api.context import services
 from api.idempotency import respond, retry_of
 from api.representations import program_json, warnings_json
 from api.validation import json_body
-from walletpass.domain.programs import Program
+from walletpass.domain.programs import Program, Store
 from walletpass.errors import MalformedRequest, PayloadTooLarge
 from walletpass.services import programs as svc
 
@@ -46,6 +46,27 @@ def update_program(program_id: int) -> Response:
     data = json_body(schemas.PROGRAM_PATCH, max_bytes=s.settings.max_body_bytes)
     return jsonify(program_json(svc.update_program(s.uow(), s.clock, program_id, data,
                                                    coalesce_seconds=s.settings.push_coalesce_seconds)))
+
+
+def _stores_json(stores: tuple[Store, ...]) -> dict[str, Any]:
+    return {"stores": [{"name": s.name, "latitude": s.latitude, "longitude": s.longitude, "address": s.address}
+                       for s in stores]}
+
+
+@bp.get("/programs/<int:program_id>/stores")
+@require_key("programs", owner="program_id")
+def get_stores(program_id: int) -> Response:
+    return jsonify(_stores_json(svc.get_stores(services().read_uow(), program_id)))
+
+
+@bp.put("/programs/<int:program_id>/stores")
+@require_key("programs", owner="program_id")
+def put_stores(program_id: int) -> Response:
+    """Replace the program's stores; the passes carry the first 10 (Apple locations, Google merchantLocations)."""
+    s = services()
+    data = json_body(schemas.STORES, max_bytes=s.settings.max_body_bytes)
+    return jsonify(_stores_json(svc.set_stores(s.uow(), s.clock, program_id, data["stores"],
+                                               coalesce_seconds=s.settings.push_coalesce_seconds)))
 
 
 @bp.put("/programs/<int:program_id>/images/<slot>")

@@ -20,7 +20,7 @@ MISSING = 987_654  # an id no resource has
 #: What the requests below change, to prove that a refused one changed nothing.
 TABLES = ("programs", "program_images", "members", "ledger_entries", "offers", "coupons", "coupon_issues", "passes",
           "idempotency_keys", "outbox", "campaigns", "automations", "automation_days", "automation_runs",
-          "member_imports", "member_import_rows")
+          "member_imports", "member_import_rows", "program_stores")
 
 
 @dataclass
@@ -106,6 +106,8 @@ def _snapshot(services: Any) -> dict[str, list[Any]]:
 BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/api/v1/programs/<int:program_id>"): {"terms": "New terms"},
     ("PUT", "/api/v1/programs/<int:program_id>/images/<slot>"): png(240, 240),
+    ("PUT", "/api/v1/programs/<int:program_id>/stores"): {"stores": [{"name": "Harbour", "latitude": 25.0,
+                                                                      "longitude": 121.5}]},
     ("POST", "/api/v1/programs/<int:program_id>/members"): {"name": "New member"},
     ("PATCH", "/api/v1/members/<int:member_id>"): {"name": "Renamed"},
     ("POST", "/api/v1/members/<int:member_id>/transactions"): {"points": 5, "reason": "latte"},

@@ -7,15 +7,21 @@ import io
 import json
 import subprocess
 import zipfile
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests import pki as testpki
 from tests.pki import COUPON_PTID, MEMBER_PTID, TEAM_ID
 from walletpass.credentials import load_signer
+from walletpass.doctor.findings import FAIL, OK
+from walletpass.doctor.passfile import inspect_pkpass
+from walletpass.domain.programs import PassOptions, Program
 from walletpass.pass_templates import load_templates
-from walletpass.pkpass import PassBuilder
+from walletpass.pkpass import PassBuilder, passjson
 from walletpass.render.demo import (
     demo_coupon,
     demo_coupon_ref,
@@ -143,3 +149,131 @@ def test_unzip_accepts_the_archive(passes: dict[str, bytes], tmp_path: Path) -> 
         elif line.rstrip().endswith((".json", ".strings")):
             assert " Defl:N " in line, line
     assert subprocess.run(["unzip", "-tq", str(path)], capture_output=True, check=False).returncode == 0
+
+
+# -- Passes with Apple's 2024–2026 keys (a program's PassOptions) are signed, verify with the real
+
+ALL = PassOptions(member_card_style="posterGeneric", footer_background_color="rgb(16, 32, 48)",
+                  use_automatic_colors=True, benefits_url="https://example.com/benefits", barcode_format="ean13",
+                  coupon_relevant_dates=True, coupon_sharing_prohibited=True)
+NEW_KEYS = {"posterGeneric", "footerBackgroundColor", "useAutomaticColors", "featuredActions", "relevantDates",
+            "relevantDate", "sharingProhibited"}
+
+
+@pytest.fixture(scope="module")
+def builder(pki: testpki.TestPki) -> PassBuilder:
+    wwdr = pki.certs_dir / "wwdr-ca.pem"
+    signers = {p: load_signer(pki.cert(p), pki.key(p), wwdr) for p in (MEMBER_PTID, COUPON_PTID)}
+    return PassBuilder(signers=signers, templates=load_templates(), team_id=TEAM_ID,
+                       web_service_url="https://passes.example.com/")
+
+
+def program(opts: PassOptions, version: int = 7) -> Program:
+    """The demo program with *opts* (a program's options change with its version: prepared images are cached by
+    program version)."""
+    return replace(demo_program(), pass_options=opts, version=version)
+
+
+def member_pass(builder: PassBuilder, opts: PassOptions, number: str = "400638133393") -> bytes:
+    return builder.build_member_pass(program(opts), replace(demo_member(), member_number=number), demo_pass_ref())
+
+
+def coupon_pass(builder: PassBuilder, opts: PassOptions) -> bytes:
+    return builder.build_coupon_pass(program(opts), demo_offer(), demo_coupon(), demo_member(), demo_coupon_ref())
+
+
+def pass_json(data: bytes) -> dict[str, Any]:
+    return json.loads(zipfile.ZipFile(io.BytesIO(data)).read("pass.json"))
+
+
+def verified(data: bytes, pki: testpki.TestPki, folder: Path) -> dict[str, Any]:
+    """Assert openssl, the manifest, our validator and the doctor all accept *data*; return its pass.json."""
+    extract(data, folder)
+    result = cms_verify(folder, pki)
+    assert result.returncode == 0, result.stderr
+    assert manifest_ok(folder)
+    p = pass_json(data)
+    passjson.validate(p, files=[n.name for n in folder.iterdir()])
+    findings = inspect_pkpass(data, datetime.now(UTC))
+    # only the dev chain fails (the test PKI is not Apple's); pass.json, images, manifest, signature are ok
+    assert [f.check for f in findings if f.level == FAIL] == ["chain"], findings
+    assert {"pass.json", "signature", "manifest"} <= {f.check for f in findings if f.level == OK}
+    return p
+
+
+def test_poster_member_card_carries_its_fallback(builder: PassBuilder, pki: testpki.TestPki,
+                                                 tmp_path: Path) -> None:
+    p = verified(member_pass(builder, ALL), pki, tmp_path)
+    assert "storeCard" in p and "posterGeneric" in p  # older iOS shows the store card
+    poster = p["posterGeneric"]
+    assert [f["key"] for f in poster["headerFields"]] == ["poster_tier"]
+    assert [f["key"] for f in poster["primaryFields"]] == ["poster_points"]
+    assert [f["value"] for f in poster["footerFields"]] == ["400638133393"]
+    assert poster["primaryFields"][0]["value"] == p["storeCard"]["primaryFields"][0]["value"]
+    assert p["footerBackgroundColor"] == "rgb(16, 32, 48)" and p["useAutomaticColors"] is True
+    assert p["featuredActions"] == [{"identifier": "membership-benefits", "type": "membershipBenefits",
+                                     "url": "https://example.com/benefits"}]
+    assert "sharingProhibited" not in p and "relevantDates" not in p  # coupon options stay on coupons
+
+
+def test_ean13_first_then_the_qr_older_ios_shows(builder: PassBuilder, pki: testpki.TestPki,
+                                                 tmp_path: Path) -> None:
+    p = verified(member_pass(builder, ALL), pki, tmp_path)
+    assert [(b["format"], b["message"]) for b in p["barcodes"]] == [
+        ("PKBarcodeFormatEAN13", "4006381333931"), ("PKBarcodeFormatQR", "400638133393")]
+
+
+@pytest.mark.parametrize(("choice", "fmt", "message"), [
+    ("code39", "PKBarcodeFormatCode39", "400638133393"), ("codabar", "PKBarcodeFormatCodabar", "400638133393"),
+    ("itf", "PKBarcodeFormatI2of5", "400638133393"),
+])
+def test_each_1d_format_signed_and_valid(builder: PassBuilder, pki: testpki.TestPki, tmp_path: Path,
+                                         choice: str, fmt: str, message: str) -> None:
+    p = verified(member_pass(builder, PassOptions(barcode_format=choice)), pki, tmp_path)
+    assert [(b["format"], b["message"]) for b in p["barcodes"]] == [(fmt, message),
+                                                                    ("PKBarcodeFormatQR", "400638133393")]
+
+
+def test_a_number_the_format_cannot_carry_keeps_the_qr_alone(builder: PassBuilder) -> None:
+    p = pass_json(member_pass(builder, PassOptions(barcode_format="ean13"), number="ML00000001"))
+    assert [b["format"] for b in p["barcodes"]] == ["PKBarcodeFormatQR"]
+
+
+def test_coupon_relevant_dates_and_sharing(builder: PassBuilder, pki: testpki.TestPki, tmp_path: Path) -> None:
+    offer = demo_offer()
+    assert offer.valid_from and offer.valid_until
+    p = verified(coupon_pass(builder, ALL), pki, tmp_path)
+    start = offer.valid_from.astimezone(UTC).isoformat()
+    end = offer.valid_until.astimezone(UTC).isoformat()
+    assert p["relevantDates"] == [{"startDate": start, "endDate": end}]
+    assert p["relevantDate"] == start and p["sharingProhibited"] is True
+    assert "posterGeneric" not in p and "featuredActions" not in p
+    # a coupon code has letters: no EAN-13, QR alone; Code 39 carries it
+    assert [b["format"] for b in p["barcodes"]] == ["PKBarcodeFormatQR"]
+    p = verified(coupon_pass(builder, PassOptions(barcode_format="code39")), pki, tmp_path / "c39")
+    assert [b["format"] for b in p["barcodes"]] == ["PKBarcodeFormatCode39", "PKBarcodeFormatQR"]
+
+
+def test_without_options_no_new_key_and_the_same_pass_json(builder: PassBuilder) -> None:
+    for data in (member_pass(builder, PassOptions()), coupon_pass(builder, PassOptions())):
+        assert not NEW_KEYS & set(pass_json(data))
+    plain = builder.build_member_pass(replace(demo_program(), version=7), replace(
+        demo_member(), member_number="400638133393"), demo_pass_ref())
+    assert pass_json(plain) == pass_json(member_pass(builder, PassOptions()))
+
+
+def test_poster_art_only_on_poster_cards(builder: PassBuilder, pki: testpki.TestPki, tmp_path: Path) -> None:
+    from tests.helpers import png
+
+    art = {"artwork": png(1074, 1344), "hero": png(1032, 336)}  # hero: Google's, never in a .pkpass
+    data = builder.build_member_pass(program(ALL), replace(demo_member(), member_number="400638133393"),
+                                     demo_pass_ref(), images=art)
+    verified(data, pki, tmp_path)
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert {"artwork.png", "artwork@2x.png", "artwork@3x.png"} <= set(names)
+    assert not [n for n in names if n.startswith("hero")]
+    plain = builder.build_member_pass(program(PassOptions(), version=8), demo_member(), demo_pass_ref(), images=art)
+    assert not [n for n in zipfile.ZipFile(io.BytesIO(plain)).namelist() if n.startswith(("artwork", "hero"))]
+    coupon = builder.build_coupon_pass(program(ALL), demo_offer(), demo_coupon(), demo_member(), demo_coupon_ref(),
+                                       images=art)
+    assert not [n for n in zipfile.ZipFile(io.BytesIO(coupon)).namelist() if n.startswith("artwork")]

@@ -3,7 +3,7 @@ registered for it (apple.md §4); the device then asks which passes changed and 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from walletpass.domain.campaigns import CampaignMessage
@@ -31,6 +31,9 @@ class AppleWallet:
 
     def on_message(self, uow: UnitOfWork, message: CampaignMessage) -> None:
         """Nothing more: the pass's news field shows the message, and its change pushed every device."""
+
+    def on_coupons_issued(self, uow: UnitOfWork, offer_id: int, member_ids: Sequence[int], at: datetime) -> None:
+        """Nothing: an Apple pass cannot show another beside it; the coupon is added from its own link."""
 
     def save_link(self, pass_id: int) -> str:
         """The signed ``.pkpass`` download, behind the pass's unguessable token."""

@@ -25,6 +25,8 @@ class Offer:
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: Google shows the coupon's code with a rotating TOTP value (a screenshot stops working)
+    rotating_barcode: bool = False
 
     def expired(self, now: datetime) -> bool:
         """Whether the offer's validity has ended at *now*."""

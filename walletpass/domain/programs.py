@@ -149,6 +149,47 @@ class Tier:
     label_color: str | None = None
 
 
+#: At most this many benefits a program shows (Google: value-added modules, "Maximum of fifteen"; ours: 10).
+MAX_BENEFITS = 10
+#: Google's ValueAddedModuleData limits: "Character limit is 60" (header) and 50 (body), longer ones truncated.
+BENEFIT_HEADER_MAX, BENEFIT_BODY_MAX = 60, 50
+#: At most this many stores a program keeps; the passes show the first :data:`PASS_LOCATIONS` of them.
+MAX_STORES = 100
+#: Google ``merchantLocations``: "a maximum of ten … Any additional … will be rejected"; Apple ``locations``: ≤ 10.
+PASS_LOCATIONS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Benefit:
+    """A program benefit: a Google value-added module (header, body, link) and an Apple back field."""
+
+    header: str
+    body: str = ""
+    uri: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """A store of a program, in degrees (WGS 84): passes become relevant near it."""
+
+    name: str
+    latitude: float
+    longitude: float
+    address: str | None = None
+
+
+def check_store(store: Store, field_name: str = "store") -> Store:
+    """*store* if its coordinates are in range (latitude −90…90, longitude −180…180, as Google and Apple take)."""
+    if not -90.0 <= store.latitude <= 90.0:
+        raise InvalidInput(f"{field_name}.latitude", f"{store.latitude} is not a latitude: use −90 to 90 degrees")
+    if not -180.0 <= store.longitude <= 180.0:
+        raise InvalidInput(f"{field_name}.longitude",
+                           f"{store.longitude} is not a longitude: use −180 to 180 degrees")
+    if not store.name.strip():
+        raise InvalidInput(f"{field_name}.name", "must not be blank")
+    return store
+
+
 @dataclass(frozen=True, slots=True)
 class Program:
     """A loyalty program as designed by the marketer.
@@ -176,6 +217,19 @@ class Program:
     quiet_hours: tuple[str, str] | None = ("21:00", "09:00")
     #: Apple's 2024–2026 keys the program's passes use (none by default)
     pass_options: PassOptions = PassOptions()
+    benefits: tuple[Benefit, ...] = ()
+    #: the program's stores in the operator's order (loaded with the program by its repository)
+    stores: tuple[Store, ...] = ()
+
+    @property
+    def pass_stores(self) -> tuple[Store, ...]:
+        """The stores the passes carry: the first :data:`PASS_LOCATIONS` in the operator's order.
+
+        Apple and Google take 10 each and the phone (not the server) knows where its holder is, so "the nearest
+        10" cannot be chosen here; the operator's order (put the busiest stores first) is the one reference that
+        is the operator's to decide, and it is stable (a pass does not change when an unrelated store is added
+        at the end)."""
+        return self.stores[:PASS_LOCATIONS]
 
     def tier_for(self, points: int) -> Tier | None:
         """The highest tier whose threshold *points* reaches, or None."""

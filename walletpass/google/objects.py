@@ -27,12 +27,26 @@ Choices (google.md §2):
 - **Program texts** are class text modules (class-side, so they cost no bytes in a member's save link once the
   class is at Google): a loyalty class shows ``how_to_earn`` and ``terms``, an offer class ``discount`` and
   ``how_to_redeem``; a program without a text has no module for it. (The pass descriptions are Apple's alone.)
+- **Benefits** are class-side ``valueAddedModuleData`` (DISCO: "Required fields are header and uri"; header and
+  body are LocalizedStrings, 60/50 characters): a benefit without a link of its own leads to *benefit_uri* (the
+  program's join page), or is left out when there is none. Class-side, as every member has the same benefits and
+  they then cost nothing in a member's save link.
+- **Stores** are class-side ``merchantLocations`` (the first 10, DISCO: "Any additional MerchantLocations added
+  beyond the 10 will be rejected") on the loyalty class and on every offer class of the program: Google notifies a
+  holder who dwells near one.
+- **Rotating barcodes** (an offer's ``rotating_barcode``): the OfferObject carries ``rotatingBarcode`` instead of
+  ``barcode`` — a QR of ``<code>:<TOTP value>`` (DISCO ``valuePattern`` with ``{totp_value_0}``; ``totpDetails``:
+  ``TOTP_SHA1``, RFC 6238, 30 s, 8 digits, the object's own key in Base16, kept server-side in
+  ``wallet_objects.barcode_key``), so a screenshot stops scanning within a minute; :func:`totp_value` computes the
+  value a till would check.
 - Images are ``{sourceUri: {uri}, contentDescription}``; the URLs come from the caller (slot → URL), since the
   asset URL scheme is decided elsewhere. Slots: ``"logo"`` (required for loyalty classes) and ``"hero"``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -68,6 +82,11 @@ TEXT, TEXT_AND_NOTIFY = "TEXT", "TEXT_AND_NOTIFY"
 REDEMPTION_CHANNELS = ("INSTORE", "ONLINE", "BOTH", "TEMPORARY_PRICE_REDUCTION")
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+#: Rotating barcodes: RFC 6238 TOTP with SHA-1 (DISCO RotatingBarcodeTotpDetails.algorithm ``TOTP_SHA1``), a new
+#: value every 30 s, 8 digits (RFC 4226 §5.3 allows 6–8).
+TOTP_PERIOD_SECONDS, TOTP_DIGITS = 30, 8
+#: TOTP key bytes per object (RFC 4226 §4: 160 bits recommended for SHA-1).
+TOTP_KEY_BYTES = 20
 
 
 # -- ids ----------------------------------------------------------------------------------------
@@ -203,8 +222,24 @@ def _branding(program: Program, images: ImageSource, langs: Sequence[str], logo_
     return out
 
 
+def _merchant_locations(program: Program) -> list[Json] | None:
+    """``merchantLocations`` of the program's first 10 stores (None: it has none)."""
+    return [{"latitude": s.latitude, "longitude": s.longitude} for s in program.pass_stores] or None
+
+
+def _value_added(program: Program, langs: Sequence[str], default_uri: str | None) -> list[Json] | None:
+    """``valueAddedModuleData`` of the program's benefits (None: none to show)."""
+    lang = langs[0]
+    modules = [{"header": {"defaultValue": {"language": lang, "value": b.header}},
+                "body": {"defaultValue": {"language": lang, "value": b.body}} if b.body else None,
+                "uri": b.uri or default_uri, "sortIndex": i}
+               for i, b in enumerate(program.benefits) if b.uri or default_uri]
+    return modules or None
+
+
 # -- loyalty ------------------------------------------------------------------------------------
-def loyalty_class(program: Program, *, issuer_id: str, images: ImageSource, callback_url: str | None = None) -> Json:
+def loyalty_class(program: Program, *, issuer_id: str, images: ImageSource, callback_url: str | None = None,
+                  benefit_uri: str | None = None) -> Json:
     """Return the LoyaltyClass of *program* (``reviewStatus: UNDER_REVIEW``, as Google asks on every write)."""
     langs = _languages(program)
     name, localized_name = _program_text(program, "name", program.name, langs)
@@ -217,6 +252,8 @@ def loyalty_class(program: Program, *, issuer_id: str, images: ImageSource, call
     modules = [_program_module(program, name, langs) for name in ("how_to_earn", "terms")]
     if any(modules):
         body["textModulesData"] = [m for m in modules if m]
+    body["valueAddedModuleData"] = _value_added(program, langs, benefit_uri)
+    body["merchantLocations"] = _merchant_locations(program)
     if callback_url:
         body["callbackOptions"] = {"url": callback_url}
     cleaned: Json = _clean(body)
@@ -280,6 +317,7 @@ def offer_class(offer: Offer, program: Program, *, issuer_id: str, images: Image
                _program_module(program, "how_to_redeem", langs)]
     if any(modules):
         body["textModulesData"] = [m for m in modules if m]
+    body["merchantLocations"] = _merchant_locations(program)
     if callback_url:
         body["callbackOptions"] = {"url": callback_url}
     cleaned: Json = _clean(body)
@@ -293,14 +331,35 @@ def coupon_state(coupon: Coupon, offer: Offer, ref: PassRef, now: datetime) -> s
     return COUPON_STATES[coupon.effective_state(offer, now)]
 
 
-def offer_object(coupon: Coupon, offer: Offer, ref: PassRef, *, issuer_id: str, now: datetime) -> Json:
-    """Return the OfferObject of *coupon*: state as of *now*, QR with the code, validity window of the offer."""
+def totp_value(key_hex: str, at: datetime, *, digits: int = TOTP_DIGITS, period: int = TOTP_PERIOD_SECONDS) -> str:
+    """The RFC 6238 (SHA-1) value of *key_hex* at *at*, as Google's ``{totp_value_n}`` shows it."""
+    counter = int(at.timestamp()) // period
+    mac = hmac.new(bytes.fromhex(key_hex), counter.to_bytes(8, "big"), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    code = int.from_bytes(mac[offset:offset + 4], "big") & 0x7FFFFFFF
+    return str(code % 10**digits).zfill(digits)
+
+
+def rotating_barcode(code: str, key_hex: str) -> Json:
+    """A ``RotatingBarcode``: a QR of ``<code>:<TOTP value>`` with the object's key (see the module docstring)."""
+    return {"type": "QR_CODE", "valuePattern": f"{code}:{{totp_value_0}}",
+            "totpDetails": {"algorithm": "TOTP_SHA1", "periodMillis": str(TOTP_PERIOD_SECONDS * 1000),
+                            "parameters": [{"key": key_hex, "valueLength": TOTP_DIGITS}]}}
+
+
+def offer_object(coupon: Coupon, offer: Offer, ref: PassRef, *, issuer_id: str, now: datetime,
+                 totp_key: str | None = None) -> Json:
+    """Return the OfferObject of *coupon*: state as of *now*, QR with the code (a rotating one with *totp_key*, the
+    object's TOTP key in hex), validity window of the offer."""
     body: Json = {
         "id": object_id(issuer_id, ref.serial_number),
         "classId": offer_class_id(issuer_id, offer.id),
         "state": coupon_state(coupon, offer, ref, now),
-        "barcode": _qr(coupon.code),
     }
+    if totp_key:
+        body["rotatingBarcode"] = rotating_barcode(coupon.code, totp_key)
+    else:
+        body["barcode"] = _qr(coupon.code)
     interval = _interval(offer.valid_from, offer.valid_until)
     if interval:
         body["validTimeInterval"] = interval

@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import random
+import secrets
 import threading
 import time
 import zlib
@@ -68,6 +69,10 @@ BATCH_SECONDS = 24.0
 #: A coupon link job whose coupon is not issued yet (the campaign's bulk issue has not reached the member) looks
 #: again this much later; after COUPON_WAIT_MAX it gives up (parked). Waits are not counted as tries.
 COUPON_WAIT, COUPON_WAIT_MAX = timedelta(seconds=10), timedelta(days=1)
+#: At most this many coupons are linked to a member's card: the newest usable ones. Google's own limit per object
+#: is not published (new links past it are "ignored silently", DISCO ``linkedObjectIds``); 50 keeps the card's
+#: linked passes to what a holder can use.
+MAX_LINKED = 50
 
 
 def callback_url(urls: PublicUrls) -> str | None:
@@ -110,7 +115,8 @@ def class_and_version(settings: Settings, program: Program, offer: Offer | None 
             return urls.program_image(program.id, slot)
 
         if offer is None:
-            class_ = g.loyalty_class(program, issuer_id=issuer, images=images, callback_url=callback)
+            class_ = g.loyalty_class(program, issuer_id=issuer, images=images, callback_url=callback,
+                                     benefit_uri=urls.join(program.id))
         else:
             class_ = g.offer_class(offer, program, issuer_id=issuer, images=images, callback_url=callback)
         hit = (class_, class_version(class_))
@@ -267,6 +273,13 @@ class GoogleWallet:
             return
         uow.outbox.enqueue_each(JobKind.GOOGLE_MESSAGE, message.pass_ids, payload, at, held_by_wallet=held)
 
+    def on_coupons_issued(self, uow: UnitOfWork, offer_id: int, member_ids: Sequence[int], at: datetime) -> None:
+        """Every coupon issued to a member whose card Google holds goes beside the card: a ``google_offer_link`` job
+        per such card (:meth:`link_offers`), whatever issued it (the API, a bulk issue, an automation, a campaign)."""
+        cards = uow.passes.cards_of(member_ids)
+        uow.outbox.enqueue_each(JobKind.GOOGLE_OFFER_LINK, cards, {"offer_id": offer_id}, at,
+                                held_by_wallet=(self.name, SYNCED_STATES))
+
     def on_program_changed(self, uow: UnitOfWork, program_id: int, at: datetime) -> None:
         """The program's class, and its offers' classes (they carry its name, colour and logo), are updated."""
         self.request_class_sync(uow, at, program_id=program_id)
@@ -314,7 +327,8 @@ class GoogleWallet:
 
     # -- rendering ---------------------------------------------------------------------------------------
     def render(self, uow: UnitOfWork, pass_id: int) -> Rendered:
-        """The pass as Google should show it now (inside an open unit of work)."""
+        """The pass as Google should show it now (inside an open unit of work). The first render of a coupon with
+        a rotating barcode makes its object's TOTP key and commits *uow* (the key must outlive a failed call)."""
         settings, issuer = self.settings, self.settings.google_issuer_id
         pass_ = uow.passes.get(pass_id)
         program = uow.programs.get(pass_.program_id)
@@ -329,8 +343,14 @@ class GoogleWallet:
         coupon = uow.offers.coupon(pass_.coupon_id)
         offer = uow.offers.get(coupon.offer_id)
         class_, version = class_and_version(settings, program, offer, stamp=(offer.updated_at,))
+        key = None
+        if offer.rotating_barcode:  # the object's TOTP key: made once, committed before Google can have it
+            key, made = uow.wallet_state.barcode_key(pass_id, secrets.token_hex(g.TOTP_KEY_BYTES))
+            if made:
+                uow.commit()
         return Rendered(pass_id, "offer", class_,
-                        g.offer_object(coupon, offer, pass_.ref, issuer_id=issuer, now=self._clock.now()),
+                        g.offer_object(coupon, offer, pass_.ref, issuer_id=issuer, now=self._clock.now(),
+                                       totp_key=key),
                         pass_.update_tag, at_google.state, at_google.synced_tag,
                         uow.wallet_state.class_version(offer_id=offer.id), version, offer.id)
 
@@ -367,6 +387,7 @@ class GoogleWallet:
                 uow.events.record_card(pass_.id, "google_save", now)  # the card's first save only
                 if found.state != "saved":
                     uow.webhooks.emit_pass("pass.installed", pass_.id, "google", now)
+                    self._queue_links(uow, pass_, now)
                 outcome = "save"
                 if found.synced_tag != pass_.update_tag:
                     stale = PassesChanged(PassSelection(pass_ids=(pass_.id,)), pass_.update_tag, now, "saved")
@@ -383,6 +404,20 @@ class GoogleWallet:
         if zlib.crc32(event.nonce.encode("utf-8")) % PRUNE_EVERY == 0:
             self.prune_callback_nonces()
         return outcome
+
+    def _queue_links(self, uow: UnitOfWork, card: Pass, now: datetime) -> None:
+        """A member card just saved: the member's usable coupons (the newest MAX_LINKED) go beside it, one
+        ``google_offer_link`` job per offer (coupons issued while Google held no card got no job then)."""
+        if card.kind != MEMBER_CARD or card.member_id is None:
+            return
+        offers: list[int] = []
+        for pass_id, _ in _linkable_coupons(uow, self.settings.google_issuer_id, card.member_id, now)[:MAX_LINKED]:
+            coupon_id = uow.passes.get(pass_id).coupon_id
+            offer_id = uow.offers.coupon(coupon_id).offer_id if coupon_id is not None else None
+            if offer_id is not None and offer_id not in offers:
+                offers.append(offer_id)
+        for offer_id in reversed(offers):  # oldest first: the newest coupon is linked last, at the front
+            uow.outbox.enqueue(JobKind.GOOGLE_OFFER_LINK, {"offer_id": offer_id}, now, pass_id=card.id)
 
     def prune_callback_nonces(self) -> int:
         """Delete the nonces of expired callback messages (a replay of one fails verification); return how many."""
@@ -623,8 +658,14 @@ class GoogleWallet:
         ``linkedOfferIds`` only lists offers on the card, and its ``modifyLinkedOfferObjects`` method is
         deprecated ("Use Auto Linked Passes instead"). Links "cannot be unlinked", and past Google's (unpublished)
         limit per object new ones are "ignored silently": the PATCH's answer is checked, and a link Google
-        ignored is parked with that error. PATCH replaces arrays, hence the GET: the links already there are
-        sent again. The PATCH carries no ``notifyPreference``, so it uses none of the card's 3 notifications a day.
+        ignored is parked with that error. The PATCH carries no ``notifyPreference``, so it uses none of the card's
+        3 notifications a day.
+
+        What the PATCH sends (:data:`MAX_LINKED`, :func:`_linkable_coupons`): the member's usable coupons (issued,
+        not voided, not expired) whose objects Google holds, newest first, at most 50 — never a redeemed or expired
+        one. Google keeps links once made ("cannot be unlinked"), so a used coupon is not removed from the card by
+        leaving it out; its object goes ``COMPLETED`` / ``EXPIRED`` (its own sync), which moves it to the wallet's
+        expired passes. A coupon older than the newest 50 is not linked.
         Only cards Google holds get a job (inserted or saved); a coupon the member removed (deleted) is not
         pushed back; a coupon not issued yet (the campaign's bulk issue has not reached the member) is waited for.
         """
@@ -644,8 +685,16 @@ class GoogleWallet:
                                                         f"{COUPON_WAIT_MAX}")
                 return Synced(job, JobOutcome.AGAIN)
             coupon = self.render(u, coupon_pass.id)
+            if u.wallet_state.object(coupon.pass_id).object_id != coupon.object_id:  # its callbacks find it
+                u.wallet_state.set_object_id(coupon.pass_id, coupon.object_id)
+                u.commit()
+            others = _linkable_coupons(u, self.settings.google_issuer_id, card_member_id(u, job.pass_id), now)
         if coupon.state == "deleted":
             return Synced(job, JobOutcome.SKIPPED)
+        links = [(pid, coupon.object_id if pid == coupon.pass_id else oid) for pid, oid in others
+                 if pid == coupon.pass_id or oid is not None][:MAX_LINKED]  # at Google, or about to be
+        if all(pid != coupon.pass_id for pid, _ in links):
+            return Synced(job, JobOutcome.SKIPPED)  # older than the member's newest MAX_LINKED usable coupons
         try:
             if coupon.state not in SYNCED_STATES:
                 if not coupon.class_current_at_google:
@@ -656,7 +705,7 @@ class GoogleWallet:
             linked = list(client.get_object("loyalty", card.object_id).get("linkedObjectIds") or [])
             if coupon.object_id in linked:
                 return Synced(job, JobOutcome.DONE)
-            answer = client.patch_object("loyalty", card.object_id, {"linkedObjectIds": [*linked, coupon.object_id]})
+            answer = client.patch_object("loyalty", card.object_id, {"linkedObjectIds": [oid for _, oid in links]})
         except GoogleApiError as exc:
             return failure(job, exc)
         if coupon.object_id not in (answer.get("linkedObjectIds") or ()):
@@ -702,6 +751,31 @@ class GoogleWallet:
             u.wallet_state.set_class_version(version, program_id=program_id, offer_id=offer_id)
             u.commit()
         return Synced(job, JobOutcome.DONE)
+
+
+def card_member_id(uow: UnitOfWork, card_pass_id: int) -> int | None:
+    return uow.passes.get(card_pass_id).member_id
+
+
+def _linkable_coupons(uow: UnitOfWork, issuer_id: str, member_id: int | None,
+                      now: datetime) -> list[tuple[int, str | None]]:
+    """(pass id, Google object id or None when Google holds none) of the member's usable coupons (issued, not
+    voided, not expired), newest first."""
+    if member_id is None:
+        return []
+    out = []
+    offers: dict[int, Offer] = {}
+    for pass_ in reversed(uow.passes.of_member_coupons(member_id)):
+        if pass_.coupon_id is None or pass_.voided:
+            continue
+        coupon = uow.offers.coupon(pass_.coupon_id)
+        offer = offers.get(coupon.offer_id) or offers.setdefault(coupon.offer_id, uow.offers.get(coupon.offer_id))
+        if coupon.effective_state(offer, now) != ISSUED:
+            continue
+        at_google = uow.wallet_state.object(pass_.id)
+        out.append((pass_.id, g.object_id(issuer_id, pass_.serial_number) if at_google.state in SYNCED_STATES
+                    else None))
+    return out
 
 
 def _issued_coupon_pass(uow: UnitOfWork, card: Pass, offer_id: int, now: datetime) -> Pass | None:

@@ -155,6 +155,41 @@ def _lint(name: str, body: Mapping[str, Any]) -> Iterator[str]:
     for key, cap in (("messages", 10), ("merchantLocations", 10), ("valueAddedModuleData", 15)):
         if len(body.get(key, ())) > cap:
             yield f"{key}: at most {cap} entries"
+    for i, where in enumerate(body.get("merchantLocations", ())):  # DISCO MerchantLocation: "will be rejected"
+        for axis, most in (("latitude", 90.0), ("longitude", 180.0)):
+            value = where.get(axis)
+            if not isinstance(value, int | float) or not -most <= value <= most:
+                yield f"merchantLocations.{i}.{axis}: {value!r} is not within ±{most:g}"
+    for i, module in enumerate(body.get("valueAddedModuleData", ())):  # DISCO: "Required fields are header and uri"
+        for key in ("header", "uri"):
+            if not module.get(key):
+                yield f"valueAddedModuleData.{i}.{key}: required"
+    for i, linked in enumerate(body.get("linkedObjectIds", ())):
+        if not _ID.match(str(linked)):
+            yield f"linkedObjectIds.{i}: {linked!r} is not <numeric issuer id>.<[A-Za-z0-9._-]+>"
+    yield from _lint_rotating(body.get("rotatingBarcode"))
+
+
+#: RotatingBarcode.type values DISCO marks "Supported for Rotating Barcodes".
+ROTATING_TYPES = frozenset({"QR_CODE", "PDF_417"})
+_HEX_KEY = re.compile(r"^(?:[0-9A-Fa-f]{2})+$")
+
+
+def _lint_rotating(rotating: Any) -> Iterator[str]:
+    if not isinstance(rotating, Mapping):
+        return
+    if rotating.get("type") not in ROTATING_TYPES:
+        yield f"rotatingBarcode.type: {rotating.get('type')!r} is not supported for rotating barcodes"
+    totp = rotating.get("totpDetails")
+    if not isinstance(totp, Mapping):
+        return
+    parameters = totp.get("parameters") or []
+    for i, p in enumerate(parameters):
+        if not _HEX_KEY.match(str(p.get("key", ""))):
+            yield f"rotatingBarcode.totpDetails.parameters.{i}.key: not a Base16 string"
+    used = {int(n) for n in re.findall(r"\{totp_value_(\d+)\}", str(rotating.get("valuePattern", "")))}
+    if used and max(used) >= len(parameters):
+        yield "rotatingBarcode.valuePattern: a {totp_value_n} without its totpDetails.parameters[n]"
 
 
 def _images(body: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:

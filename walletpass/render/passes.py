@@ -22,6 +22,8 @@ from walletpass.render.template import COUPON, MEMBER, PROGRAM_FIELD_TEXTS, Pass
 from walletpass.render.texts import localized_strings, offer_text_key, program_text_key, tier_key
 
 BARCODE_FORMAT = "PKBarcodeFormatQR"
+#: pass.json style keys (as walletpass.pkpass.passjson.STYLES, which render may not import: pkpass imports render)
+STYLES = ("boardingPass", "coupon", "eventTicket", "generic", "storeCard")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,20 @@ def _base(template: PassTemplate, values: dict[str, Any], pass_ref: PassRef, ctx
     return p
 
 
+def _add_program_extras(p: dict[str, Any], program: Program, *, benefits: bool) -> None:
+    """The program's stores as ``locations`` (the first 10: :attr:`Program.pass_stores`; the lock screen shows
+    the store's name near it) and, with *benefits*, its benefits as back fields (after the template's own)."""
+    if program.pass_stores:
+        p["locations"] = [{"latitude": s.latitude, "longitude": s.longitude, "relevantText": s.name}
+                          for s in program.pass_stores]
+    style = next((k for k in STYLES if isinstance(p.get(k), dict)), None)
+    if benefits and program.benefits and style is not None:
+        back = p[style].setdefault("backFields", [])
+        for i, b in enumerate(program.benefits):
+            value = "\n".join(part for part in (b.body, b.uri) if part) or b.header
+            back.append({"key": f"benefit_{i}", "label": b.header, "value": value})
+
+
 def _program_values(program: Program) -> dict[str, str | None]:
     """``program.<text>`` (its own text, or None) and ``program.<text>_key`` (the pass.strings key, or None: field
     left out, when no locale has that text)."""
@@ -101,6 +117,7 @@ def member_pass_json(template: PassTemplate, program: Program, member: Member, p
         **_program_values(program),
     }
     p = _base(template, values, pass_ref, ctx, program, program.colors_for(member.tier), member.member_number)
+    _add_program_extras(p, program, benefits=True)
     _member_options(p, program)
     if pass_ref.voided:
         p["voided"] = True
@@ -170,6 +187,7 @@ def coupon_pass_json(template: PassTemplate, program: Program, offer: Offer, cou
     }
     colors = program.colors_for(member.tier if member else None)
     p = _base(template, values, pass_ref, ctx, program, colors, coupon.code)
+    _add_program_extras(p, program, benefits=False)
     if offer.valid_until is not None:
         p["expirationDate"] = w3c_date(offer.valid_until)
     voided = coupon_voided(coupon, offer, pass_ref)

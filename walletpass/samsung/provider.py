@@ -113,6 +113,9 @@ class SamsungWallet:
     def on_message(self, uow: UnitOfWork, message: Any) -> None:
         """Nothing: Samsung's cards have no message field."""
 
+    def on_coupons_issued(self, uow: UnitOfWork, offer_id: int, member_ids: Sequence[int], at: datetime) -> None:
+        """Nothing: a Samsung coupon is its own card, added from its own link."""
+
     def save_link(self, pass_id: int) -> str:
         """The "Add to Samsung Wallet" Data Transmit Link with a fresh ``cdata`` (it expires ~30 s after now)."""
         now = self._clock.now()

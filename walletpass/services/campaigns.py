@@ -258,7 +258,8 @@ def _deliver_chunk(uow: UnitOfWork, clock: Clock, settings: Settings, campaign_i
                 if not offer.expired(now):
                     members = uow.campaigns.pending_members(campaign_id, chunk)
                     have = uow.offers.holders(offer.id, members)
-                    issue_to_members(uow, settings, offer, [m for m in members if m not in have], now)
+                    issue_to_members(uow, settings, offer, [m for m in members if m not in have], now,
+                                     link=False)  # the campaign's message links them (GoogleWallet.on_message)
             uow.campaigns.set_news(pass_ids, campaign_id)
             # Every device of these passes will fetch its new version as soon as it is pushed: the versions are
             # signed ahead (a pass_sign job), and the wallets' jobs of this change wait for that (it makes them

@@ -55,16 +55,22 @@ def _new_coupon(uow: UnitOfWork, settings: Settings, offer: Offer, member_id: in
 
 
 def issue_to_members(uow: UnitOfWork, settings: Settings, offer: Offer, member_ids: Sequence[int],
-                     now: datetime) -> list[Coupon]:
+                     now: datetime, *, link: bool = True) -> list[Coupon]:
     """Issue one coupon of *offer* to each of *member_ids*, in the caller's transaction (bulk issues, automations):
     each gets its pass, which wallets learn of when the member adds it. Webhooks get a ``coupon.issued`` each (one
-    multi-row INSERT)."""
+    multi-row INSERT). *link*: the wallets put each coupon beside the member's card (False: the caller's campaign
+    message does, :meth:`WalletProvider.on_message`)."""
     issued = [_new_coupon(uow, settings, offer, member_id, now)[0] for member_id in member_ids]
-    _tell_issued(uow, offer, issued, now)
+    _tell_issued(uow, offer, issued, now, link=link)
     return issued
 
 
-def _tell_issued(uow: UnitOfWork, offer: Offer, issued: Sequence[Coupon], now: datetime) -> None:
+def _tell_issued(uow: UnitOfWork, offer: Offer, issued: Sequence[Coupon], now: datetime, *,
+                 link: bool = True) -> None:
+    members = [c.member_id for c in issued if c.member_id is not None]
+    if link and members:
+        for wallet in uow.wallets:  # Google: linked beside the member's card
+            wallet.on_coupons_issued(uow, offer.id, members, now)
     uow.webhooks.emit([Event("coupon.issued", now, {"program_id": offer.program_id, "member_id": c.member_id,
                                                     "offer_id": offer.id, "coupon_id": c.id, "code": c.code})
                        for c in issued])

@@ -64,7 +64,8 @@ def create_offer(uow: UnitOfWork, clock: Clock, program_id: int, data: Mapping[s
         return u.offers.add({
             "program_id": program_id, "title": title, "description": data.get("description") or "",
             "discount": data.get("discount") or "", "valid_from": valid_from, "valid_until": valid_until,
-            "terms": data.get("terms") or "", "texts": _texts(data.get("texts") or {}, program.locales)}, now)
+            "terms": data.get("terms") or "", "texts": _texts(data.get("texts") or {}, program.locales),
+            "rotating_barcode": bool(data.get("rotating_barcode"))}, now)
 
     return once(uow, now, retry, no_lock, create)
 

@@ -6,12 +6,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from walletpass.domain.programs import (
+    MAX_BENEFITS,
+    MAX_STORES,
     OWN_TEXTS,
     PASS_OPTION_NAMES,
     PASS_TEXTS,
     SUPPORTED_LOCALES,
     Program,
+    Store,
     Tier,
+    check_store,
     parse_color,
     parse_pass_options,
     parse_quiet_hours,
@@ -76,11 +80,28 @@ def _design(data: Mapping[str, Any]) -> dict[str, Any]:
         "time_zone": parse_time_zone(data.get("time_zone", "UTC")),
         "quiet_hours": _quiet(data.get("quiet_hours", {"start": "21:00", "end": "09:00"})),
         "pass_options": parse_pass_options({k: data[k] for k in PASS_OPTION_NAMES if k in data}).stored(),
+        "benefits": _benefits(data.get("benefits") or []),
     }
     for key in ("name", "organization_name"):
         if not values[key]:
             raise InvalidInput(key, "must not be blank")
     return values
+
+
+def _benefits(raw: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The benefits column from validated API data (blank bodies and missing links left out)."""
+    if len(raw) > MAX_BENEFITS:
+        raise InvalidInput("benefits", f"has {len(raw)} entries; a program shows at most {MAX_BENEFITS}")
+    out = []
+    for i, b in enumerate(raw):
+        header = (b.get("header") or "").strip()
+        if not header:
+            raise InvalidInput(f"benefits[{i}].header", "must not be blank")
+        entry = {"header": header, "body": (b.get("body") or "").strip()}
+        if b.get("uri"):
+            entry["uri"] = b["uri"]
+        out.append(entry)
+    return out
 
 
 def _quiet(raw: object) -> dict[str, str] | None:
@@ -106,7 +127,7 @@ def _tier_json(t: Tier) -> dict[str, Any]:
 
 #: Columns a PATCH may change (the fields POST accepts).
 _DESIGN_FIELDS = ("name", "organization_name", "background_color", "foreground_color", "label_color",
-                  "points_label", "tiers", "locales", "texts", "terms", "time_zone", "quiet_hours")
+                  "points_label", "tiers", "locales", "texts", "terms", "time_zone", "quiet_hours", "benefits")
 
 
 def update_program(uow: UnitOfWork, clock: Clock, program_id: int, data: Mapping[str, Any], *,
@@ -143,9 +164,38 @@ def design_of(program: Program) -> dict[str, Any]:
     design["texts"] = {k: dict(v) for k, v in program.translations.items()}
     design["quiet_hours"] = ({"start": program.quiet_hours[0], "end": program.quiet_hours[1]}
                              if program.quiet_hours else None)
+    design["benefits"] = [{k: v for k, v in (("header", b.header), ("body", b.body), ("uri", b.uri)) if v}
+                          for b in program.benefits]
     design.update({k: program.own_text(k) for k in PASS_TEXTS})
     design.update(program.pass_options.as_json())
     return design
+
+
+def get_stores(uow: UnitOfWork, program_id: int) -> tuple[Store, ...]:
+    with uow:
+        uow.programs.get(program_id)
+        return uow.programs.stores(program_id)
+
+
+def set_stores(uow: UnitOfWork, clock: Clock, program_id: int, raw: Sequence[Mapping[str, Any]], *,
+               coalesce_seconds: float = 0.0) -> tuple[Store, ...]:
+    """Replace a program's stores (validated API data; all checked before anything is written). When they
+    changed, the program has a new version and every pass reaches the phones: Apple's ``locations`` and Google's
+    ``merchantLocations`` (on the program's class) follow the first 10."""
+    if len(raw) > MAX_STORES:
+        raise InvalidInput("stores", f"has {len(raw)} entries; a program keeps at most {MAX_STORES}")
+    stores = tuple(check_store(Store(s["name"].strip(), float(s["latitude"]), float(s["longitude"]),
+                                     (s.get("address") or "").strip() or None), f"stores[{i}]")
+                   for i, s in enumerate(raw))
+    now = clock.now()
+    with uow:
+        uow.programs.get(program_id, for_update=True)
+        if uow.programs.stores(program_id) != stores:
+            uow.programs.set_stores(program_id, stores)
+            uow.programs.touch(program_id, now)
+            program_changed(uow, program_id, now, coalesce_seconds=coalesce_seconds)
+        uow.commit()
+        return stores
 
 
 def set_program_image(uow: UnitOfWork, clock: Clock, program_id: int, slot: str, data: bytes,

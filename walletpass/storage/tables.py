@@ -93,9 +93,23 @@ class ProgramRow(Base):
     pass_options: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     member_template: Mapped[str] = mapped_column(String(64), default="member-card")
     coupon_template: Mapped[str] = mapped_column(String(64), default="coupon")
+    #: [{"header", "body", "uri"?}]: the program's benefits (Google value-added modules, Apple back fields)
+    benefits: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class ProgramStoreRow(Base):
+    """One store of a program (its place in the list kept): Google ``merchantLocations``, Apple ``locations``."""
+
+    __tablename__ = "program_stores"
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
 
 class ProgramImageRow(Base):
@@ -198,6 +212,8 @@ class OfferRow(Base):
     # {locale: {"title": …, "description": …, "discount": …, "terms": …}} — the offer's texts in other languages
     # (server default as in migration 0002, which gives the offers made before it an empty object)
     texts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
+    #: Google coupons show a rotating (TOTP) barcode (the key is per object: ``wallet_objects.barcode_key``)
+    rotating_barcode: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -292,6 +308,8 @@ class WalletObjectRow(Base):
     #: Samsung: the cc2 of the card's ADDED event (later calls must use it) and the base URL it named (callback)
     region: Mapped[str | None] = mapped_column(String(8), nullable=True)
     callback_url: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: the TOTP key (hex) of the object's rotating barcode; None: none made (never leaves the server but to Google)
+    barcode_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class WalletClassRow(Base):

@@ -17,7 +17,8 @@ from walletpass.storage.tables import CouponIssueRow, CouponRow, OfferRow
 def to_offer(row: OfferRow) -> Offer:
     return Offer(id=row.id, program_id=row.program_id, title=row.title, description=row.description,
                  discount=row.discount, valid_from=row.valid_from, valid_until=row.valid_until, terms=row.terms,
-                 texts=row.texts or {}, created_at=row.created_at, updated_at=row.updated_at)
+                 texts=row.texts or {}, created_at=row.created_at, updated_at=row.updated_at,
+                 rotating_barcode=bool(row.rotating_barcode))
 
 
 def to_coupon(row: CouponRow) -> Coupon:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
-from walletpass.domain.passes import Pass, next_last_modified
+from walletpass.domain.passes import MEMBER_CARD, Pass, next_last_modified
 from walletpass.storage.repositories._base import SessionRepository, is_id
 from walletpass.storage.tables import CounterRow, CouponRow, PassRow
 
@@ -55,6 +55,14 @@ class PassRepository(SessionRepository):
         if not is_id(member_id):
             return []
         return self._all(select(PassRow).where(PassRow.member_id == member_id).order_by(PassRow.id))
+
+    def cards_of(self, member_ids: Sequence[int]) -> list[int]:
+        """The ids of the member cards of *member_ids*, in one query."""
+        ids = [m for m in member_ids if is_id(m)]
+        if not ids:
+            return []
+        return list(self._s.scalars(select(PassRow.id).where(PassRow.member_id.in_(ids), PassRow.kind == MEMBER_CARD,
+                                                             PassRow.coupon_id.is_(None)).order_by(PassRow.id)))
 
     def of_member_coupons(self, member_id: int) -> list[Pass]:
         """The passes of the coupons issued to *member_id* (they show the member's name)."""

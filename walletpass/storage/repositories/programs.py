@@ -6,15 +6,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, delete, func, select
 
-from walletpass.domain.programs import Program, Tier, parse_pass_options
+from walletpass.domain.programs import Benefit, Program, Store, Tier, parse_pass_options
 from walletpass.domain.wallets import ProgramImage
 from walletpass.storage.repositories._base import SessionRepository
-from walletpass.storage.tables import ProgramImageRow, ProgramRow
+from walletpass.storage.tables import ProgramImageRow, ProgramRow, ProgramStoreRow
 
 
-def to_program(row: ProgramRow) -> Program:
+def to_program(row: ProgramRow, stores: tuple[Store, ...] = ()) -> Program:
     return Program(
         id=row.id, name=row.name, organization_name=row.organization_name,
         background_color=row.background_color, foreground_color=row.foreground_color,
@@ -23,7 +23,13 @@ def to_program(row: ProgramRow) -> Program:
         texts=row.texts, updated_at=row.updated_at, version=row.version, time_zone=row.time_zone,
         quiet_hours=(row.quiet_hours["start"], row.quiet_hours["end"]) if row.quiet_hours else None,
         pass_options=parse_pass_options(row.pass_options),
+        benefits=tuple(Benefit(b["header"], b.get("body", ""), b.get("uri")) for b in row.benefits or ()),
+        stores=stores,
     )
+
+
+_STORES = (select(ProgramStoreRow).where(ProgramStoreRow.program_id == bindparam("program_id"))
+           .order_by(ProgramStoreRow.position))
 
 
 _IMAGES = (select(ProgramImageRow).where(ProgramImageRow.program_id == bindparam("program_id"))
@@ -47,7 +53,21 @@ class ProgramRepository(SessionRepository):
         return to_program(self._add(ProgramRow(**values, version=1, created_at=now, updated_at=now)))
 
     def get(self, program_id: int, *, for_update: bool = False) -> Program:
-        return to_program(self._row(ProgramRow, program_id, "program", for_update=for_update))
+        """The program with its stores."""
+        row = self._row(ProgramRow, program_id, "program", for_update=for_update)
+        return to_program(row, self.stores(program_id))
+
+    def stores(self, program_id: int) -> tuple[Store, ...]:
+        """The program's stores in the operator's order."""
+        return tuple(Store(r.name, r.latitude, r.longitude, r.address)
+                     for r in self._s.scalars(_STORES, {"program_id": program_id}))
+
+    def set_stores(self, program_id: int, stores: tuple[Store, ...]) -> None:
+        """Replace the program's stores (inside the caller's transaction)."""
+        self._s.execute(delete(ProgramStoreRow).where(ProgramStoreRow.program_id == program_id))
+        self._s.add_all(ProgramStoreRow(program_id=program_id, position=i, name=s.name, latitude=s.latitude,
+                                        longitude=s.longitude, address=s.address) for i, s in enumerate(stores))
+        self._s.flush()
 
     def all(self) -> list[Program]:
         return [to_program(r) for r in self._s.scalars(select(ProgramRow).order_by(ProgramRow.id))]

@@ -61,6 +61,22 @@ class WalletRepository(SessionRepository):
     def set_object_id(self, pass_id: int, object_id: str, provider: str = GOOGLE) -> None:
         self._put(pass_id, provider, {"object_id": object_id})
 
+    def barcode_key(self, pass_id: int, new_key: str, provider: str = GOOGLE) -> tuple[str, bool]:
+        """(the TOTP key of the pass's object, whether it is *new_key*, just stored): an object keeps its first
+        key (two writers racing: the first one's wins)."""
+        row = self._s.execute(select(_OBJECTS.c.barcode_key).where(_OBJECTS.c.pass_id == pass_id,
+                                                                   _OBJECTS.c.provider == provider)).first()
+        if row is not None and row.barcode_key:
+            return row.barcode_key, False
+        insert = dialect_insert(self._s.get_bind().dialect.name)
+        stmt = insert(WalletObjectRow).values(pass_id=pass_id, provider=provider, barcode_key=new_key)
+        self._s.execute(stmt.on_conflict_do_update(index_elements=["pass_id", "provider"],
+                                                   set_={"barcode_key": new_key},
+                                                   where=WalletObjectRow.barcode_key.is_(None)))
+        key = self._s.execute(select(_OBJECTS.c.barcode_key).where(_OBJECTS.c.pass_id == pass_id,
+                                                                   _OBJECTS.c.provider == provider)).scalar_one()
+        return str(key), key == new_key
+
     def set_state(self, pass_id: int, state: str, provider: str = GOOGLE) -> None:
         self._put(pass_id, provider, {"state": state})
 
