@@ -41,6 +41,7 @@ _PROGRAM_RULES = [
     ("tiers", "tier names are unique within the program, and so are their min_points"),
     ("texts", "each locale of texts is one of the program's locales, and a tier.<name> key names one of its tiers"),
     ("time_zone", "an IANA time zone name the server knows"),
+    ("benefits_url", "an https URL whose host parses (a bracketed host must be an IPv6 address)"),
 ]
 
 #: What a request that fits the schema may still break (422), per operation: (the field the problem names, rule).

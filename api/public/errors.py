@@ -24,7 +24,8 @@ _PAGES = ("/p/", "/a/", "/join/")
 def _wants_html() -> bool:
     if request.method not in ("GET", "HEAD") or not request.path.startswith(_PAGES):
         return False  # the images, stylesheets and callbacks answer as the API does
-    return request.accept_mimetypes.best_match(["text/html", *_JSON]) not in _JSON
+    # a browser asks for text/html above */*; a script or an API client (no Accept, */*, JSON) gets the problem
+    return request.accept_mimetypes.best_match([*_JSON, "text/html"]) == "text/html"
 
 
 def not_found_page() -> Response:

@@ -63,5 +63,5 @@ def test_every_response_is_nosniff_and_only_html_carries_the_page_headers(client
     for name, r in responses.items():
         assert r.headers["X-Content-Type-Options"] == "nosniff", name
         assert "Content-Security-Policy" not in r.headers, name  # not HTML: nothing to render, nothing to pay
-    dead_link = client.get("/p/no-such-token")  # a person's browser: the not-found page, as HTML it gets the CSP
+    dead_link = client.get("/p/no-such-token", headers={"Accept": "text/html,*/*;q=0.8"})  # a person's browser: the not-found page, as HTML it gets the CSP
     assert dead_link.mimetype == "text/html" and "frame-ancestors 'none'" in dead_link.headers["Content-Security-Policy"]
