@@ -62,8 +62,9 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "PASS2U_PUSH_URL": ("pass2u_push_url", "Pass2U's push API base URL (default https://api.passesalliance.com)"),
     "PASS2U_API_KEY": ("pass2u_api_key", "Pass2U API key (x-api-key): Pass2U devices are pushed only with one"),
     "PASSWALLET_PUSH_HOSTS": ("passwallet_push_hosts_text", "comma-separated hosts PassWallet devices may name as "
-                              "their pushServiceUrl (default push.passwallet.net,walletpasses.appspot.com); a "
-                              "registration naming another host is refused (400)"),
+                              "their pushServiceUrl, on ports 80/443 (host:port for another port; default "
+                              "push.passwallet.net,walletpasses.appspot.com); a registration naming another is "
+                              "refused (400)"),
     "RELAY_TIMEOUT": ("relay_timeout", "seconds an Android app's push relay has to answer (default 10); no answer "
                       "is retried like an APNs outage"),
     "GOOGLE_ISSUER_ID": ("google_issuer_id", "Google Wallet issuer id (numeric)"),

@@ -50,7 +50,7 @@ def box(settings: Any, relays: PushRelays) -> Iterator[tuple[Services, Any, Fixe
     clock = FixedClock(datetime.now(UTC))
     relayed = settings.replace(walletpasses_push_url=f"{relays.base}/api/v1/push", walletpasses_api_key="wp-key",
                                pass2u_push_url=relays.base, pass2u_api_key="pass2u-test-key",
-                               passwallet_push_hosts_text="push.passwallet.net, 127.0.0.1", relay_timeout=0.5)
+                               passwallet_push_hosts_text=f"push.passwallet.net, 127.0.0.1:{relays.port}", relay_timeout=0.5)
     svc = bootstrap(relayed, clock=clock)
     yield svc, create_app(services=svc).test_client(), clock
     svc.close()
@@ -234,3 +234,12 @@ def test_a_wrong_scheme_or_token_is_401_for_every_app(box, relays) -> None:  # t
         app = App(client, svc.settings.member_pass_type_id, scheme, fcm_token())
         assert app.register(member["serial_number"], token).status_code == 401
         assert app.fetch(member["serial_number"], token).status_code == 401
+
+
+def test_a_push_service_url_on_another_port_is_400(box, relays) -> None:  # type: ignore[no-untyped-def]
+    svc, client, _ = box
+    member, auth = _member(svc, client)
+    app = App(client, svc.settings.member_pass_type_id, "AttidoPass", fcm_token(), route="registrations_attido",
+              extra={"pushServiceUrl": "http://push.passwallet.net:6379/"})
+    r = app.register(member["serial_number"], auth)
+    assert r.status_code == 400 and r.json["errors"][0]["field"] == "pushServiceUrl"

@@ -180,3 +180,19 @@ def test_coupons_issued_before_the_card_was_saved_are_linked_when_it_is(client, 
     assert ("offerObject", _object_of(used)) not in google.store
     [*_, last] = _link_patches(google, card)
     assert last.body == {"linkedObjectIds": [_object_of(new), _object_of(old)]}
+
+
+def test_a_rotating_barcode_coupon_is_saved_by_a_link_that_does_not_carry_its_key(client, auth, services, google) -> None:  # type: ignore[no-untyped-def]
+    # the save link is signed, not encrypted: a TOTP key in it would let anyone make valid codes
+    import base64
+    import json
+
+    pid = _program(services)
+    offer = make_offer(client, auth, pid, valid_until=VALID_UNTIL, rotating_barcode=True)
+    coupon = _coupon(client, auth, offer, _member(services, pid))
+    r = client.get(local(coupon["links"]["google_save"]))
+    assert r.status_code == 302
+    jwt = r.headers["Location"].rsplit("/", 1)[1]
+    claims = json.loads(base64.urlsafe_b64decode(jwt.split(".")[1] + "=="))
+    assert "rotatingBarcode" not in json.dumps(claims) and "totp" not in json.dumps(claims).lower()
+    assert "rotatingBarcode" in google.store[("offerObject", _object_of(coupon))]  # inserted through the API

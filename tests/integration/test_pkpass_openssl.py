@@ -277,3 +277,10 @@ def test_poster_art_only_on_poster_cards(builder: PassBuilder, pki: testpki.Test
     coupon = builder.build_coupon_pass(program(ALL), demo_offer(), demo_coupon(), demo_member(), demo_coupon_ref(),
                                        images=art)
     assert not [n for n in zipfile.ZipFile(io.BytesIO(coupon)).namelist() if n.startswith("artwork")]
+
+
+def test_poster_colours_only_on_a_poster_card(builder: PassBuilder, pki: testpki.TestPki, tmp_path: Path) -> None:
+    # apple.md §2.1: footerBackgroundColor and useAutomaticColors are poster keys; a store card alone leaves them out
+    p = verified(member_pass(builder, replace(ALL, member_card_style="storeCard")), pki, tmp_path)
+    assert "posterGeneric" not in p and "footerBackgroundColor" not in p and "useAutomaticColors" not in p
+    assert p["featuredActions"][0]["type"] == "membershipBenefits"

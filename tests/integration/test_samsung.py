@@ -315,3 +315,14 @@ def test_the_smart_link_takes_samsung_internet_to_the_page_with_its_badge(client
     assert galaxy.status_code == 302 and galaxy.headers["Location"] == links["page"]
     chrome = client.get(local(links["smart"]), headers={"User-Agent": CHROME_UA})
     assert chrome.status_code == 302 and chrome.headers["Location"] == links["google_save"]
+
+
+def test_a_callback_elsewhere_than_samsung_is_refused(client, services, samsung) -> None:  # type: ignore[no-untyped-def]
+    # our signed token goes to the callback: only Samsung's servers (or the configured API host) may be named
+    member, ref_id = _add_member(client, services, samsung)
+    path = f"/samsung/cards/{LOYALTY_CARD}/{ref_id}"
+    for callback in ("https://evil.example.com", "http://tsapi-card.walletsvc.samsung.com", "https://samsung.com.evil.io"):
+        token = samsung.auth("POST", path)
+        r = client.post(f"{path}?cc2=us&event=ADDED", headers={"Authorization": f"Bearer {token}"},
+                        data=json.dumps({"callback": callback}).encode())
+        assert r.status_code == 400 and r.json["errors"][0]["field"] == "callback", callback

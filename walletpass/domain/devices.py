@@ -56,6 +56,14 @@ def valid_push_token(client: PushClient, token: str) -> bool:
     return bool((_APNS_TOKEN if client is PushClient.APPLE else _APP_TOKEN).match(token))
 
 
+def relay_allowed(host: str, port: int | None, allowed: frozenset[str]) -> bool:
+    """Whether a relay at *host* (lower case) and *port* is in *allowed*: a plain host there allows ports 80 and
+    443 (or none given); ``host:port`` allows that port."""
+    if port is not None and f"{host}:{port}" in allowed:
+        return True
+    return host in allowed and port in (None, 80, 443)
+
+
 @dataclass(frozen=True, slots=True)
 class Device:
     id: int

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from walletpass.config import Settings
-from walletpass.domain.devices import PushClient, PushTarget
+from walletpass.domain.devices import PushClient, PushTarget, relay_allowed
 from walletpass.push.policy import PushOutcome
 
 log = logging.getLogger("walletpass.push.relays")
@@ -99,9 +99,10 @@ class RelayGateway:
             url = f"{s.pass2u_push_url.rstrip('/')}/v2/registrations/{topic}/push"
             return url, {"registrationIds": tokens}, {"x-api-key": s.pass2u_api_key}
         if client is PushClient.PASSWALLET and service_url:
-            host = (urlsplit(service_url).hostname or "").lower()
-            if host not in s.passwallet_push_hosts:  # the allow-list changed since the device registered
-                raise _NotConfigured(f"{host} is not in WALLETPASS_PASSWALLET_PUSH_HOSTS")
+            parts = urlsplit(service_url)
+            if not relay_allowed((parts.hostname or "").lower(), parts.port, s.passwallet_push_hosts):
+                # the allow-list changed since the device registered
+                raise _NotConfigured(f"{parts.netloc} is not in WALLETPASS_PASSWALLET_PUSH_HOSTS")
             base = service_url.rstrip("/")
             if len(tokens) == 1:
                 return f"{base}/v1/pushUpdate", {"passTypeID": topic, "pushToken": tokens[0]}, {}

@@ -147,10 +147,11 @@ def _member_options(p: dict[str, Any], program: Program) -> None:
     opts = program.pass_options
     if opts.member_card_style == "posterGeneric":
         p["posterGeneric"] = poster_of(p["storeCard"])
-    if opts.footer_background_color is not None:
-        p["footerBackgroundColor"] = opts.footer_background_color
-    if opts.use_automatic_colors:
-        p["useAutomaticColors"] = True
+        # poster-only keys (apple.md §2.1): a store card alone does not carry them
+        if opts.footer_background_color is not None:
+            p["footerBackgroundColor"] = opts.footer_background_color
+        if opts.use_automatic_colors:
+            p["useAutomaticColors"] = True
     if opts.benefits_url is not None:
         p["featuredActions"] = [{**BENEFITS_ACTION, "url": opts.benefits_url}]
 

@@ -118,6 +118,8 @@ def jws_sign(payload: bytes, header: Mapping[str, Any], key: rsa.RSAPrivateKey) 
 
 def jws_header(token: str) -> dict[str, Any]:
     """The header of a compact JWS, unverified (to choose the key)."""
+    if not token.isascii():
+        raise JoseError("a compact JWS is ASCII (base64url parts)")
     parts = token.split(".")
     if len(parts) != 3:
         raise JoseError(f"a compact JWS has 3 parts, this has {len(parts)}")

@@ -205,7 +205,7 @@ class SamsungWallet:
         event = (event or "").upper()
         if not event or len(event) > 16:
             raise MalformedRequest("event", "event: the card state (ADDED, DELETED, …), at most 16 characters")
-        callback = _callback(body)
+        callback = _callback(body, self.settings.samsung_api_url)
         now = self._clock.now()
         with self._uow() as uow:
             held = self._held(uow, card_id, ref_id)
@@ -216,7 +216,7 @@ class SamsungWallet:
             if event == "ADDED":
                 if not cc2 or len(cc2) != 2 or not set(cc2) <= _CC2_CHARS:
                     raise MalformedRequest("cc2", "cc2: the 2-letter region code of the ADDED event is required")
-                uow.wallet_state.set_endpoint(pass_id, cc2.lower(), callback, NAME)
+                uow.wallet_state.set_endpoint(pass_id, cc2, callback, NAME)  # as sent: later calls use it
                 outcome = "duplicate" if before.state == ADDED else "added"
                 if before.state != ADDED:
                     uow.wallet_state.set_state(pass_id, ADDED, NAME)
@@ -287,8 +287,9 @@ class SamsungWallet:
         return JobOutcome.PARK, error
 
 
-def _callback(body: bytes) -> str | None:
-    """The ``callback`` base URL of a Send Card State body (optional; an absolute http(s) URL)."""
+def _callback(body: bytes, api_url: str) -> str | None:
+    """The ``callback`` base URL of a Send Card State body (optional): Samsung's own server — https on a host
+    under samsung.com, or on the host of WALLETPASS_SAMSUNG_API_URL — since our signed token is sent there."""
     if not body.strip():
         return None
     try:
@@ -298,7 +299,15 @@ def _callback(body: bytes) -> str | None:
     callback = data.get("callback") if isinstance(data, dict) else None
     if callback is None:
         return None
-    parts = urlsplit(str(callback))
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(str(callback)) > 255:
+    try:
+        parts, configured = urlsplit(str(callback)), urlsplit(api_url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        raise MalformedRequest("callback", "callback: an absolute http(s) URL of at most 255 characters") from None
+    if parts.scheme not in ("http", "https") or not host or len(str(callback)) > 255:
         raise MalformedRequest("callback", "callback: an absolute http(s) URL of at most 255 characters")
+    samsungs = parts.scheme == "https" and (host == "samsung.com" or host.endswith(".samsung.com"))
+    if not samsungs and host != (configured.hostname or "").lower():
+        raise MalformedRequest("callback", "callback: Samsung's https server (a host under samsung.com) or "
+                                           "WALLETPASS_SAMSUNG_API_URL's")
     return str(callback)

@@ -16,7 +16,14 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-from walletpass.domain.devices import AUTH_SCHEMES, PassForDevice, PushClient, detect_client, valid_push_token
+from walletpass.domain.devices import (
+    AUTH_SCHEMES,
+    PassForDevice,
+    PushClient,
+    detect_client,
+    relay_allowed,
+    valid_push_token,
+)
 from walletpass.domain.passes import Pass, StoredPass
 from walletpass.errors import MalformedRequest, Unauthorized
 from walletpass.ids import same
@@ -97,13 +104,13 @@ def _service_url(value: object, allowed_hosts: frozenset[str]) -> str | None:
         raise MalformedRequest("pushServiceUrl", "must be the relay's absolute http(s) URL, at most 512 characters")
     try:
         parts = urlsplit(value)
-        host = (parts.hostname or "").lower()
+        host, port = (parts.hostname or "").lower(), parts.port
     except ValueError:
-        parts, host = None, ""
+        parts, host, port = None, "", None
     if parts is None or parts.scheme not in ("http", "https") or not host:
         raise MalformedRequest("pushServiceUrl", "must be the relay's absolute http(s) URL")
-    if host not in allowed_hosts:
-        raise MalformedRequest("pushServiceUrl", f"{host} is not a push relay this service calls "
+    if not relay_allowed(host, port, allowed_hosts):
+        raise MalformedRequest("pushServiceUrl", f"{parts.netloc} is not a push relay this service calls "
                                                  "(WALLETPASS_PASSWALLET_PUSH_HOSTS)")
     return value
 

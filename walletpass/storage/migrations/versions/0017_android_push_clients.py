@@ -25,6 +25,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The Android apps' devices cannot be pushed by the code before 0017 (and their tokens may not fit 256):
+    # they go, with their registrations; the apps register again against a walletpass that knows them.
+    op.execute("DELETE FROM registrations WHERE device_id IN (SELECT id FROM devices WHERE push_client IS NOT NULL)")
+    op.execute("DELETE FROM devices WHERE push_client IS NOT NULL")
     with op.batch_alter_table('registrations') as batch:
         batch.drop_column('push_service_url')
     with op.batch_alter_table('devices') as batch:
