@@ -246,7 +246,7 @@ def test_integers_are_integer_literals(client, auth, services, doc) -> None:  # 
 def test_rules_beyond_schema_name_the_fields_the_server_names(doc) -> None:  # type: ignore[no-untyped-def]
     listed = {(m, p): [r["field"] for r in op["x-rules-beyond-schema"]]
               for p, item in doc["paths"].items() for m, op in item.items() if "x-rules-beyond-schema" in op}
-    assert listed[("post", "/programs")] == ["tiers", "texts", "time_zone", "Idempotency-Key"]  # D7: every POST takes the key
+    assert listed[("post", "/programs")] == ["tiers", "texts", "time_zone", "benefits_url", "Idempotency-Key"]  # D7: every POST takes the key
     assert "member_id" in listed[("post", "/offers/{offer_id}/coupons")]
     for (method, path), _ in listed.items():
         assert "422" in doc["paths"][path][method]["responses"]

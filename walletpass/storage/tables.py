@@ -94,7 +94,8 @@ class ProgramRow(Base):
     member_template: Mapped[str] = mapped_column(String(64), default="member-card")
     coupon_template: Mapped[str] = mapped_column(String(64), default="coupon")
     #: [{"header", "body", "uri"?}]: the program's benefits (Google value-added modules, Apple back fields)
-    benefits: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    #: (the database's default only: rows written with the ORM against an older schema leave the column out)
+    benefits: Mapped[list[Any]] = mapped_column(JSON, server_default=text("'[]'"))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
