@@ -61,21 +61,26 @@ def google_save(token: str) -> WerkzeugResponse:
     return resp
 
 
+def _samsung_offered(user_agent: str | None, view: PassPageView) -> bool:
+    """Whether this visitor is offered Samsung Wallet for the pass: Samsung Internet, Samsung configured for
+    the pass's kind."""
+    samsung = services().samsung
+    return samsung_browser(user_agent) and samsung is not None and samsung.offers(view.pass_.kind)
+
+
 @bp.get("/a/<token>")
 def smart_link(token: str) -> WerkzeugResponse:
     """The member's one link (an e-mail, an SMS): 302 to the ``.pkpass`` on iOS, to Google's save redirect on
     Android, to the pass page anywhere else — and on Samsung Internet when Samsung Wallet is offered for the pass
     (the page's badges: Samsung Wallet first, Google Wallet next)."""
     s = services()
-    if not s.pass_pages.exists(token):
-        abort(404, NOT_FOUND)
     user_agent = request.headers.get("User-Agent")
-    kind = platform(user_agent)
-    if kind == ANDROID and samsung_browser(user_agent) and s.samsung is not None:
-        # a Galaxy phone has Samsung Wallet and Google Wallet: the page offers both, Samsung's first
-        view = s.pass_pages.view(token, s.clock.now())
-        if view is not None and s.samsung.offers(view.pass_.kind):
-            kind = DESKTOP
+    # on Samsung Internet the pass's kind decides whether Samsung Wallet is offered: read the view (one read)
+    view = s.pass_pages.view(token, s.clock.now()) if samsung_browser(user_agent) else None
+    if view is None and not s.pass_pages.exists(token):
+        abort(404, NOT_FOUND)
+    # a Galaxy phone has Samsung Wallet and Google Wallet: the page offers both, Samsung's first
+    kind = DESKTOP if view is not None and _samsung_offered(user_agent, view) else platform(user_agent)
     target = {IOS: s.urls.pkpass, ANDROID: s.urls.google_save}.get(kind, s.urls.page)(token)
     resp = redirect(target, code=302)
     resp.headers["Cache-Control"] = "no-store"
@@ -186,7 +191,7 @@ def page(token: str) -> str:
     user_agent = request.headers.get("User-Agent")
     kind = platform(user_agent)
     wallets: tuple[str, ...] = wallet_order(kind)
-    if samsung_browser(user_agent) and s.samsung is not None and s.samsung.offers(view.pass_.kind):
+    if _samsung_offered(user_agent, view):
         wallets = ("samsung", *wallets)  # Samsung Internet: a Galaxy phone, its own wallet first
     hrefs = {"apple": s.urls.pkpass, "google": s.urls.google_save, "samsung": s.urls.samsung_add}
     badges = [{"wallet": w, "href": hrefs[w](token),

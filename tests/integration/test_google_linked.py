@@ -4,7 +4,6 @@ document. SQLite and PostgreSQL, against the Google stand-in."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,8 +12,7 @@ import pytest
 from tests.builders import make_member, make_program
 from tests.fakes.google_server import FakeGoogle
 from tests.helpers import ISSUER, callback_body, local, make_offer, post
-from walletpass.bootstrap import Services, bootstrap
-from walletpass.config import Settings
+from walletpass.bootstrap import Services
 from walletpass.google import schema
 from walletpass.google.provider import MAX_LINKED
 from walletpass.jobs.worker import Worker
@@ -50,15 +48,9 @@ def _at_google(client, google: FakeGoogle, member: dict[str, Any]) -> str:  # ty
 
 
 @pytest.fixture
-def clock() -> FixedClock:
+def services_clock() -> FixedClock:
+    """conftest's ``services`` on a clock the tests move."""
     return FixedClock(datetime.now(UTC))
-
-
-@pytest.fixture
-def services(settings: Settings, clock: FixedClock) -> Iterator[Services]:
-    svc = bootstrap(settings, clock=clock)
-    yield svc
-    svc.close()
 
 
 def _coupon(client, auth, offer: int, member: dict[str, Any]) -> dict[str, Any]:  # type: ignore[no-untyped-def]

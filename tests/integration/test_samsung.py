@@ -204,14 +204,19 @@ def test_a_points_change_sends_an_update_notification(client, services, samsung)
     assert held.updates == 1
 
 
-def test_update_notifications_are_retried(client, services, samsung) -> None:  # type: ignore[no-untyped-def]
+def _refused_update(client, services, samsung, status: int):  # type: ignore[no-untyped-def]
+    """A card added, Samsung refusing its next Update Notification with *status*: (ref id, the job's row)."""
     member, ref_id = _add_member(client, services, samsung)
     drain(services)
-    samsung.fail_next(503)
+    samsung.fail_next(status)
     add_transaction(services.uow(), services.clock, services.settings, member["id"], 10, "coffee")
     drain(services)
     with services.engine.connect() as conn:
-        job = conn.execute(select(OutboxRow).where(OutboxRow.kind == "samsung_update")).one()
+        return ref_id, conn.execute(select(OutboxRow).where(OutboxRow.kind == "samsung_update")).one()
+
+
+def test_update_notifications_are_retried(client, services, samsung) -> None:  # type: ignore[no-untyped-def]
+    ref_id, job = _refused_update(client, services, samsung, 503)
     assert job.attempts == 1 and "503" in (job.last_error or "") and samsung.wallet[ref_id].updates == 0
     with services.engine.begin() as conn:  # its backoff is over
         conn.execute(update(OutboxRow).where(OutboxRow.id == job.id).values(available_at=datetime.now(UTC)))
@@ -285,13 +290,7 @@ def test_the_doctor_checks_samsungs_keys(settings: Settings, tmp_path: Path,
 
 
 def test_a_refused_token_pauses_the_job(client, services, samsung) -> None:  # type: ignore[no-untyped-def]
-    member, ref_id = _add_member(client, services, samsung)
-    drain(services)
-    samsung.fail_next(401)
-    add_transaction(services.uow(), services.clock, services.settings, member["id"], 10, "coffee")
-    drain(services)
-    with services.engine.connect() as conn:
-        job = conn.execute(select(OutboxRow).where(OutboxRow.kind == "samsung_update")).one()
+    _, job = _refused_update(client, services, samsung, 401)
     assert job.attempts == 1 and "401" in (job.last_error or "")
     assert job.available_at.replace(tzinfo=UTC) > datetime.now(UTC) + timedelta(minutes=5)  # paused, not hammered
 
